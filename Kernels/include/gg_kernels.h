@@ -1,0 +1,250 @@
+/*
+ * gg_kernels.h: the one header of gengraph's C kernels.
+ *
+ * Conventions (every kernel follows them):
+ *   - names: gg_<op>_f32[_<variant>]; the scalar reference of each kernel is
+ *     gg_<op>_f32_ref with the same signature (declared at the end).
+ *   - arguments: context first, then outputs, then inputs, then sizes/strides
+ *     (int64_t), then scalar attributes.
+ *   - tensors are f32, row-major, contiguous unless strides are passed;
+ *     strides are in elements and a stride of 0 broadcasts.
+ *   - kernels never allocate: scratch memory comes from the context and each
+ *     kernel that needs some has a gg_<op>_f32_scratch() query (in floats).
+ *   - problems the caller can cause return a gg_status; nothing aborts.
+ *   - results do not depend on ctx->nthreads: reductions use fixed chunks
+ *     summed in index order; random numbers are counter-based.
+ */
+#ifndef GG_KERNELS_H
+#define GG_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum gg_status {
+    GG_OK = 0,
+    GG_ERR_ARG = 1,     /* inconsistent sizes, bad enum, out-of-range label */
+    GG_ERR_SCRATCH = 2, /* ctx->scratch_len smaller than the kernel's query */
+} gg_status;
+
+typedef enum gg_isa {
+    GG_ISA_PORTABLE = 0, /* plain C, any CPU */
+    GG_ISA_AVX2 = 1,     /* AVX2 + FMA */
+    GG_ISA_AVX512 = 2,   /* AVX-512F */
+} gg_isa;
+
+/* Execution context, passed first to every kernel. */
+typedef struct gg_ctx {
+    int nthreads;        /* OpenMP team size, >= 1 */
+    int isa;             /* a gg_isa to use, clamped to gg_cpu_isa(); -1 = best */
+    float *scratch;      /* caller-owned, 64-byte aligned, may be NULL if len 0 */
+    int64_t scratch_len; /* floats available at scratch */
+} gg_ctx;
+
+/* ---- CPU and threads (gg_cpu.c) ---- */
+gg_isa gg_cpu_isa(void);              /* best ISA this CPU supports */
+gg_isa gg_ctx_isa(const gg_ctx *ctx); /* ISA a kernel will use under ctx */
+const char *gg_isa_name(gg_isa isa);
+int gg_openmp_enabled(void);          /* 1 when built with OpenMP */
+int gg_default_threads(void);         /* omp_get_max_threads(), or 1 */
+
+/* ---- GEMM (gg_gemm.c) ----
+ * C[M,N] = alpha * op(A) * op(B) + beta * C, row-major.
+ * op(A) is A, stored (M, K) with lda >= K, or when trans_a != 0 the transpose
+ * of A stored (K, M) with lda >= M; likewise op(B) is (K, N): B stored (K, N)
+ * ldb >= N, or transposed, stored (N, K) ldb >= K. beta == 0 never reads C.
+ * The batched form repeats this `batch` times, advancing each pointer by its
+ * batch stride (0 reuses the same matrix, e.g. a shared weight). */
+int64_t gg_gemm_f32_scratch(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K);
+gg_status gg_gemm_f32(const gg_ctx *ctx, float *C, int64_t ldc,
+                      const float *A, int64_t lda, int trans_a,
+                      const float *B, int64_t ldb, int trans_b,
+                      int64_t M, int64_t N, int64_t K, float alpha, float beta);
+gg_status gg_gemm_batched_f32(const gg_ctx *ctx, float *C, int64_t ldc, int64_t stride_c,
+                              const float *A, int64_t lda, int64_t stride_a, int trans_a,
+                              const float *B, int64_t ldb, int64_t stride_b, int trans_b,
+                              int64_t batch, int64_t M, int64_t N, int64_t K,
+                              float alpha, float beta);
+
+/* ---- Convolution (gg_conv.c) ----
+ * One shape record serves the three conv kernels:
+ *   x: (n, c, h, w)   w: (oc, c, kh, kw)   y: (n, oc, oh, ow)
+ *   oh = (h + 2*pad - kh) / stride + 1, likewise ow; kernels check this.
+ * conv_transpose2d(x', w') with x' (n, ic, h', w'), w' (ic, oc, kh, kw) (PyTorch
+ * layout) is gg_conv2d_bwd_data_f32 of the conv whose input is the transposed
+ * conv's output: shape {n, c=oc, h=H_out, w=W_out, oc=ic, kh, kw, stride, pad,
+ * oh=h', ow=w'} with dx = the transposed conv's output and dy = x'. */
+typedef struct gg_conv2d_shape {
+    int64_t n, c, h, w;
+    int64_t oc, kh, kw;
+    int64_t stride, pad;
+    int64_t oh, ow;
+} gg_conv2d_shape;
+
+int64_t gg_conv2d_f32_scratch(const gg_ctx *ctx, const gg_conv2d_shape *s); /* any of the three */
+/* y = conv2d(x, w), no bias. */
+gg_status gg_conv2d_f32(const gg_ctx *ctx, float *y, const float *x, const float *w,
+                        const gg_conv2d_shape *s);
+/* dx = gradient of conv2d w.r.t. x given dy (= conv_transpose2d(dy, w)); dx fully written. */
+gg_status gg_conv2d_bwd_data_f32(const gg_ctx *ctx, float *dx, const float *dy, const float *w,
+                                 const gg_conv2d_shape *s);
+/* dw = gradient of conv2d w.r.t. w given x and dy; dw fully written. */
+gg_status gg_conv2d_bwd_filter_f32(const gg_ctx *ctx, float *dw, const float *x, const float *dy,
+                                   const gg_conv2d_shape *s);
+
+/* ---- Pooling (gg_pool.c) ----
+ * x: (n, c, h, w) -> y: (n, c, oh, ow), oh = (h + 2*pad - k) / stride + 1.
+ * Padding never wins a max. The backward routes each dy to the first maximum
+ * of its window in raster order (recomputed from x); dx fully written. */
+typedef struct gg_pool2d_shape {
+    int64_t n, c, h, w;
+    int64_t k, stride, pad;
+    int64_t oh, ow;
+} gg_pool2d_shape;
+
+gg_status gg_maxpool2d_f32(const gg_ctx *ctx, float *y, const float *x, const gg_pool2d_shape *s);
+gg_status gg_maxpool2d_bwd_f32(const gg_ctx *ctx, float *dx, const float *x, const float *dy,
+                               const gg_pool2d_shape *s);
+
+/* ---- Elementwise (gg_elementwise.c) ---- */
+typedef enum gg_unary_op {
+    GG_UNARY_NEG = 0,
+    GG_UNARY_ABS = 1,
+    GG_UNARY_SIGN = 2,       /* -1, 0, +1; NaN stays NaN */
+    GG_UNARY_EXP = 3,
+    GG_UNARY_LOG = 4,
+    GG_UNARY_LOG1P = 5,
+    GG_UNARY_SQRT = 6,
+    GG_UNARY_RSQRT = 7,
+    GG_UNARY_SQUARE = 8,
+    GG_UNARY_TANH = 9,
+    GG_UNARY_SIGMOID = 10,   /* stable for large |x| */
+    GG_UNARY_RELU = 11,
+    GG_UNARY_LEAKY_RELU = 12, /* p0 = negative slope */
+    GG_UNARY_SOFTPLUS = 13,   /* log(1 + exp(x)), stable */
+    GG_UNARY_CLAMP = 14,      /* min(max(x, p0), p1); NaN stays NaN */
+    GG_UNARY_COUNT = 15,
+} gg_unary_op;
+
+typedef enum gg_binary_op {
+    GG_BINARY_ADD = 0,
+    GG_BINARY_SUB = 1,
+    GG_BINARY_MUL = 2,
+    GG_BINARY_DIV = 3,
+    GG_BINARY_POW = 4,
+    GG_BINARY_MAX = 5,  /* NaN in either operand gives NaN */
+    GG_BINARY_MIN = 6,
+    GG_BINARY_LT = 7,   /* comparisons give 1.0f or 0.0f */
+    GG_BINARY_LE = 8,
+    GG_BINARY_GT = 9,
+    GG_BINARY_GE = 10,
+    GG_BINARY_EQ = 11,
+    GG_BINARY_NE = 12,
+    GG_BINARY_COUNT = 13,
+} gg_binary_op;
+
+#define GG_MAX_RANK 8
+
+/* y[i] = op(x[i]) over n contiguous elements; y may equal x. */
+gg_status gg_unary_f32(const gg_ctx *ctx, float *y, const float *x, int64_t n,
+                       gg_unary_op op, float p0, float p1);
+/* y (contiguous, `shape`) = op(a, b) with a and b read through their strides
+ * (0 broadcasts). rank <= GG_MAX_RANK; rank 0 is a scalar. y may equal a or b
+ * when that operand is contiguous with y's shape. */
+gg_status gg_binary_f32(const gg_ctx *ctx, float *y,
+                        const float *a, const int64_t *a_strides,
+                        const float *b, const int64_t *b_strides,
+                        const int64_t *shape, int rank, gg_binary_op op);
+/* y = (c != 0) ? a : b, same stride rules as gg_binary_f32. */
+gg_status gg_where_f32(const gg_ctx *ctx, float *y,
+                       const float *c, const int64_t *c_strides,
+                       const float *a, const int64_t *a_strides,
+                       const float *b, const int64_t *b_strides,
+                       const int64_t *shape, int rank);
+/* Strided copy: y[idx . y_strides] = x[idx . x_strides] for every idx in shape.
+ * Materialises views (permute, broadcast, slice) and writes concat/pad parts. */
+gg_status gg_copy_f32(const gg_ctx *ctx, float *y, const int64_t *y_strides,
+                      const float *x, const int64_t *x_strides,
+                      const int64_t *shape, int rank);
+gg_status gg_fill_f32(const gg_ctx *ctx, float *y, int64_t n, float value);
+/* y (n, depth) one-hot rows of integer-valued labels; a label that is not an
+ * integer in [0, depth) returns GG_ERR_ARG. */
+gg_status gg_one_hot_f32(const gg_ctx *ctx, float *y, const float *labels, int64_t n, int64_t depth);
+
+/* ---- Reductions (gg_reduce.c) ----
+ * x viewed as contiguous (outer, n, inner); y (outer, inner) reduces the
+ * middle axis. Sum uses fixed-size chunks combined in index order, so the
+ * result does not depend on nthreads. Max propagates NaN; n == 0 gives 0 for
+ * sum and -inf for max. */
+typedef enum gg_reduce_op {
+    GG_REDUCE_SUM = 0,
+    GG_REDUCE_MAX = 1,
+} gg_reduce_op;
+
+gg_status gg_reduce_f32(const gg_ctx *ctx, float *y, const float *x,
+                        int64_t outer, int64_t n, int64_t inner, gg_reduce_op op);
+
+/* ---- Random numbers (gg_random.c) ----
+ * Philox4x32-10 keyed by seed; element i depends only on (seed, offset + i),
+ * never on the thread count. Uniform is in [0, 1); normal is N(0, 1). */
+gg_status gg_rand_uniform_f32(const gg_ctx *ctx, float *y, int64_t n, uint64_t seed, uint64_t offset);
+gg_status gg_rand_normal_f32(const gg_ctx *ctx, float *y, int64_t n, uint64_t seed, uint64_t offset);
+
+/* ---- Optimiser updates (gg_optim.c), in place over n parameters, PyTorch semantics ---- */
+/* SGD: buf = momentum * buf + g (buf = g when first != 0); p -= lr * (nesterov ? g + momentum * buf : buf).
+ * momentum == 0 ignores buf (may be NULL). */
+gg_status gg_sgd_f32(const gg_ctx *ctx, float *p, float *buf, const float *g, int64_t n,
+                     float lr, float momentum, int nesterov, int first);
+/* Adam (bias-corrected, step >= 1): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ * p -= lr * (m / (1-b1^step)) / (sqrt(v / (1-b2^step)) + eps). */
+gg_status gg_adam_f32(const gg_ctx *ctx, float *p, float *m, float *v, const float *g, int64_t n,
+                      float lr, float beta1, float beta2, float eps, int64_t step);
+/* RMSProp: sq = alpha sq + (1-alpha) g^2; p -= lr * g / (sqrt(sq) + eps). */
+gg_status gg_rmsprop_f32(const gg_ctx *ctx, float *p, float *sq, const float *g, int64_t n,
+                         float lr, float alpha, float eps);
+
+/* ---- Scalar references (gg_ref_*.c): same contracts, plain loops, one thread ---- */
+gg_status gg_gemm_f32_ref(const gg_ctx *ctx, float *C, int64_t ldc,
+                          const float *A, int64_t lda, int trans_a,
+                          const float *B, int64_t ldb, int trans_b,
+                          int64_t M, int64_t N, int64_t K, float alpha, float beta);
+gg_status gg_conv2d_f32_ref(const gg_ctx *ctx, float *y, const float *x, const float *w,
+                            const gg_conv2d_shape *s);
+gg_status gg_conv2d_bwd_data_f32_ref(const gg_ctx *ctx, float *dx, const float *dy, const float *w,
+                                     const gg_conv2d_shape *s);
+gg_status gg_conv2d_bwd_filter_f32_ref(const gg_ctx *ctx, float *dw, const float *x, const float *dy,
+                                       const gg_conv2d_shape *s);
+gg_status gg_maxpool2d_f32_ref(const gg_ctx *ctx, float *y, const float *x, const gg_pool2d_shape *s);
+gg_status gg_maxpool2d_bwd_f32_ref(const gg_ctx *ctx, float *dx, const float *x, const float *dy,
+                                   const gg_pool2d_shape *s);
+gg_status gg_unary_f32_ref(const gg_ctx *ctx, float *y, const float *x, int64_t n,
+                           gg_unary_op op, float p0, float p1);
+gg_status gg_binary_f32_ref(const gg_ctx *ctx, float *y,
+                            const float *a, const int64_t *a_strides,
+                            const float *b, const int64_t *b_strides,
+                            const int64_t *shape, int rank, gg_binary_op op);
+gg_status gg_where_f32_ref(const gg_ctx *ctx, float *y,
+                           const float *c, const int64_t *c_strides,
+                           const float *a, const int64_t *a_strides,
+                           const float *b, const int64_t *b_strides,
+                           const int64_t *shape, int rank);
+gg_status gg_copy_f32_ref(const gg_ctx *ctx, float *y, const int64_t *y_strides,
+                          const float *x, const int64_t *x_strides,
+                          const int64_t *shape, int rank);
+gg_status gg_reduce_f32_ref(const gg_ctx *ctx, float *y, const float *x,
+                            int64_t outer, int64_t n, int64_t inner, gg_reduce_op op);
+gg_status gg_rand_uniform_f32_ref(const gg_ctx *ctx, float *y, int64_t n, uint64_t seed, uint64_t offset);
+gg_status gg_rand_normal_f32_ref(const gg_ctx *ctx, float *y, int64_t n, uint64_t seed, uint64_t offset);
+gg_status gg_sgd_f32_ref(const gg_ctx *ctx, float *p, float *buf, const float *g, int64_t n,
+                         float lr, float momentum, int nesterov, int first);
+gg_status gg_adam_f32_ref(const gg_ctx *ctx, float *p, float *m, float *v, const float *g, int64_t n,
+                          float lr, float beta1, float beta2, float eps, int64_t step);
+gg_status gg_rmsprop_f32_ref(const gg_ctx *ctx, float *p, float *sq, const float *g, int64_t n,
+                             float lr, float alpha, float eps);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GG_KERNELS_H */
