@@ -53,6 +53,7 @@ let package = Package(
         .executableTarget(
             name: "gengraph",
             dependencies: ["GenGraph", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "gengraph-kernel-bench", dependencies: ["Kernels"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "GenGraphTests", dependencies: ["GenGraph", "Kernels"]),
     ],

@@ -1,0 +1,2 @@
+import Kernels
+print("kernel bench: not written yet", String(cString: gg_isa_name(gg_cpu_isa())))

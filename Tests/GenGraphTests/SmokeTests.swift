@@ -1,0 +1,6 @@
+import GenGraph
+import XCTest
+
+final class SmokeTests: XCTestCase {
+    func testLibraryLoads() { XCTAssertFalse(kernelISA().isEmpty) }
+}
