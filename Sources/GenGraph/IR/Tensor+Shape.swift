@@ -1,0 +1,105 @@
+/// Reductions and movement: reshape, permute, slice, concat, one-hot.
+extension Tensor {
+    func normalizedAxes(_ axes: [Int]?, op: String) throws -> [Int] {
+        guard let axes else { return Array(0..<rank) }
+        let normalized = axes.map { $0 < 0 ? $0 + rank : $0 }
+        for (given, axis) in zip(axes, normalized) where axis < 0 || axis >= rank {
+            throw GraphError(op: op, "axis \(given) out of range for \(shape)")
+        }
+        if Set(normalized).count != normalized.count { throw GraphError(op: op, "repeated axis in \(axes)") }
+        return normalized.sorted()
+    }
+
+    private func reduce(_ f: ReduceFunction, _ axes: [Int]?, keepDims: Bool) throws -> Tensor {
+        let op = "reduce_" + f.rawValue
+        let axes = try normalizedAxes(axes, op: op)
+        let kept = try graph.add(.reduce(f, axes: axes), [self])
+        if keepDims { return kept }
+        return try kept.reshape(Shape(shape.dims.enumerated().filter { !axes.contains($0.offset) }.map(\.element)))
+    }
+
+    /// Sum over `axes` (all when nil); negative axes count from the end.
+    public func sum(axes: [Int]? = nil, keepDims: Bool = false) throws -> Tensor {
+        try reduce(.sum, axes, keepDims: keepDims)
+    }
+
+    public func max(axes: [Int]? = nil, keepDims: Bool = false) throws -> Tensor {
+        try reduce(.max, axes, keepDims: keepDims)
+    }
+
+    public func mean(axes: [Int]? = nil, keepDims: Bool = false) throws -> Tensor {
+        let axes = try normalizedAxes(axes, op: "mean")
+        let n = axes.reduce(1) { $0 * shape[$1] }
+        return try sum(axes: axes, keepDims: keepDims) * (1 / Float(n))
+    }
+
+    /// Biased variance (divides by n), as batch norm uses.
+    public func variance(axes: [Int]? = nil, keepDims: Bool = false) throws -> Tensor {
+        let centred = try self - mean(axes: axes, keepDims: true)
+        return try centred.square().mean(axes: axes, keepDims: keepDims)
+    }
+
+    /// log(sum(exp(x))) computed stably by shifting by the (constant) maximum.
+    public func logSumExp(axes: [Int]? = nil, keepDims: Bool = false) throws -> Tensor {
+        let m = try max(axes: axes, keepDims: true).stopGradient()
+        let shifted = try (self - m).exp().sum(axes: axes, keepDims: true).log() + m
+        if keepDims { return shifted }
+        let axes = try normalizedAxes(axes, op: "logsumexp")
+        return try shifted.reshape(Shape(shape.dims.enumerated().filter { !axes.contains($0.offset) }.map(\.element)))
+    }
+
+    /// Same elements in a new shape; one dimension may be -1 (inferred).
+    public func reshape(_ target: Shape) throws -> Tensor {
+        var dims = target.dims
+        if let hole = dims.firstIndex(of: -1) {
+            let known = dims.enumerated().filter { $0.offset != hole }.reduce(1) { $0 * $1.element }
+            if known == 0 || shape.count % known != 0 || dims.filter({ $0 == -1 }).count > 1 {
+                throw GraphError(op: "reshape", "cannot reshape \(shape) to \(target)")
+            }
+            dims[hole] = shape.count / known
+        }
+        if Shape(dims) == shape { return self }
+        return try graph.add(.reshape, [self], shape: Shape(dims))
+    }
+
+    /// Flattens all axes after the first: (n, ...) -> (n, rest).
+    public func flatten() throws -> Tensor { try reshape([shape.rank == 0 ? 1 : shape[0], -1]) }
+
+    public func permute(_ perm: [Int]) throws -> Tensor {
+        if perm == Array(0..<rank) { return self }
+        return try graph.add(.permute(perm), [self])
+    }
+
+    /// Swaps the last two axes.
+    public func transposed() throws -> Tensor {
+        if rank < 2 { throw GraphError(op: "transpose", "needs rank >= 2, got \(shape)") }
+        var perm = Array(0..<rank)
+        perm.swapAt(rank - 1, rank - 2)
+        return try permute(perm)
+    }
+
+    public func slice(start: [Int], end: [Int]) throws -> Tensor {
+        if start == Array(repeating: 0, count: rank) && end == shape.dims { return self }
+        return try graph.add(.slice(start: start, end: end), [self])
+    }
+
+    /// Elements [lo, hi) along one axis.
+    public func slice(axis: Int, _ range: Range<Int>) throws -> Tensor {
+        let axis = try normalizedAxes([axis], op: "slice")[0]
+        var start = [Int](repeating: 0, count: rank), end = shape.dims
+        start[axis] = range.lowerBound
+        end[axis] = range.upperBound
+        return try slice(start: start, end: end)
+    }
+
+    /// One-hot rows (n, depth) of integer-valued labels (n).
+    public func oneHot(depth: Int) throws -> Tensor { try graph.add(.oneHot(depth: depth), [self]) }
+}
+
+/// Joins tensors along `axis`; the other dimensions must agree.
+public func concat(_ tensors: [Tensor], axis: Int) throws -> Tensor {
+    guard let first = tensors.first else { throw GraphError(op: "concat", "needs at least one input") }
+    if tensors.count == 1 { return first }
+    let a = try first.normalizedAxes([axis], op: "concat")[0]
+    return try first.graph.add(.concat(axis: a), tensors)
+}

@@ -1,0 +1,25 @@
+/// Losses built from primitives, computed stably.
+
+/// Elementwise softplus(l) - l·t as max(l, 0) - l·t + log1p(exp(-|l|)), never overflowing.
+public func bceWithLogits(_ logits: Tensor, _ targets: Tensor) throws -> Tensor {
+    try logits.relu() - logits * targets + logits.abs().neg().exp().log1p()
+}
+
+/// Mean over the batch of -log softmax(logits)[label]; labels are integer-valued (batch).
+public func crossEntropy(logits: Tensor, labels: Tensor) throws -> Tensor {
+    guard logits.rank == 2, labels.shape == [logits.shape[0]] else {
+        throw GraphError(op: "cross_entropy", "needs logits (batch, classes) and labels (batch), got \(logits.shape) and \(labels.shape)")
+    }
+    let picked = try (logits * labels.oneHot(depth: logits.shape[1])).sum(axes: [1])
+    return try (logits.logSumExp(axes: [1]) - picked).mean()
+}
+
+/// Mean squared error over all elements.
+public func meanSquaredError(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    try (a - b).square().mean()
+}
+
+/// Sum over every non-batch axis, then mean over the batch (zoo.md's "per-sample mean").
+public func perSampleMean(_ x: Tensor) throws -> Tensor {
+    try x.sum(axes: Array(1..<Swift.max(x.rank, 1))).mean()
+}

@@ -1,0 +1,65 @@
+import Kernels
+
+/// An update rule with PyTorch's semantics and defaults.
+public enum OptimizerRule: Hashable, Sendable {
+    case sgd(learningRate: Float, momentum: Float = 0, nesterov: Bool = false)
+    case adam(learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8)
+    case rmsprop(learningRate: Float, alpha: Float = 0.99, epsilon: Float = 1e-8)
+
+    /// Per-parameter state tensors the rule keeps, by name suffix.
+    var slotNames: [String] {
+        switch self {
+        case .sgd(_, let momentum, _): return momentum == 0 ? [] : ["momentum_buffer"]
+        case .adam: return ["exp_avg", "exp_avg_sq"]
+        case .rmsprop: return ["square_avg"]
+        }
+    }
+}
+
+/// Updates one group of parameters (a GAN's generator, say) with one fused
+/// kernel per parameter, then clips them if asked (WGAN's weight clipping).
+public final class Optimizer {
+    public let rule: OptimizerRule
+    public let parameters: [Tensor]
+    public let clip: ClosedRange<Float>?
+    /// Updates applied so far (Adam's bias correction counts these).
+    public private(set) var step = 0
+    private var slots: [String: [Buffer]] = [:]
+
+    public init(_ rule: OptimizerRule, parameters: [Tensor], clip: ClosedRange<Float>? = nil) {
+        self.rule = rule
+        self.parameters = parameters
+        self.clip = clip
+    }
+
+    func update(_ store: ParameterStore, gradients: [View], kernels: KernelContext) throws {
+        step += 1
+        var ctx = kernels.ctx()
+        for (p, g) in zip(parameters, gradients) {
+            guard case .parameter(let name) = p.node.op, let value = store.buffer(name) else {
+                throw GraphError(op: "optimizer", "tensor %\(p.id) is not a parameter of the store")
+            }
+            let n = Int64(value.count)
+            let slot = slots[name] ?? rule.slotNames.map { _ in
+                let b = Buffer(count: value.count)
+                b.pointer.initialize(repeating: 0, count: value.count)
+                return b
+            }
+            slots[name] = slot
+            switch rule {
+            case .sgd(let lr, let momentum, let nesterov):
+                try check(gg_sgd_f32(&ctx, value.pointer, slot.first?.pointer, g.pointer, n, lr, momentum,
+                                     nesterov ? 1 : 0, step == 1 ? 1 : 0), "sgd")
+            case .adam(let lr, let b1, let b2, let eps):
+                try check(gg_adam_f32(&ctx, value.pointer, slot[0].pointer, slot[1].pointer, g.pointer, n,
+                                      lr, b1, b2, eps, Int64(step)), "adam")
+            case .rmsprop(let lr, let alpha, let eps):
+                try check(gg_rmsprop_f32(&ctx, value.pointer, slot[0].pointer, g.pointer, n, lr, alpha, eps), "rmsprop")
+            }
+            if let clip {
+                try check(gg_unary_f32(&ctx, value.pointer, value.pointer, n, GG_UNARY_CLAMP,
+                                       clip.lowerBound, clip.upperBound), "clip")
+            }
+        }
+    }
+}

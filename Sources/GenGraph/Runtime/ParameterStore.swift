@@ -1,0 +1,65 @@
+import Kernels
+
+/// How a parameter starts.
+public enum Initializer: Hashable, Sendable {
+    case zeros
+    case ones
+    case uniform(low: Float, high: Float)
+    case normal(mean: Float, std: Float)
+
+    /// PyTorch's `nn.Linear`/`nn.Conv2d` default: U(-1/sqrt(fanIn), 1/sqrt(fanIn)).
+    public static func fanIn(_ fanIn: Int) -> Initializer {
+        let bound = 1 / Float(fanIn).squareRoot()
+        return .uniform(low: -bound, high: bound)
+    }
+}
+
+/// The values of a model's parameters and persistent state, by name.
+public final class ParameterStore {
+    private(set) var buffers: [String: Buffer] = [:]
+    private var shapes: [String: Shape] = [:]
+
+    public init() {}
+
+    public var names: [String] { buffers.keys.sorted() }
+
+    public func value(_ name: String) -> TensorValue? {
+        guard let b = buffers[name], let s = shapes[name] else { return nil }
+        return TensorValue(shape: s, buffer: Buffer(copying: b.values))
+    }
+
+    /// Sets `name` to a copy of `value`; an existing entry must keep its shape.
+    public func set(_ name: String, _ value: TensorValue) throws {
+        if let s = shapes[name], s != value.shape {
+            throw GraphError(op: "parameter", "'\(name)' has shape \(s), cannot assign \(value.shape)")
+        }
+        shapes[name] = value.shape
+        buffers[name] = Buffer(copying: value.scalars)
+    }
+
+    func buffer(_ name: String) -> Buffer? { buffers[name] }
+
+    /// Creates `name` with `initializer` unless it already exists. The draw
+    /// depends only on (seed, name), so adding a parameter never changes the others.
+    func initialize(_ name: String, _ shape: Shape, _ initializer: Initializer, seed: UInt64, kernels: KernelContext) throws {
+        if let s = shapes[name] {
+            if s != shape { throw GraphError(op: "parameter", "'\(name)' has shape \(s), the graph wants \(shape)") }
+            return
+        }
+        let b = Buffer(count: shape.count)
+        var ctx = kernels.ctx()
+        let n = Int64(shape.count), key = mix64(seed ^ stableHash(name))
+        switch initializer {
+        case .zeros: try check(gg_fill_f32(&ctx, b.pointer, n, 0), "init")
+        case .ones: try check(gg_fill_f32(&ctx, b.pointer, n, 1), "init")
+        case .uniform(let lo, let hi):
+            try check(gg_rand_uniform_f32(&ctx, b.pointer, n, key, 0), "init")
+            for i in 0..<shape.count { b.pointer[i] = lo + (hi - lo) * b.pointer[i] }
+        case .normal(let mean, let std):
+            try check(gg_rand_normal_f32(&ctx, b.pointer, n, key, 0), "init")
+            for i in 0..<shape.count { b.pointer[i] = mean + std * b.pointer[i] }
+        }
+        buffers[name] = b
+        shapes[name] = shape
+    }
+}

@@ -1,0 +1,27 @@
+import Foundation
+import Kernels
+
+/// How a session runs: built once (by the CLI or the caller) and passed down,
+/// so the library itself never reads the environment.
+public struct RunConfig: Sendable {
+    /// Kernel threads; OpenMP's default unless set.
+    public var threads: Int
+    /// Seed of the random draws inside the graph (noise, dropout) and of parameter initialisation.
+    public var seed: UInt64
+
+    public init(threads: Int? = nil, seed: UInt64 = 0) {
+        self.threads = Swift.max(1, threads ?? Int(gg_default_threads()))
+        self.seed = seed
+    }
+
+    /// The default configuration with `GENGRAPH_THREADS` applied when it is set.
+    public static func fromEnvironment(seed: UInt64 = 0) throws -> RunConfig {
+        guard let text = ProcessInfo.processInfo.environment["GENGRAPH_THREADS"], !text.isEmpty else {
+            return RunConfig(seed: seed)
+        }
+        guard let n = Int(text), n >= 1 else {
+            throw GraphError(op: "GENGRAPH_THREADS", "expected a positive integer, got '\(text)'")
+        }
+        return RunConfig(threads: n, seed: seed)
+    }
+}

@@ -1,0 +1,104 @@
+/// Runs a graph: owns the parameter values and the executor, feeds inputs,
+/// and performs training steps.
+///
+///     let session = try Session(graph: g)
+///     let step = try session.minimize(loss, using: .adam(learningRate: 1e-3))
+///     let lossValue = try session.train(step, feeds: ["x": batch])
+public final class Session {
+    public let graph: Graph
+    public let config: RunConfig
+    public let parameters: ParameterStore
+    let kernels: KernelContext
+    let executor: EagerExecutor
+    /// Runs so far; mixed into every random draw so each run gets fresh noise.
+    public private(set) var runCount: UInt64 = 0
+
+    /// Creates missing parameters and state from the graph's initialisers.
+    public init(graph: Graph, config: RunConfig = RunConfig(), parameters: ParameterStore = ParameterStore()) throws {
+        self.graph = graph
+        self.config = config
+        self.parameters = parameters
+        kernels = KernelContext(threads: config.threads)
+        executor = EagerExecutor(graph: graph, kernels: kernels)
+        for t in graph.parameters + graph.states {
+            guard case .parameter(let name) = t.node.op else {
+                if case .state(let name) = t.node.op {
+                    try parameters.initialize(name, t.shape, graph.initializers[name] ?? .zeros, seed: config.seed, kernels: kernels)
+                }
+                continue
+            }
+            try parameters.initialize(name, t.shape, graph.initializers[name] ?? .zeros, seed: config.seed, kernels: kernels)
+        }
+    }
+
+    /// Kernel calls made by the most recent run.
+    public var kernelsLaunched: Int { executor.kernelsLaunched }
+
+    /// Computes `outputs` (copies, independent of later updates).
+    public func run(_ outputs: [Tensor], feeds: [String: TensorValue] = [:]) throws -> [TensorValue] {
+        try execute(outputs.map(\.id), feeds: feeds).map { view in
+            let c = try executor.contiguous(view)
+            return TensorValue(shape: c.shape, buffer: Buffer(copying: Array(UnsafeBufferPointer(start: c.pointer, count: c.shape.count))))
+        }
+    }
+
+    func execute(_ outputs: [Int], feeds: [String: TensorValue]) throws -> [View] {
+        for t in outputs where t >= graph.nodes.count {
+            throw GraphError(op: "run", "no node %\(t) in the graph")
+        }
+        runCount += 1
+        let run = runCount, seed = config.seed
+        return try executor.run(outputs, leaf: { node in
+            switch node.op {
+            case .input(let name):
+                guard let value = feeds[name] else { throw GraphError(op: "input", "no value fed for '\(name)'") }
+                if value.shape != node.shape {
+                    throw GraphError(op: "input", "'\(name)' expects \(node.shape), got \(value.shape)")
+                }
+                return View(buffer: value.buffer, shape: node.shape)
+            case .parameter(let name), .state(let name):
+                guard let b = self.parameters.buffer(name) else { throw GraphError(op: node.op.name, "no value for '\(name)'") }
+                return View(buffer: b, shape: node.shape)
+            default:
+                throw GraphError(op: node.op.name, "is not a leaf")
+            }
+        }, randomKey: { stream in mix64(seed ^ mix64(UInt64(stream) ^ mix64(run))) })
+    }
+
+    /// Builds the gradient nodes of `loss` (a scalar) over `parameters` (all of
+    /// the graph's when nil) and an optimiser for them.
+    public func minimize(_ loss: Tensor, over parameters: [Tensor]? = nil, using rule: OptimizerRule,
+                         clip: ClosedRange<Float>? = nil) throws -> TrainingStep {
+        if loss.shape.count != 1 { throw GraphError(op: "minimize", "loss must have one element, got \(loss.shape)") }
+        let params = parameters ?? graph.parameters
+        let gradients = try graph.gradients(of: loss, withRespectTo: params)
+        let needed = Set(graph.neededNodes(for: [loss.id]))
+        let updates = graph.stateUpdates.filter { update in
+            graph.states.contains { if case .state(update.name) = $0.node.op { return needed.contains($0.id) }; return false }
+        }
+        return TrainingStep(loss: loss, gradients: gradients, stateUpdates: updates,
+                            optimizer: Optimizer(rule, parameters: params, clip: clip))
+    }
+
+    /// One optimisation step; returns the loss before the update.
+    @discardableResult
+    public func train(_ step: TrainingStep, feeds: [String: TensorValue]) throws -> Float {
+        let outputs = [step.loss.id] + step.gradients.map(\.id) + step.stateUpdates.map(\.value.id)
+        let values = try execute(outputs, feeds: feeds).map { try executor.contiguous($0) }
+        let loss = values[0].pointer[0]
+        let gradients = Array(values[1...step.gradients.count])
+        try step.optimizer.update(parameters, gradients: gradients, kernels: kernels)
+        for (update, value) in zip(step.stateUpdates, values.suffix(step.stateUpdates.count)) {
+            parameters.buffer(update.name)!.pointer.update(from: value.pointer, count: value.shape.count)
+        }
+        return loss
+    }
+}
+
+/// A loss, its gradient nodes, and the optimiser that applies them.
+public struct TrainingStep {
+    public let loss: Tensor
+    public let gradients: [Tensor]
+    let stateUpdates: [(name: String, value: Tensor)]
+    public let optimizer: Optimizer
+}

@@ -1,0 +1,28 @@
+import ArgumentParser
+import GenGraph
+
+@main
+struct GenGraphCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gengraph",
+        abstract: "A graph-compiling tensor engine for small generative models on the CPU.",
+        subcommands: [DemoCommand.self, InfoCommand.self])
+}
+
+/// Flags every subcommand that runs kernels shares.
+struct RunOptions: ParsableArguments {
+    @Option(help: "Kernel threads (default: GENGRAPH_THREADS, else OpenMP's default).")
+    var threads: Int?
+
+    @Option(help: "Random seed.")
+    var seed: UInt64 = 0
+
+    func config() throws -> RunConfig {
+        var config = try RunConfig.fromEnvironment(seed: seed)
+        if let threads {
+            guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+            config.threads = threads
+        }
+        return config
+    }
+}

@@ -1,0 +1,16 @@
+import ArgumentParser
+import GenGraph
+
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info", abstract: "Show the kernels' instruction set, OpenMP and thread count.")
+
+    @OptionGroup var runOptions: RunOptions
+
+    func run() throws {
+        let config = try runOptions.config()
+        print("isa      \(KernelInfo.isa)")
+        print("openmp   \(KernelInfo.openMP ? "yes" : "no")")
+        print("threads  \(config.threads)")
+    }
+}

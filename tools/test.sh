@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Sets up the machine, builds the release binaries and runs the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/setup.sh
+swift build -c release
+swift test
