@@ -1,0 +1,109 @@
+import Foundation
+
+/// How u8 pixels become the Float values a model sees.
+public enum PixelEncoding: Sendable {
+    /// `u8 / 255`, in [0, 1].
+    case unitInterval
+    /// `2 * u8 / 255 - 1`, in [-1, 1].
+    case symmetric
+    /// 1 where `u8 / 255 > 0.5`, else 0.
+    case binarized
+
+    /// The encoded value of every possible byte; a table lookup keeps conversion cheap and
+    /// guarantees every code path encodes a byte identically.
+    var table: [Float] {
+        (0...255).map { byte -> Float in
+            let unit = Float(byte) / 255
+            switch self {
+            case .unitInterval: return unit
+            case .symmetric: return 2 * Float(byte) / 255 - 1
+            case .binarized: return unit > 0.5 ? 1 : 0
+            }
+        }
+    }
+}
+
+/// One split of an MNIST-format dataset: `count` images of `rows` x `cols` u8 pixels and their labels.
+public struct MNISTSplit: Sendable {
+    /// Number of examples.
+    public let count: Int
+    /// Image height in pixels.
+    public let rows: Int
+    /// Image width in pixels.
+    public let cols: Int
+    /// All pixels, `count * rows * cols`, image by image, each row-major.
+    public let pixels: [UInt8]
+    /// One class label per image.
+    public let labels: [UInt8]
+
+    /// Pixels in one image (784 for MNIST).
+    public var pixelsPerImage: Int { rows * cols }
+
+    /// Loads an images file (IDX u8, 3-D) and a labels file (IDX u8, 1-D), raw or gzipped.
+    ///
+    /// - Parameters:
+    ///   - classCount: when given, every label must lie in `0..<classCount`.
+    ///   - limit: when given, keep only the first `limit` examples (the files are still fully checked).
+    public init(imagesPath: String, labelsPath: String, classCount: Int? = nil, limit: Int? = nil) throws {
+        let images = try IDXArray(contentsOf: imagesPath, dimensions: 3)
+        let labels = try IDXArray(contentsOf: labelsPath, dimensions: 1)
+        guard images.shape[0] == labels.shape[0] else {
+            throw DataError.countMismatch(imagesPath: imagesPath, imageCount: images.shape[0],
+                                          labelsPath: labelsPath, labelCount: labels.shape[0])
+        }
+        if let classCount, let index = labels.values.firstIndex(where: { Int($0) >= classCount }) {
+            throw DataError.labelOutOfRange(path: labelsPath, index: index, label: Int(labels.values[index]),
+                                            classCount: classCount)
+        }
+        let count = min(images.shape[0], max(0, limit ?? images.shape[0]))
+        self.count = count
+        rows = images.shape[1]
+        cols = images.shape[2]
+        let pixelCount = count * images.shape[1] * images.shape[2]
+        pixels = count == images.shape[0] ? images.values : Array(images.values[..<pixelCount])
+        self.labels = count == labels.shape[0] ? labels.values : Array(labels.values[..<count])
+    }
+
+    /// All images as Floats, flattened to `count x pixelsPerImage`, row-major.
+    public func images(_ encoding: PixelEncoding) -> [Float] {
+        let table = encoding.table
+        return pixels.map { table[Int($0)] }
+    }
+
+    /// The labels as Int32, the index type the kernels take.
+    public var int32Labels: [Int32] { labels.map { Int32($0) } }
+}
+
+/// An MNIST-format dataset (MNIST, Fashion-MNIST, ...): the standard training and test splits.
+public struct MNISTDataset: Sendable {
+    /// Where Fashion-MNIST is installed on this project's machines.
+    public static let defaultDirectory = "/usr/share/datasets/fashion-mnist/"
+    /// MNIST and Fashion-MNIST both have ten classes.
+    public static let classCount = 10
+
+    /// The 60000-example training split.
+    public let train: MNISTSplit
+    /// The 10000-example test split.
+    public let test: MNISTSplit
+
+    /// Loads `train-*` and `t10k-*` images and labels from `directory`, each either gzipped
+    /// (`.gz`) or raw; `limit` keeps only the first `limit` examples of each split.
+    public init(directory: String = MNISTDataset.defaultDirectory, limit: Int? = nil) throws {
+        func split(_ prefix: String) throws -> MNISTSplit {
+            try MNISTSplit(imagesPath: Self.locate("\(prefix)-images-idx3-ubyte", in: directory),
+                           labelsPath: Self.locate("\(prefix)-labels-idx1-ubyte", in: directory),
+                           classCount: Self.classCount, limit: limit)
+        }
+        train = try split("train")
+        test = try split("t10k")
+    }
+
+    /// The path of `name` or `name.gz` in `directory`, preferring the raw file because it loads faster.
+    static func locate(_ name: String, in directory: String) throws -> String {
+        let base = directory.hasSuffix("/") ? directory + name : directory + "/" + name
+        for candidate in [base, base + ".gz"] where FileManager.default.fileExists(atPath: candidate) {
+            return candidate
+        }
+        throw DataError.fileNotFound(path: base + "[.gz]")
+    }
+}
