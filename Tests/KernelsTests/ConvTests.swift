@@ -1,0 +1,221 @@
+import Kernels
+import XCTest
+
+/// A conv shape with oh/ow from the floor formula, or nil when the kernel does not fit.
+private func convShape(n: Int, c: Int, h: Int, w: Int, oc: Int, kh: Int, kw: Int,
+                       stride: Int, pad: Int) -> gg_conv2d_shape? {
+    guard h + 2 * pad >= kh, w + 2 * pad >= kw else { return nil }
+    let oh = (h + 2 * pad - kh) / stride + 1, ow = (w + 2 * pad - kw) / stride + 1
+    return gg_conv2d_shape(n: Int64(n), c: Int64(c), h: Int64(h), w: Int64(w), oc: Int64(oc),
+                           kh: Int64(kh), kw: Int64(kw), stride: Int64(stride), pad: Int64(pad),
+                           oh: Int64(oh), ow: Int64(ow))
+}
+
+private func describe(_ s: gg_conv2d_shape) -> String {
+    "n\(s.n) c\(s.c) \(s.h)x\(s.w) oc\(s.oc) k\(s.kh)x\(s.kw) s\(s.stride) p\(s.pad) -> \(s.oh)x\(s.ow)"
+}
+
+private func dot(_ a: [Float], _ b: [Float]) -> (value: Double, scale: Double) {
+    var acc = 0.0, scale = 0.0
+    for i in 0..<min(a.count, b.count) {
+        acc += Double(a[i]) * Double(b[i])
+        scale += abs(Double(a[i]) * Double(b[i]))
+    }
+    return (acc, scale)
+}
+
+/// Runs the three conv kernels (fast with `threads`, exactly the queried scratch) on one shape.
+private struct ConvRun {
+    var y: [Float], dx: [Float], dw: [Float]
+
+    init(_ shape: gg_conv2d_shape, threads: Int32, x: [Float], w: [Float], dy: [Float],
+         reference: Bool = false, file: StaticString = #filePath, line: UInt = #line) {
+        var s = shape
+        var probe = gg_ctx(nthreads: threads, isa: -1, scratch: nil, scratch_len: 0)
+        let need = reference ? 0 : Int(gg_conv2d_f32_scratch(&probe, &s))
+        let tc = TestContext(threads: threads, scratchFloats: need)
+        let xb = AlignedBuffer(x), wb = AlignedBuffer(w), dyb = AlignedBuffer(dy)
+        let yb = AlignedBuffer(count: dy.count, fill: .nan)
+        let dxb = AlignedBuffer(count: x.count, fill: .nan)
+        let dwb = AlignedBuffer(count: w.count, fill: .nan)
+        let statuses: [gg_status]
+        if reference {
+            statuses = [gg_conv2d_f32_ref(&tc.ctx, yb.pointer, xb.pointer, wb.pointer, &s),
+                        gg_conv2d_bwd_data_f32_ref(&tc.ctx, dxb.pointer, dyb.pointer, wb.pointer, &s),
+                        gg_conv2d_bwd_filter_f32_ref(&tc.ctx, dwb.pointer, xb.pointer, dyb.pointer, &s)]
+        } else {
+            statuses = [gg_conv2d_f32(&tc.ctx, yb.pointer, xb.pointer, wb.pointer, &s),
+                        gg_conv2d_bwd_data_f32(&tc.ctx, dxb.pointer, dyb.pointer, wb.pointer, &s),
+                        gg_conv2d_bwd_filter_f32(&tc.ctx, dwb.pointer, xb.pointer, dyb.pointer, &s)]
+        }
+        XCTAssertEqual(statuses, [GG_OK, GG_OK, GG_OK], describe(shape), file: file, line: line)
+        y = yb.array
+        dx = dxb.array
+        dw = dwb.array
+    }
+}
+
+final class ConvTests: XCTestCase {
+    private func data(_ s: gg_conv2d_shape, seed: UInt64) -> (x: [Float], w: [Float], dy: [Float]) {
+        var r = SeededValues(seed: seed)
+        return (r.array(Int(s.n * s.c * s.h * s.w)), r.array(Int(s.oc * s.c * s.kh * s.kw)),
+                r.array(Int(s.n * s.oc * s.oh * s.ow)))
+    }
+
+    /// Fast vs reference, 1 vs 2 threads, and the adjoint identity on one shape.
+    private func checkShape(_ s: gg_conv2d_shape, seed: UInt64, file: StaticString = #filePath, line: UInt = #line) {
+        let (x, w, dy) = data(s, seed: seed)
+        let ref = ConvRun(s, threads: 1, x: x, w: w, dy: dy, reference: true, file: file, line: line)
+        let one = ConvRun(s, threads: 1, x: x, w: w, dy: dy, file: file, line: line)
+        let two = ConvRun(s, threads: 2, x: x, w: w, dy: dy, file: file, line: line)
+        let name = describe(s)
+        // The fast kernels sum in f32 (up to a few hundred terms of size <= 1 here).
+        assertClose(one.y, ref.y, rtol: 1e-4, atol: 1e-4, "forward " + name, file: file, line: line)
+        assertClose(one.dx, ref.dx, rtol: 1e-4, atol: 1e-4, "bwd_data " + name, file: file, line: line)
+        assertClose(one.dw, ref.dw, rtol: 1e-4, atol: 1e-4, "bwd_filter " + name, file: file, line: line)
+        assertBitIdentical(one.y, two.y, "forward threads " + name, file: file, line: line)
+        assertBitIdentical(one.dx, two.dx, "bwd_data threads " + name, file: file, line: line)
+        assertBitIdentical(one.dw, two.dw, "bwd_filter threads " + name, file: file, line: line)
+        // <conv(x, w), dy> == <x, bwd_data(dy, w)> == <w, bwd_filter(x, dy)>
+        let a = dot(one.y, dy), b = dot(x, one.dx), c = dot(w, one.dw)
+        let tol = 1e-4 * max(a.scale, 1)
+        XCTAssertEqual(a.value, b.value, accuracy: tol, "adjoint x " + name, file: file, line: line)
+        XCTAssertEqual(a.value, c.value, accuracy: tol, "adjoint w " + name, file: file, line: line)
+    }
+
+    func testAllKernelsMatchReferenceOverOddShapes() {
+        let sizes = [1, 5, 7, 13], kernels = [1, 3, 4, 7], channels = [1, 3, 7]
+        var seed: UInt64 = 1, cases = 0
+        for n in [1, 3] {
+            for (ci, c) in channels.enumerated() {
+                for (oi, oc) in channels.enumerated() where (ci + oi + n) % 2 == 0 || c == oc {
+                    for (hi, h) in sizes.enumerated() {
+                        for (ki, k) in kernels.enumerated() {
+                            for stride in [1, 2] {
+                                for pad in 0...3 {
+                                    // Vary w and kw against h and kh so that non-square shapes appear.
+                                    let w = sizes[(hi + ci + pad) % sizes.count]
+                                    let kw = kernels[(ki + oi + stride) % kernels.count]
+                                    guard let s = convShape(n: n, c: c, h: h, w: w, oc: oc, kh: k, kw: kw,
+                                                            stride: stride, pad: pad) else { continue }
+                                    seed += 1
+                                    checkShape(s, seed: seed)
+                                    cases += 1
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(cases, 300)
+    }
+
+    /// Shapes large enough for the threaded and batched-GEMM paths (several images per thread,
+    /// bwd_filter chunks holding several images, 1x1 convs that skip im2col).
+    func testLargerBatchesAndPointwise() {
+        let shapes: [gg_conv2d_shape?] = [
+            convShape(n: 20, c: 3, h: 13, w: 13, oc: 7, kh: 3, kw: 3, stride: 1, pad: 1),
+            convShape(n: 17, c: 5, h: 9, w: 11, oc: 4, kh: 4, kw: 4, stride: 2, pad: 1),
+            convShape(n: 9, c: 7, h: 7, w: 7, oc: 5, kh: 1, kw: 1, stride: 1, pad: 0),
+            convShape(n: 1, c: 7, h: 13, w: 13, oc: 5, kh: 1, kw: 1, stride: 1, pad: 0),
+            convShape(n: 1, c: 3, h: 13, w: 13, oc: 5, kh: 1, kw: 1, stride: 2, pad: 1),
+            convShape(n: 2, c: 1, h: 28, w: 28, oc: 8, kh: 7, kw: 7, stride: 1, pad: 3),
+        ]
+        for (i, s) in shapes.enumerated() { checkShape(s!, seed: 1000 + UInt64(i)) }
+    }
+
+    /// conv_transpose2d(x', w') with x' (n, ic, h', w'), w' (ic, oc, k, k), checked against the
+    /// scatter definition: out[b, o, iy*s - p + ki, ix*s - p + kj] += x'[b, i, iy, ix] * w'[i, o, ki, kj],
+    /// where the output may be larger than (h'-1)*s - 2p + k (output padding).
+    private func checkTransposed(n: Int, ic: Int, oc: Int, hIn: Int, wIn: Int, k: Int, stride: Int, pad: Int,
+                                 hOut: Int, wOut: Int, seed: UInt64, file: StaticString = #filePath, line: UInt = #line) {
+        var r = SeededValues(seed: seed)
+        let xT = r.array(n * ic * hIn * wIn), wT = r.array(ic * oc * k * k)
+        var expect = [Double](repeating: 0, count: n * oc * hOut * wOut)
+        for b in 0..<n { for i in 0..<ic { for iy in 0..<hIn { for ix in 0..<wIn {
+            let v = Double(xT[((b * ic + i) * hIn + iy) * wIn + ix])
+            for o in 0..<oc { for ki in 0..<k { for kj in 0..<k {
+                let y = iy * stride - pad + ki, x = ix * stride - pad + kj
+                guard y >= 0, y < hOut, x >= 0, x < wOut else { continue }
+                expect[((b * oc + o) * hOut + y) * wOut + x] += v * Double(wT[((i * oc + o) * k + ki) * k + kj])
+            } } }
+        } } } }
+        // The conv whose input is the transposed conv's output.
+        var s = gg_conv2d_shape(n: Int64(n), c: Int64(oc), h: Int64(hOut), w: Int64(wOut), oc: Int64(ic),
+                                kh: Int64(k), kw: Int64(k), stride: Int64(stride), pad: Int64(pad),
+                                oh: Int64(hIn), ow: Int64(wIn))
+        for threads: Int32 in [1, 2] {
+            var probe = gg_ctx(nthreads: threads, isa: -1, scratch: nil, scratch_len: 0)
+            let tc = TestContext(threads: threads, scratchFloats: Int(gg_conv2d_f32_scratch(&probe, &s)))
+            let dy = AlignedBuffer(xT), w = AlignedBuffer(wT), out = AlignedBuffer(count: expect.count, fill: .nan)
+            XCTAssertEqual(gg_conv2d_bwd_data_f32(&tc.ctx, out.pointer, dy.pointer, w.pointer, &s), GG_OK,
+                           file: file, line: line)
+            assertClose(out.array, expect.map { Float($0) }, rtol: 1e-4, atol: 1e-4,
+                        "convT \(hIn)->\(hOut) k\(k) s\(stride) p\(pad) threads \(threads)", file: file, line: line)
+        }
+    }
+
+    func testTransposedConvWithOutputPadding() {
+        // DCGAN-style 7 -> 14 with k=4, s=2, p=1 (no output padding needed).
+        checkTransposed(n: 2, ic: 5, oc: 3, hIn: 7, wIn: 7, k: 4, stride: 2, pad: 1, hOut: 14, wOut: 14, seed: 7)
+        // k=3, s=2, p=1 from 7: both 13 and 14 (output padding 1) map back to 7; the
+        // kernel must accept both and fill the extra row/column correctly.
+        checkTransposed(n: 2, ic: 3, oc: 4, hIn: 7, wIn: 7, k: 3, stride: 2, pad: 1, hOut: 13, wOut: 13, seed: 8)
+        checkTransposed(n: 2, ic: 3, oc: 4, hIn: 7, wIn: 7, k: 3, stride: 2, pad: 1, hOut: 14, wOut: 13, seed: 9)
+        checkTransposed(n: 3, ic: 3, oc: 2, hIn: 5, wIn: 4, k: 3, stride: 2, pad: 1, hOut: 10, wOut: 8, seed: 10)
+        // The reference kernels accept the padded shape too.
+        checkShape(convShape(n: 2, c: 3, h: 14, w: 14, oc: 4, kh: 3, kw: 3, stride: 2, pad: 1)!, seed: 11)
+    }
+
+    func testInconsistentShapesAreRejected() {
+        let good = convShape(n: 2, c: 3, h: 9, w: 9, oc: 4, kh: 3, kw: 3, stride: 2, pad: 1)!
+        var bad: [gg_conv2d_shape] = []
+        var s = good; s.oh += 1; bad.append(s)
+        s = good; s.ow -= 1; bad.append(s)
+        s = good; s.oh = 0; bad.append(s)
+        s = good; s.stride = 0; bad.append(s)
+        s = good; s.pad = -1; bad.append(s)
+        s = good; s.kh = 12; bad.append(s)       // larger than the padded input
+        s = good; s.c = 0; bad.append(s)
+        s = good; s.n = -1; bad.append(s)
+        let tc = TestContext(threads: 2, scratchFloats: 1 << 16)
+        let buf = AlignedBuffer(count: 1 << 12)
+        for var b in bad {
+            XCTAssertEqual(gg_conv2d_f32(&tc.ctx, buf.pointer, buf.pointer, buf.pointer, &b), GG_ERR_ARG, describe(b))
+            XCTAssertEqual(gg_conv2d_bwd_data_f32(&tc.ctx, buf.pointer, buf.pointer, buf.pointer, &b), GG_ERR_ARG)
+            XCTAssertEqual(gg_conv2d_bwd_filter_f32(&tc.ctx, buf.pointer, buf.pointer, buf.pointer, &b), GG_ERR_ARG)
+            XCTAssertEqual(gg_conv2d_f32_ref(&tc.ctx, buf.pointer, buf.pointer, buf.pointer, &b), GG_ERR_ARG)
+            XCTAssertEqual(gg_conv2d_bwd_data_f32_ref(&tc.ctx, buf.pointer, buf.pointer, buf.pointer, &b), GG_ERR_ARG)
+            XCTAssertEqual(gg_conv2d_bwd_filter_f32_ref(&tc.ctx, buf.pointer, buf.pointer, buf.pointer, &b), GG_ERR_ARG)
+        }
+    }
+
+    func testShortScratchIsRejected() {
+        for threads: Int32 in [1, 2] {
+            for shape in [convShape(n: 4, c: 3, h: 9, w: 9, oc: 4, kh: 3, kw: 3, stride: 2, pad: 1)!,
+                          convShape(n: 1, c: 3, h: 5, w: 5, oc: 2, kh: 3, kw: 3, stride: 1, pad: 0)!] {
+                var s = shape
+                var probe = gg_ctx(nthreads: threads, isa: -1, scratch: nil, scratch_len: 0)
+                let need = Int(gg_conv2d_f32_scratch(&probe, &s))
+                XCTAssertGreaterThan(need, 0)
+                let tc = TestContext(threads: threads, scratchFloats: need - 1)
+                let buf = AlignedBuffer(count: 1 << 12)
+                XCTAssertEqual(gg_conv2d_f32(&tc.ctx, buf.pointer, buf.pointer, buf.pointer, &s), GG_ERR_SCRATCH)
+                XCTAssertEqual(gg_conv2d_bwd_data_f32(&tc.ctx, buf.pointer, buf.pointer, buf.pointer, &s), GG_ERR_SCRATCH)
+                XCTAssertEqual(gg_conv2d_bwd_filter_f32(&tc.ctx, buf.pointer, buf.pointer, buf.pointer, &s),
+                               GG_ERR_SCRATCH)
+            }
+        }
+    }
+
+    func testEmptyBatch() {
+        var s = convShape(n: 0, c: 3, h: 5, w: 5, oc: 2, kh: 3, kw: 3, stride: 1, pad: 1)!
+        var probe = gg_ctx(nthreads: 2, isa: -1, scratch: nil, scratch_len: 0)
+        let tc = TestContext(threads: 2, scratchFloats: Int(gg_conv2d_f32_scratch(&probe, &s)))
+        let x = AlignedBuffer(count: 1), w = AlignedBuffer(count: 54, fill: 1), dw = AlignedBuffer(count: 54, fill: .nan)
+        XCTAssertEqual(gg_conv2d_f32(&tc.ctx, x.pointer, x.pointer, w.pointer, &s), GG_OK)
+        XCTAssertEqual(gg_conv2d_bwd_filter_f32(&tc.ctx, dw.pointer, x.pointer, x.pointer, &s), GG_OK)
+        XCTAssertEqual(dw.array, [Float](repeating: 0, count: 54))
+    }
+}
