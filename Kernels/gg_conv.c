@@ -269,6 +269,39 @@ static CONV_AVX512 void smallk_avx512(float *C, int64_t ldc, const float *A, int
     default: break;
     }
 }
+/* Dot-product form for bwd_filter with a tiny dw: C (M, N) (+)= A (M, K) * B^T,
+ * B stored (N, K); 4x4 blocks of 16-lane partial sums over K, each reduced in
+ * a fixed order. Rows past M or N repeat the last one and are not stored. */
+static CONV_AVX512 void dots_avx512(float *C, int64_t ldc, const float *A, int64_t lda, const float *B,
+                                    int64_t ldb, int64_t M, int64_t N, int64_t K, int accumulate) {
+    for (int64_t i = 0; i < M; i += 4)
+        for (int64_t j = 0; j < N; j += 4) {
+            const float *a[4], *b[4];
+            for (int q = 0; q < 4; q++) {
+                a[q] = A + conv_min(i + q, M - 1) * lda;
+                b[q] = B + conv_min(j + q, N - 1) * ldb;
+            }
+            __m512 acc[4][4];
+            for (int q = 0; q < 4; q++)
+                for (int r = 0; r < 4; r++) acc[q][r] = _mm512_setzero_ps();
+            for (int64_t k = 0; k < K; k += 16) {
+                const __mmask16 m = K - k >= 16 ? 0xFFFF : (__mmask16)((1u << (K - k)) - 1);
+                __m512 va[4], vb[4];
+                for (int q = 0; q < 4; q++) {
+                    va[q] = _mm512_maskz_loadu_ps(m, a[q] + k);
+                    vb[q] = _mm512_maskz_loadu_ps(m, b[q] + k);
+                }
+                for (int q = 0; q < 4; q++)
+                    for (int r = 0; r < 4; r++) acc[q][r] = _mm512_fmadd_ps(va[q], vb[r], acc[q][r]);
+            }
+            for (int q = 0; q < 4 && i + q < M; q++)
+                for (int r = 0; r < 4 && j + r < N; r++) {
+                    float v = _mm512_reduce_add_ps(acc[q][r]);
+                    float *c = C + (i + q) * ldc + j + r;
+                    *c = accumulate ? *c + v : v;
+                }
+        }
+}
 #endif
 
 /* Portable form: the same sums in the same order (fused or not as the compiler decides). */
@@ -426,6 +459,12 @@ static gg_status conv_bwd_filter_chunk(const conv_plan *p, const gg_ctx *g, floa
                 for (int64_t o = 0; o < s->oc; o++)
                     memcpy(dycat + o * K + j * ohw, dy + (b + j) * ys + o * ohw, (size_t)ohw * sizeof(float));
             }
+#if defined(__x86_64__) || defined(__i386__)
+            if (ckk <= CONV_SMALLK && gg_ctx_isa(g) == GG_ISA_AVX512) {
+                dots_avx512(dwp, ckk, dycat, K, col, K, s->oc, ckk, K, beta != 0.0f);
+                continue;
+            }
+#endif
             e = gg_gemm_f32(g, dwp, ckk, dycat, K, 0, col, K, 1, s->oc, ckk, K, 1.0f, beta);
         }
         if (e != GG_OK) return e;

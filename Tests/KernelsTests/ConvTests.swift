@@ -121,6 +121,9 @@ final class ConvTests: XCTestCase {
             convShape(n: 1, c: 7, h: 13, w: 13, oc: 5, kh: 1, kw: 1, stride: 1, pad: 0),
             convShape(n: 1, c: 3, h: 13, w: 13, oc: 5, kh: 1, kw: 1, stride: 2, pad: 1),
             convShape(n: 2, c: 1, h: 28, w: 28, oc: 8, kh: 7, kw: 7, stride: 1, pad: 3),
+            // c*kh*kw <= 16 with several images per bwd_filter GEMM: the small-K and dot-product paths.
+            convShape(n: 20, c: 1, h: 13, w: 11, oc: 6, kh: 3, kw: 3, stride: 2, pad: 1),
+            convShape(n: 19, c: 1, h: 14, w: 14, oc: 5, kh: 4, kw: 4, stride: 2, pad: 1),
         ]
         for (i, s) in shapes.enumerated() { checkShape(s!, seed: 1000 + UInt64(i)) }
     }
