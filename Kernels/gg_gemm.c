@@ -1,17 +1,611 @@
-/* TEMPORARY placeholder until the real GEMM lands: forwards to the reference. */
+/*
+ * gg_gemm.c: single-precision GEMM, C = alpha * op(A) * op(B) + beta * C.
+ *
+ * Layouts: everything row-major with leading dimensions (see gg_kernels.h).
+ * Transposed operands are absorbed by the packing routines, so the four
+ * transpose combinations share one micro-kernel and cost about the same.
+ *
+ * Structure (BLIS style): N is cut into NC column blocks, K into KC depth
+ * blocks, M into MC row blocks. For each (NC, KC) block, B is packed into
+ * NR-wide column panels (shared by the team); for each MC block a thread packs
+ * A into MR-tall row panels of its own; a register-blocked MR x NR micro-kernel
+ * then multiplies one A panel by one B panel. Edge panels are zero-padded so
+ * the micro-kernel always reads full panels; it only stores the valid part.
+ * Three micro-kernels exist (AVX-512, AVX2+FMA, portable C), chosen at run
+ * time by gg_ctx_isa(ctx).
+ *
+ * Threads split the output into disjoint tiles (rows in MR units, columns in
+ * NR units) and never split K, so each element is computed by the same
+ * sequence of operations whatever ctx->nthreads is: results are bit-identical
+ * across thread counts. Tiny problems skip packing and threads entirely.
+ *
+ * Not done here: complex/other precisions, NaN-propagation promises beyond
+ * what IEEE arithmetic gives, and alpha == 0 shortcuts (A and B are still
+ * read, as in the reference).
+ */
 #include "gg_kernels.h"
-int64_t gg_gemm_f32_scratch(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K) { (void)ctx; (void)M; (void)N; (void)K; return 0; }
-gg_status gg_gemm_f32(const gg_ctx *ctx, float *C, int64_t ldc, const float *A, int64_t lda, int trans_a,
-                      const float *B, int64_t ldb, int trans_b, int64_t M, int64_t N, int64_t K, float alpha, float beta) {
-    return gg_gemm_f32_ref(ctx, C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K, alpha, beta);
+
+#include <stddef.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define GG_GEMM_X86 1
+#define GG_AVX2_TARGET __attribute__((target("avx2,fma")))
+#define GG_AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma")))
+#endif
+
+#define GG_INLINE static inline __attribute__((always_inline))
+
+/* Problems with fewer multiply-adds than this go straight through a simple
+ * loop nest: packing and thread start-up would cost more than they save. */
+#define GG_GEMM_SMALL_MACS 32768
+/* Below this many multiply-adds one thread finishes before a team would be
+ * worth starting (an OpenMP fork/join costs a few microseconds). */
+#define GG_GEMM_THREAD_MACS (1 << 18)
+
+/* One micro-kernel call: C[0:mr, 0:nr] = alpha * Ap * Bp + beta * C, where Ap
+ * is an MR-interleaved A panel (kc x MR), Bp a B panel (kc x w) with w the
+ * padded panel width, mr <= MR, nr <= NR. beta == 0 never reads C. */
+typedef void (*gg_ukernel)(int64_t kc, const float *Ap, const float *Bp, float *C, int64_t ldc,
+                           int mr, int nr, float alpha, float beta);
+/* Packs a panel: dst[k * R + r] = op(src)(r, k) for r < w, 0 for w <= r < R. */
+typedef void (*gg_packer)(float *dst, const float *src, int64_t ld, int64_t w, int64_t R, int64_t kc);
+
+typedef struct gg_gemm_arch {
+    int mr, nr;   /* micro-tile */
+    int vw;       /* B panels are padded to a multiple of this (vector width) */
+    int kc, mc, nc; /* largest cache blocks */
+    gg_ukernel kernel;
+    gg_packer pack_rows; /* source rows are the panel's r index (A, or B^T) */
+    gg_packer pack_cols; /* source rows are the k index (A^T, or B) */
+} gg_gemm_arch;
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t round_up(int64_t a, int64_t b) { return cdiv(a, b) * b; }
+
+/* ---------------------------------------------------------------- packing */
+
+/* Portable: src(k, r) = src[k * ld + r]: each k is a contiguous run. */
+static void pack_cols_c(float *dst, const float *src, int64_t ld, int64_t w, int64_t R, int64_t kc) {
+    for (int64_t k = 0; k < kc; k++) {
+        const float *s = src + k * ld;
+        float *d = dst + k * R;
+        int64_t r = 0;
+        for (; r < w; r++) d[r] = s[r];
+        for (; r < R; r++) d[r] = 0.0f;
+    }
 }
+
+/* Portable: src(r, k) = src[r * ld + k]: a transpose. */
+static void pack_rows_c(float *dst, const float *src, int64_t ld, int64_t w, int64_t R, int64_t kc) {
+    for (int64_t r = 0; r < w; r++) {
+        const float *s = src + r * ld;
+        for (int64_t k = 0; k < kc; k++) dst[k * R + r] = s[k];
+    }
+    for (int64_t r = w; r < R; r++)
+        for (int64_t k = 0; k < kc; k++) dst[k * R + r] = 0.0f;
+}
+
+#ifdef GG_GEMM_X86
+/* Transposing pack with 8x8 AVX transposes; the scalar loop would otherwise
+ * dominate NN/NT runs where A (or B^T) must be transposed. */
+GG_AVX2_TARGET static void pack_rows_avx2(float *dst, const float *src, int64_t ld, int64_t w,
+                                          int64_t R, int64_t kc) {
+    int64_t r0 = 0;
+    for (; r0 + 8 <= w; r0 += 8) {
+        const float *s = src + r0 * ld;
+        int64_t k = 0;
+        for (; k + 8 <= kc; k += 8) {
+            __m256 x0 = _mm256_loadu_ps(s + 0 * ld + k), x1 = _mm256_loadu_ps(s + 1 * ld + k);
+            __m256 x2 = _mm256_loadu_ps(s + 2 * ld + k), x3 = _mm256_loadu_ps(s + 3 * ld + k);
+            __m256 x4 = _mm256_loadu_ps(s + 4 * ld + k), x5 = _mm256_loadu_ps(s + 5 * ld + k);
+            __m256 x6 = _mm256_loadu_ps(s + 6 * ld + k), x7 = _mm256_loadu_ps(s + 7 * ld + k);
+            __m256 t0 = _mm256_unpacklo_ps(x0, x1), t1 = _mm256_unpackhi_ps(x0, x1);
+            __m256 t2 = _mm256_unpacklo_ps(x2, x3), t3 = _mm256_unpackhi_ps(x2, x3);
+            __m256 t4 = _mm256_unpacklo_ps(x4, x5), t5 = _mm256_unpackhi_ps(x4, x5);
+            __m256 t6 = _mm256_unpacklo_ps(x6, x7), t7 = _mm256_unpackhi_ps(x6, x7);
+            __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+            __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+            __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+            __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+            float *d = dst + k * R + r0;
+            _mm256_storeu_ps(d + 0 * R, _mm256_permute2f128_ps(u0, u4, 0x20));
+            _mm256_storeu_ps(d + 1 * R, _mm256_permute2f128_ps(u1, u5, 0x20));
+            _mm256_storeu_ps(d + 2 * R, _mm256_permute2f128_ps(u2, u6, 0x20));
+            _mm256_storeu_ps(d + 3 * R, _mm256_permute2f128_ps(u3, u7, 0x20));
+            _mm256_storeu_ps(d + 4 * R, _mm256_permute2f128_ps(u0, u4, 0x31));
+            _mm256_storeu_ps(d + 5 * R, _mm256_permute2f128_ps(u1, u5, 0x31));
+            _mm256_storeu_ps(d + 6 * R, _mm256_permute2f128_ps(u2, u6, 0x31));
+            _mm256_storeu_ps(d + 7 * R, _mm256_permute2f128_ps(u3, u7, 0x31));
+        }
+        for (; k < kc; k++)
+            for (int64_t r = 0; r < 8; r++) dst[k * R + r0 + r] = s[r * ld + k];
+    }
+    for (int64_t r = r0; r < w; r++) {
+        const float *s = src + r * ld;
+        for (int64_t k = 0; k < kc; k++) dst[k * R + r] = s[k];
+    }
+    if (w < R)
+        for (int64_t k = 0; k < kc; k++)
+            for (int64_t r = w; r < R; r++) dst[k * R + r] = 0.0f;
+}
+
+/* Contiguous pack: full-width runs are straight vector copies. */
+GG_AVX2_TARGET static void pack_cols_avx2(float *dst, const float *src, int64_t ld, int64_t w,
+                                          int64_t R, int64_t kc) {
+    if (w == R && (R % 8) == 0) {
+        for (int64_t k = 0; k < kc; k++) {
+            const float *s = src + k * ld;
+            float *d = dst + k * R;
+            for (int64_t r = 0; r < R; r += 8) _mm256_storeu_ps(d + r, _mm256_loadu_ps(s + r));
+        }
+        return;
+    }
+    pack_cols_c(dst, src, ld, w, R, kc);
+}
+#endif
+
+/* ---------------------------------------------------------- micro-kernels */
+
+/* Portable micro-kernel: 4 x 16 tile, plain C the compiler may vectorize. */
+#define GG_C_MR 4
+#define GG_C_NR 16
+static void ukernel_c(int64_t kc, const float *Ap, const float *Bp, float *C, int64_t ldc,
+                      int mr, int nr, float alpha, float beta) {
+    float acc[GG_C_MR][GG_C_NR];
+    memset(acc, 0, sizeof acc);
+    for (int64_t k = 0; k < kc; k++) {
+        const float *a = Ap + k * GG_C_MR, *b = Bp + k * GG_C_NR;
+        for (int r = 0; r < GG_C_MR; r++)
+            for (int j = 0; j < GG_C_NR; j++) acc[r][j] += a[r] * b[j];
+    }
+    for (int r = 0; r < mr; r++) {
+        float *c = C + r * ldc;
+        if (beta == 0.0f)
+            for (int j = 0; j < nr; j++) c[j] = alpha * acc[r][j];
+        else
+            for (int j = 0; j < nr; j++) c[j] = alpha * acc[r][j] + beta * c[j];
+    }
+}
+
+#ifdef GG_GEMM_X86
+/* AVX2+FMA micro-kernel body: ROWS x (NV*8) tile, A panel stride AS (= MR);
+ * 6 x 16 uses 12 of the 16 ymm registers for accumulators. */
+#define GG_AVX2_MR 6
+#define GG_AVX2_NV 2
+GG_INLINE GG_AVX2_TARGET void uk_avx2_body(const int ROWS, const int AS, const int NV, int64_t kc,
+                                           const float *restrict Ap, const float *restrict Bp,
+                                           float *C, int64_t ldc, int nr, float alpha, float beta) {
+    __m256 acc[GG_AVX2_MR][GG_AVX2_NV];
+    for (int r = 0; r < ROWS; r++)
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < kc; k++) {
+        __m256 b[GG_AVX2_NV];
+        for (int v = 0; v < NV; v++) b[v] = _mm256_loadu_ps(Bp + v * 8);
+        for (int r = 0; r < ROWS; r++) {
+            __m256 a = _mm256_broadcast_ss(Ap + r);
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm256_fmadd_ps(a, b[v], acc[r][v]);
+        }
+        Ap += AS;
+        Bp += NV * 8;
+    }
+    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    const int full = nr / 8, rem = nr % 8;
+    /* Lanes 0..rem-1 active: vmaskmov keeps edge stores inside C. */
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(rem), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (int r = 0; r < ROWS; r++) {
+        float *c = C + r * ldc;
+        for (int v = 0; v < NV; v++) {
+            __m256 x = _mm256_mul_ps(va, acc[r][v]);
+            if (v < full) {
+                if (beta != 0.0f) x = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + v * 8), x);
+                _mm256_storeu_ps(c + v * 8, x);
+            } else if (v == full && rem) {
+                if (beta != 0.0f) x = _mm256_fmadd_ps(vb, _mm256_maskload_ps(c + v * 8, mask), x);
+                _mm256_maskstore_ps(c + v * 8, mask, x);
+            }
+        }
+    }
+}
+
+GG_AVX2_TARGET static void ukernel_avx2(int64_t kc, const float *Ap, const float *Bp, float *C,
+                                        int64_t ldc, int mr, int nr, float alpha, float beta) {
+    const int nv = nr > 8 ? 2 : 1;
+#define GG_A2(R)                                                                             \
+    case R:                                                                                  \
+        if (nv == 2) uk_avx2_body(R, GG_AVX2_MR, 2, kc, Ap, Bp, C, ldc, nr, alpha, beta);    \
+        else uk_avx2_body(R, GG_AVX2_MR, 1, kc, Ap, Bp, C, ldc, nr, alpha, beta);            \
+        break;
+    switch (mr) { GG_A2(1) GG_A2(2) GG_A2(3) GG_A2(4) GG_A2(5) GG_A2(6) default: break; }
+#undef GG_A2
+}
+
+/* AVX-512 micro-kernel body: ROWS x (NV*16) tile, A panel stride AS (= MR). */
+#ifndef GG_512_MR
+#define GG_512_MR 8
+#endif
+#ifndef GG_512_NV
+#define GG_512_NV 2
+#endif
+GG_INLINE GG_AVX512_TARGET void uk_512_body(const int ROWS, const int AS, const int NV, int64_t kc,
+                                            const float *restrict Ap, const float *restrict Bp,
+                                            float *C, int64_t ldc, int nr, float alpha, float beta) {
+    __m512 acc[GG_512_MR][GG_512_NV];
+    for (int r = 0; r < ROWS; r++)
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < kc; k++) {
+        __m512 b[GG_512_NV];
+        for (int v = 0; v < NV; v++) b[v] = _mm512_loadu_ps(Bp + v * 16);
+        for (int r = 0; r < ROWS; r++) {
+            __m512 a = _mm512_set1_ps(Ap[r]);
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
+        }
+        Ap += AS;
+        Bp += NV * 16;
+    }
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    const int full = nr / 16, rem = nr % 16;
+    const __mmask16 mask = (__mmask16)((1u << rem) - 1u);
+    for (int r = 0; r < ROWS; r++) {
+        float *c = C + r * ldc;
+        for (int v = 0; v < NV; v++) {
+            __m512 x = _mm512_mul_ps(va, acc[r][v]);
+            if (v < full) {
+                if (beta != 0.0f) x = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + v * 16), x);
+                _mm512_storeu_ps(c + v * 16, x);
+            } else if (v == full && rem) {
+                if (beta != 0.0f) x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask, c + v * 16), x);
+                _mm512_mask_storeu_ps(c + v * 16, mask, x);
+            }
+        }
+    }
+}
+
+GG_AVX512_TARGET static void ukernel_512(int64_t kc, const float *Ap, const float *Bp, float *C,
+                                         int64_t ldc, int mr, int nr, float alpha, float beta) {
+    const int nv = (nr + 15) / 16;
+#define GG_V(R, V) \
+    case V: uk_512_body(R, GG_512_MR, V, kc, Ap, Bp, C, ldc, nr, alpha, beta); break;
+#if GG_512_NV == 1
+#define GG_R(R) case R: switch (nv) { GG_V(R, 1) default: break; } break;
+#elif GG_512_NV == 2
+#define GG_R(R) case R: switch (nv) { GG_V(R, 1) GG_V(R, 2) default: break; } break;
+#elif GG_512_NV == 3
+#define GG_R(R) case R: switch (nv) { GG_V(R, 1) GG_V(R, 2) GG_V(R, 3) default: break; } break;
+#else
+#define GG_R(R) case R: switch (nv) { GG_V(R, 1) GG_V(R, 2) GG_V(R, 3) GG_V(R, 4) default: break; } break;
+#endif
+    switch (mr) {
+        GG_R(1) GG_R(2) GG_R(3) GG_R(4) GG_R(5) GG_R(6) GG_R(7) GG_R(8)
+#if GG_512_MR > 8
+        GG_R(9) GG_R(10) GG_R(11) GG_R(12)
+#endif
+#if GG_512_MR > 12
+        GG_R(13) GG_R(14) GG_R(15) GG_R(16)
+#endif
+        default: break;
+    }
+#undef GG_R
+#undef GG_V
+}
+#endif /* GG_GEMM_X86 */
+
+#ifndef GG_512_KC
+#define GG_512_KC 512
+#endif
+#ifndef GG_512_MC
+#define GG_512_MC 128
+#endif
+#ifndef GG_512_NC
+#define GG_512_NC 3072
+#endif
+
+static const gg_gemm_arch arch_c = {GG_C_MR, GG_C_NR, GG_C_NR, 256, 96, 2048, ukernel_c, pack_rows_c, pack_cols_c};
+#ifdef GG_GEMM_X86
+static const gg_gemm_arch arch_avx2 = {GG_AVX2_MR, GG_AVX2_NV * 8, 8, 256, 120, 3072,
+                                       ukernel_avx2, pack_rows_avx2, pack_cols_avx2};
+static const gg_gemm_arch arch_512 = {GG_512_MR, GG_512_NV * 16, 16, GG_512_KC, GG_512_MC, GG_512_NC,
+                                      ukernel_512, pack_rows_avx2, pack_cols_avx2};
+#endif
+
+static const gg_gemm_arch *arch_for(const gg_ctx *ctx) {
+#ifdef GG_GEMM_X86
+    switch (gg_ctx_isa(ctx)) {
+    case GG_ISA_AVX512: return &arch_512;
+    case GG_ISA_AVX2: return &arch_avx2;
+    default: break;
+    }
+#else
+    (void)ctx;
+#endif
+    return &arch_c;
+}
+
+/* ------------------------------------------------------------------ plan */
+
+/* Everything the driver decides from (ctx, M, N, K); the scratch query and
+ * the kernel build the same plan so they always agree. */
+typedef struct gg_gemm_plan {
+    const gg_gemm_arch *ar;
+    int small;            /* 1: direct loops, no packing, no scratch */
+    int nt, tm, tn;       /* team size = tm (row groups) x tn (column groups) */
+    int64_t kc, mc, nc;   /* effective blocks (mc, nc multiples of MR, NR) */
+    int64_t b_slots;      /* B panel slots per column group (all of them when tn == 1) */
+    int64_t a_len, b_len; /* floats per A buffer (one per thread) and the B buffer */
+} gg_gemm_plan;
+
+/* Largest block <= cap that splits n into equal-ish parts, rounded to `unit`. */
+static int64_t balanced_block(int64_t n, int64_t cap, int64_t unit) {
+    int64_t parts = cdiv(n, cap);
+    return round_up(cdiv(n, parts), unit);
+}
+
+static gg_gemm_plan make_plan(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K) {
+    gg_gemm_plan p;
+    memset(&p, 0, sizeof p);
+    p.ar = arch_for(ctx);
+    p.nt = p.tm = p.tn = 1;
+    double macs = (double)M * (double)N * (double)K;
+    if (M == 0 || N == 0 || K == 0 || macs < GG_GEMM_SMALL_MACS) {
+        p.small = 1;
+        return p;
+    }
+    const gg_gemm_arch *ar = p.ar;
+    p.kc = balanced_block(K, ar->kc, 1);
+    p.nc = balanced_block(N, ar->nc, ar->nr);
+    int64_t mtiles = cdiv(M, ar->mr), ntiles = cdiv(min64(N, p.nc), ar->nr);
+    int want = ctx && ctx->nthreads > 1 ? ctx->nthreads : 1;
+    if (macs < GG_GEMM_THREAD_MACS) want = 1;
+#ifndef _OPENMP
+    want = 1;
+#endif
+    /* Pick the tm x tn grid with the least work on the busiest thread; ties
+     * go to more row groups, which share B instead of each packing all of A. */
+    int64_t best = -1;
+    for (int nt = want; nt >= 1 && best < 0; nt--) {
+        for (int tm = nt; tm >= 1; tm--) {
+            if (nt % tm) continue;
+            int tn = nt / tm;
+            if (tm > mtiles || tn > ntiles) continue;
+            int64_t load = cdiv(mtiles, tm) * cdiv(ntiles, tn);
+            if (best < 0 || load < best) { best = load; p.nt = nt; p.tm = tm; p.tn = tn; }
+        }
+    }
+    int64_t rows = cdiv(mtiles, p.tm) * ar->mr; /* most rows any thread owns */
+    p.mc = balanced_block(rows, ar->mc, ar->mr);
+    p.a_len = round_up(p.mc * p.kc, 16); /* 16 floats keep each buffer 64-byte aligned */
+    p.b_slots = cdiv(cdiv(p.nc, ar->nr), p.tn);
+    p.b_len = round_up(p.tn * p.b_slots * ar->nr * p.kc, 16);
+    return p;
+}
+
+int64_t gg_gemm_f32_scratch(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K) {
+    if (M < 0 || N < 0 || K < 0) return 0;
+    gg_gemm_plan p = make_plan(ctx, M, N, K);
+    if (p.small) return 0;
+    return p.b_len + (int64_t)p.nt * p.a_len;
+}
+
+/* ---------------------------------------------------------------- driver */
+
+typedef struct gg_gemm_args {
+    float *C;
+    int64_t ldc;
+    const float *A;
+    int64_t lda;
+    int ta;
+    const float *B;
+    int64_t ldb;
+    int tb;
+    int64_t M, N, K;
+    float alpha, beta;
+} gg_gemm_args;
+
+/* Packs panels [p0, p1) of B[pc:pc+kc, jc:jc+nc]; panel q goes to slot q - qoff
+ * of `slots`. Slots are sized for the largest kc, so a thread that runs ahead
+ * into the next block never overwrites a panel another thread still reads. */
+static void pack_b_panels(const gg_gemm_plan *p, const gg_gemm_args *g, float *slots, int64_t qoff,
+                          int64_t jc, int64_t nc, int64_t pc, int64_t kc, int64_t p0, int64_t p1) {
+    const gg_gemm_arch *ar = p->ar;
+    for (int64_t q = p0; q < p1; q++) {
+        int64_t j = jc + q * ar->nr, w = min64(ar->nr, nc - q * ar->nr);
+        int64_t R = round_up(w, ar->vw); /* narrow last panel: kernel uses fewer vectors */
+        float *dst = slots + (q - qoff) * ar->nr * p->kc;
+        if (g->tb) ar->pack_rows(dst, g->B + j * g->ldb + pc, g->ldb, w, R, kc);
+        else ar->pack_cols(dst, g->B + pc * g->ldb + j, g->ldb, w, R, kc);
+    }
+}
+
+/* One thread's share of the work: rows [m0, m1), B panels [q0, q1) of each
+ * NC block. `shared` means B is packed by the whole team (barriers needed). */
+static void gemm_thread(const gg_gemm_plan *p, const gg_gemm_args *g, float *Ap, float *Bp,
+                        int tid, int ti, int tj) {
+    const gg_gemm_arch *ar = p->ar;
+    const int64_t MR = ar->mr, NR = ar->nr;
+    const int64_t mtiles = cdiv(g->M, MR);
+    const int64_t m0 = mtiles * ti / p->tm * MR, m1 = min64(g->M, mtiles * (ti + 1) / p->tm * MR);
+    /* Shared: the team packs all panels of B together, with barriers around
+     * each block. Otherwise (one row group) each thread packs only its own
+     * panels into slots of its own, and never waits for the others. */
+    const int shared = p->tm > 1;
+    float *slots = shared ? Bp : Bp + tj * p->b_slots * NR * p->kc;
+    for (int64_t jc = 0; jc < g->N; jc += p->nc) {
+        const int64_t nc = min64(p->nc, g->N - jc), npan = cdiv(nc, NR);
+        const int64_t q0 = npan * tj / p->tn, q1 = npan * (tj + 1) / p->tn;
+        const int64_t qoff = shared ? 0 : q0;
+        for (int64_t pc = 0; pc < g->K; pc += p->kc) {
+            const int64_t kc = min64(p->kc, g->K - pc);
+            const float beta = pc == 0 ? g->beta : 1.0f; /* later K blocks accumulate */
+            if (shared) {
+                /* Everyone packs an equal slice of all panels, then waits. */
+                pack_b_panels(p, g, slots, 0, jc, nc, pc, kc, npan * tid / p->nt, npan * (tid + 1) / p->nt);
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+            } else {
+                pack_b_panels(p, g, slots, qoff, jc, nc, pc, kc, q0, q1);
+            }
+            for (int64_t ic = m0; ic < m1; ic += p->mc) {
+                const int64_t mc = min64(p->mc, m1 - ic);
+                for (int64_t ir = 0; ir < mc; ir += MR) {
+                    int64_t i = ic + ir, w = min64(MR, m1 - i);
+                    float *dst = Ap + ir * kc;
+                    if (g->ta) ar->pack_cols(dst, g->A + pc * g->lda + i, g->lda, w, MR, kc);
+                    else ar->pack_rows(dst, g->A + i * g->lda + pc, g->lda, w, MR, kc);
+                }
+                /* One B panel is reused across all A panels of the block. */
+                for (int64_t q = q0; q < q1; q++) {
+                    const int64_t j = jc + q * NR;
+                    const int nr = (int)min64(NR, g->N - j);
+                    const float *bp = slots + (q - qoff) * NR * p->kc;
+                    for (int64_t ir = 0; ir < mc; ir += MR) {
+                        const int mr = (int)min64(MR, mc - ir);
+                        ar->kernel(kc, Ap + ir * kc, bp, g->C + (ic + ir) * g->ldc + j, g->ldc, mr, nr,
+                                   g->alpha, beta);
+                    }
+                }
+            }
+            if (shared) {
+#ifdef _OPENMP
+#pragma omp barrier /* the next K block overwrites Bp */
+#endif
+            }
+        }
+    }
+}
+
+/* Tiny problems: straightforward loops over strided views, no scratch. */
+static void gemm_small(const gg_gemm_args *g) {
+    const int64_t a_i = g->ta ? 1 : g->lda, a_k = g->ta ? g->lda : 1;
+    const int64_t b_k = g->tb ? 1 : g->ldb, b_j = g->tb ? g->ldb : 1;
+    enum { CHUNK = 256 };
+    float acc[CHUNK];
+    for (int64_t i = 0; i < g->M; i++) {
+        float *c = g->C + i * g->ldc;
+        for (int64_t j0 = 0; j0 < g->N; j0 += CHUNK) {
+            const int64_t nj = min64(CHUNK, g->N - j0);
+            for (int64_t j = 0; j < nj; j++) acc[j] = 0.0f;
+            for (int64_t k = 0; k < g->K; k++) {
+                const float a = g->A[i * a_i + k * a_k];
+                const float *b = g->B + k * b_k + j0 * b_j;
+                if (b_j == 1)
+                    for (int64_t j = 0; j < nj; j++) acc[j] += a * b[j];
+                else
+                    for (int64_t j = 0; j < nj; j++) acc[j] += a * b[j * b_j];
+            }
+            if (g->beta == 0.0f)
+                for (int64_t j = 0; j < nj; j++) c[j0 + j] = g->alpha * acc[j];
+            else
+                for (int64_t j = 0; j < nj; j++) c[j0 + j] = g->alpha * acc[j] + g->beta * c[j0 + j];
+        }
+    }
+}
+
+static gg_status check_args(const gg_ctx *ctx, const float *C, int64_t ldc, const float *A, int64_t lda,
+                            int ta, const float *B, int64_t ldb, int tb, int64_t M, int64_t N, int64_t K) {
+    if (!ctx || M < 0 || N < 0 || K < 0) return GG_ERR_ARG;
+    if (M == 0 || N == 0) return GG_OK;
+    if (!C || ldc < N) return GG_ERR_ARG;
+    if (K == 0) return GG_OK;
+    if (!A || !B || lda < (ta ? M : K) || ldb < (tb ? K : N)) return GG_ERR_ARG;
+    return GG_OK;
+}
+
+/* Runs one GEMM whose arguments were checked, with a plan for its shape. */
+static void gemm_run(const gg_ctx *ctx, const gg_gemm_plan *p, const gg_gemm_args *g) {
+    if (g->M == 0 || g->N == 0) return;
+    if (g->K == 0) { /* no products: C = beta * C, and beta == 0 writes zeros */
+        for (int64_t i = 0; i < g->M; i++) {
+            float *c = g->C + i * g->ldc;
+            for (int64_t j = 0; j < g->N; j++) c[j] = g->beta == 0.0f ? 0.0f : g->beta * c[j];
+        }
+        return;
+    }
+    if (p->small) {
+        gemm_small(g);
+        return;
+    }
+    float *Bp = ctx->scratch, *A0 = ctx->scratch + p->b_len;
+    if (p->nt == 1) {
+        gemm_thread(p, g, A0, Bp, 0, 0, 0);
+        return;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(p->nt)
+    {
+        int tid = omp_get_thread_num();
+        /* A smaller team than asked would leave tiles undone: do them all here. */
+        if (omp_get_num_threads() != p->nt) {
+            if (tid == 0) {
+                gg_gemm_plan one = *p;
+                one.nt = one.tm = one.tn = 1;
+                gemm_thread(&one, g, A0, Bp, 0, 0, 0);
+            }
+        } else {
+            gemm_thread(p, g, A0 + (int64_t)tid * p->a_len, Bp, tid, tid / p->tn, tid % p->tn);
+        }
+    }
+#endif
+}
+
+gg_status gg_gemm_f32(const gg_ctx *ctx, float *C, int64_t ldc,
+                      const float *A, int64_t lda, int trans_a,
+                      const float *B, int64_t ldb, int trans_b,
+                      int64_t M, int64_t N, int64_t K, float alpha, float beta) {
+    gg_status s = check_args(ctx, C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K);
+    if (s != GG_OK) return s;
+    gg_gemm_plan p = make_plan(ctx, M, N, K);
+    if (!p.small && (ctx->scratch == 0 || ctx->scratch_len < p.b_len + (int64_t)p.nt * p.a_len))
+        return GG_ERR_SCRATCH;
+    gg_gemm_args g = {C, ldc, A, lda, trans_a != 0, B, ldb, trans_b != 0, M, N, K, alpha, beta};
+    gemm_run(ctx, &p, &g);
+    return GG_OK;
+}
+
 gg_status gg_gemm_batched_f32(const gg_ctx *ctx, float *C, int64_t ldc, int64_t stride_c,
                               const float *A, int64_t lda, int64_t stride_a, int trans_a,
                               const float *B, int64_t ldb, int64_t stride_b, int trans_b,
-                              int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, float beta) {
-    for (int64_t i = 0; i < batch; i++) {
-        gg_status s = gg_gemm_f32(ctx, C + i * stride_c, ldc, A + i * stride_a, lda, trans_a, B + i * stride_b, ldb, trans_b, M, N, K, alpha, beta);
-        if (s != GG_OK) return s;
+                              int64_t batch, int64_t M, int64_t N, int64_t K,
+                              float alpha, float beta) {
+    if (batch < 0) return GG_ERR_ARG;
+    gg_status s = check_args(ctx, C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K);
+    if (s != GG_OK || batch == 0) return s;
+    gg_gemm_plan p = make_plan(ctx, M, N, K);
+    if (!p.small && (ctx->scratch == 0 || ctx->scratch_len < p.b_len + (int64_t)p.nt * p.a_len))
+        return GG_ERR_SCRATCH;
+    gg_gemm_args g0 = {C, ldc, A, lda, trans_a != 0, B, ldb, trans_b != 0, M, N, K, alpha, beta};
+    int par = 1;
+#ifdef _OPENMP
+    /* Tiny GEMMs need no scratch, so whole items can go to different threads
+     * (each item is still computed by one thread: same bits as serial). */
+    if (p.small && ctx->nthreads > 1 && batch > 1 && (double)batch * M * N * K >= GG_GEMM_THREAD_MACS)
+        par = ctx->nthreads;
+#endif
+    if (par > 1) {
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(par) schedule(static)
+        for (int64_t b = 0; b < batch; b++) {
+            gg_gemm_args g = g0;
+            g.C += b * stride_c;
+            g.A += b * stride_a;
+            g.B += b * stride_b;
+            gemm_run(ctx, &p, &g);
+        }
+#endif
+        return GG_OK;
+    }
+    for (int64_t b = 0; b < batch; b++) {
+        gg_gemm_args g = g0;
+        g.C += b * stride_c;
+        g.A += b * stride_a;
+        g.B += b * stride_b;
+        gemm_run(ctx, &p, &g);
     }
     return GG_OK;
 }

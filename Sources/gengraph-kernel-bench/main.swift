@@ -1,2 +1,164 @@
+// gengraph-kernel-bench: GEMM throughput of the C kernels.
+//
+// For each thread count, transpose combination (the ones training uses: NN
+// forward, TN = A^T B and NT = A B^T backward) and shape, it warms up, sizes an
+// inner loop so a sample lasts --min-time seconds, then reports the median
+// GFLOP/s of --reps samples (and the min..max spread).
+//
+//   gengraph-kernel-bench [--threads 1,2] [--isa best|avx512|avx2|portable|all]
+//                         [--trans NN,TN,NT] [--shapes MxKxN,...] [--reps 15]
+//                         [--min-time 0.02] [--json]
+import Foundation
 import Kernels
-print("kernel bench: not written yet", String(cString: gg_isa_name(gg_cpu_isa())))
+
+struct Options {
+    var threads: [Int32] = [1, 2]
+    var isas: [Int32] = [-1]
+    var trans: [String] = ["NN", "TN", "NT"]
+    var shapes: [(m: Int, k: Int, n: Int)] = [(128, 784, 400), (128, 400, 784), (784, 128, 400),
+                                               (400, 128, 784), (512, 512, 512), (1024, 1024, 1024)]
+    var reps = 15
+    var minTime = 0.02
+    var json = false
+}
+
+func usage(_ message: String) -> Never {
+    FileHandle.standardError.write(("error: \(message)\n" + """
+    usage: gengraph-kernel-bench [--threads 1,2] [--isa best|avx512|avx2|portable|all]
+                                 [--trans NN,TN,NT] [--shapes MxKxN,...] [--reps N] [--min-time S] [--json]
+
+    """).data(using: .utf8)!)
+    exit(2)
+}
+
+func parseOptions() -> Options {
+    var o = Options()
+    var args = CommandLine.arguments.dropFirst()
+    func value(_ flag: String) -> String {
+        guard let v = args.popFirst() else { usage("\(flag) needs a value") }
+        return v
+    }
+    let isaNames: [String: Int32] = ["best": -1, "portable": 0, "avx2": 1, "avx512": 2]
+    while let flag = args.popFirst() {
+        switch flag {
+        case "--threads":
+            o.threads = value(flag).split(separator: ",").map { Int32($0) ?? 0 }
+            if o.threads.contains(where: { $0 < 1 }) { usage("bad --threads") }
+        case "--isa":
+            let v = value(flag)
+            if v == "all" { o.isas = [2, 1, 0] }
+            else {
+                o.isas = v.split(separator: ",").map { name in
+                    guard let isa = isaNames[String(name)] else { usage("bad --isa \(name)") }
+                    return isa
+                }
+            }
+        case "--trans":
+            o.trans = value(flag).split(separator: ",").map(String.init)
+            if o.trans.contains(where: { !["NN", "NT", "TN", "TT"].contains($0) }) { usage("bad --trans") }
+        case "--shapes":
+            o.shapes = value(flag).split(separator: ",").map { s in
+                let d = s.split(separator: "x").compactMap { Int($0) }
+                if d.count != 3 || d.contains(where: { $0 < 1 }) { usage("bad shape \(s)") }
+                return (d[0], d[1], d[2])
+            }
+        case "--reps": o.reps = max(1, Int(value(flag)) ?? 0)
+        case "--min-time": o.minTime = Double(value(flag)) ?? 0.02
+        case "--json": o.json = true
+        case "-h", "--help": usage("help")
+        default: usage("unknown flag \(flag)")
+        }
+    }
+    return o
+}
+
+func seconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
+/// 64-byte aligned floats filled with values in [-1, 1).
+func alignedFloats(_ n: Int, seed: UInt64) -> UnsafeMutablePointer<Float> {
+    let p = UnsafeMutableRawPointer.allocate(byteCount: max(n, 1) * 4, alignment: 64)
+        .bindMemory(to: Float.self, capacity: max(n, 1))
+    var s = seed
+    for i in 0..<n {
+        s = s &* 6364136223846793005 &+ 1442695040888963407
+        p[i] = Float(s >> 40) / Float(1 << 23) - 1
+    }
+    return p
+}
+
+struct Result {
+    let threads: Int32, isa: String, trans: String, m: Int, k: Int, n: Int
+    let median: Double, lo: Double, hi: Double
+}
+
+func bench(m: Int, k: Int, n: Int, trans: String, threads: Int32, isa: Int32, o: Options) -> Result {
+    let ta = trans.first == "T", tb = trans.last == "T"
+    let a = alignedFloats(m * k, seed: 1), b = alignedFloats(k * n, seed: 2), c = alignedFloats(m * n, seed: 3)
+    var ctx = gg_ctx(nthreads: threads, isa: isa, scratch: nil, scratch_len: 0)
+    let need = Int(gg_gemm_f32_scratch(&ctx, Int64(m), Int64(n), Int64(k)))
+    let scratch = alignedFloats(need, seed: 4)
+    ctx.scratch = scratch
+    ctx.scratch_len = Int64(need)
+    defer { [a, b, c, scratch].forEach { UnsafeMutableRawPointer($0).deallocate() } }
+    let lda = Int64(ta ? m : k), ldb = Int64(tb ? k : n)
+    func run(_ times: Int) {
+        for _ in 0..<times {
+            let st = gg_gemm_f32(&ctx, c, Int64(n), a, lda, ta ? 1 : 0, b, ldb, tb ? 1 : 0,
+                                 Int64(m), Int64(n), Int64(k), 1, 0)
+            if st != GG_OK { fatalError("gg_gemm_f32 failed: \(st)") }
+        }
+    }
+    run(3) // warm-up: caches, page faults, the OpenMP team
+    var inner = 1
+    while true {
+        let t0 = seconds()
+        run(inner)
+        if seconds() - t0 >= o.minTime { break }
+        inner *= 2
+    }
+    let flops = 2.0 * Double(m) * Double(n) * Double(k) * Double(inner)
+    var samples: [Double] = []
+    for _ in 0..<o.reps {
+        let t0 = seconds()
+        run(inner)
+        samples.append(flops / (seconds() - t0) / 1e9)
+    }
+    samples.sort()
+    let mid = samples.count / 2
+    let median = samples.count % 2 == 1 ? samples[mid] : (samples[mid - 1] + samples[mid]) / 2
+    return Result(threads: threads, isa: String(cString: gg_isa_name(gg_ctx_isa(&ctx))), trans: trans,
+                  m: m, k: k, n: n, median: median, lo: samples.first!, hi: samples.last!)
+}
+
+let o = parseOptions()
+var results: [Result] = []
+if !o.json {
+    print("gengraph GEMM bench: cpu isa \(String(cString: gg_isa_name(gg_cpu_isa()))), openmp \(gg_openmp_enabled() == 1 ? "on" : "off"), median of \(o.reps)")
+    print("threads  isa      trans      M      K      N   GFLOP/s   (min .. max)")
+}
+for isa in o.isas {
+    for t in o.threads {
+        for tr in o.trans {
+            for s in o.shapes {
+                let r = bench(m: s.m, k: s.k, n: s.n, trans: tr, threads: t, isa: isa, o: o)
+                results.append(r)
+                if !o.json {
+                    print(String(format: "%7d  %-8@ %-5@ %6d %6d %6d  %8.1f   (%.1f .. %.1f)", r.threads, r.isa as NSString,
+                                 r.trans as NSString, r.m, r.k, r.n, r.median, r.lo, r.hi))
+                    fflush(stdout)
+                }
+            }
+        }
+    }
+}
+if o.json {
+    let rows = results.map { r in
+        String(format: "  {\"threads\": %d, \"isa\": \"%@\", \"trans\": \"%@\", \"M\": %d, \"K\": %d, \"N\": %d, \"gflops\": %.2f, \"min\": %.2f, \"max\": %.2f}",
+               r.threads, r.isa as NSString, r.trans as NSString, r.m, r.k, r.n, r.median, r.lo, r.hi)
+    }
+    print("{\"library\": \"gengraph\", \"rows\": [\n" + rows.joined(separator: ",\n") + "\n]}")
+}
