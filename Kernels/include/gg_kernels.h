@@ -205,6 +205,87 @@ gg_status gg_adam_f32(const gg_ctx *ctx, float *p, float *m, float *v, const flo
 gg_status gg_rmsprop_f32(const gg_ctx *ctx, float *p, float *sq, const float *g, int64_t n,
                          float lr, float alpha, float eps);
 
+/* ---- Fused elementwise/reduction programs (gg_fused.c) ----
+ * The compiler's fused kernels: a small instruction program, compiled by the
+ * Swift fusion pass, run over an iteration space `shape`. Registers each hold
+ * one tile of consecutive elements along the innermost axis; every instruction
+ * runs over a whole tile (vectorised), so there is no per-element dispatch.
+ * Operands are read and written through per-operand element strides over the
+ * iteration space (0 broadcasts a load; 0 on an output's axis reduces it).
+ * Random numbers use the flat index of the iteration space as the Philox
+ * counter, so a fused draw equals gg_rand_*_f32(key, offset 0) over the same
+ * shape. Results do not depend on ctx->nthreads. */
+typedef enum gg_fop {
+    GG_FOP_LOAD = 0,         /* r[dst] = inputs[a] */
+    GG_FOP_CONST = 1,        /* r[dst] = p0 */
+    GG_FOP_RAND_UNIFORM = 2, /* r[dst] = U[0,1) keyed by keys[a] */
+    GG_FOP_RAND_NORMAL = 3,  /* r[dst] = N(0,1) keyed by keys[a] */
+    GG_FOP_UNARY = 4,        /* r[dst] = (gg_unary_op)sub (r[a]; p0, p1) */
+    GG_FOP_BINARY = 5,       /* r[dst] = (gg_binary_op)sub (r[a], r[b]) */
+    GG_FOP_SELECT = 6,       /* r[dst] = r[a] != 0 ? r[b] : r[c] */
+    GG_FOP_STORE = 7,        /* outputs[dst] = r[a] */
+    GG_FOP_REDUCE = 8,       /* outputs[dst] = (gg_reduce_op)sub of r[a] over the axes where
+                                out_strides[dst] is 0; the kernel initialises it */
+} gg_fop;
+
+typedef struct gg_finstr {
+    int32_t op, sub, dst, a, b, c;
+    float p0, p1;
+} gg_finstr;
+
+typedef struct gg_fprogram {
+    int32_t ninstr;
+    const gg_finstr *instr;
+    int32_t nregs;
+    int32_t rank;                  /* iteration space, rank <= GG_MAX_RANK */
+    const int64_t *shape;
+    int32_t ninputs;
+    const float *const *inputs;
+    const int64_t *in_strides;     /* ninputs x rank */
+    int32_t noutputs;
+    float *const *outputs;
+    const int64_t *out_strides;    /* noutputs x rank */
+    const uint64_t *keys;          /* random keys, indexed by the `a` of RAND instructions */
+} gg_fprogram;
+
+/* Scratch (floats) gg_fused_f32 needs for this program under ctx. */
+int64_t gg_fused_f32_scratch(const gg_ctx *ctx, const gg_fprogram *p);
+/* Runs the program over its whole iteration space. GG_ERR_ARG on a malformed
+ * program (bad register/operand index, unknown op, rank too large). */
+gg_status gg_fused_f32(const gg_ctx *ctx, const gg_fprogram *p);
+/* Runs an elementwise program (no REDUCE) over the box [lo, lo + extent) of
+ * its iteration space only, single-threaded: the GEMM epilogue entry point. */
+gg_status gg_fused_region_f32(const gg_ctx *ctx, const gg_fprogram *p, const int64_t *lo, const int64_t *extent);
+
+/* ---- Multi-tensor optimiser updates (gg_optim.c) ----
+ * One call updates a whole parameter group: params[i], grads[i], and the
+ * rule's state slots, each of sizes[i] elements; same arithmetic as the
+ * single-tensor kernels (so results are identical), then optionally clamps
+ * the parameters to [clip_lo, clip_hi] when clip != 0. */
+gg_status gg_adam_multi_f32(const gg_ctx *ctx, int32_t count, float *const *params, float *const *m,
+                            float *const *v, const float *const *grads, const int64_t *sizes,
+                            float lr, float beta1, float beta2, float eps, int64_t step,
+                            int clip, float clip_lo, float clip_hi);
+gg_status gg_rmsprop_multi_f32(const gg_ctx *ctx, int32_t count, float *const *params, float *const *sq,
+                               const float *const *grads, const int64_t *sizes,
+                               float lr, float alpha, float eps, int clip, float clip_lo, float clip_hi);
+gg_status gg_sgd_multi_f32(const gg_ctx *ctx, int32_t count, float *const *params, float *const *bufs,
+                           const float *const *grads, const int64_t *sizes,
+                           float lr, float momentum, int nesterov, int first,
+                           int clip, float clip_lo, float clip_hi);
+
+/* ---- GEMM with an epilogue (gg_gemm.c) ----
+ * As gg_gemm_batched_f32, then applies `epilogue` (may be NULL) to each finished
+ * output tile while it is in cache, through gg_fused_region_f32. The epilogue's
+ * iteration space is (batch, M, N); its input 0 is C itself (stride ldc), and it
+ * normally stores back into C. */
+int64_t gg_gemm_ep_f32_scratch(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K, const gg_fprogram *epilogue);
+gg_status gg_gemm_ep_f32(const gg_ctx *ctx, float *C, int64_t ldc, int64_t stride_c,
+                         const float *A, int64_t lda, int64_t stride_a, int trans_a,
+                         const float *B, int64_t ldb, int64_t stride_b, int trans_b,
+                         int64_t batch, int64_t M, int64_t N, int64_t K,
+                         float alpha, float beta, const gg_fprogram *epilogue);
+
 /* ---- Scalar references (gg_ref_*.c): same contracts, plain loops, one thread ---- */
 gg_status gg_gemm_f32_ref(const gg_ctx *ctx, float *C, int64_t ldc,
                           const float *A, int64_t lda, int trans_a,

@@ -29,16 +29,21 @@ extension Op {
     }
 }
 
-extension Graph {
-    /// The text line of one node.
+extension Node {
+    /// The text line of this node as `%id`.
     public func line(_ id: Int) -> String {
-        let node = nodes[id]
+        let node = self
         let attributes = node.op.attributeText
         var text = "%\(id) = \(node.op.name)"
         if !attributes.isEmpty { text += "[\(attributes)]" }
         if !node.inputs.isEmpty { text += "(" + node.inputs.map { "%\($0)" }.joined(separator: ", ") + ")" }
         return text + " : f32\(node.shape)"
     }
+}
+
+extension Graph {
+    /// The text line of one node.
+    public func line(_ id: Int) -> String { nodes[id].line(id) }
 
     /// The whole graph (or the nodes `outputs` need) in the text form.
     public func text(name: String = "main", outputs: [Tensor] = []) -> String {

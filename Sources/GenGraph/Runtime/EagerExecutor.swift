@@ -81,7 +81,7 @@ final class EagerExecutor {
             one.pointer[0] = value
             return View(buffer: one, shape: node.shape, strides: [Int](repeating: 0, count: node.shape.rank))
         case .convMask(let kind):
-            return convMask(kind, node.shape)
+            return View(buffer: convMaskValues(kind, node.shape), shape: node.shape)
         case .randomUniform(let stream), .randomNormal(let stream):
             let out = allocate(node.shape)
             let key = randomKey(stream)
@@ -93,7 +93,7 @@ final class EagerExecutor {
             return out
 
         case .unary(let f):
-            return try unary(name, x[0], Self.unaryCode[f]!, 0, 0)
+            return try unary(name, x[0], KernelCodes.unary[f]!, 0, 0)
         case .leakyRelu(let slope):
             return try unary(name, x[0], GG_UNARY_LEAKY_RELU, slope, 0)
         case .clamp(let lo, let hi):
@@ -101,7 +101,7 @@ final class EagerExecutor {
         case .binary(let f):
             let out = allocate(node.shape)
             let a = x[0].strides.map(Int64.init), b = x[1].strides.map(Int64.init)
-            try launch(name) { gg_binary_f32(&ctx, out.pointer, x[0].pointer, a, x[1].pointer, b, dims, rank, Self.binaryCode[f]!) }
+            try launch(name) { gg_binary_f32(&ctx, out.pointer, x[0].pointer, a, x[1].pointer, b, dims, rank, KernelCodes.binary[f]!) }
             return out
         case .select:
             let out = allocate(node.shape)
@@ -223,7 +223,7 @@ final class EagerExecutor {
             for axis in run { outDims[axis] = 1 }
             let out = allocate(Shape(outDims))
             var ctx = kernels.ctx()
-            let code = f == .sum ? GG_REDUCE_SUM : GG_REDUCE_MAX
+            let code = KernelCodes.reduce(f)
             let source = current
             try launch("reduce_" + f.rawValue) { gg_reduce_f32(&ctx, out.pointer, source.pointer, Int64(outer), Int64(n), Int64(inner), code) }
             current = out
@@ -284,28 +284,4 @@ final class EagerExecutor {
                         k: Int64(p.kernel), stride: Int64(p.stride), pad: Int64(p.padding),
                         oh: Int64(y[2]), ow: Int64(y[3]))
     }
-
-    private func convMask(_ kind: ConvMask, _ shape: Shape) -> View {
-        let out = allocate(shape)
-        let kh = shape[2], kw = shape[3], plane = kh * kw
-        for i in 0..<shape.count {
-            let p = i % plane, row = p / kw, col = p % kw
-            let before = row < kh / 2 || (row == kh / 2 && col < kw / 2)
-            let centre = row == kh / 2 && col == kw / 2
-            out.pointer[i] = before || (centre && kind == .b) ? 1 : 0
-        }
-        return out
-    }
-
-    static let unaryCode: [UnaryFunction: gg_unary_op] = [
-        .neg: GG_UNARY_NEG, .abs: GG_UNARY_ABS, .sign: GG_UNARY_SIGN, .exp: GG_UNARY_EXP, .log: GG_UNARY_LOG,
-        .log1p: GG_UNARY_LOG1P, .sqrt: GG_UNARY_SQRT, .rsqrt: GG_UNARY_RSQRT, .square: GG_UNARY_SQUARE,
-        .tanh: GG_UNARY_TANH, .sigmoid: GG_UNARY_SIGMOID, .relu: GG_UNARY_RELU, .softplus: GG_UNARY_SOFTPLUS,
-    ]
-
-    static let binaryCode: [BinaryFunction: gg_binary_op] = [
-        .add: GG_BINARY_ADD, .sub: GG_BINARY_SUB, .mul: GG_BINARY_MUL, .div: GG_BINARY_DIV, .pow: GG_BINARY_POW,
-        .maximum: GG_BINARY_MAX, .minimum: GG_BINARY_MIN, .less: GG_BINARY_LT, .lessEqual: GG_BINARY_LE,
-        .greater: GG_BINARY_GT, .greaterEqual: GG_BINARY_GE, .equal: GG_BINARY_EQ, .notEqual: GG_BINARY_NE,
-    ]
 }

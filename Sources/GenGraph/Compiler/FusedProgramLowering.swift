@@ -1,0 +1,184 @@
+import Kernels
+
+/// Compiles the members of a fused group into gg_fused_f32's instruction
+/// program: one register per live value, loads of everything read from
+/// memory (once each), stores of the values other kernels read, and
+/// reductions into their outputs. Operand locations are resolved later,
+/// after memory planning (`spec`).
+struct FusedProgramLowering {
+    private(set) var instructions: [FusedInstruction] = []
+    private(set) var registers = 0
+    let space: Shape
+    /// Input slots: the node each reads (the preloaded node for an epilogue's slot 0).
+    private(set) var loads: [Int] = []
+    /// Output slots: the stored node and whether it is a reduction result.
+    private(set) var stores: [(node: Int, reduced: [Int]?)] = []
+    /// Random streams in key-slot order.
+    private(set) var keyStreams: [Int] = []
+    let epilogue: Bool
+    private let nodes: [Node]
+
+    /// Instructions that compute (not loads or stores): the step's FLOPs per element.
+    var computeInstructions: Int {
+        instructions.filter { [GG_FOP_UNARY, GG_FOP_BINARY, GG_FOP_SELECT, GG_FOP_REDUCE].map { Int32($0.rawValue) }.contains($0.op) }.count
+    }
+
+    /// `preloaded`: a GEMM epilogue's matmul node, read from input slot 0 (the GEMM's output).
+    init(nodes: [Node], views: [ViewInfo], members: [Int], stored: [Int], space: Shape, preloaded: Int?) throws {
+        self.nodes = nodes
+        self.space = space
+        epilogue = preloaded != nil
+        let memberSet = Set(members)
+        let storedSet = Set(stored)
+
+        // Last instruction index (member position) that reads each value, for register reuse.
+        var lastUse: [Int: Int] = [:]
+        for (position, m) in members.enumerated() { for i in nodes[m].inputs { lastUse[i] = position } }
+        var register: [Int: Int32] = [:]
+        var free: [Int32] = []
+        func allocate() -> Int32 {
+            if let r = free.popLast() { return r }
+            registers += 1
+            return Int32(registers - 1)
+        }
+        func emit(_ i: FusedInstruction) { instructions.append(i) }
+
+        if let preloaded {
+            loads.append(preloaded)
+            let r = allocate()
+            register[preloaded] = r
+            emit(FusedInstruction(op: Int32(GG_FOP_LOAD.rawValue), dst: r, a: 0))
+        }
+        /// The register holding input `i` of a member, loading it on first use.
+        func operandRegister(_ i: Int) -> Int32 {
+            if let r = register[i] { return r }
+            let r = allocate()
+            register[i] = r
+            if case .constant(let c) = views[i].kind {
+                emit(FusedInstruction(op: Int32(GG_FOP_CONST.rawValue), dst: r, p0: c))
+            } else {
+                loads.append(i)
+                emit(FusedInstruction(op: Int32(GG_FOP_LOAD.rawValue), dst: r, a: Int32(loads.count - 1)))
+            }
+            return r
+        }
+
+        for (position, m) in members.enumerated() {
+            let node = nodes[m]
+            let inputs = node.inputs.map { i -> Int32 in
+                memberSet.contains(i) && views[i].kind == .value ? register[i]! : operandRegister(i)
+            }
+            var dst: Int32? = nil
+            switch node.op {
+            case .unary(let f):
+                dst = allocate()
+                emit(FusedInstruction(op: Int32(GG_FOP_UNARY.rawValue), sub: Int32(KernelCodes.unary[f]!.rawValue), dst: dst!, a: inputs[0]))
+            case .leakyRelu(let slope):
+                dst = allocate()
+                emit(FusedInstruction(op: Int32(GG_FOP_UNARY.rawValue), sub: Int32(GG_UNARY_LEAKY_RELU.rawValue), dst: dst!, a: inputs[0], p0: slope))
+            case .clamp(let lo, let hi):
+                dst = allocate()
+                emit(FusedInstruction(op: Int32(GG_FOP_UNARY.rawValue), sub: Int32(GG_UNARY_CLAMP.rawValue), dst: dst!, a: inputs[0], p0: lo, p1: hi))
+            case .binary(let f):
+                dst = allocate()
+                emit(FusedInstruction(op: Int32(GG_FOP_BINARY.rawValue), sub: Int32(KernelCodes.binary[f]!.rawValue), dst: dst!, a: inputs[0], b: inputs[1]))
+            case .select:
+                dst = allocate()
+                emit(FusedInstruction(op: Int32(GG_FOP_SELECT.rawValue), dst: dst!, a: inputs[0], b: inputs[1], c: inputs[2]))
+            case .stopGradient:
+                dst = inputs[0]
+            case .randomUniform(let stream), .randomNormal(let stream):
+                dst = allocate()
+                keyStreams.append(stream)
+                let op = node.op == .randomUniform(stream: stream) ? GG_FOP_RAND_UNIFORM : GG_FOP_RAND_NORMAL
+                emit(FusedInstruction(op: Int32(op.rawValue), dst: dst!, a: Int32(keyStreams.count - 1)))
+            case .reduce(let f, let axes):
+                stores.append((m, axes))
+                emit(FusedInstruction(op: Int32(GG_FOP_REDUCE.rawValue), sub: Int32(KernelCodes.reduce(f).rawValue),
+                                      dst: Int32(stores.count - 1), a: inputs[0]))
+            default:
+                throw GraphError(op: node.op.name, "cannot run inside a fused kernel (internal error)")
+            }
+            if let dst {
+                register[m] = dst
+                if storedSet.contains(m) {
+                    stores.append((m, nil))
+                    emit(FusedInstruction(op: Int32(GG_FOP_STORE.rawValue), dst: Int32(stores.count - 1), a: dst))
+                }
+            }
+            // Release registers whose last reader was this member, and this member's if nothing here reads it.
+            var released = Set(node.inputs.filter { lastUse[$0] == position })
+            if lastUse[m] == nil { released.insert(m) }
+            for i in released {
+                guard let r = register.removeValue(forKey: i) else { continue }
+                if !register.values.contains(r) { free.append(r) }
+            }
+        }
+    }
+
+    /// The kernel's program with every operand resolved to storage and strides
+    /// over the iteration space; the space is collapsed where all operands allow
+    /// (never for an epilogue, whose tiles are addressed in (batch, M, N)).
+    func spec(_ operand: (Int) -> Operand, preloadedOperand: Operand? = nil) throws -> FusedSpec {
+        var inputs: [(Location, [Int])] = []
+        for (slot, id) in loads.enumerated() {
+            let o = slot == 0 && epilogue ? preloadedOperand! : operand(id)
+            inputs.append((o.location!, try strides(o)))
+        }
+        var outputs: [(Location, [Int])] = []
+        for (id, reduced) in stores {
+            let o = operand(id)
+            var s = try strides(o)
+            if let reduced { for axis in reduced { s[axis] = 0 } }
+            outputs.append((o.location!, s))
+        }
+        var dims = space.dims
+        if !epilogue {
+            (dims, inputs, outputs) = collapse(dims, inputs, outputs)
+        }
+        return FusedSpec(instructions: instructions, registers: registers, space: dims,
+                         inputs: inputs, outputs: outputs, keys: keyStreams)
+    }
+
+    /// An operand's strides over the iteration space. An epilogue's space is
+    /// (batch, M, N): a 2-D operand gets batch stride 0, leading axes fold into one.
+    private func strides(_ o: Operand) throws -> [Int] {
+        if !epilogue || o.shape.rank == 3 { return o.strides }
+        let r = o.shape.rank
+        if r == 2 { return [0] + o.strides }
+        let batchAxes = (0..<(r - 2)).filter { o.shape[$0] != 1 }
+        var batchStride = 0
+        if let innermost = batchAxes.last {
+            batchStride = o.strides[innermost]
+            var expected = batchStride
+            for axis in batchAxes.reversed() {
+                if o.strides[axis] != expected { throw GraphError(op: "plan", "epilogue operand with unfoldable batch strides") }
+                expected *= o.shape[axis]
+            }
+        }
+        return [batchStride, o.strides[r - 2], o.strides[r - 1]]
+    }
+}
+
+/// Drops size-1 axes and merges neighbouring axes that every operand walks
+/// contiguously, so the kernel sees the fewest, longest rows.
+private func collapse(_ dims: [Int], _ inputs: [(Location, [Int])], _ outputs: [(Location, [Int])])
+    -> ([Int], [(Location, [Int])], [(Location, [Int])]) {
+    let keep = dims.indices.filter { dims[$0] != 1 }
+    var d = keep.map { dims[$0] }
+    var all = (inputs + outputs).map { (loc, s) in (loc, keep.map { s[$0] }) }
+    var axis = d.count - 2
+    while axis >= 0 {
+        if all.allSatisfy({ $0.1[axis] == $0.1[axis + 1] * d[axis + 1] }) {
+            d[axis] *= d[axis + 1]
+            d.remove(at: axis + 1)
+            for k in all.indices { all[k].1.remove(at: axis) }
+        }
+        axis -= 1
+    }
+    if d.isEmpty {
+        d = [1]
+        for k in all.indices { all[k].1 = [0] }
+    }
+    return (d, Array(all[..<inputs.count]), Array(all[inputs.count...]))
+}

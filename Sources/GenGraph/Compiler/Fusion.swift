@@ -1,0 +1,161 @@
+/// A set of nodes that runs as one kernel.
+public struct FusionGroup: Equatable {
+    public enum Kind: String, Equatable {
+        case elementwise   // a chain of elementwise ops: one fused program
+        case reduction     // elementwise producers feeding reductions: one fused program
+        case contraction   // a GEMM with an epilogue of elementwise consumers
+        case single        // one kernel for one op (conv, pooling, pad, concat, one-hot, fill, copy)
+    }
+
+    public var kind: Kind
+    /// Member nodes in program order.
+    public var nodes: [Int]
+    /// The iteration space of a fused program; the output shape otherwise.
+    public var space: Shape
+    /// Members written to memory because something outside the group (or the caller) reads them.
+    public var stored: [Int]
+    /// Why each stored value could not be consumed inside the group: one line per boundary.
+    public var boundaries: [String]
+}
+
+/// The fusion pass's result: the program and its partition into kernels.
+public struct FusedProgram {
+    public let program: Program
+    public let groups: [FusionGroup]
+    /// The group of each node; nil for leaves, constants and views (no kernel).
+    public let groupOf: [Int?]
+    let views: [ViewInfo]
+}
+
+/// Partitions a program into kernels, greedily in program order:
+/// 1. elementwise ops join the group of a producer with the same shape;
+/// 2. a reduction joins the group that produces its input (and elementwise
+///    ops over the reduction's input shape keep joining it); a reduction's
+///    result is complete only after the pass, so its consumers start a new group;
+/// 3. elementwise consumers of a matmul with its output shape become the GEMM's epilogue;
+/// 4. (optimiser updates are fused by the plan builder: one kernel per parameter group).
+/// A node joins a group only when none of its other inputs depends on that
+/// group, so the kernel graph stays acyclic.
+public func fuse(_ program: Program) -> FusedProgram {
+    let views = ViewInfo.analyse(program)
+    let nodes = program.nodes
+    var groups: [FusionGroup] = []
+    var groupOf = [Int?](repeating: nil, count: nodes.count)
+    var ancestors: [Set<Int>] = []  // groups each group depends on, transitively
+    var reductionAxes: [[Int]?] = []
+
+    /// The group whose storage input `i` is read from (nil for leaves and constants).
+    func sourceGroup(_ i: Int) -> Int? {
+        if case .constant = views[i].kind { return nil }
+        return groupOf[views[i].root]
+    }
+    func isDirectMember(_ i: Int, _ g: Int) -> Bool { views[i].kind == .value && groupOf[i] == g }
+    func isReduce(_ i: Int) -> Bool { if case .reduce = nodes[i].op { return true }; return false }
+
+    /// Whether node `id` may join group `g`: every input is a register of g
+    /// (not a finished reduction) or is in memory before g runs.
+    func canJoin(_ id: Int, _ g: Int) -> Bool {
+        for i in nodes[id].inputs {
+            if isDirectMember(i, g) {
+                if isReduce(i) { return false }
+                continue
+            }
+            guard let h = sourceGroup(i) else { continue }
+            if h == g || ancestors[h].contains(g) { return false }
+        }
+        return true
+    }
+
+    func newGroup(_ id: Int, _ kind: FusionGroup.Kind, space: Shape, axes: [Int]? = nil) {
+        var deps = Set<Int>()
+        for i in nodes[id].inputs { if let h = sourceGroup(i) { deps.insert(h); deps.formUnion(ancestors[h]) } }
+        groups.append(FusionGroup(kind: kind, nodes: [id], space: space, stored: [], boundaries: []))
+        ancestors.append(deps)
+        reductionAxes.append(axes)
+        groupOf[id] = groups.count - 1
+    }
+
+    func join(_ id: Int, _ g: Int) {
+        for i in nodes[id].inputs where !isDirectMember(i, g) {
+            if let h = sourceGroup(i) { ancestors[g].insert(h); ancestors[g].formUnion(ancestors[h]) }
+        }
+        groups[g].nodes.append(id)
+        groupOf[id] = g
+    }
+
+    for (id, node) in nodes.enumerated() {
+        if views[id].kind != .value { continue }  // views and constants need no kernel
+        switch node.op.category {
+        case .leaf:
+            continue  // inputs, parameters and state are bound at run time; masks are plan constants
+        case .elementwise, .random:
+            let candidates = node.inputs.compactMap { i -> Int? in
+                guard views[i].kind == .value, let g = groupOf[i] else { return nil }
+                switch groups[g].kind {
+                case .elementwise, .reduction: return groups[g].space == node.shape ? g : nil
+                case .contraction: return groups[g].space == node.shape && !isReduce(i) ? g : nil
+                case .single: return nil
+                }
+            }
+            if let g = candidates.first(where: { canJoin(id, $0) }) { join(id, g) }
+            else { newGroup(id, .elementwise, space: node.shape) }
+        case .reduction:
+            guard case .reduce(_, let axes) = node.op else { continue }
+            let input = node.inputs[0]
+            let inputShape = nodes[input].shape
+            if views[input].kind == .value, let g = groupOf[input],
+               groups[g].kind == .elementwise || groups[g].kind == .reduction,
+               groups[g].space == inputShape, reductionAxes[g] == nil || reductionAxes[g] == axes, canJoin(id, g) {
+                join(id, g)
+                groups[g].kind = .reduction
+                reductionAxes[g] = axes
+            } else {
+                newGroup(id, .reduction, space: inputShape, axes: axes)
+            }
+        case .contraction:
+            if case .matmul = node.op { newGroup(id, .contraction, space: node.shape) }
+            else { newGroup(id, .single, space: node.shape) }
+        case .movement:
+            newGroup(id, .single, space: node.shape)  // pad, concat, one-hot, and reshapes that must copy
+        }
+    }
+
+    // Values read outside their group, or by the caller, are stored; say why at each boundary.
+    let consumers = program.consumers
+    let outputs = Set(program.outputs)
+    for (g, group) in groups.enumerated() {
+        var stored: [Int] = []
+        var reasons: [String] = []
+        for id in group.nodes {
+            var why: [String] = []
+            if outputs.contains(id) { why.append("a result of the step") }
+            for c in consumers[id] where groupOf[c] != g || !isDirectMember(id, g) || views[c].kind != .value {
+                why.append(boundaryReason(value: id, consumer: c, group: groups[g], nodes: nodes, views: views,
+                                          consumerGroup: groupOf[views[c].root].map { groups[$0] }))
+            }
+            if !why.isEmpty {
+                stored.append(id)
+                reasons.append("%\(id) stored: " + Array(Set(why)).sorted().joined(separator: "; "))
+            }
+        }
+        groups[g].stored = stored
+        groups[g].boundaries = reasons
+    }
+    return FusedProgram(program: program, groups: groups, groupOf: groupOf, views: views)
+}
+
+/// Why consumer `c` reads `value` from memory rather than from a register.
+private func boundaryReason(value: Int, consumer c: Int, group: FusionGroup, nodes: [Node], views: [ViewInfo],
+                            consumerGroup: FusionGroup?) -> String {
+    let op = nodes[c].op
+    if views[c].kind == .view { return "read through \(op.name) %\(c)" }
+    if case .reduce = nodes[value].op { return "reduction result used by %\(c) \(op.name) (needs the finished reduction)" }
+    switch op.category {
+    case .contraction: return "operand of contraction %\(c) \(op.name)"
+    case .movement: return "input of \(op.name) %\(c)"
+    case .reduction where group.kind == .reduction: return "reduction %\(c) over other axes"
+    default: break
+    }
+    if nodes[c].shape != group.space { return "%\(c) \(op.name) iterates \(nodes[c].shape), not \(group.space)" }
+    return "%\(c) \(op.name) depends on another kernel that needs this one"
+}

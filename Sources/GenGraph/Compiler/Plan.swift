@@ -1,0 +1,131 @@
+/// A compiled plan: kernel steps in a fixed order over one arena planned at
+/// compile time. Replayed on every run; only the leaves' pointers (inputs,
+/// parameters, state) and the random keys change between runs.
+public struct Plan {
+    /// The optimised program the plan computes.
+    public let program: Program
+    public let fused: FusedProgram
+    public let steps: [PlanStep]
+    /// Floats in the arena that holds every intermediate.
+    public let arenaFloats: Int
+    /// Arena placement of each stored value: node id -> (offset, floats).
+    public let slots: [Int: ArenaSlot]
+    /// The storage of each output, in program-output order.
+    let outputs: [Operand]
+    /// Leaf names in pointer-table order (table index = position + 1; 0 is the arena).
+    let leafNames: [String]
+    /// Plan-owned constant tensors (PixelCNN masks), after the leaves in the pointer table.
+    let constants: [Buffer]
+    /// Random streams in key order (a RAND instruction's `a` indexes this).
+    let randomStreams: [Int]
+    /// Peak floats live at once, by the schedule.
+    public let peakFloats: Int
+}
+
+public struct ArenaSlot: Equatable {
+    public let offset: Int
+    public let count: Int
+    /// First and last step that touch the value.
+    public let firstStep: Int
+    public let lastStep: Int
+}
+
+/// Where a kernel operand's storage starts: an index into the run's pointer
+/// table (0 arena, then leaves, then plan constants) and an element offset.
+struct Location: Equatable {
+    let base: Int
+    let offset: Int
+}
+
+/// A node as a kernel reads it: storage plus strides over the node's shape;
+/// `constant` when it is a scalar fill with no storage.
+struct Operand: Equatable {
+    let location: Location?
+    let constant: Float?
+    let shape: Shape
+    let strides: [Int]
+
+    var isContiguous: Bool {
+        var expected = 1
+        for axis in stride(from: shape.rank - 1, through: 0, by: -1) where shape[axis] != 1 {
+            if strides[axis] != expected { return false }
+            expected *= shape[axis]
+        }
+        return true
+    }
+}
+
+/// One kernel launch of a plan, with what the dump shows about it.
+public struct PlanStep {
+    let op: StepOp
+    /// The fusion group it runs (index into `FusedProgram.groups`), if any.
+    public let group: Int?
+    /// Nodes whose values it writes.
+    public let writes: [Int]
+    /// Nodes whose stored values it reads.
+    public let reads: [Int]
+    public let flops: Int
+    public let bytesRead: Int
+    public let bytesWritten: Int
+
+    /// The C kernel the step calls.
+    public var kernel: String { op.kernelName }
+}
+
+/// A fused program ready for gg_fused_f32: instructions plus operands over a
+/// (collapsed) iteration space.
+struct FusedSpec {
+    var instructions: [FusedInstruction]
+    var registers: Int
+    var space: [Int]
+    var inputs: [(Location, [Int])]
+    var outputs: [(Location, [Int])]
+    /// Indices into the plan's random streams, one per key slot.
+    var keys: [Int]
+}
+
+struct FusedInstruction: Equatable {
+    var op: Int32, sub: Int32 = 0, dst: Int32 = 0, a: Int32 = 0, b: Int32 = 0, c: Int32 = 0
+    var p0: Float = 0, p1: Float = 0
+}
+
+struct MatrixOperand {
+    let location: Location
+    let ld: Int
+    let batchStride: Int
+    let transposed: Bool
+}
+
+struct CopySpec {
+    let output: Location
+    let outputStrides: [Int]
+    let input: Operand
+}
+
+enum ConvKind { case forward, backwardData, backwardFilter }
+
+/// What a step computes, as data; the executor maps it onto kernels.
+enum StepOp {
+    case fused(FusedSpec)
+    case gemm(c: Location, a: MatrixOperand, b: MatrixOperand, batch: Int, m: Int, n: Int, k: Int, epilogue: FusedSpec?)
+    case conv(ConvKind, dims: [Int], output: Location, first: Location, second: Location)
+    case maxPool(dims: [Int], output: Location, input: Location)
+    case maxPoolGrad(dims: [Int], output: Location, input: Location, gradient: Location)
+    /// Zero-fills `fill` floats at `output` first when set (pad), then strided copies (pad, concat, materialised views).
+    case copies(fill: (Location, Int)?, [CopySpec])
+    case oneHot(output: Location, labels: Location, count: Int, depth: Int)
+
+    var kernelName: String {
+        switch self {
+        case .fused: return "gg_fused_f32"
+        case .gemm(_, _, _, _, _, _, _, let e): return e == nil ? "gg_gemm_f32" : "gg_gemm_ep_f32"
+        case .conv(.forward, _, _, _, _): return "gg_conv2d_f32"
+        case .conv(.backwardData, _, _, _, _): return "gg_conv2d_bwd_data_f32"
+        case .conv(.backwardFilter, _, _, _, _): return "gg_conv2d_bwd_filter_f32"
+        case .maxPool: return "gg_maxpool2d_f32"
+        case .maxPoolGrad: return "gg_maxpool2d_bwd_f32"
+        case .copies: return "gg_copy_f32"
+        case .oneHot: return "gg_one_hot_f32"
+        }
+    }
+}

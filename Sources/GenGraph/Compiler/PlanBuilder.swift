@@ -1,0 +1,409 @@
+import Kernels
+
+/// Lowers a fused program to a plan: orders the groups (`schedule`), turns
+/// each group into kernel steps, adds the copies that kernels need (a GEMM
+/// operand whose strides GEMM cannot read, a result that is a broadcast or a
+/// constant), then places every stored value in one arena (`planMemory`).
+public func buildPlan(_ fused: FusedProgram) throws -> Plan {
+    let builder = PlanBuilder(fused)
+    defer { builder.templates = [] }  // the templates' closures capture the builder
+    return try builder.build()
+}
+
+/// A step before memory planning: which values it reads and writes, and how
+/// to make its kernel call once every value has an arena offset.
+private struct StepTemplate {
+    let group: Int?
+    let writes: [Int]
+    let reads: [Int]
+    let flops: Int
+    let make: (_ operand: (Int) -> Operand, _ location: (Int) -> Location) throws -> StepOp
+}
+
+private final class PlanBuilder {
+    let fused: FusedProgram
+    let nodes: [Node]
+    let views: [ViewInfo]
+    var leafIndex: [Int: Int] = [:]      // leaf node -> pointer-table index
+    var leafNames: [String] = []
+    var constantIndex: [Int: Int] = [:]  // mask node -> pointer-table index (after leaves)
+    var constants: [Buffer] = []
+    var randomStreams: [Int] = []
+    /// Shapes of values that exist only in the plan (copies), with ids after the program's nodes.
+    var extraShapes: [Shape] = []
+    var templates: [StepTemplate] = []
+
+    init(_ fused: FusedProgram) {
+        self.fused = fused
+        nodes = fused.program.nodes
+        views = fused.views
+    }
+
+    func shape(_ value: Int) -> Shape { value < nodes.count ? nodes[value].shape : extraShapes[value - nodes.count] }
+
+    func newValue(_ shape: Shape) -> Int {
+        extraShapes.append(shape)
+        return nodes.count + extraShapes.count - 1
+    }
+
+    /// The stored value an input is read from (nil for constants and leaves).
+    func storedRoot(_ i: Int) -> Int? {
+        if case .constant = views[i].kind { return nil }
+        let root = views[i].root
+        return leafIndex[root] == nil && constantIndex[root] == nil ? root : nil
+    }
+
+    func build() throws -> Plan {
+        for (id, node) in nodes.enumerated() {
+            switch node.op {
+            case .input(let name), .parameter(let name), .state(let name):
+                leafNames.append(name)
+                leafIndex[id] = leafNames.count
+            case .randomUniform(let stream), .randomNormal(let stream):
+                randomStreams.append(stream)
+            default: break
+            }
+        }
+        for (id, node) in nodes.enumerated() {
+            if case .convMask(let kind) = node.op {
+                constants.append(convMaskValues(kind, node.shape))
+                constantIndex[id] = leafNames.count + constants.count
+            }
+        }
+
+        for g in schedule(fused) { try lower(group: g) }
+
+        // Results must be plain storage: materialise views the caller cannot read as a contiguous block.
+        var outputs = fused.program.outputs
+        for (k, id) in outputs.enumerated() {
+            let v = views[id]
+            switch v.kind {
+            case .value: continue
+            case .view where Operand(location: nil, constant: nil, shape: nodes[id].shape, strides: v.strides).isContiguous: continue
+            case .view, .constant: break
+            }
+            let copy = newValue(nodes[id].shape)
+            templates.append(copyTemplate(into: copy, from: id))
+            outputs[k] = copy
+        }
+
+        let memory = planMemory(outputs: outputs)
+        let resolveLocation: (Int) -> Location = { value in Location(base: 0, offset: memory.slots[value]!.offset) }
+        let resolveOperand: (Int) -> Operand = { id in self.operand(id, slots: memory.slots) }
+
+        var steps: [PlanStep] = []
+        for t in templates {
+            let op = try t.make(resolveOperand, resolveLocation)
+            let bytesRead = Set(t.reads).reduce(0) { $0 + shape($1).count } * 4
+            let bytesWritten = t.writes.reduce(0) { $0 + shape($1).count } * 4
+            steps.append(PlanStep(op: op, group: t.group, writes: t.writes, reads: t.reads, flops: t.flops,
+                                  bytesRead: bytesRead + leafBytes(t), bytesWritten: bytesWritten))
+        }
+        let outputOperands = outputs.map { id -> Operand in
+            id < nodes.count ? operand(id, slots: memory.slots)
+                : Operand(location: resolveLocation(id), constant: nil, shape: shape(id), strides: shape(id).contiguousStrides)
+        }
+        return Plan(program: fused.program, fused: fused, steps: steps, arenaFloats: memory.arenaFloats,
+                    slots: memory.slots.filter { $0.key < nodes.count }, outputs: outputOperands,
+                    leafNames: leafNames, constants: constants, randomStreams: randomStreams, peakFloats: memory.peakFloats)
+    }
+
+    /// Bytes a step reads from leaves (inputs, parameters), which `reads` does not list.
+    func leafBytes(_ t: StepTemplate) -> Int {
+        guard let g = t.group else { return 0 }
+        var leaves = Set<Int>()
+        let members = Set(fused.groups[g].nodes)
+        for id in fused.groups[g].nodes {
+            for i in nodes[id].inputs where !members.contains(i) {
+                if leafIndex[views[i].root] != nil || constantIndex[views[i].root] != nil { leaves.insert(views[i].root) }
+            }
+        }
+        return leaves.reduce(0) { $0 + nodes[$1].shape.count } * 4
+    }
+
+    func operand(_ id: Int, slots: [Int: ArenaSlot]) -> Operand {
+        let v = views[id]
+        let s = nodes[id].shape
+        if case .constant(let c) = v.kind { return Operand(location: nil, constant: c, shape: s, strides: v.strides) }
+        let base: Location
+        if let leaf = leafIndex[v.root] { base = Location(base: leaf, offset: 0) }
+        else if let c = constantIndex[v.root] { base = Location(base: c, offset: 0) }
+        else { base = Location(base: 0, offset: slots[v.root]!.offset) }
+        return Operand(location: Location(base: base.base, offset: base.offset + v.offset), constant: nil, shape: s, strides: v.strides)
+    }
+
+    // MARK: - Groups to steps
+
+    func lower(group g: Int) throws {
+        let group = fused.groups[g]
+        let first = group.nodes[0]
+        switch group.kind {
+        case .elementwise, .reduction:
+            try lowerFused(g)
+        case .contraction:
+            try lowerGemm(g)
+        case .single:
+            try lowerSingle(first, g)
+        }
+    }
+
+    /// Stored values read by the members of group `g` from outside it.
+    func externalReads(_ g: Int, extra: [Int] = []) -> [Int] {
+        let members = Set(fused.groups[g].nodes)
+        var reads: [Int] = []
+        for id in fused.groups[g].nodes {
+            for i in nodes[id].inputs {
+                if members.contains(i) && views[i].kind == .value { continue }
+                if let r = storedRoot(i), !reads.contains(r) { reads.append(r) }
+            }
+        }
+        return reads + extra
+    }
+
+    func lowerFused(_ g: Int) throws {
+        let group = fused.groups[g]
+        let program = try FusedProgramLowering(nodes: nodes, views: views, members: group.nodes, stored: group.stored,
+                                               space: group.space, preloaded: nil)
+        let work = group.space.count * max(1, program.computeInstructions)
+        templates.append(StepTemplate(group: g, writes: group.stored, reads: externalReads(g), flops: work) { operand, _ in
+            .fused(try program.spec(operand))
+        })
+    }
+
+    func lowerGemm(_ g: Int) throws {
+        let group = fused.groups[g]
+        let mm = group.nodes[0]
+        guard case .matmul(let ta, _) = nodes[mm].op else { throw GraphError(op: "plan", "contraction group without matmul") }
+        var (a, b) = (nodes[mm].inputs[0], nodes[mm].inputs[1])
+        // Operands GEMM cannot read through their strides are copied first.
+        for side in 0..<2 {
+            let input = side == 0 ? a : b
+            if !Self.gemmReadable(views[input], nodes[input].shape) {
+                let copy = newValue(nodes[input].shape)
+                templates.append(copyTemplate(into: copy, from: input))
+                if side == 0 { a = copy } else { b = copy }
+            }
+        }
+        let out = nodes[mm].shape
+        let r = out.rank
+        let m = out[r - 2], n = out[r - 1], batch = out.count / max(1, m * n)
+        let aShape = shape(a)
+        let k = ta ? aShape[r - 2] : aShape[r - 1]
+        // The GEMM writes into the matmul's own slot when it is stored, else into the first stored epilogue value.
+        let target = group.stored.contains(mm) ? mm : group.stored.first ?? mm
+        let epilogueMembers = Array(group.nodes.dropFirst())
+        let epilogue: FusedProgramLowering? = epilogueMembers.isEmpty ? nil : try FusedProgramLowering(
+            nodes: nodes, views: views, members: epilogueMembers, stored: group.stored.filter { $0 != mm },
+            space: [batch, m, n], preloaded: mm)
+        let reads = externalReads(g) + [a, b].filter { $0 >= nodes.count }
+        let writes = group.stored.contains(target) ? group.stored : [target] + group.stored
+        let (av, bv) = (a, b)
+        templates.append(StepTemplate(group: g, writes: writes, reads: reads, flops: 2 * batch * m * n * k) { operand, location in
+            func matrix(_ v: Int) throws -> MatrixOperand {
+                let op = v < self.nodes.count ? operand(v) : Operand(location: location(v), constant: nil, shape: self.shape(v), strides: self.shape(v).contiguousStrides)
+                guard let mo = Self.matrix(op) else { throw GraphError(op: "plan", "matmul operand %\(v) not readable by GEMM") }
+                return mo
+            }
+            let c = location(target)
+            let cOperand = Operand(location: c, constant: nil, shape: [batch, m, n], strides: [m * n, n, 1])
+            let spec = try epilogue?.spec(operand, preloadedOperand: cOperand)
+            return .gemm(c: c, a: try matrix(av), b: try matrix(bv), batch: batch, m: m, n: n, k: k, epilogue: spec)
+        })
+    }
+
+    static func gemmReadable(_ v: ViewInfo, _ shape: Shape) -> Bool {
+        if case .constant = v.kind { return false }
+        return matrix(Operand(location: Location(base: 0, offset: 0), constant: nil, shape: shape, strides: v.strides)) != nil
+    }
+
+    /// How GEMM reads an operand as a batch of matrices, or nil when it needs a copy.
+    static func matrix(_ o: Operand) -> MatrixOperand? {
+        guard let location = o.location else { return nil }
+        let r = o.shape.rank, rows = o.shape[r - 2], cols = o.shape[r - 1]
+        let sr = o.strides[r - 2], sc = o.strides[r - 1]
+        var batchStride = 0
+        let batchAxes = (0..<(r - 2)).filter { o.shape[$0] != 1 }
+        if let innermost = batchAxes.last {
+            batchStride = o.strides[innermost]
+            var expected = batchStride
+            for axis in batchAxes.reversed() {
+                if o.strides[axis] != expected { return nil }
+                expected *= o.shape[axis]
+            }
+        }
+        if (cols == 1 || sc == 1) && (rows == 1 || sr >= cols) {
+            return MatrixOperand(location: location, ld: rows == 1 ? cols : sr, batchStride: batchStride, transposed: false)
+        }
+        if (rows == 1 || sr == 1) && (cols == 1 || sc >= rows) {
+            return MatrixOperand(location: location, ld: cols == 1 ? rows : sc, batchStride: batchStride, transposed: true)
+        }
+        return nil
+    }
+
+    func copyTemplate(into value: Int, from id: Int) -> StepTemplate {
+        let s = nodes[id].shape
+        let reads = storedRoot(id).map { [$0] } ?? []
+        return StepTemplate(group: nil, writes: [value], reads: reads, flops: 0) { operand, location in
+            let input = operand(id)
+            if let c = input.constant {
+                return .copies(fill: nil, [CopySpec(output: location(value), outputStrides: s.contiguousStrides,
+                                                    input: Operand(location: nil, constant: c, shape: s, strides: input.strides))])
+            }
+            return .copies(fill: nil, [CopySpec(output: location(value), outputStrides: s.contiguousStrides, input: input)])
+        }
+    }
+
+    func lowerSingle(_ id: Int, _ g: Int) throws {
+        let node = nodes[id]
+        let x = node.inputs
+        let reads = externalReads(g)
+        let s = node.shape
+        // Inputs these kernels read must be contiguous storage; copy those that are not.
+        var contiguousInputs: [Int] = []
+        for i in x {
+            let v = views[i]
+            let contiguous = Operand(location: nil, constant: nil, shape: nodes[i].shape, strides: v.strides).isContiguous
+            if case .constant = v.kind, !node.op.readsThroughStrides {
+                let copy = newValue(nodes[i].shape); templates.append(copyTemplate(into: copy, from: i)); contiguousInputs.append(copy)
+            } else if !contiguous && !node.op.readsThroughStrides {
+                let copy = newValue(nodes[i].shape); templates.append(copyTemplate(into: copy, from: i)); contiguousInputs.append(copy)
+            } else {
+                contiguousInputs.append(i)
+            }
+        }
+        let extra = contiguousInputs.filter { $0 >= nodes.count }
+        let allReads = reads + extra
+        let inputs = contiguousInputs
+        func loc(_ v: Int, _ operand: (Int) -> Operand, _ location: (Int) -> Location) -> Location {
+            v < nodes.count ? operand(v).location! : location(v)
+        }
+        switch node.op {
+        case .conv2d(let c), .convTranspose2d(let c), .conv2dFilterGrad(let c):
+            let (kind, dims): (ConvKind, [Int])
+            switch node.op {
+            case .conv2d:
+                let (xs, ws) = (shape(inputs[0]), shape(inputs[1]))
+                (kind, dims) = (.forward, [xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3], c.stride, c.padding, s[2], s[3]])
+            case .convTranspose2d:
+                let (xs, ws) = (shape(inputs[0]), shape(inputs[1]))
+                (kind, dims) = (.backwardData, [s[0], s[1], s[2], s[3], ws[0], ws[2], ws[3], c.stride, c.padding, xs[2], xs[3]])
+            default:
+                let (xs, dys) = (shape(inputs[0]), shape(inputs[1]))
+                (kind, dims) = (.backwardFilter, [xs[0], xs[1], xs[2], xs[3], s[0], s[2], s[3], c.stride, c.padding, dys[2], dys[3]])
+            }
+            let flops = 2 * dims[0] * dims[4] * dims[9] * dims[10] * dims[1] * dims[5] * dims[6]
+            templates.append(StepTemplate(group: g, writes: [id], reads: allReads, flops: flops) { operand, location in
+                .conv(kind, dims: dims, output: location(id), first: loc(inputs[0], operand, location), second: loc(inputs[1], operand, location))
+            })
+        case .maxPool2d(let p):
+            let xs = shape(inputs[0])
+            let dims = [xs[0], xs[1], xs[2], xs[3], p.kernel, p.stride, p.padding, s[2], s[3]]
+            templates.append(StepTemplate(group: g, writes: [id], reads: allReads, flops: s.count * p.kernel * p.kernel) { operand, location in
+                .maxPool(dims: dims, output: location(id), input: loc(inputs[0], operand, location))
+            })
+        case .maxPool2dGrad(let p):
+            let dys = shape(inputs[1])
+            let dims = [s[0], s[1], s[2], s[3], p.kernel, p.stride, p.padding, dys[2], dys[3]]
+            templates.append(StepTemplate(group: g, writes: [id], reads: allReads, flops: dys.count * p.kernel * p.kernel) { operand, location in
+                .maxPoolGrad(dims: dims, output: location(id), input: loc(inputs[0], operand, location), gradient: loc(inputs[1], operand, location))
+            })
+        case .oneHot(let depth):
+            templates.append(StepTemplate(group: g, writes: [id], reads: allReads, flops: 0) { operand, location in
+                .oneHot(output: location(id), labels: loc(inputs[0], operand, location), count: s[0], depth: depth)
+            })
+        case .pad(let before, _):
+            templates.append(StepTemplate(group: g, writes: [id], reads: allReads, flops: 0) { operand, location in
+                let out = location(id)
+                let start = zip(before, s.contiguousStrides).reduce(0) { $0 + $1.0 * $1.1 }
+                return .copies(fill: (out, s.count), [CopySpec(output: Location(base: out.base, offset: out.offset + start),
+                                                             outputStrides: s.contiguousStrides, input: operand(x[0]))])
+            })
+        case .concat(let axis):
+            templates.append(StepTemplate(group: g, writes: [id], reads: allReads, flops: 0) { operand, location in
+                let out = location(id)
+                var offset = 0
+                var copies: [CopySpec] = []
+                for part in x {
+                    copies.append(CopySpec(output: Location(base: out.base, offset: out.offset + offset * s.contiguousStrides[axis]),
+                                           outputStrides: s.contiguousStrides, input: operand(part)))
+                    offset += self.nodes[part].shape[axis]
+                }
+                return .copies(fill: nil, copies)
+            })
+        case .reshape:
+            templates.append(copyTemplate(into: id, from: x[0]).withGroup(g))
+        default:
+            throw GraphError(op: node.op.name, "no kernel for this op in a plan (internal error)")
+        }
+    }
+
+    // MARK: - Memory
+
+    struct Memory {
+        var slots: [Int: ArenaSlot]
+        var arenaFloats: Int
+        var peakFloats: Int
+    }
+
+    /// Liveness over the step order, then offsets: largest values first, each
+    /// at the lowest 64-byte-aligned offset that no value live at the same
+    /// time overlaps. Results stay live to the end.
+    func planMemory(outputs: [Int]) -> Memory {
+        var first: [Int: Int] = [:], last: [Int: Int] = [:]
+        for (s, t) in templates.enumerated() {
+            for v in t.writes { first[v] = first[v] ?? s; last[v] = max(last[v] ?? s, s) }
+            for v in t.reads { last[v] = max(last[v] ?? s, s) }
+        }
+        for v in outputs where first[v] != nil { last[v] = templates.count }
+        let values = first.keys.sorted { (shape($0).count, $1) > (shape($1).count, $0) }
+        var placed: [(offset: Int, end: Int, first: Int, last: Int)] = []
+        var slots: [Int: ArenaSlot] = [:]
+        var arena = 0
+        for v in values {
+            let size = max(1, shape(v).count), lo = first[v]!, hi = last[v]!
+            let conflicts = placed.filter { $0.first <= hi && lo <= $0.last }.sorted { $0.offset < $1.offset }
+            var offset = 0
+            for c in conflicts {
+                if offset + size <= c.offset { break }
+                offset = max(offset, (c.end + 15) / 16 * 16)
+            }
+            placed.append((offset, offset + size, lo, hi))
+            slots[v] = ArenaSlot(offset: offset, count: size, firstStep: lo, lastStep: hi)
+            arena = max(arena, offset + size)
+        }
+        var peak = 0
+        for s in 0...templates.count {
+            peak = max(peak, slots.values.filter { $0.firstStep <= s && s <= $0.lastStep }.reduce(0) { $0 + $1.count })
+        }
+        return Memory(slots: slots, arenaFloats: arena, peakFloats: peak)
+    }
+}
+
+extension Op {
+    /// Kernels of these ops read their inputs through strides (no contiguous copy needed).
+    var readsThroughStrides: Bool {
+        switch self {
+        case .pad, .concat, .reshape: return true
+        default: return false
+        }
+    }
+}
+
+private extension StepTemplate {
+    func withGroup(_ g: Int) -> StepTemplate {
+        StepTemplate(group: g, writes: writes, reads: reads, flops: flops, make: make)
+    }
+}
+
+/// PixelCNN's causal mask: 1 where a weight may see the pixel, 0 elsewhere.
+func convMaskValues(_ kind: ConvMask, _ shape: Shape) -> Buffer {
+    let out = Buffer(count: shape.count)
+    let kh = shape[2], kw = shape[3], plane = kh * kw
+    for i in 0..<shape.count {
+        let p = i % plane, row = p / kw, col = p % kw
+        let before = row < kh / 2 || (row == kh / 2 && col < kw / 2)
+        let centre = row == kh / 2 && col == kw / 2
+        out.pointer[i] = before || (centre && kind == .b) ? 1 : 0
+    }
+    return out
+}
