@@ -132,8 +132,7 @@ INLINE float v_log1p(float x) {
 INLINE float v_tanh(float x) {
     float ax = fabsf(x);
     float z = x * x;
-    float q = -5.82334563e-4f * 2.5f; /* placeholder replaced below */
-    q = -1.45583438705e-3f;
+    float q = -1.45583438705e-3f; /* Taylor coefficients of tanh, x^15 .. x^3 */
     q = q * z + 3.59212803657e-3f;
     q = q * z - 8.86323552990e-3f;
     q = q * z + 2.18694885362e-2f;
@@ -152,10 +151,27 @@ INLINE float v_sigmoid(float x) {
     return (x >= 0.0f ? 1.0f : e) / (1.0f + e);
 }
 
+/* ln(1 + e) for e in [0, 1] (or NaN), one division: with f = e (exact) when
+ * e <= sqrt(2) - 1, else ln 2 + ln(1 + f) with f = (e - 1) / 2, so 1 + f is
+ * in [sqrt(1/2), sqrt(2)) and ln(1 + f) = f - s (f - R), s = f / (2 + f). */
+INLINE float v_log1p_unit(float e) {
+    int big = e > 0.41421356f;
+    float f = big ? (e - 1.0f) * 0.5f : e;
+    float s = f / (2.0f + f);
+    float z = s * s;
+    float R = 0.222222222222222222f;
+    R = R * z + 0.285714285714285714f;
+    R = R * z + 0.4f;
+    R = R * z + 0.666666666666666667f;
+    R = R * z;
+    float lm = f - s * (f - R);
+    return big ? 0.693145751953125f + (lm + 1.428606820309417232e-6f) : lm;
+}
+
 /* ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|). */
 INLINE float v_softplus(float x) {
     float e = v_exp(-fabsf(x));
-    return (x > 0.0f ? x : 0.0f) + v_log1p(e);
+    return (x > 0.0f ? x : 0.0f) + v_log1p_unit(e);
 }
 
 /* ------------------------------------------------------------------ */
@@ -567,6 +583,52 @@ TGT_AVX512 static void copy_avx512(const iter_t *it, float *y, const float *x, i
 }
 #endif
 
+/* Transposing copy, blocked: y rows are contiguous, x is contiguous along the
+ * row index instead. Blocks of TB rows (8: larger blocks thrash L1 sets when
+ * the strides are powers of two) keep both sides' cache lines in L1. */
+#define TB 8
+
+static void transpose_rows(float *y, int64_t syr, const float *x, int64_t sxc, int64_t rows, int64_t cols) {
+    for (int64_t j0 = 0; j0 < cols; j0 += TB) {
+        int64_t j1 = j0 + TB < cols ? j0 + TB : cols;
+        for (int64_t j = j0; j < j1; j++) {
+            const float *xc = x + j * sxc;
+            for (int64_t i = 0; i < rows; i++) y[i * syr + j] = xc[i];
+        }
+    }
+}
+
+/* Handles the copy when its two innermost (merged) dimensions form a
+ * transpose; returns 0 when they do not. */
+static int copy_transposed(const gg_ctx *ctx, const iter_t *it, float *y, const float *x, int64_t total) {
+    int r = it->rank - 1;
+    if (r < 1 || it->st[0][r] != 1 || it->st[1][r - 1] != 1 || it->st[1][r] == 1 ||
+        it->shape[r] < 16 || it->shape[r - 1] < 16)
+        return 0;
+    int64_t R = it->shape[r - 1], C = it->shape[r];
+    int64_t syr = it->st[0][r - 1], sxc = it->st[1][r];
+    int64_t rblocks = (R + TB - 1) / TB;
+    int64_t items = total / (R * C) * rblocks;
+    int nt = team_size(ctx, total);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#endif
+    for (int64_t item = 0; item < items; item++) {
+        int64_t plane = item / rblocks, i0 = (item % rblocks) * TB;
+        int64_t oy = 0, ox = 0;
+        for (int d = r - 2; d >= 0; d--) {
+            int64_t i = plane % it->shape[d];
+            plane /= it->shape[d];
+            oy += i * it->st[0][d];
+            ox += i * it->st[1][d];
+        }
+        int64_t rows = R - i0 < TB ? R - i0 : TB;
+        transpose_rows(y + oy + i0 * syr, syr, x + ox + i0, sxc, rows, C);
+    }
+    (void)nt;
+    return 1;
+}
+
 gg_status gg_copy_f32(const gg_ctx *ctx, float *y, const int64_t *y_strides,
                       const float *x, const int64_t *x_strides,
                       const int64_t *shape, int rank) {
@@ -575,6 +637,7 @@ gg_status gg_copy_f32(const gg_ctx *ctx, float *y, const int64_t *y_strides,
     int64_t total = iter_init(&it, 2, strides, shape, rank);
     if (total < 0) return GG_ERR_ARG;
     if (total == 0) return GG_OK;
+    if (copy_transposed(ctx, &it, y, x, total)) return GG_OK;
     copy_fn fn = copy_portable;
 #if GG_X86
     switch (gg_ctx_isa(ctx)) {
