@@ -1,6 +1,11 @@
 import Foundation
 import Kernels
 
+/// Eager runs one kernel per graph node; fused compiles the graph into a plan of fused kernels.
+public enum ExecutionMode: String, CaseIterable, Sendable {
+    case eager, fused
+}
+
 /// How a session runs: built once (by the CLI or the caller) and passed down,
 /// so the library itself never reads the environment.
 public struct RunConfig: Sendable {
@@ -8,10 +13,12 @@ public struct RunConfig: Sendable {
     public var threads: Int
     /// Seed of the random draws inside the graph (noise, dropout) and of parameter initialisation.
     public var seed: UInt64
+    public var mode: ExecutionMode
 
-    public init(threads: Int? = nil, seed: UInt64 = 0) {
+    public init(threads: Int? = nil, seed: UInt64 = 0, mode: ExecutionMode = .eager) {
         self.threads = Swift.max(1, threads ?? Int(gg_default_threads()))
         self.seed = seed
+        self.mode = mode
     }
 
     /// The default configuration with `GENGRAPH_THREADS` applied when it is set.
