@@ -6,7 +6,7 @@ struct GenGraphCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gengraph",
         abstract: "A graph-compiling tensor engine for small generative models on the CPU.",
-        subcommands: [DemoCommand.self, InfoCommand.self])
+        subcommands: [DemoCommand.self, DumpCommand.self, InfoCommand.self])
 }
 
 /// Flags every subcommand that runs kernels shares.

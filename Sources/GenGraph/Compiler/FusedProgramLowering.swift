@@ -56,6 +56,12 @@ struct FusedProgramLowering {
             register[i] = r
             if case .constant(let c) = views[i].kind {
                 emit(FusedInstruction(op: Int32(GG_FOP_CONST.rawValue), dst: r, p0: c))
+            } else if case .randomUniform(let stream) = nodes[i].op {
+                keyStreams.append(stream)
+                emit(FusedInstruction(op: Int32(GG_FOP_RAND_UNIFORM.rawValue), dst: r, a: Int32(keyStreams.count - 1)))
+            } else if case .randomNormal(let stream) = nodes[i].op {
+                keyStreams.append(stream)
+                emit(FusedInstruction(op: Int32(GG_FOP_RAND_NORMAL.rawValue), dst: r, a: Int32(keyStreams.count - 1)))
             } else {
                 loads.append(i)
                 emit(FusedInstruction(op: Int32(GG_FOP_LOAD.rawValue), dst: r, a: Int32(loads.count - 1)))

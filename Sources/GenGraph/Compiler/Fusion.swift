@@ -88,7 +88,9 @@ public func fuse(_ program: Program) -> FusedProgram {
         switch node.op.category {
         case .leaf:
             continue  // inputs, parameters and state are bound at run time; masks are plan constants
-        case .elementwise, .random:
+        case .random:
+            continue  // drawn inside each consumer's kernel; stored only if some reader needs memory (below)
+        case .elementwise:
             let candidates = node.inputs.compactMap { i -> Int? in
                 guard views[i].kind == .value, let g = groupOf[i] else { return nil }
                 switch groups[g].kind {
@@ -120,9 +122,20 @@ public func fuse(_ program: Program) -> FusedProgram {
         }
     }
 
-    // Values read outside their group, or by the caller, are stored; say why at each boundary.
+    // A random draw is recomputed by every fused kernel that reads it directly
+    // (same counter, same values); it gets a kernel of its own only when some
+    // reader needs it in memory.
     let consumers = program.consumers
     let outputs = Set(program.outputs)
+    for (id, node) in nodes.enumerated() where node.op.category == .random {
+        let needsMemory = outputs.contains(id) || consumers[id].contains { c in
+            guard views[c].kind == .value, let g = groupOf[c] else { return true }
+            return !drawsInline(nodes[c].op, in: groups[g].kind)
+        }
+        if needsMemory { newGroup(id, .elementwise, space: node.shape) }
+    }
+
+    // Values read outside their group, or by the caller, are stored; say why at each boundary.
     for (g, group) in groups.enumerated() {
         var stored: [Int] = []
         var reasons: [String] = []
@@ -142,6 +155,16 @@ public func fuse(_ program: Program) -> FusedProgram {
         groups[g].boundaries = reasons
     }
     return FusedProgram(program: program, groups: groups, groupOf: groupOf, views: views)
+}
+
+/// Whether a member with op `op` of a group of `kind` draws its random inputs
+/// inside the fused program (everything but the GEMM and single-op kernels).
+func drawsInline(_ op: Op, in kind: FusionGroup.Kind) -> Bool {
+    switch kind {
+    case .single: return false
+    case .contraction: if case .matmul = op { return false } else { return true }
+    case .elementwise, .reduction: return true
+    }
 }
 
 /// Why consumer `c` reads `value` from memory rather than from a register.

@@ -151,9 +151,11 @@ private final class PlanBuilder {
     func externalReads(_ g: Int, extra: [Int] = []) -> [Int] {
         let members = Set(fused.groups[g].nodes)
         var reads: [Int] = []
+        let kind = fused.groups[g].kind
         for id in fused.groups[g].nodes {
             for i in nodes[id].inputs {
                 if members.contains(i) && views[i].kind == .value { continue }
+                if nodes[i].op.category == .random && drawsInline(nodes[id].op, in: kind) { continue }
                 if let r = storedRoot(i), !reads.contains(r) { reads.append(r) }
             }
         }
@@ -354,7 +356,10 @@ private final class PlanBuilder {
             for v in t.writes { first[v] = first[v] ?? s; last[v] = max(last[v] ?? s, s) }
             for v in t.reads { last[v] = max(last[v] ?? s, s) }
         }
-        for v in outputs where first[v] != nil { last[v] = templates.count }
+        for v in outputs {  // a result read through a view keeps its root alive
+            let root = v < nodes.count ? views[v].root : v
+            if first[root] != nil { last[root] = templates.count }
+        }
         let values = first.keys.sorted { (shape($0).count, $1) > (shape($1).count, $0) }
         var placed: [(offset: Int, end: Int, first: Int, last: Int)] = []
         var slots: [Int: ArenaSlot] = [:]

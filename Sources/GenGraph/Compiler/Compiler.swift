@@ -1,0 +1,81 @@
+import Foundation
+
+/// A named graph-to-graph pass of the pipeline.
+public struct Pass {
+    public let name: String
+    public let run: (Program) -> Program
+}
+
+/// The compiler: passes, then fusion, then the plan. Every stage's result is
+/// kept so `gengraph dump` can show what each did.
+public struct Compilation {
+    /// The program as built (forward, gradients, updates).
+    public let program: Program
+    /// After the pass pipeline.
+    public let optimized: Program
+    public let fused: FusedProgram
+    public let plan: Plan
+    public let seconds: Double
+}
+
+public enum Compiler {
+    /// The pass pipeline in order; `dump` and tests refer to passes by these names.
+    public static let passes: [Pass] = [
+        Pass(name: "simplify", run: simplify),
+        Pass(name: "cse", run: eliminateCommonSubexpressions),
+        Pass(name: "dce", run: eliminateDeadCode),
+    ]
+
+    /// Runs the passes (minus `disabled`) until the program stops changing.
+    public static func optimize(_ program: Program, disabled: Set<String> = []) -> Program {
+        var current = program
+        for _ in 0..<4 {
+            let next = passes.filter { !disabled.contains($0.name) }.reduce(current) { $1.run($0) }
+            if next == current { break }
+            current = next
+        }
+        return current
+    }
+
+    public static func compile(_ program: Program, disabled: Set<String> = []) throws -> Compilation {
+        let start = Date()
+        let optimized = optimize(program, disabled: disabled)
+        try optimized.verify()
+        let fused = fuse(optimized)
+        let plan = try buildPlan(fused)
+        return Compilation(program: program, optimized: optimized, fused: fused, plan: plan,
+                           seconds: Date().timeIntervalSince(start))
+    }
+}
+
+/// Compiled plans by the program they were compiled for (its text, which
+/// includes every shape): a new batch size or sample count compiles anew,
+/// the same program again is a hit. Sessions may share one.
+public final class PlanCache {
+    private var entries: [String: Compilation] = [:]
+    public private(set) var hits = 0
+    public private(set) var misses = 0
+    /// Told about every compilation and hit, for verbose output.
+    public var log: ((String) -> Void)?
+
+    public init() {}
+
+    public func compilation(for program: Program) throws -> Compilation {
+        let key = program.text()
+        if let c = entries[key] {
+            hits += 1
+            log?("plan cache: hit (\(c.plan.steps.count) kernels)")
+            return c
+        }
+        misses += 1
+        let c = try Compiler.compile(program)
+        let inputs = program.nodes.compactMap { n -> String? in
+            if case .input(let name) = n.op { return "\(name)\(n.shape)" }
+            return nil
+        }
+        log?(String(format: "plan cache: compiled a new plan for %@ in %.1f ms: %d kernels, arena %.2f MB",
+                    inputs.joined(separator: " "), c.seconds * 1000, c.plan.steps.count, Double(c.plan.arenaFloats * 4) / 1e6))
+        entries[key] = c
+        return c
+    }
+}
