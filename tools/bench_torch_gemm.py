@@ -4,6 +4,9 @@ with `gengraph-kernel-bench`. Same shapes, transposes, thread counts and
 statistic (median GFLOP/s over repeated runs after warm-up).
 
 Usage: python tools/bench_torch_gemm.py [--threads 1,2] [--reps N] [--json]
+       [--ours ours.json]   # also print a markdown table, ours vs torch
+
+ours.json is the output of `gengraph-kernel-bench --json`.
 """
 import argparse
 import json
@@ -28,8 +31,9 @@ def bench(m, k, n, trans, reps, min_time):
     a, b = operands(m, k, n, trans)
     out = torch.empty(m, n)
     flops = 2.0 * m * n * k
-    # Warm-up, then size the inner loop so each sample lasts >= min_time.
-    for _ in range(3):
+    # Warm up for 50 ms, then size the inner loop so each sample lasts >= min_time.
+    warm = time.perf_counter()
+    while time.perf_counter() - warm < 0.05:  # caches, the OpenMP team, clocks
         torch.mm(a, b, out=out)
     inner = 1
     while True:
@@ -55,6 +59,7 @@ def main():
     p.add_argument("--reps", type=int, default=15)
     p.add_argument("--min-time", type=float, default=0.02, help="seconds per sample")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--ours", help="gengraph-kernel-bench --json output to compare against")
     args = p.parse_args()
     rows = []
     for t in [int(x) for x in args.threads.split(",")]:
@@ -67,6 +72,22 @@ def main():
                     print(f"torch  threads={t} {tr} M={m:5d} K={k:5d} N={n:5d}  {g:8.1f} GFLOP/s", flush=True)
     if args.json:
         print(json.dumps({"library": f"torch {torch.__version__}", "rows": rows}, indent=1))
+    if args.ours:
+        print_comparison(json.load(open(args.ours))["rows"], rows)
+
+
+def print_comparison(ours, theirs):
+    """Markdown table: one row per (threads, trans, shape) both sides measured."""
+    key = lambda r: (r["threads"], r["trans"], r["M"], r["K"], r["N"])
+    mine = {key(r): r for r in ours}
+    print(f"\n| threads | op | M | K | N | gengraph GFLOP/s | torch {torch.__version__} GFLOP/s | ratio |")
+    print("|---:|:--:|---:|---:|---:|---:|---:|---:|")
+    for t in sorted(theirs, key=lambda r: (-r["threads"], r["trans"])):
+        o = mine.get(key(t))
+        if o is None:
+            continue
+        print(f"| {t['threads']} | {t['trans']} | {t['M']} | {t['K']} | {t['N']} | "
+              f"{o['gflops']:.1f} | {t['gflops']:.1f} | {o['gflops'] / t['gflops']:.2f} |")
 
 
 if __name__ == "__main__":

@@ -112,7 +112,9 @@ func bench(m: Int, k: Int, n: Int, trans: String, threads: Int32, isa: Int32, o:
             if st != GG_OK { fatalError("gg_gemm_f32 failed: \(st)") }
         }
     }
-    run(3) // warm-up: caches, page faults, the OpenMP team
+    // Warm-up for at least 50 ms: caches, page faults, the OpenMP team, clocks.
+    let warm = seconds()
+    repeat { run(1) } while seconds() - warm < 0.05
     var inner = 1
     while true {
         let t0 = seconds()
