@@ -1,6 +1,8 @@
 import ArgumentParser
 import GenGraph
 
+extension ExecutionMode: ExpressibleByArgument {}
+
 @main
 struct GenGraphCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,8 +19,12 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Random seed.")
     var seed: UInt64 = 0
 
+    @Option(help: "Execution mode: eager (one kernel per op) or fused (compiled plan).")
+    var mode: ExecutionMode = .eager
+
     func config() throws -> RunConfig {
         var config = try RunConfig.fromEnvironment(seed: seed)
+        config.mode = mode
         if let threads {
             guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
             config.threads = threads

@@ -175,7 +175,7 @@ private final class PlanBuilder {
     func lowerGemm(_ g: Int) throws {
         let group = fused.groups[g]
         let mm = group.nodes[0]
-        guard case .matmul(let ta, _) = nodes[mm].op else { throw GraphError(op: "plan", "contraction group without matmul") }
+        guard case .matmul(let ta, let tb) = nodes[mm].op else { throw GraphError(op: "plan", "contraction group without matmul") }
         var (a, b) = (nodes[mm].inputs[0], nodes[mm].inputs[1])
         // Operands GEMM cannot read through their strides are copied first.
         for side in 0..<2 {
@@ -201,15 +201,16 @@ private final class PlanBuilder {
         let writes = group.stored.contains(target) ? group.stored : [target] + group.stored
         let (av, bv) = (a, b)
         templates.append(StepTemplate(group: g, writes: writes, reads: reads, flops: 2 * batch * m * n * k) { operand, location in
-            func matrix(_ v: Int) throws -> MatrixOperand {
+            /// The operand as GEMM reads it: transposed when the op asks for it xor its storage is transposed.
+            func matrix(_ v: Int, _ transpose: Bool) throws -> MatrixOperand {
                 let op = v < self.nodes.count ? operand(v) : Operand(location: location(v), constant: nil, shape: self.shape(v), strides: self.shape(v).contiguousStrides)
                 guard let mo = Self.matrix(op) else { throw GraphError(op: "plan", "matmul operand %\(v) not readable by GEMM") }
-                return mo
+                return MatrixOperand(location: mo.location, ld: mo.ld, batchStride: mo.batchStride, transposed: mo.transposed != transpose)
             }
             let c = location(target)
             let cOperand = Operand(location: c, constant: nil, shape: [batch, m, n], strides: [m * n, n, 1])
             let spec = try epilogue?.spec(operand, preloadedOperand: cOperand)
-            return .gemm(c: c, a: try matrix(av), b: try matrix(bv), batch: batch, m: m, n: n, k: k, epilogue: spec)
+            return .gemm(c: c, a: try matrix(av, ta), b: try matrix(bv, tb), batch: batch, m: m, n: n, k: k, epilogue: spec)
         })
     }
 

@@ -12,10 +12,15 @@ public final class Session {
     let executor: EagerExecutor
     /// Runs so far; mixed into every random draw so each run gets fresh noise.
     public private(set) var runCount: UInt64 = 0
+    /// Compiled plans (fused mode), shared with other sessions when passed in.
+    public let planCache: PlanCache
+    private var planExecutors: [[Int]: PlanExecutor] = [:]
 
     /// Creates missing parameters and state from the graph's initialisers.
-    public init(graph: Graph, config: RunConfig = RunConfig(), parameters: ParameterStore = ParameterStore()) throws {
+    public init(graph: Graph, config: RunConfig = RunConfig(), parameters: ParameterStore = ParameterStore(),
+                planCache: PlanCache = PlanCache()) throws {
         self.graph = graph
+        self.planCache = planCache
         self.config = config
         self.parameters = parameters
         kernels = KernelContext(threads: config.threads)
@@ -32,7 +37,8 @@ public final class Session {
     }
 
     /// Kernel calls made by the most recent run.
-    public var kernelsLaunched: Int { executor.kernelsLaunched }
+    public var kernelsLaunched: Int { config.mode == .eager ? executor.kernelsLaunched : lastPlanKernels }
+    private var lastPlanKernels = 0
 
     /// Computes `outputs` (copies, independent of later updates).
     public func run(_ outputs: [Tensor], feeds: [String: TensorValue] = [:]) throws -> [TensorValue] {
@@ -42,27 +48,62 @@ public final class Session {
         }
     }
 
-    func execute(_ outputs: [Int], feeds: [String: TensorValue]) throws -> [View] {
+    /// Runs `outputs`; `freshNoise` advances the run counter so random nodes draw anew.
+    func execute(_ outputs: [Int], feeds: [String: TensorValue], freshNoise: Bool = true) throws -> [View] {
         for t in outputs where t >= graph.nodes.count {
             throw GraphError(op: "run", "no node %\(t) in the graph")
         }
-        runCount += 1
+        if freshNoise || runCount == 0 { runCount += 1 }
         let run = runCount, seed = config.seed
-        return try executor.run(outputs, leaf: { node in
-            switch node.op {
-            case .input(let name):
-                guard let value = feeds[name] else { throw GraphError(op: "input", "no value fed for '\(name)'") }
-                if value.shape != node.shape {
-                    throw GraphError(op: "input", "'\(name)' expects \(node.shape), got \(value.shape)")
+        func key(_ stream: Int) -> UInt64 { mix64(seed ^ mix64(UInt64(stream) ^ mix64(run))) }
+        func feed(_ name: String, _ shape: Shape) throws -> Buffer {
+            guard let value = feeds[name] else { throw GraphError(op: "input", "no value fed for '\(name)'") }
+            if value.shape != shape { throw GraphError(op: "input", "'\(name)' expects \(shape), got \(value.shape)") }
+            return value.buffer
+        }
+        switch config.mode {
+        case .eager:
+            return try executor.run(outputs, leaf: { node in
+                switch node.op {
+                case .input(let name):
+                    return View(buffer: try feed(name, node.shape), shape: node.shape)
+                case .parameter(let name), .state(let name):
+                    guard let b = self.parameters.buffer(name) else { throw GraphError(op: node.op.name, "no value for '\(name)'") }
+                    return View(buffer: b, shape: node.shape)
+                default:
+                    throw GraphError(op: node.op.name, "is not a leaf")
                 }
-                return View(buffer: value.buffer, shape: node.shape)
-            case .parameter(let name), .state(let name):
-                guard let b = self.parameters.buffer(name) else { throw GraphError(op: node.op.name, "no value for '\(name)'") }
-                return View(buffer: b, shape: node.shape)
-            default:
-                throw GraphError(op: node.op.name, "is not a leaf")
-            }
-        }, randomKey: { stream in mix64(seed ^ mix64(UInt64(stream) ^ mix64(run))) })
+            }, randomKey: key)
+        case .fused:
+            let planned = try planExecutor(for: outputs)
+            lastPlanKernels = planned.kernelsPerRun
+            var keys: [Int: UInt64] = [:]
+            for stream in planned.plan.randomStreams { keys[stream] = key(stream) }
+            let inputShapes = Dictionary(uniqueKeysWithValues: planned.plan.program.nodes.compactMap { n -> (String, Shape)? in
+                if case .input(let name) = n.op { return (name, n.shape) }
+                return nil
+            })
+            return try planned.run(leaf: { name in
+                if let shape = inputShapes[name] { return try feed(name, shape) }
+                guard let b = self.parameters.buffer(name) else { throw GraphError(op: "param", "no value for '\(name)'") }
+                return b
+            }, keys: keys)
+        }
+    }
+
+    /// The plan that computes `outputs`, compiled once per output set (and
+    /// shared through the plan cache with any program of the same text).
+    private func planExecutor(for outputs: [Int]) throws -> PlanExecutor {
+        if let e = planExecutors[outputs] { return e }
+        let compilation = try planCache.compilation(for: Program(graph, outputs: outputs.map(graph.tensor)))
+        let e = try PlanExecutor(plan: compilation.plan, kernels: kernels)
+        planExecutors[outputs] = e
+        return e
+    }
+
+    /// The compiler's stages for `outputs`, for dumps and inspection.
+    public func compilation(for outputs: [Tensor]) throws -> Compilation {
+        try planCache.compilation(for: Program(graph, outputs: outputs))
     }
 
     /// Builds the gradient nodes of `loss` (a scalar) over `parameters` (all of
@@ -83,15 +124,30 @@ public final class Session {
     /// One optimisation step; returns the loss before the update.
     @discardableResult
     public func train(_ step: TrainingStep, feeds: [String: TensorValue]) throws -> Float {
-        let outputs = [step.loss.id] + step.gradients.map(\.id) + step.stateUpdates.map(\.value.id)
-        let values = try execute(outputs, feeds: feeds).map { try executor.contiguous($0) }
-        let loss = values[0].pointer[0]
-        let gradients = Array(values[1...step.gradients.count])
-        try step.optimizer.update(parameters, gradients: gradients, kernels: kernels)
-        for (update, value) in zip(step.stateUpdates, values.suffix(step.stateUpdates.count)) {
-            parameters.buffer(update.name)!.pointer.update(from: value.pointer, count: value.shape.count)
+        try train([step], feeds: feeds)[0]
+    }
+
+    /// Optimisation steps run one after another on the same feeds and the same
+    /// draw of noise (a GAN's discriminator then generator update); each sees
+    /// the parameters the previous one updated. Each state (running
+    /// statistics) is updated once, by the first step that computes it.
+    /// Returns each step's loss before its update.
+    @discardableResult
+    public func train(_ steps: [TrainingStep], feeds: [String: TensorValue]) throws -> [Float] {
+        var losses: [Float] = []
+        var updatedStates = Set<String>()
+        for (k, step) in steps.enumerated() {
+            let outputs = [step.loss.id] + step.gradients.map(\.id) + step.stateUpdates.map(\.value.id)
+            let values = try execute(outputs, feeds: feeds, freshNoise: k == 0).map { try executor.contiguous($0) }
+            losses.append(values[0].pointer[0])
+            let gradients = Array(values[1...step.gradients.count])
+            try step.optimizer.update(parameters, gradients: gradients, kernels: kernels)
+            for (update, value) in zip(step.stateUpdates, values.suffix(step.stateUpdates.count))
+                where updatedStates.insert(update.name).inserted {
+                parameters.buffer(update.name)!.pointer.update(from: value.pointer, count: value.shape.count)
+            }
         }
-        return loss
+        return losses
     }
 }
 

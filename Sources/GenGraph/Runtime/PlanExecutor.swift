@@ -1,0 +1,178 @@
+import Kernels
+
+/// Replays a compiled plan: binds the leaves, derives this run's random keys,
+/// and calls each step's kernel on the arena. The C argument arrays of every
+/// step are built once, when the executor is created, and only their base
+/// pointers are patched per run.
+final class PlanExecutor {
+    let plan: Plan
+    private let kernels: KernelContext
+    private let arena: Buffer
+    private var calls: [KernelCall] = []
+    /// Kernel calls made per run.
+    var kernelsPerRun: Int { calls.count }
+
+    init(plan: Plan, kernels: KernelContext) throws {
+        self.plan = plan
+        self.kernels = kernels
+        arena = Buffer(count: plan.arenaFloats)
+        calls = try plan.steps.map { try KernelCall($0.op, kernels: kernels) }
+    }
+
+    /// Runs the plan; `leaf` gives each leaf's storage by name, `keys` this
+    /// run's random key of each stream. The outputs are views of the arena
+    /// (valid until the next run) or of leaves.
+    func run(leaf: (String) throws -> Buffer, keys: [Int: UInt64]) throws -> [View] {
+        var buffers: [Buffer] = [arena]
+        for name in plan.leafNames { buffers.append(try leaf(name)) }
+        buffers += plan.constants
+        let bases = buffers.map(\.pointer)
+        for call in calls { try call.run(bases: bases, keys: keys) }
+        return plan.outputs.map { o in
+            guard let l = o.location else {  // a constant result: materialise it
+                let b = Buffer(count: o.shape.count)
+                b.pointer.initialize(repeating: o.constant ?? 0, count: o.shape.count)
+                return View(buffer: b, shape: o.shape)
+            }
+            return View(buffer: buffers[l.base], offset: l.offset, shape: o.shape, strides: o.strides)
+        }
+    }
+}
+
+/// One step's kernel call with its argument arrays prepared.
+private final class KernelCall {
+    let op: StepOp
+    let kernels: KernelContext
+    var scratch: Int64 = 0
+    // Fused programs: C arrays kept alive for the executor's lifetime.
+    var program: PreparedProgram?
+    var epilogue: PreparedProgram?
+
+    init(_ op: StepOp, kernels: KernelContext) throws {
+        self.op = op
+        self.kernels = kernels
+        var ctx = kernels.ctx()
+        switch op {
+        case .fused(let spec):
+            program = PreparedProgram(spec)
+            scratch = program!.scratch(&ctx)
+        case .gemm(_, _, _, _, let m, let n, let k, let e):
+            scratch = gg_gemm_f32_scratch(&ctx, Int64(m), Int64(n), Int64(k))
+            if let e {
+                epilogue = PreparedProgram(e)
+                scratch = max(scratch, epilogue!.scratch(&ctx))
+            }
+        case .conv(_, let dims, _, _, _):
+            var s = convShape(dims)
+            scratch = gg_conv2d_f32_scratch(&ctx, &s)
+        default:
+            break
+        }
+    }
+
+    func run(bases: [UnsafeMutablePointer<Float>], keys: [Int: UInt64]) throws {
+        func p(_ l: Location) -> UnsafeMutablePointer<Float> { bases[l.base] + l.offset }
+        var ctx = kernels.ctx(scratch: scratch)
+        switch op {
+        case .fused:
+            try program!.run(&ctx, bases: bases, keys: keys)
+        case .gemm(let c, let a, let b, let batch, let m, let n, let k, _):
+            try check(gg_gemm_batched_f32(&ctx, p(c), Int64(n), Int64(m * n),
+                                          p(a.location), Int64(a.ld), Int64(a.batchStride), a.transposed ? 1 : 0,
+                                          p(b.location), Int64(b.ld), Int64(b.batchStride), b.transposed ? 1 : 0,
+                                          Int64(batch), Int64(m), Int64(n), Int64(k), 1, 0), "matmul")
+            if let epilogue { try epilogue.run(&ctx, bases: bases, keys: keys) }
+        case .conv(let kind, let dims, let out, let first, let second):
+            var s = convShape(dims)
+            switch kind {
+            case .forward: try check(gg_conv2d_f32(&ctx, p(out), p(first), p(second), &s), "conv2d")
+            case .backwardData: try check(gg_conv2d_bwd_data_f32(&ctx, p(out), p(first), p(second), &s), "conv_transpose2d")
+            case .backwardFilter: try check(gg_conv2d_bwd_filter_f32(&ctx, p(out), p(first), p(second), &s), "conv2d_filter_grad")
+            }
+        case .maxPool(let dims, let out, let input):
+            var s = poolShape(dims)
+            try check(gg_maxpool2d_f32(&ctx, p(out), p(input), &s), "max_pool2d")
+        case .maxPoolGrad(let dims, let out, let input, let gradient):
+            var s = poolShape(dims)
+            try check(gg_maxpool2d_bwd_f32(&ctx, p(out), p(input), p(gradient), &s), "max_pool2d_grad")
+        case .copies(let fill, let copies):
+            if let (l, count) = fill { try check(gg_fill_f32(&ctx, p(l), Int64(count), 0), "pad") }
+            for copy in copies {
+                let dims = copy.input.shape.dims.map(Int64.init)
+                let ys = copy.outputStrides.map(Int64.init), xs = copy.input.strides.map(Int64.init)
+                if let c = copy.input.constant {
+                    var value = c
+                    try check(gg_copy_f32(&ctx, p(copy.output), ys, &value, xs, dims, Int32(dims.count)), "fill")
+                } else {
+                    try check(gg_copy_f32(&ctx, p(copy.output), ys, p(copy.input.location!), xs, dims, Int32(dims.count)), "copy")
+                }
+            }
+        case .oneHot(let out, let labels, let count, let depth):
+            if gg_one_hot_f32(&ctx, p(out), p(labels), Int64(count), Int64(depth)) != GG_OK {
+                throw GraphError(op: "one_hot", "a label is not an integer in [0, \(depth))")
+            }
+        }
+    }
+
+    private func convShape(_ d: [Int]) -> gg_conv2d_shape {
+        gg_conv2d_shape(n: Int64(d[0]), c: Int64(d[1]), h: Int64(d[2]), w: Int64(d[3]), oc: Int64(d[4]), kh: Int64(d[5]),
+                        kw: Int64(d[6]), stride: Int64(d[7]), pad: Int64(d[8]), oh: Int64(d[9]), ow: Int64(d[10]))
+    }
+
+    private func poolShape(_ d: [Int]) -> gg_pool2d_shape {
+        gg_pool2d_shape(n: Int64(d[0]), c: Int64(d[1]), h: Int64(d[2]), w: Int64(d[3]), k: Int64(d[4]),
+                        stride: Int64(d[5]), pad: Int64(d[6]), oh: Int64(d[7]), ow: Int64(d[8]))
+    }
+}
+
+/// A fused program's C arrays, allocated once; pointers patched per run.
+private final class PreparedProgram {
+    let spec: FusedSpec
+    let instructions: UnsafeMutableBufferPointer<gg_finstr>
+    let shape: UnsafeMutableBufferPointer<Int64>
+    let inputs: UnsafeMutableBufferPointer<UnsafePointer<Float>?>
+    let inputStrides: UnsafeMutableBufferPointer<Int64>
+    let outputs: UnsafeMutableBufferPointer<UnsafeMutablePointer<Float>?>
+    let outputStrides: UnsafeMutableBufferPointer<Int64>
+    let keys: UnsafeMutableBufferPointer<UInt64>
+    var program: gg_fprogram
+
+    init(_ spec: FusedSpec) {
+        self.spec = spec
+        func array<T>(_ values: [T]) -> UnsafeMutableBufferPointer<T> {
+            let b = UnsafeMutableBufferPointer<T>.allocate(capacity: max(values.count, 1))
+            _ = b.initialize(from: values)
+            return b
+        }
+        instructions = array(spec.instructions.map {
+            gg_finstr(op: $0.op, sub: $0.sub, dst: $0.dst, a: $0.a, b: $0.b, c: $0.c, p0: $0.p0, p1: $0.p1)
+        })
+        shape = array(spec.space.map(Int64.init))
+        inputs = array([UnsafePointer<Float>?](repeating: nil, count: spec.inputs.count))
+        inputStrides = array(spec.inputs.flatMap { $0.1.map(Int64.init) })
+        outputs = array([UnsafeMutablePointer<Float>?](repeating: nil, count: spec.outputs.count))
+        outputStrides = array(spec.outputs.flatMap { $0.1.map(Int64.init) })
+        keys = array([UInt64](repeating: 0, count: spec.keys.count))
+        program = gg_fprogram(ninstr: Int32(spec.instructions.count), instr: UnsafePointer(instructions.baseAddress),
+                              nregs: Int32(spec.registers), rank: Int32(spec.space.count), shape: UnsafePointer(shape.baseAddress),
+                              ninputs: Int32(spec.inputs.count), inputs: UnsafePointer(inputs.baseAddress),
+                              in_strides: UnsafePointer(inputStrides.baseAddress),
+                              noutputs: Int32(spec.outputs.count), outputs: UnsafePointer(outputs.baseAddress),
+                              out_strides: UnsafePointer(outputStrides.baseAddress), keys: UnsafePointer(keys.baseAddress))
+    }
+
+    deinit {
+        instructions.deallocate(); shape.deallocate(); inputs.deallocate(); inputStrides.deallocate()
+        outputs.deallocate(); outputStrides.deallocate(); keys.deallocate()
+    }
+
+    func scratch(_ ctx: inout gg_ctx) -> Int64 { gg_fused_f32_scratch(&ctx, &program) }
+
+    /// `runKeys` are this run's keys by random stream.
+    func run(_ ctx: inout gg_ctx, bases: [UnsafeMutablePointer<Float>], keys runKeys: [Int: UInt64]) throws {
+        for (k, input) in spec.inputs.enumerated() { inputs[k] = UnsafePointer(bases[input.0.base] + input.0.offset) }
+        for (k, output) in spec.outputs.enumerated() { outputs[k] = bases[output.0.base] + output.0.offset }
+        for (k, stream) in spec.keys.enumerated() { keys[k] = runKeys[stream] ?? 0 }
+        try check(gg_fused_f32(&ctx, &program), "fused")
+    }
+}
