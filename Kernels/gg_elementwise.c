@@ -698,3 +698,36 @@ gg_status gg_one_hot_f32(const gg_ctx *ctx, float *y, const float *labels, int64
     for (int64_t i = 0; i < n; i++) y[i * depth + (int64_t)labels[i]] = 1.0f;
     return GG_OK;
 }
+
+/* ------------------------------------------------------------------ */
+/* Tile workers for the fused interpreter (gg_internal.h): the same loops
+ * the kernels above run, on contiguous operands.                      */
+
+#include "gg_internal.h"
+
+static void binary_tile_portable(float *y, const float *a, const float *b, int64_t n, int op) {
+    binary_row(op, y, a, 1, b, 1, n);
+}
+#if GG_X86
+TGT_AVX2 static void binary_tile_avx2(float *y, const float *a, const float *b, int64_t n, int op) {
+    binary_row(op, y, a, 1, b, 1, n);
+}
+TGT_AVX512 static void binary_tile_avx512(float *y, const float *a, const float *b, int64_t n, int op) {
+    binary_row(op, y, a, 1, b, 1, n);
+}
+#endif
+
+gg__unary_fn gg__unary_pick(const gg_ctx *ctx) { return pick_unary(ctx); }
+
+gg__binary_fn gg__binary_pick(const gg_ctx *ctx) {
+#if GG_X86
+    switch (gg_ctx_isa(ctx)) {
+    case GG_ISA_AVX512: return binary_tile_avx512;
+    case GG_ISA_AVX2: return binary_tile_avx2;
+    default: break;
+    }
+#else
+    (void)ctx;
+#endif
+    return binary_tile_portable;
+}

@@ -217,3 +217,32 @@ gg_status gg_rand_normal_f32(const gg_ctx *ctx, float *y, int64_t n, uint64_t se
 #endif
     return run(ctx, fn, y, n, seed, offset);
 }
+
+/* Tile workers for the fused interpreter (gg_internal.h). */
+#include "gg_internal.h"
+
+gg__rand_fn gg__rand_uniform_pick(const gg_ctx *ctx) {
+#if GG_X86
+    switch (gg_ctx_isa(ctx)) {
+    case GG_ISA_AVX512: return uniform_avx512;
+    case GG_ISA_AVX2: return uniform_avx2;
+    default: break;
+    }
+#else
+    (void)ctx;
+#endif
+    return uniform_portable;
+}
+
+gg__rand_fn gg__rand_normal_pick(const gg_ctx *ctx) {
+#if GG_X86
+    switch (gg_ctx_isa(ctx)) {
+    case GG_ISA_AVX512: return normal_avx512;
+    case GG_ISA_AVX2: return normal_avx2;
+    default: break;
+    }
+#else
+    (void)ctx;
+#endif
+    return normal_portable;
+}

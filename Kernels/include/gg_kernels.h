@@ -318,6 +318,10 @@ gg_status gg_reduce_f32_ref(const gg_ctx *ctx, float *y, const float *x,
                             int64_t outer, int64_t n, int64_t inner, gg_reduce_op op);
 gg_status gg_rand_uniform_f32_ref(const gg_ctx *ctx, float *y, int64_t n, uint64_t seed, uint64_t offset);
 gg_status gg_rand_normal_f32_ref(const gg_ctx *ctx, float *y, int64_t n, uint64_t seed, uint64_t offset);
+/* Interprets the program one element at a time (flat row-major order) with the
+ * reference unary/binary/random functions; reductions accumulate sequentially
+ * into the outputs. Needs no scratch for nregs <= 1024. */
+gg_status gg_fused_f32_ref(const gg_ctx *ctx, const gg_fprogram *p);
 gg_status gg_sgd_f32_ref(const gg_ctx *ctx, float *p, float *buf, const float *g, int64_t n,
                          float lr, float momentum, int nesterov, int first);
 gg_status gg_adam_f32_ref(const gg_ctx *ctx, float *p, float *m, float *v, const float *g, int64_t n,

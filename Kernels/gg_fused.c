@@ -1,0 +1,784 @@
+/*
+ * gg_fused.c: the compiler's fused kernel, an interpreter of a gg_fprogram
+ * (see gg_kernels.h) that runs each instruction over a whole tile at a time.
+ *
+ * Layout. The iteration space is first simplified (size-1 axes dropped,
+ * neighbouring axes merged where every operand, and the flat index, walk
+ * them contiguously), so rows along the innermost axis are as long as
+ * possible. A tile is either a piece of one row (up to T floats, T a power
+ * of two in [64, 1024] picked from nregs so the registers stay in L1/L2) or,
+ * when rows are shorter than T/2, up to 128 whole consecutive rows. Register
+ * r owns scratch[r*T ..) (per thread); per-operand row offsets are advanced
+ * incrementally (no per-element division). LOAD/STORE use memcpy for inner
+ * stride 1, a splat for stride 0 and a gather/scatter otherwise; a unit-stride
+ * LOAD of an input that overlaps no output is not copied (the register points
+ * at the input), and an instruction whose result is STOREd next to a
+ * unit-stride output that overlaps no input writes straight into it.
+ *
+ * Arithmetic. UNARY/BINARY call the workers of gg_elementwise.c and RAND the
+ * workers of gg_random.c (through gg_internal.h), so results are bit-identical
+ * to gg_unary_f32 / gg_binary_f32 / gg_rand_*_f32(key, offset 0) over the
+ * same space (RAND is keyed by the flat row-major index). SELECT is the
+ * element select of gg_where_f32.
+ *
+ * Reduction order (REDUCE; outputs are initialised to 0 / -inf first):
+ *   - innermost axis reduced: each row is reduced like gg_reduce_f32 with
+ *     inner == 1 (chunks of 4096 floats, 64 interleaved lanes per chunk
+ *     folded by a pairwise tree, chunk values added in order to a row total
+ *     that starts at 0 / -inf), then out = out + row total, rows in
+ *     row-major order. A contiguous full reduction (or row sums) is therefore
+ *     bit-identical to gg_reduce_f32.
+ *   - innermost axis kept: out[j] = out[j] + x[j], rows in row-major order
+ *     (sequential). gg_reduce_f32 adds chunks of 256 rows, so the two agree
+ *     bit for bit up to 256 reduced rows and within rounding beyond.
+ * Threads: the space is split into boxes along one axis that no REDUCE output
+ * reduces (each output element then has one owner and keeps its order), or,
+ * when every axis is reduced and rows are long, the 4096-float chunks of each
+ * row run in parallel and their values are combined in order. Either way
+ * results are bit-identical for any nthreads. Spaces under 65536 elements run
+ * on the calling thread.
+ *
+ * Not done here: no checks that registers are written before being read,
+ * that keys[a] exists (keys has no length), or that outputs do not overlap
+ * inputs with different strides (in-place is fine with equal strides).
+ */
+#include "gg_kernels.h"
+#include "gg_internal.h"
+
+#include <math.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define INLINE static inline __attribute__((always_inline))
+#if defined(__clang__)
+#define VLOOP _Pragma("clang loop vectorize(assume_safety)")
+#else
+#define VLOOP
+#endif
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__clang__) || defined(__GNUC__))
+#define GG_X86 1
+#define TGT_AVX512 __attribute__((target("avx512f")))
+#define TGT_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define GG_X86 0
+#endif
+
+#define PAR_MIN 65536
+#define RCHUNK 4096    /* row chunk: must match gg_reduce.c */
+#define LANES 64       /* interleaved accumulators per chunk: must match gg_reduce.c */
+#define RSUPER 256     /* chunks per parallel super-block (chunk mode) */
+#define MAX_ROWS 128   /* whole rows per tile when rows are short */
+#define RED_FLOATS 80  /* reduce state per output: LANES lanes, a row total, padding */
+
+static int64_t round16(int64_t n) { return (n + 15) & ~(int64_t)15; }
+
+/* Tile length (floats) for a program with nregs registers. */
+static int64_t tile_len(int32_t nregs) {
+    if (nregs <= 4) return 1024;
+    if (nregs <= 12) return 512;
+    if (nregs <= 32) return 256;
+    if (nregs <= 64) return 128;
+    return 64;
+}
+
+/* ------------------------------------------------------------------ */
+/* Validation                                                          */
+
+static int64_t op_stride(const gg_fprogram *p, int op, int d) {
+    if (op < p->ninputs) return p->in_strides[(int64_t)op * p->rank + d];
+    return p->out_strides[(int64_t)(op - p->ninputs) * p->rank + d];
+}
+
+gg_status gg__fused_validate(const gg_fprogram *p, int allow_reduce) {
+    if (!p || p->ninstr < 0 || p->nregs < 0 || p->ninputs < 0 || p->noutputs < 0) return GG_ERR_ARG;
+    if (p->rank < 0 || p->rank > GG_MAX_RANK) return GG_ERR_ARG;
+    if (p->rank > 0 && !p->shape) return GG_ERR_ARG;
+    for (int d = 0; d < p->rank; d++) if (p->shape[d] < 0) return GG_ERR_ARG;
+    if (p->ninstr > 0 && !p->instr) return GG_ERR_ARG;
+    if (p->ninputs > 0 && (!p->inputs || (p->rank > 0 && !p->in_strides))) return GG_ERR_ARG;
+    if (p->noutputs > 0 && (!p->outputs || (p->rank > 0 && !p->out_strides))) return GG_ERR_ARG;
+    int32_t R = p->nregs;
+#define REG_OK(r) ((r) >= 0 && (r) < R)
+    for (int32_t i = 0; i < p->ninstr; i++) {
+        const gg_finstr *in = &p->instr[i];
+        switch (in->op) {
+        case GG_FOP_LOAD:
+            if (!REG_OK(in->dst) || in->a < 0 || in->a >= p->ninputs || !p->inputs[in->a]) return GG_ERR_ARG;
+            break;
+        case GG_FOP_CONST:
+            if (!REG_OK(in->dst)) return GG_ERR_ARG;
+            break;
+        case GG_FOP_RAND_UNIFORM:
+        case GG_FOP_RAND_NORMAL:
+            if (!REG_OK(in->dst) || in->a < 0 || !p->keys) return GG_ERR_ARG;
+            break;
+        case GG_FOP_UNARY:
+            if (!REG_OK(in->dst) || !REG_OK(in->a) || in->sub < 0 || in->sub >= GG_UNARY_COUNT) return GG_ERR_ARG;
+            break;
+        case GG_FOP_BINARY:
+            if (!REG_OK(in->dst) || !REG_OK(in->a) || !REG_OK(in->b) || in->sub < 0 || in->sub >= GG_BINARY_COUNT)
+                return GG_ERR_ARG;
+            break;
+        case GG_FOP_SELECT:
+            if (!REG_OK(in->dst) || !REG_OK(in->a) || !REG_OK(in->b) || !REG_OK(in->c)) return GG_ERR_ARG;
+            break;
+        case GG_FOP_STORE:
+        case GG_FOP_REDUCE: {
+            if (in->op == GG_FOP_REDUCE &&
+                (!allow_reduce || (in->sub != GG_REDUCE_SUM && in->sub != GG_REDUCE_MAX)))
+                return GG_ERR_ARG;
+            if (in->dst < 0 || in->dst >= p->noutputs || !REG_OK(in->a) || !p->outputs[in->dst]) return GG_ERR_ARG;
+            /* each output is written by one instruction */
+            for (int32_t j = 0; j < i; j++) {
+                const gg_finstr *o = &p->instr[j];
+                if ((o->op == GG_FOP_STORE || o->op == GG_FOP_REDUCE) && o->dst == in->dst) return GG_ERR_ARG;
+            }
+            /* a stored (not reduced) output cannot broadcast over an axis: writes would race */
+            if (in->op == GG_FOP_STORE)
+                for (int d = 0; d < p->rank; d++)
+                    if (p->shape[d] > 1 && op_stride(p, p->ninputs + in->dst, d) == 0) return GG_ERR_ARG;
+            break;
+        }
+        default:
+            return GG_ERR_ARG;
+        }
+    }
+#undef REG_OK
+    return GG_OK;
+}
+
+/* Strided fill of the positions `base + sum idx[d] * st[d]` over shape. */
+static void strided_fill(float *base, const int64_t *shape, const int64_t *st, int rank, float v) {
+    int64_t idx[GG_MAX_RANK] = {0};
+    if (rank == 0) { base[0] = v; return; }
+    for (int d = 0; d < rank; d++) if (shape[d] == 0) return;
+    int r = rank - 1;
+    int64_t off = 0;
+    for (;;) {
+        float *row = base + off;
+        int64_t s = st[r];
+        if (s == 1) { for (int64_t i = 0; i < shape[r]; i++) row[i] = v; }
+        else { for (int64_t i = 0; i < shape[r]; i++) row[i * s] = v; }
+        int d = r - 1;
+        for (; d >= 0; d--) {
+            idx[d]++;
+            off += st[d];
+            if (idx[d] < shape[d]) break;
+            off -= idx[d] * st[d];
+            idx[d] = 0;
+        }
+        if (d < 0) return;
+    }
+}
+
+void gg__fused_init_reductions(const gg_fprogram *p) {
+    for (int32_t i = 0; i < p->ninstr; i++) {
+        const gg_finstr *in = &p->instr[i];
+        if (in->op != GG_FOP_REDUCE) continue;
+        int64_t shape[GG_MAX_RANK], st[GG_MAX_RANK];
+        for (int d = 0; d < p->rank; d++) {
+            st[d] = op_stride(p, p->ninputs + in->dst, d);
+            shape[d] = st[d] == 0 ? 1 : p->shape[d]; /* a reduced axis, even an empty one */
+        }
+        strided_fill(p->outputs[in->dst], shape, st, p->rank, in->sub == GG_REDUCE_SUM ? 0.0f : -INFINITY);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Execution state                                                     */
+
+typedef struct fexec {
+    const gg_fprogram *p;
+    int rank;                    /* >= 1 */
+    int64_t shape[GG_MAX_RANK];
+    int nin, nout, nops;         /* operands: inputs, outputs, then the flat index */
+    const int64_t *st;           /* nops x GG_MAX_RANK strides over this space */
+    int64_t T;
+    int64_t thread_floats;
+    gg__unary_fn un;
+    gg__binary_fn bin;
+    gg__rand_fn ru, rn;
+    float *partial;              /* chunk mode: RSUPER x nout chunk values, then nout row totals */
+    const int32_t *apart;        /* nops: 1 when the operand's memory overlaps no operand of the other kind */
+} fexec;
+
+typedef struct fthr {
+    float *regs;      /* nregs x T */
+    float **rp;       /* nregs: where each register's current tile is (its buffer, an input or an output) */
+    float *red;       /* nout x RED_FLOATS */
+    int64_t *base;    /* nops: offsets at the current row's first column (of the box) */
+    int64_t *rowoff;  /* nops x MAX_ROWS: offsets of the tile's rows */
+    int64_t idx[GG_MAX_RANK];
+    float *chunk_out; /* chunk mode: chunk values go to chunk_out[o], rows are not finished */
+} fthr;
+
+static void sizes(const gg_fprogram *p, int64_t *shared, int64_t *per_thread) {
+    int64_t nops = (int64_t)p->ninputs + p->noutputs + 1;
+    int64_t nout = p->noutputs;
+    *shared = round16(2 * nops * GG_MAX_RANK) + round16((RSUPER + 1) * nout) + round16(nops);
+    *per_thread = round16((int64_t)p->nregs * tile_len(p->nregs)) + round16(2 * (int64_t)p->nregs) +
+                  round16(nout * RED_FLOATS) +
+                  round16(2 * nops) + round16(2 * nops * MAX_ROWS);
+}
+
+static void thr_init(const fexec *e, fthr *t, float *mem) {
+    const gg_fprogram *p = e->p;
+    t->regs = mem;
+    mem += round16((int64_t)p->nregs * e->T);
+    t->rp = (float **)mem;
+    mem += round16(2 * (int64_t)p->nregs);
+    t->red = mem;
+    mem += round16((int64_t)e->nout * RED_FLOATS);
+    t->base = (int64_t *)mem;
+    mem += round16(2 * (int64_t)e->nops);
+    t->rowoff = (int64_t *)mem;
+    t->chunk_out = 0;
+}
+
+INLINE int64_t ST(const fexec *e, int op, int d) { return e->st[op * GG_MAX_RANK + d]; }
+
+/* Cursor at box corner lo: idx and base offsets (inner column lo[r]). */
+INLINE void cursor_start(const fexec *e, fthr *t, const int64_t *lo) {
+    for (int k = 0; k < e->nops; k++) {
+        int64_t off = 0;
+        for (int d = 0; d < e->rank; d++) off += lo[d] * ST(e, k, d);
+        t->base[k] = off;
+    }
+    for (int d = 0; d < e->rank; d++) t->idx[d] = lo[d];
+}
+
+/* Next row of the box (row-major over the outer axes). */
+INLINE void cursor_next_row(const fexec *e, fthr *t, const int64_t *lo, const int64_t *hi) {
+    for (int d = e->rank - 2; d >= 0; d--) {
+        t->idx[d]++;
+        for (int k = 0; k < e->nops; k++) t->base[k] += ST(e, k, d);
+        if (t->idx[d] < hi[d]) return;
+        int64_t back = t->idx[d] - lo[d];
+        for (int k = 0; k < e->nops; k++) t->base[k] -= back * ST(e, k, d);
+        t->idx[d] = lo[d];
+    }
+}
+
+INLINE float nmax(float m, float v) { return (v > m || v != v) ? v : m; }
+
+INLINE void lanes_acc(float *accp, const float *x, int64_t n, int sum) {
+    float acc[LANES];
+    memcpy(acc, accp, sizeof acc);
+    int64_t i = 0;
+    if (sum) {
+        for (; i + LANES <= n; i += LANES)
+            for (int j = 0; j < LANES; j++) acc[j] += x[i + j];
+        for (int j = 0; i + j < n; j++) acc[j] += x[i + j];
+    } else {
+        for (; i + LANES <= n; i += LANES)
+            for (int j = 0; j < LANES; j++) acc[j] = nmax(acc[j], x[i + j]);
+        for (int j = 0; i + j < n; j++) acc[j] = nmax(acc[j], x[i + j]);
+    }
+    memcpy(accp, acc, sizeof acc);
+}
+
+/* Folds the lanes by gg_reduce.c's pairwise tree and resets them. */
+INLINE float lanes_fold(float *acc, int sum) {
+    for (int w = LANES / 2; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) acc[j] = sum ? acc[j] + acc[j + w] : nmax(acc[j], acc[j + w]);
+    float v = acc[0];
+    float init = sum ? 0.0f : -INFINITY;
+    for (int j = 0; j < LANES; j++) acc[j] = init;
+    return v;
+}
+
+INLINE float combine(float a, float b, int sum) { return sum ? a + b : nmax(a, b); }
+
+/* Runs the program over one tile: nr rows of len floats whose offsets are in
+ * t->rowoff. whole: the rows are complete box rows; otherwise nr == 1 and the
+ * piece starts at column col of its row (rowlen long in the box). */
+/* 1 when the nr rows at offsets ro (len floats each) are one contiguous run. */
+INLINE int rows_contiguous(const int64_t *ro, int nr, int64_t len) {
+    for (int k = 1; k < nr; k++) if (ro[k] != ro[0] + k * len) return 0;
+    return 1;
+}
+
+/* Runs the program over one tile: nr rows of len floats whose offsets are in
+ * t->rowoff. whole: the rows are complete box rows; otherwise nr == 1 and the
+ * piece starts at column col of its row (rowlen long in the box).
+ * A LOAD of a unit-stride input that overlaps no output reads it in place;
+ * an instruction followed by a STORE of its result to a unit-stride output
+ * that overlaps no input computes straight into that output. */
+INLINE void run_tile(const fexec *e, fthr *t, int nr, int64_t len, int whole, int64_t col, int64_t rowlen) {
+    const gg_fprogram *p = e->p;
+    const int64_t T = e->T;
+    const int64_t n = (int64_t)nr * len;
+    const int r = e->rank - 1;
+    float **rp = t->rp;
+    int stored = 0; /* the next STORE was done by the instruction before it */
+    for (int32_t ii = 0; ii < p->ninstr; ii++) {
+        const gg_finstr *in = &p->instr[ii];
+        float *d = t->regs + (int64_t)in->dst * T;
+        if (in->op != GG_FOP_LOAD && in->op != GG_FOP_STORE && in->op != GG_FOP_REDUCE && ii + 1 < p->ninstr) {
+            const gg_finstr *nx = &p->instr[ii + 1];
+            int op = e->nin + nx->dst;
+            if (nx->op == GG_FOP_STORE && nx->a == in->dst && e->apart[op] && ST(e, op, r) == 1) {
+                const int64_t *ro = t->rowoff + (int64_t)op * MAX_ROWS;
+                if (rows_contiguous(ro, nr, len)) {
+                    d = p->outputs[nx->dst] + ro[0];
+                    stored = 1;
+                }
+            }
+        }
+        switch (in->op) {
+        case GG_FOP_LOAD: {
+            const float *src = p->inputs[in->a];
+            const int64_t *ro = t->rowoff + (int64_t)in->a * MAX_ROWS;
+            int64_t s = ST(e, in->a, r);
+            if (s == 1 && e->apart[in->a] && rows_contiguous(ro, nr, len)) {
+                rp[in->dst] = (float *)(src + ro[0]);
+                break;
+            }
+            for (int k = 0; k < nr; k++) {
+                const float *x = src + ro[k];
+                float *y = d + (int64_t)k * len;
+                if (s == 1) memcpy(y, x, (size_t)len * sizeof(float));
+                else if (s == 0) { float v = x[0]; VLOOP for (int64_t i = 0; i < len; i++) y[i] = v; }
+                else { for (int64_t i = 0; i < len; i++) y[i] = x[i * s]; }
+            }
+            rp[in->dst] = d;
+            break;
+        }
+        case GG_FOP_CONST: {
+            float v = in->p0;
+            VLOOP for (int64_t i = 0; i < n; i++) d[i] = v;
+            rp[in->dst] = d;
+            break;
+        }
+        case GG_FOP_RAND_UNIFORM:
+        case GG_FOP_RAND_NORMAL: {
+            gg__rand_fn fn = in->op == GG_FOP_RAND_UNIFORM ? e->ru : e->rn;
+            const int64_t *ro = t->rowoff + (int64_t)(e->nops - 1) * MAX_ROWS;
+            uint64_t key = p->keys[in->a];
+            for (int k = 0; k < nr; k++) fn(d + (int64_t)k * len, len, key, (uint64_t)ro[k]);
+            rp[in->dst] = d;
+            break;
+        }
+        case GG_FOP_UNARY:
+            e->un(d, rp[in->a], n, in->sub, in->p0, in->p1);
+            rp[in->dst] = d;
+            break;
+        case GG_FOP_BINARY:
+            e->bin(d, rp[in->a], rp[in->b], n, in->sub);
+            rp[in->dst] = d;
+            break;
+        case GG_FOP_SELECT: {
+            const float *c = rp[in->a], *a = rp[in->b], *b = rp[in->c];
+            VLOOP for (int64_t i = 0; i < n; i++) d[i] = c[i] != 0.0f ? a[i] : b[i];
+            rp[in->dst] = d;
+            break;
+        }
+        case GG_FOP_STORE: {
+            if (stored) { stored = 0; break; }
+            float *dst = p->outputs[in->dst];
+            const float *x = rp[in->a];
+            int op = e->nin + in->dst;
+            const int64_t *ro = t->rowoff + (int64_t)op * MAX_ROWS;
+            int64_t s = ST(e, op, r);
+            for (int k = 0; k < nr; k++) {
+                float *y = dst + ro[k];
+                const float *xk = x + (int64_t)k * len;
+                if (s == 1) memcpy(y, xk, (size_t)len * sizeof(float));
+                else { for (int64_t i = 0; i < len; i++) y[i * s] = xk[i]; }
+            }
+            break;
+        }
+        case GG_FOP_REDUCE: {
+            float *dst = p->outputs[in->dst];
+            const float *x = rp[in->a];
+            int op = e->nin + in->dst;
+            const int64_t *ro = t->rowoff + (int64_t)op * MAX_ROWS;
+            int64_t s = ST(e, op, r);
+            int sum = in->sub == GG_REDUCE_SUM;
+            if (s == 0) {
+                float *acc = t->red + (int64_t)in->dst * RED_FLOATS;
+                if (whole) {
+                    /* whole rows shorter than a chunk: one chunk each */
+                    for (int k = 0; k < nr; k++) {
+                        lanes_acc(acc, x + (int64_t)k * len, len, sum);
+                        float total = combine(sum ? 0.0f : -INFINITY, lanes_fold(acc, sum), sum);
+                        dst[ro[k]] = combine(dst[ro[k]], total, sum);
+                    }
+                } else {
+                    lanes_acc(acc, x, len, sum);
+                    int64_t end = col + len;
+                    if (end == rowlen || end % RCHUNK == 0) {
+                        float v = lanes_fold(acc, sum);
+                        if (t->chunk_out) {
+                            t->chunk_out[in->dst] = v;
+                        } else {
+                            acc[LANES] = combine(acc[LANES], v, sum);
+                            if (end == rowlen) {
+                                dst[ro[0]] = combine(dst[ro[0]], acc[LANES], sum);
+                                acc[LANES] = sum ? 0.0f : -INFINITY;
+                            }
+                        }
+                    }
+                }
+            } else {
+                for (int k = 0; k < nr; k++) {
+                    float *y = dst + ro[k];
+                    const float *xk = x + (int64_t)k * len;
+                    if (s == 1) {
+                        if (sum) { VLOOP for (int64_t i = 0; i < len; i++) y[i] = y[i] + xk[i]; }
+                        else { VLOOP for (int64_t i = 0; i < len; i++) y[i] = nmax(y[i], xk[i]); }
+                    } else {
+                        if (sum) { for (int64_t i = 0; i < len; i++) y[i * s] = y[i * s] + xk[i]; }
+                        else { for (int64_t i = 0; i < len; i++) y[i * s] = nmax(y[i * s], xk[i]); }
+                    }
+                }
+            }
+            break;
+        }
+        default:
+            break;
+        }
+    }
+}
+
+INLINE void reset_reduce_state(const fexec *e, fthr *t) {
+    const gg_fprogram *p = e->p;
+    for (int32_t i = 0; i < p->ninstr; i++) {
+        const gg_finstr *in = &p->instr[i];
+        if (in->op != GG_FOP_REDUCE) continue;
+        float *acc = t->red + (int64_t)in->dst * RED_FLOATS;
+        float init = in->sub == GG_REDUCE_SUM ? 0.0f : -INFINITY;
+        for (int j = 0; j <= LANES; j++) acc[j] = init;
+    }
+}
+
+/* Columns [c_lo, c_hi) (relative to the box's first column) of the current
+ * row, as single-row tiles; rowlen is the box's row length. */
+INLINE void run_row_piece(const fexec *e, fthr *t, int64_t c_lo, int64_t c_hi, int64_t rowlen) {
+    const int r = e->rank - 1;
+    for (int64_t c = c_lo; c < c_hi; c += e->T) {
+        int64_t len = c_hi - c < e->T ? c_hi - c : e->T;
+        for (int k = 0; k < e->nops; k++) t->rowoff[(int64_t)k * MAX_ROWS] = t->base[k] + c * ST(e, k, r);
+        run_tile(e, t, 1, len, 0, c, rowlen);
+    }
+}
+
+/* The whole box [lo, hi), rows in row-major order. */
+INLINE void run_box_body(const fexec *e, fthr *t, const int64_t *lo, const int64_t *hi) {
+    const int r = e->rank - 1;
+    int64_t nrows = 1;
+    for (int d = 0; d < r; d++) nrows *= hi[d] - lo[d];
+    int64_t L = hi[r] - lo[r];
+    if (nrows == 0 || L == 0) return;
+    reset_reduce_state(e, t);
+    cursor_start(e, t, lo);
+    if (2 * L <= e->T && nrows > 1) {
+        int64_t per = e->T / L < MAX_ROWS ? e->T / L : MAX_ROWS;
+        for (int64_t row = 0; row < nrows;) {
+            int nr = (int)(nrows - row < per ? nrows - row : per);
+            for (int j = 0; j < nr; j++) {
+                for (int k = 0; k < e->nops; k++) t->rowoff[(int64_t)k * MAX_ROWS + j] = t->base[k];
+                if (row + j + 1 < nrows) cursor_next_row(e, t, lo, hi);
+            }
+            run_tile(e, t, nr, L, 1, 0, L);
+            row += nr;
+        }
+    } else {
+        for (int64_t row = 0; row < nrows; row++) {
+            run_row_piece(e, t, 0, L, L);
+            if (row + 1 < nrows) cursor_next_row(e, t, lo, hi);
+        }
+    }
+}
+
+typedef void (*box_fn)(const fexec *, fthr *, const int64_t *, const int64_t *);
+typedef void (*piece_fn)(const fexec *, fthr *, int64_t, int64_t, int64_t);
+static void box_portable(const fexec *e, fthr *t, const int64_t *lo, const int64_t *hi) { run_box_body(e, t, lo, hi); }
+static void piece_portable(const fexec *e, fthr *t, int64_t a, int64_t b, int64_t L) { run_row_piece(e, t, a, b, L); }
+#if GG_X86
+TGT_AVX2 static void box_avx2(const fexec *e, fthr *t, const int64_t *lo, const int64_t *hi) { run_box_body(e, t, lo, hi); }
+TGT_AVX2 static void piece_avx2(const fexec *e, fthr *t, int64_t a, int64_t b, int64_t L) { run_row_piece(e, t, a, b, L); }
+TGT_AVX512 static void box_avx512(const fexec *e, fthr *t, const int64_t *lo, const int64_t *hi) { run_box_body(e, t, lo, hi); }
+TGT_AVX512 static void piece_avx512(const fexec *e, fthr *t, int64_t a, int64_t b, int64_t L) { run_row_piece(e, t, a, b, L); }
+#endif
+
+static void pick(const gg_ctx *ctx, fexec *e, box_fn *bf, piece_fn *pf) {
+    e->un = gg__unary_pick(ctx);
+    e->bin = gg__binary_pick(ctx);
+    e->ru = gg__rand_uniform_pick(ctx);
+    e->rn = gg__rand_normal_pick(ctx);
+    *bf = box_portable;
+    *pf = piece_portable;
+#if GG_X86
+    switch (gg_ctx_isa(ctx)) {
+    case GG_ISA_AVX512: *bf = box_avx512; *pf = piece_avx512; break;
+    case GG_ISA_AVX2: *bf = box_avx2; *pf = piece_avx2; break;
+    default: break;
+    }
+#endif
+}
+
+/* Bytes [lo, hi] an operand can touch over the program's space. */
+static void extent(const gg_fprogram *p, int op, const char *base, const char **lo, const char **hi) {
+    int64_t a = 0, b = 0;
+    for (int d = 0; d < p->rank; d++) {
+        int64_t span = (p->shape[d] - 1) * op_stride(p, op, d);
+        if (span < 0) a += span; else b += span;
+    }
+    *lo = base + a * (int64_t)sizeof(float);
+    *hi = base + b * (int64_t)sizeof(float) + sizeof(float) - 1;
+}
+
+/* Fills e (space, strides cache in `shared`). collapse: simplify the space;
+ * otherwise keep the program's axes (rank 0 becomes a 1-element rank 1). */
+static void exec_init(fexec *e, const gg_fprogram *p, float *shared, int collapse) {
+    e->p = p;
+    e->nin = p->ninputs;
+    e->nout = p->noutputs;
+    e->nops = p->ninputs + p->noutputs + 1;
+    e->T = tile_len(p->nregs);
+    int64_t flat[GG_MAX_RANK];
+    int64_t f = 1;
+    for (int d = p->rank - 1; d >= 0; d--) { flat[d] = f; f *= p->shape[d]; }
+    int64_t *st = (int64_t *)shared;
+    e->st = st;
+    e->partial = shared + round16(2 * (int64_t)e->nops * GG_MAX_RANK);
+    int32_t *apart = (int32_t *)(e->partial + round16((RSUPER + 1) * (int64_t)e->nout));
+    e->apart = apart;
+    /* memory extents of the operands, [lo, hi] in bytes */
+    for (int k = 0; k < e->nops - 1; k++) apart[k] = 1;
+    for (int i = 0; i < p->ninputs; i++) {
+        for (int o = 0; o < p->noutputs; o++) {
+            const char *ilo, *ihi, *olo, *ohi;
+            extent(p, i, (const char *)p->inputs[i], &ilo, &ihi);
+            extent(p, p->ninputs + o, (const char *)p->outputs[o], &olo, &ohi);
+            if (ilo <= ohi && olo <= ihi) apart[i] = apart[p->ninputs + o] = 0;
+        }
+    }
+    apart[e->nops - 1] = 0;
+    int orig[GG_MAX_RANK];
+    int rank = 0;
+    for (int d = 0; d < p->rank; d++) {
+        if (collapse && p->shape[d] == 1) continue;
+        if (collapse && rank > 0) {
+            int merge = 1;
+            int prev = orig[rank - 1];
+            for (int k = 0; k < e->nops - 1 && merge; k++)
+                if (op_stride(p, k, prev) != op_stride(p, k, d) * p->shape[d]) merge = 0;
+            if (merge) {
+                e->shape[rank - 1] *= p->shape[d];
+                orig[rank - 1] = d;
+                continue;
+            }
+        }
+        e->shape[rank] = p->shape[d];
+        orig[rank] = d;
+        rank++;
+    }
+    if (rank == 0) {
+        e->rank = 1;
+        e->shape[0] = 1;
+        for (int k = 0; k < e->nops; k++) st[k * GG_MAX_RANK] = 0;
+        return;
+    }
+    e->rank = rank;
+    for (int k = 0; k < e->nops; k++)
+        for (int d = 0; d < rank; d++)
+            st[k * GG_MAX_RANK + d] = k < e->nops - 1 ? op_stride(p, k, orig[d]) : flat[orig[d]];
+}
+
+/* ------------------------------------------------------------------ */
+/* Entry points                                                        */
+
+int64_t gg_fused_f32_scratch(const gg_ctx *ctx, const gg_fprogram *p) {
+    if (!p || p->nregs < 0 || p->ninputs < 0 || p->noutputs < 0) return 0;
+    int nt = ctx && ctx->nthreads > 1 ? ctx->nthreads : 1;
+#ifndef _OPENMP
+    nt = 1;
+#endif
+    int64_t shared, per;
+    sizes(p, &shared, &per);
+    return shared + nt * per;
+}
+
+static int has_reduce(const gg_fprogram *p) {
+    for (int32_t i = 0; i < p->ninstr; i++) if (p->instr[i].op == GG_FOP_REDUCE) return 1;
+    return 0;
+}
+
+gg_status gg_fused_f32(const gg_ctx *ctx, const gg_fprogram *p) {
+    gg_status stt = gg__fused_validate(p, 1);
+    if (stt != GG_OK) return stt;
+    int64_t need = gg_fused_f32_scratch(ctx, p);
+    if (need > 0 && (!ctx || !ctx->scratch || ctx->scratch_len < need)) return GG_ERR_SCRATCH;
+    int reduce = has_reduce(p);
+    if (reduce) gg__fused_init_reductions(p);
+    int64_t total = 1;
+    for (int d = 0; d < p->rank; d++) total *= p->shape[d];
+    if (total == 0 || p->ninstr == 0) return GG_OK;
+
+    int64_t shared, per;
+    sizes(p, &shared, &per);
+    fexec e;
+    exec_init(&e, p, ctx->scratch, 1);
+    float *thread_mem = ctx->scratch + shared;
+    box_fn bf;
+    piece_fn pf;
+    pick(ctx, &e, &bf, &pf);
+    const int R = e.rank, r = R - 1;
+    int64_t lo[GG_MAX_RANK], hi[GG_MAX_RANK];
+    for (int d = 0; d < R; d++) { lo[d] = 0; hi[d] = e.shape[d]; }
+
+    int nt = ctx->nthreads > 1 ? ctx->nthreads : 1;
+#ifndef _OPENMP
+    nt = 1;
+#endif
+    if (total < PAR_MIN) nt = 1;
+    if (nt == 1) {
+        fthr t;
+        thr_init(&e, &t, thread_mem);
+        bf(&e, &t, lo, hi);
+        return GG_OK;
+    }
+
+    /* Split along an axis that no REDUCE output reduces: the outermost one
+     * with at least 4 units per thread, else the one with the most units. */
+    int freeax[GG_MAX_RANK];
+    for (int d = 0; d < R; d++) freeax[d] = 1;
+    for (int32_t i = 0; i < p->ninstr; i++) {
+        if (p->instr[i].op != GG_FOP_REDUCE) continue;
+        for (int d = 0; d < R; d++) if (ST(&e, e.nin + p->instr[i].dst, d) == 0) freeax[d] = 0;
+    }
+    int split = -1, cand = -1;
+    int64_t best = 0;
+    for (int d = 0; d < R; d++) {
+        if (!freeax[d]) continue;
+        int64_t units = d == r ? (e.shape[r] + 15) / 16 : e.shape[d];
+        if (units >= 4 * (int64_t)nt) { split = d; break; }
+        if (units > best) { best = units; cand = d; }
+    }
+    if (split < 0 && best >= nt) split = cand;
+    if (split >= 0) {
+        int64_t units = split == r ? (e.shape[r] + 15) / 16 : e.shape[split];
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+        {
+            int tid = 0, team = 1;
+#ifdef _OPENMP
+            tid = omp_get_thread_num();
+            team = omp_get_num_threads();
+#endif
+            int64_t a = units * tid / team, b = units * (tid + 1) / team;
+            if (split == r) {
+                a *= 16;
+                b = b * 16 < e.shape[r] ? b * 16 : e.shape[r];
+            }
+            if (b > a) {
+                int64_t blo[GG_MAX_RANK], bhi[GG_MAX_RANK];
+                for (int d = 0; d < R; d++) { blo[d] = lo[d]; bhi[d] = hi[d]; }
+                blo[split] = a;
+                bhi[split] = b;
+                fthr t;
+                thr_init(&e, &t, thread_mem + tid * per);
+                bf(&e, &t, blo, bhi);
+            }
+        }
+        return GG_OK;
+    }
+
+    if (e.shape[r] < 2 * RCHUNK) {
+        fthr t;
+        thr_init(&e, &t, thread_mem);
+        bf(&e, &t, lo, hi);
+        return GG_OK;
+    }
+
+    /* Chunk mode: rows in order; the 4096-float chunks of a row in parallel,
+     * their values combined in index order (gg_reduce.c's row_parallel). */
+    fthr m;
+    thr_init(&e, &m, thread_mem);
+    int64_t *row_base = m.base; /* read-only for the workers */
+    float *totals = e.partial + (int64_t)RSUPER * e.nout;
+    int64_t nrows = 1;
+    for (int d = 0; d < r; d++) nrows *= e.shape[d];
+    const int64_t L = e.shape[r];
+    const int64_t nch = (L + RCHUNK - 1) / RCHUNK;
+    cursor_start(&e, &m, lo);
+    for (int64_t row = 0; row < nrows; row++) {
+        for (int32_t i = 0; i < p->ninstr; i++)
+            if (p->instr[i].op == GG_FOP_REDUCE)
+                totals[p->instr[i].dst] = p->instr[i].sub == GG_REDUCE_SUM ? 0.0f : -INFINITY;
+        for (int64_t c0 = 0; c0 < nch; c0 += RSUPER) {
+            int cnt = (int)(nch - c0 < RSUPER ? nch - c0 : RSUPER);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+            for (int k = 0; k < cnt; k++) {
+                int tid = 0;
+#ifdef _OPENMP
+                tid = omp_get_thread_num();
+#endif
+                fthr t;
+                thr_init(&e, &t, thread_mem + tid * per);
+                t.base = row_base;
+                t.chunk_out = e.partial + (int64_t)k * e.nout;
+                reset_reduce_state(&e, &t);
+                int64_t s = (c0 + k) * RCHUNK;
+                pf(&e, &t, s, s + RCHUNK < L ? s + RCHUNK : L, L);
+            }
+            for (int32_t i = 0; i < p->ninstr; i++) {
+                const gg_finstr *in = &p->instr[i];
+                if (in->op != GG_FOP_REDUCE || ST(&e, e.nin + in->dst, r) != 0) continue;
+                int sum = in->sub == GG_REDUCE_SUM;
+                for (int k = 0; k < cnt; k++)
+                    totals[in->dst] = combine(totals[in->dst], e.partial[(int64_t)k * e.nout + in->dst], sum);
+            }
+        }
+        for (int32_t i = 0; i < p->ninstr; i++) {
+            const gg_finstr *in = &p->instr[i];
+            if (in->op != GG_FOP_REDUCE || ST(&e, e.nin + in->dst, r) != 0) continue;
+            float *y = p->outputs[in->dst] + row_base[e.nin + in->dst];
+            *y = combine(*y, totals[in->dst], in->sub == GG_REDUCE_SUM);
+        }
+        if (row + 1 < nrows) cursor_next_row(&e, &m, lo, hi);
+    }
+    return GG_OK;
+}
+
+gg_status gg_fused_region_f32(const gg_ctx *ctx, const gg_fprogram *p, const int64_t *lo, const int64_t *extent) {
+    gg_status stt = gg__fused_validate(p, 0);
+    if (stt != GG_OK) return stt;
+    if (p->rank > 0 && (!lo || !extent)) return GG_ERR_ARG;
+    int64_t count = 1;
+    for (int d = 0; d < p->rank; d++) {
+        if (lo[d] < 0 || extent[d] < 0 || lo[d] > p->shape[d] || extent[d] > p->shape[d] - lo[d]) return GG_ERR_ARG;
+        count *= extent[d];
+    }
+    gg_ctx one = ctx ? *ctx : (gg_ctx){1, -1, 0, 0};
+    one.nthreads = 1;
+    int64_t need = gg_fused_f32_scratch(&one, p);
+    if (need > 0 && (!one.scratch || one.scratch_len < need)) return GG_ERR_SCRATCH;
+    if (count == 0 || p->ninstr == 0) return GG_OK;
+    int64_t shared, per;
+    sizes(p, &shared, &per);
+    fexec e;
+    exec_init(&e, p, one.scratch, 0);
+    box_fn bf;
+    piece_fn pf;
+    pick(&one, &e, &bf, &pf);
+    (void)pf;
+    int64_t blo[GG_MAX_RANK], bhi[GG_MAX_RANK];
+    if (p->rank == 0) {
+        blo[0] = 0;
+        bhi[0] = 1;
+    } else {
+        for (int d = 0; d < p->rank; d++) { blo[d] = lo[d]; bhi[d] = lo[d] + extent[d]; }
+    }
+    fthr t;
+    thr_init(&e, &t, one.scratch + shared);
+    bf(&e, &t, blo, bhi);
+    return GG_OK;
+}
