@@ -55,6 +55,8 @@ public final class PlanCache {
     private var entries: [String: Compilation] = [:]
     public private(set) var hits = 0
     public private(set) var misses = 0
+    /// Time spent compiling, over all misses.
+    public private(set) var compileSeconds = 0.0
     /// Told about every compilation and hit, for verbose output.
     public var log: ((String) -> Void)?
 
@@ -69,6 +71,7 @@ public final class PlanCache {
         }
         misses += 1
         let c = try Compiler.compile(program)
+        compileSeconds += c.seconds
         let inputs = program.nodes.compactMap { n -> String? in
             if case .input(let name) = n.op { return "\(name)\(n.shape)" }
             return nil

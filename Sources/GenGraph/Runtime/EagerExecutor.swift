@@ -10,18 +10,20 @@ final class EagerExecutor {
     private let kernels: KernelContext
     /// Released intermediates by element count, reused like a caching allocator.
     private var pool: [Int: [Buffer]] = [:]
-    /// Kernel calls made by the last run.
-    private(set) var kernelsLaunched = 0
+    private let statistics: ExecutionStatistics
+    /// The previous run's results: callers are done with them once the next run starts.
+    private var previousOutputs: [View?] = []
 
-    init(graph: Graph, kernels: KernelContext) {
+    init(graph: Graph, kernels: KernelContext, statistics: ExecutionStatistics) {
         self.graph = graph
         self.kernels = kernels
+        self.statistics = statistics
     }
 
     /// Computes `outputs`; `leaf` supplies inputs, parameters and state.
     /// `randomKey` derives the key of each random node from its stream.
     func run(_ outputs: [Int], leaf: (Node) throws -> View, randomKey: (Int) -> UInt64) throws -> [View] {
-        kernelsLaunched = 0
+        for k in previousOutputs.indices { release(&previousOutputs[k]) }
         let order = graph.neededNodes(for: outputs)
         var remainingUses = [Int](repeating: 0, count: graph.nodes.count)
         for id in order { for input in graph.nodes[id].inputs { remainingUses[input] += 1 } }
@@ -31,13 +33,19 @@ final class EagerExecutor {
         for id in order {
             let node = graph.nodes[id]
             let inputs = node.inputs.map { values[$0]! }
-            values[id] = try evaluate(node, inputs, leaf: leaf, randomKey: randomKey)
+            let cost = NodeCost(node, graph.nodes)
+            statistics.record(kernels: 0, flops: cost.flops, bytes: cost.bytesRead + cost.bytesWritten)
+            values[id] = try statistics.timed(node.op.name, flops: cost.flops, bytes: cost.bytesRead + cost.bytesWritten) {
+                try evaluate(node, inputs, leaf: leaf, randomKey: randomKey)
+            }
             for input in node.inputs {
                 remainingUses[input] -= 1
                 if remainingUses[input] == 0 { release(&values[input]) }
             }
         }
-        return outputs.map { values[$0]! }
+        let results = outputs.map { values[$0]! }
+        previousOutputs = results
+        return results
     }
 
     private func release(_ slot: inout View?) {
@@ -48,12 +56,13 @@ final class EagerExecutor {
 
     private func allocate(_ shape: Shape) -> View {
         let n = shape.count
-        let buffer = pool[n]?.popLast() ?? Buffer(count: n)
-        return View(buffer: buffer, shape: shape)
+        if let buffer = pool[n]?.popLast() { return View(buffer: buffer, shape: shape) }
+        statistics.workingSetBytes += n * 4
+        return View(buffer: Buffer(count: n), shape: shape)
     }
 
     private func launch(_ op: String, _ body: () -> gg_status) throws {
-        kernelsLaunched += 1
+        statistics.kernels += 1
         try check(body(), op)
     }
 
@@ -142,7 +151,7 @@ final class EagerExecutor {
         case .oneHot(let depth):
             let labels = try contiguous(x[0])
             let out = allocate(node.shape)
-            kernelsLaunched += 1
+            statistics.kernels += 1
             if gg_one_hot_f32(&ctx, out.pointer, labels.pointer, Int64(labels.shape.count), Int64(depth)) != GG_OK {
                 throw GraphError(op: name, "a label is not an integer in [0, \(depth))")
             }

@@ -9,14 +9,19 @@ final class PlanExecutor {
     private let kernels: KernelContext
     private let arena: Buffer
     private var calls: [KernelCall] = []
-    /// Kernel calls made per run.
-    var kernelsPerRun: Int { calls.count }
+    private let statistics: ExecutionStatistics
+    private let profileKeys: [String]
 
-    init(plan: Plan, kernels: KernelContext) throws {
+    init(plan: Plan, kernels: KernelContext, statistics: ExecutionStatistics) throws {
         self.plan = plan
         self.kernels = kernels
+        self.statistics = statistics
         arena = Buffer(count: plan.arenaFloats)
+        statistics.workingSetBytes += plan.arenaFloats * 4
         calls = try plan.steps.map { try KernelCall($0.op, kernels: kernels) }
+        profileKeys = plan.steps.enumerated().map { k, step in
+            String(format: "step %3d ", k) + step.kernel + (step.group.map { " group \($0)" } ?? "")
+        }
     }
 
     /// Runs the plan; `leaf` gives each leaf's storage by name, `keys` this
@@ -27,7 +32,13 @@ final class PlanExecutor {
         for name in plan.leafNames { buffers.append(try leaf(name)) }
         buffers += plan.constants
         let bases = buffers.map(\.pointer)
-        for call in calls { try call.run(bases: bases, keys: keys) }
+        for (k, call) in calls.enumerated() {
+            let step = plan.steps[k]
+            statistics.record(kernels: call.launches, flops: step.flops, bytes: step.bytesRead + step.bytesWritten)
+            try statistics.timed(profileKeys[k], flops: step.flops, bytes: step.bytesRead + step.bytesWritten) {
+                try call.run(bases: bases, keys: keys)
+            }
+        }
         return plan.outputs.map { o in
             guard let l = o.location else {  // a constant result: materialise it
                 let b = Buffer(count: o.shape.count)
@@ -47,6 +58,8 @@ private final class KernelCall {
     // Fused programs: C arrays kept alive for the executor's lifetime.
     var program: PreparedProgram?
     var epilogue: PreparedProgram?
+    /// C kernel calls the step makes (a GEMM with an epilogue makes two until gg_gemm_ep_f32 runs it in one).
+    var launches: Int { epilogue == nil ? 1 : 2 }
 
     init(_ op: StepOp, kernels: KernelContext) throws {
         self.op = op

@@ -24,7 +24,7 @@ public final class Session {
         self.config = config
         self.parameters = parameters
         kernels = KernelContext(threads: config.threads)
-        executor = EagerExecutor(graph: graph, kernels: kernels)
+        executor = EagerExecutor(graph: graph, kernels: kernels, statistics: statistics)
         for t in graph.parameters + graph.states {
             guard case .parameter(let name) = t.node.op else {
                 if case .state(let name) = t.node.op {
@@ -37,8 +37,8 @@ public final class Session {
     }
 
     /// Kernel calls made by the most recent run.
-    public var kernelsLaunched: Int { config.mode == .eager ? executor.kernelsLaunched : lastPlanKernels }
-    private var lastPlanKernels = 0
+    /// Kernels, FLOPs, bytes and (when profiling) time, accumulated over runs.
+    public let statistics = ExecutionStatistics()
 
     /// Computes `outputs` (copies, independent of later updates).
     public func run(_ outputs: [Tensor], feeds: [String: TensorValue] = [:]) throws -> [TensorValue] {
@@ -76,7 +76,6 @@ public final class Session {
             }, randomKey: key)
         case .fused:
             let planned = try planExecutor(for: outputs)
-            lastPlanKernels = planned.kernelsPerRun
             var keys: [Int: UInt64] = [:]
             for stream in planned.plan.randomStreams { keys[stream] = key(stream) }
             let inputShapes = Dictionary(uniqueKeysWithValues: planned.plan.program.nodes.compactMap { n -> (String, Shape)? in
@@ -96,7 +95,7 @@ public final class Session {
     private func planExecutor(for outputs: [Int]) throws -> PlanExecutor {
         if let e = planExecutors[outputs] { return e }
         let compilation = try planCache.compilation(for: Program(graph, outputs: outputs.map(graph.tensor)))
-        let e = try PlanExecutor(plan: compilation.plan, kernels: kernels)
+        let e = try PlanExecutor(plan: compilation.plan, kernels: kernels, statistics: statistics)
         planExecutors[outputs] = e
         return e
     }
@@ -141,7 +140,10 @@ public final class Session {
             let values = try execute(outputs, feeds: feeds, freshNoise: k == 0).map { try executor.contiguous($0) }
             losses.append(values[0].pointer[0])
             let gradients = Array(values[1...step.gradients.count])
-            try step.optimizer.update(parameters, gradients: gradients, kernels: kernels)
+            try statistics.timed("optimizer", flops: 0, bytes: 0) {
+                try step.optimizer.update(parameters, gradients: gradients, kernels: kernels)
+            }
+            statistics.recordUpdate(step.optimizer)
             for (update, value) in zip(step.stateUpdates, values.suffix(step.stateUpdates.count))
                 where updatedStates.insert(update.name).inserted {
                 parameters.buffer(update.name)!.pointer.update(from: value.pointer, count: value.shape.count)

@@ -1,0 +1,65 @@
+import Dispatch
+
+/// What one kernel (or op, in eager mode) cost over a profiled run.
+public struct KernelProfile: Sendable {
+    public var calls = 0
+    public var seconds = 0.0
+    public var flops = 0
+    public var bytes = 0
+}
+
+/// Counters a session keeps across runs: kernels launched, estimated FLOPs and
+/// bytes moved, the storage its executors hold, and (when `profiling`) time
+/// per kernel. Benchmarks read differences of these around the timed steps.
+public final class ExecutionStatistics {
+    public internal(set) var kernels = 0
+    public internal(set) var flops = 0
+    public internal(set) var bytesMoved = 0
+    /// Bytes of intermediate storage held: the eager allocator's buffers, or the plans' arenas.
+    public internal(set) var workingSetBytes = 0
+    /// Time each kernel when set (adds a clock read per launch).
+    public var profiling = false
+    public internal(set) var profile: [String: KernelProfile] = [:]
+
+    public init() {}
+
+    func record(kernels: Int = 1, flops: Int, bytes: Int) {
+        self.kernels += kernels
+        self.flops += flops
+        bytesMoved += bytes
+    }
+
+    /// Runs `body`, timing it under `key` when profiling.
+    func timed<T>(_ key: @autoclosure () -> String, flops: Int, bytes: Int, _ body: () throws -> T) rethrows -> T {
+        guard profiling else { return try body() }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let result = try body()
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        profile[key(), default: KernelProfile()].calls += 1
+        profile[key()]!.seconds += seconds
+        profile[key()]!.flops += flops
+        profile[key()]!.bytes += bytes
+        return result
+    }
+
+    public func resetProfile() { profile = [:] }
+
+    /// Counts an optimiser update: one kernel per parameter (two with clipping).
+    func recordUpdate(_ optimizer: Optimizer) {
+        let elements = optimizer.parameters.reduce(0) { $0 + $1.shape.count }
+        let perParameter = optimizer.clip == nil ? 1 : 2
+        record(kernels: perParameter * optimizer.parameters.count, flops: 0,
+               bytes: (optimizer.rule.bytesPerElement + (optimizer.clip == nil ? 0 : 8)) * elements)
+    }
+}
+
+extension OptimizerRule {
+    /// Bytes an update reads and writes per parameter element (parameter, gradient, state).
+    var bytesPerElement: Int {
+        switch self {
+        case .sgd(_, let momentum, _): return momentum == 0 ? 12 : 20
+        case .adam: return 28
+        case .rmsprop: return 20
+        }
+    }
+}

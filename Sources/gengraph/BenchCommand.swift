@@ -1,0 +1,267 @@
+import ArgumentParser
+import Foundation
+import GenGraph
+
+/// `gengraph bench`: eager against fused on the same weights and batches.
+/// Each mode runs in a child process of its own, so peak RSS is that mode's.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time a model's training step in each execution mode, side by side.",
+        discussion: """
+            Each mode runs in its own process from the same initial weights on the same batches; \
+            warm-up steps (and compilation) are not timed. Reports median/min/max step time, samples/s, \
+            kernels and bytes moved per step, peak RSS, working storage, compile time, the fused/eager \
+            ratio, and how far the modes' losses and parameters are apart after the timed steps.
+            """)
+
+    @Argument(help: "A zoo model name.")
+    var model: String
+
+    @Option(help: "Modes to run, comma-separated: eager,fused.")
+    var modes: String = "eager,fused"
+
+    @Option(help: "Batch size (default: the model's).")
+    var batch: Int?
+
+    @Option(help: "Kernel threads (default: GENGRAPH_THREADS, else OpenMP's default).")
+    var threads: Int?
+
+    @Option(help: "Timed steps.")
+    var steps: Int = 50
+
+    @Option(help: "Untimed warm-up steps.")
+    var warmup: Int = 5
+
+    @Option(help: "Random seed (weights, noise, batch order).")
+    var seed: UInt64 = 0
+
+    @Option(help: "Directory holding the four MNIST-format IDX files.")
+    var data: String = MNISTDataset.defaultDirectory
+
+    @Flag(help: "Print one JSON object per mode instead of the table.")
+    var json = false
+
+    @Flag(help: "Time every kernel and print where the time goes.")
+    var profile = false
+
+    @Option(name: .customLong("worker"), help: .hidden)
+    var workerMode: ExecutionMode?
+
+    @Option(name: .customLong("parameters-out"), help: .hidden)
+    var parametersOut: String?
+
+    func validate() throws {
+        if steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
+        if warmup < 0 { throw ValidationError("--warmup must not be negative, got \(warmup)") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1, got \(batch)") }
+        if Zoo.model(named: model) == nil {
+            throw ValidationError("unknown model '\(model)'; known: \(Zoo.models.map(\.name).joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        if let workerMode { return try runWorker(workerMode) }
+        let modeList = try modes.split(separator: ",").map { text -> ExecutionMode in
+            guard let m = ExecutionMode(rawValue: String(text)) else {
+                throw ValidationError("unknown mode '\(text)' in --modes; use eager and/or fused")
+            }
+            return m
+        }
+        var results: [BenchResult] = []
+        var parameterFiles: [String] = []
+        for mode in modeList {
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("gengraph-bench-\(getpid())-\(mode).bin").path
+            parameterFiles.append(file)
+            results.append(try runChild(mode, parametersFile: file))
+        }
+        defer { for f in parameterFiles { try? FileManager.default.removeItem(atPath: f) } }
+        if json {
+            for r in results { print(String(decoding: try JSONEncoder().encode(r), as: UTF8.self)) }
+        } else {
+            printTable(results)
+        }
+        if results.count == 2 {
+            let a = try readFloats(parameterFiles[0]), b = try readFloats(parameterFiles[1])
+            let (absDiff, relDiff) = difference(a, b)
+            let lossDiff = Swift.abs(results[0].lossLast - results[1].lossLast)
+            let ratio = results[1].stepMsMedian / results[0].stepMsMedian
+            if json {
+                let summary: [String: Double] = ["ratio_\(results[1].mode)_over_\(results[0].mode)": ratio,
+                                                 "loss_abs_diff": Double(lossDiff), "param_max_abs_diff": Double(absDiff),
+                                                 "param_max_rel_diff": Double(relDiff)]
+                print(String(decoding: try JSONEncoder().encode(summary), as: UTF8.self))
+            } else {
+                print(String(format: "\n%@/%@ step time ratio: %.3f (%.2fx %@)", results[1].mode, results[0].mode, ratio,
+                             ratio < 1 ? 1 / ratio : ratio, ratio < 1 ? "faster" : "slower"))
+                print(String(format: "agreement after %d steps: loss |diff| %.3g; parameters max |diff| %.3g, max rel diff %.3g",
+                             warmup + steps, lossDiff, absDiff, relDiff))
+            }
+        }
+    }
+
+    /// Runs this command again as a worker for one mode and reads its JSON result.
+    private func runChild(_ mode: ExecutionMode, parametersFile: String) throws -> BenchResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+        if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path) {
+            process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        }
+        var arguments = ["bench", model, "--worker", mode.rawValue, "--parameters-out", parametersFile,
+                         "--steps", "\(steps)", "--warmup", "\(warmup)", "--seed", "\(seed)", "--data", data]
+        if let batch { arguments += ["--batch", "\(batch)"] }
+        if let threads { arguments += ["--threads", "\(threads)"] }
+        if profile { arguments.append("--profile") }
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw CLIError("bench: the \(mode) run failed (exit \(process.terminationStatus))")
+        }
+        let lines = String(decoding: output, as: UTF8.self).split(separator: "\n")
+        guard let last = lines.last, let result = try? JSONDecoder().decode(BenchResult.self, from: Data(last.utf8)) else {
+            throw CLIError("bench: could not read the \(mode) run's result")
+        }
+        for line in lines.dropLast() { print(line) }  // the worker's profile, if any
+        return result
+    }
+
+    private func runWorker(_ mode: ExecutionMode) throws {
+        do {
+            var config = try RunConfig.fromEnvironment(seed: seed)
+            if let threads { config.threads = threads }
+            config.mode = mode
+            let definition = Zoo.model(named: model)!
+            let instance = try definition.instantiate(batch: batch)
+            let dataset = try MNISTDataset(directory: data)
+            var batches = try BatchIterator(split: dataset.train, batchSize: instance.batchSize,
+                                            encoding: instance.encoding, shuffle: true, seed: seed)
+            var epoch = 0
+            func nextBatch() throws -> Batch {
+                if let b = batches.next() { return b }
+                epoch += 1
+                batches.start(epoch: epoch)
+                guard let b = batches.next() else { throw CLIError("bench: the data has fewer images than one batch") }
+                return b
+            }
+            let cache = PlanCache()
+            let trainer = try Trainer(model: instance, config: config, planCache: cache)
+            let stats = trainer.session.statistics
+            var lossFirst: Float = .nan
+            for k in 0..<warmup {
+                let losses = try trainer.step(nextBatch: nextBatch)
+                if k == 0 { lossFirst = losses.map(\.loss).reduce(0, +) }
+            }
+            let compileSeconds = cache.compileSeconds
+            let (kernels0, bytes0, flops0) = (stats.kernels, stats.bytesMoved, stats.flops)
+            stats.profiling = profile
+            var times: [Double] = []
+            var lossLast: Float = .nan
+            for _ in 0..<steps {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                let losses = try trainer.step(nextBatch: nextBatch)
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+                lossLast = losses.map(\.loss).reduce(0, +)
+                if lossFirst.isNaN { lossFirst = lossLast }
+            }
+            let sorted = times.sorted()
+            let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            let result = BenchResult(
+                model: model, mode: mode.rawValue, batch: instance.batchSize, threads: config.threads, steps: steps,
+                stepMsMedian: median, stepMsMin: sorted.first!, stepMsMax: sorted.last!,
+                samplesPerSecond: Double(instance.batchSize * instance.batchesPerStep) / (median / 1000),
+                kernelsPerStep: Double(stats.kernels - kernels0) / Double(steps),
+                megabytesPerStep: Double(stats.bytesMoved - bytes0) / Double(steps) / 1e6,
+                gflopPerStep: Double(stats.flops - flops0) / Double(steps) / 1e9,
+                peakRSSMegabytes: Double(usage.ru_maxrss) / 1024, workingSetMegabytes: Double(stats.workingSetBytes) / 1e6,
+                compileSeconds: compileSeconds, lossFirst: lossFirst, lossLast: lossLast)
+            if profile { printProfile(stats, steps: steps, mode: mode) }
+            if let parametersOut { try writeFloats(trainer.session.parameters, to: parametersOut) }
+            print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
+        } catch let error as CLIError {
+            throw error
+        } catch {
+            throw CLIError("bench \(model) (\(mode)): \(error)")
+        }
+    }
+
+    private func printProfile(_ stats: ExecutionStatistics, steps: Int, mode: ExecutionMode) {
+        let entries = stats.profile.sorted { $0.value.seconds > $1.value.seconds }
+        let total = entries.reduce(0) { $0 + $1.value.seconds }
+        print("profile (\(mode)): time per step by kernel, largest first; machine peak ~250 GFLOP/s f32")
+        print("  ms/step   share   GFLOP/s    GB/s  calls/step  kernel")
+        for (key, p) in entries.prefix(25) {
+            print(String(format: "  %7.3f  %5.1f%%  %8.1f  %6.1f  %10.1f  %@", p.seconds / Double(steps) * 1000,
+                         100 * p.seconds / max(total, 1e-12), p.seconds > 0 ? Double(p.flops) / p.seconds / 1e9 : 0,
+                         p.seconds > 0 ? Double(p.bytes) / p.seconds / 1e9 : 0, Double(p.calls) / Double(steps), key))
+        }
+        print(String(format: "  %7.3f  total inside kernels", total / Double(steps) * 1000))
+    }
+
+    private func printTable(_ results: [BenchResult]) {
+        print("\(model): batch \(results.first?.batch ?? 0), \(results.first?.threads ?? 0) threads, \(steps) timed steps after \(warmup) warm-up")
+        print("mode    median ms    min ms    max ms   samples/s  kernels/step  MB moved/step  GFLOP/step  peak RSS MB  working MB  compile s")
+        for r in results {
+            print(String(format: "%-6@  %9.3f  %8.3f  %8.3f  %10.0f  %12.0f  %13.2f  %10.3f  %11.1f  %10.2f  %9.3f",
+                         r.mode as NSString, r.stepMsMedian, r.stepMsMin, r.stepMsMax, r.samplesPerSecond, r.kernelsPerStep,
+                         r.megabytesPerStep, r.gflopPerStep, r.peakRSSMegabytes, r.workingSetMegabytes, r.compileSeconds))
+        }
+    }
+
+    private func writeFloats(_ store: ParameterStore, to path: String) throws {
+        var data = Data()
+        for name in store.names { store.value(name)!.scalars.withUnsafeBufferPointer { data.append(Data(buffer: $0)) } }
+        try data.write(to: URL(fileURLWithPath: path))
+    }
+
+    private func readFloats(_ path: String) throws -> [Float] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+
+    private func difference(_ a: [Float], _ b: [Float]) -> (Float, Float) {
+        var absDiff: Float = 0, relDiff: Float = 0
+        for (x, y) in zip(a, b) {
+            let d = Swift.abs(x - y)
+            absDiff = Swift.max(absDiff, d)
+            relDiff = Swift.max(relDiff, d / Swift.max(Swift.abs(y), 1e-6))
+        }
+        return (a.count == b.count ? absDiff : .infinity, relDiff)
+    }
+}
+
+/// One mode's measurements, as the JSON a worker prints.
+struct BenchResult: Codable {
+    let model: String
+    let mode: String
+    let batch: Int
+    let threads: Int
+    let steps: Int
+    let stepMsMedian: Double
+    let stepMsMin: Double
+    let stepMsMax: Double
+    let samplesPerSecond: Double
+    let kernelsPerStep: Double
+    let megabytesPerStep: Double
+    let gflopPerStep: Double
+    let peakRSSMegabytes: Double
+    let workingSetMegabytes: Double
+    let compileSeconds: Double
+    let lossFirst: Float
+    let lossLast: Float
+
+    enum CodingKeys: String, CodingKey {
+        case model, mode, batch, threads, steps
+        case stepMsMedian = "step_ms_median", stepMsMin = "step_ms_min", stepMsMax = "step_ms_max"
+        case samplesPerSecond = "samples_per_s", kernelsPerStep = "kernels_per_step"
+        case megabytesPerStep = "mb_moved_per_step", gflopPerStep = "gflop_per_step"
+        case peakRSSMegabytes = "peak_rss_mb", workingSetMegabytes = "working_set_mb"
+        case compileSeconds = "compile_s", lossFirst = "loss_first", lossLast = "loss_last"
+    }
+}
