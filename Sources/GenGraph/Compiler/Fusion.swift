@@ -144,7 +144,7 @@ public func fuse(_ program: Program) -> FusedProgram {
             if outputs.contains(id) { why.append("a result of the step") }
             for c in consumers[id] where groupOf[c] != g || !isDirectMember(id, g) || views[c].kind != .value {
                 why.append(boundaryReason(value: id, consumer: c, group: groups[g], nodes: nodes, views: views,
-                                          consumerGroup: groupOf[views[c].root].map { groups[$0] }))
+                                          consumerGroup: groupOf[c]))
             }
             if !why.isEmpty {
                 stored.append(id)
@@ -169,7 +169,7 @@ func drawsInline(_ op: Op, in kind: FusionGroup.Kind) -> Bool {
 
 /// Why consumer `c` reads `value` from memory rather than from a register.
 private func boundaryReason(value: Int, consumer c: Int, group: FusionGroup, nodes: [Node], views: [ViewInfo],
-                            consumerGroup: FusionGroup?) -> String {
+                            consumerGroup: Int?) -> String {
     let op = nodes[c].op
     if views[c].kind == .view { return "read through \(op.name) %\(c)" }
     if case .reduce = nodes[value].op { return "reduction result used by %\(c) \(op.name) (needs the finished reduction)" }
@@ -180,5 +180,6 @@ private func boundaryReason(value: Int, consumer c: Int, group: FusionGroup, nod
     default: break
     }
     if nodes[c].shape != group.space { return "%\(c) \(op.name) iterates \(nodes[c].shape), not \(group.space)" }
-    return "%\(c) \(op.name) depends on another kernel that needs this one"
+    if let h = consumerGroup { return "%\(c) \(op.name) fused into group \(h), with its other producer" }
+    return "read by %\(c) \(op.name)"
 }
