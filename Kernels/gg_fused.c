@@ -201,7 +201,7 @@ typedef struct fexec {
     gg__binary_fn bin;
     gg__rand_fn ru, rn;
     float *partial;              /* chunk mode: RSUPER x nout chunk values, then nout row totals */
-    const int32_t *apart;        /* nops: 1 when the operand's memory overlaps no operand of the other kind */
+    const int32_t *inplace;      /* ninstr: 1 for a LOAD that may read its input in place */
 } fexec;
 
 typedef struct fthr {
@@ -217,7 +217,7 @@ typedef struct fthr {
 static void sizes(const gg_fprogram *p, int64_t *shared, int64_t *per_thread) {
     int64_t nops = (int64_t)p->ninputs + p->noutputs + 1;
     int64_t nout = p->noutputs;
-    *shared = round16(2 * nops * GG_MAX_RANK) + round16((RSUPER + 1) * nout) + round16(nops);
+    *shared = round16(2 * nops * GG_MAX_RANK) + round16((RSUPER + 1) * nout) + round16(p->ninstr > 0 ? p->ninstr : 0);
     *per_thread = round16((int64_t)p->nregs * tile_len(p->nregs)) + round16(2 * (int64_t)p->nregs) +
                   round16(nout * RED_FLOATS) +
                   round16(2 * nops) + round16(2 * nops * MAX_ROWS);
@@ -303,9 +303,10 @@ INLINE int rows_contiguous(const int64_t *ro, int nr, int64_t len) {
 /* Runs the program over one tile: nr rows of len floats whose offsets are in
  * t->rowoff. whole: the rows are complete box rows; otherwise nr == 1 and the
  * piece starts at column col of its row (rowlen long in the box).
- * A LOAD of a unit-stride input that overlaps no output reads it in place;
- * an instruction followed by a STORE of its result to a unit-stride output
- * that overlaps no input computes straight into that output. */
+ * A unit-stride LOAD marked in e->inplace reads its input in place; an
+ * instruction followed by a STORE of its result to a unit-stride output
+ * computes straight into that output (it writes what the STORE would, at the
+ * same point of the program, so it is exactly as safe). */
 INLINE void run_tile(const fexec *e, fthr *t, int nr, int64_t len, int whole, int64_t col, int64_t rowlen) {
     const gg_fprogram *p = e->p;
     const int64_t T = e->T;
@@ -319,7 +320,7 @@ INLINE void run_tile(const fexec *e, fthr *t, int nr, int64_t len, int whole, in
         if (in->op != GG_FOP_LOAD && in->op != GG_FOP_STORE && in->op != GG_FOP_REDUCE && ii + 1 < p->ninstr) {
             const gg_finstr *nx = &p->instr[ii + 1];
             int op = e->nin + nx->dst;
-            if (nx->op == GG_FOP_STORE && nx->a == in->dst && e->apart[op] && ST(e, op, r) == 1) {
+            if (nx->op == GG_FOP_STORE && nx->a == in->dst && ST(e, op, r) == 1) {
                 const int64_t *ro = t->rowoff + (int64_t)op * MAX_ROWS;
                 if (rows_contiguous(ro, nr, len)) {
                     d = p->outputs[nx->dst] + ro[0];
@@ -332,7 +333,7 @@ INLINE void run_tile(const fexec *e, fthr *t, int nr, int64_t len, int whole, in
             const float *src = p->inputs[in->a];
             const int64_t *ro = t->rowoff + (int64_t)in->a * MAX_ROWS;
             int64_t s = ST(e, in->a, r);
-            if (s == 1 && e->apart[in->a] && rows_contiguous(ro, nr, len)) {
+            if (s == 1 && e->inplace[ii] && rows_contiguous(ro, nr, len)) {
                 rp[in->dst] = (float *)(src + ro[0]);
                 break;
             }
@@ -545,19 +546,42 @@ static void exec_init(fexec *e, const gg_fprogram *p, float *shared, int collaps
     int64_t *st = (int64_t *)shared;
     e->st = st;
     e->partial = shared + round16(2 * (int64_t)e->nops * GG_MAX_RANK);
-    int32_t *apart = (int32_t *)(e->partial + round16((RSUPER + 1) * (int64_t)e->nout));
-    e->apart = apart;
-    /* memory extents of the operands, [lo, hi] in bytes */
-    for (int k = 0; k < e->nops - 1; k++) apart[k] = 1;
-    for (int i = 0; i < p->ninputs; i++) {
-        for (int o = 0; o < p->noutputs; o++) {
-            const char *ilo, *ihi, *olo, *ohi;
-            extent(p, i, (const char *)p->inputs[i], &ilo, &ihi);
-            extent(p, p->ninputs + o, (const char *)p->outputs[o], &olo, &ohi);
-            if (ilo <= ohi && olo <= ihi) apart[i] = apart[p->ninputs + o] = 0;
+    int32_t *inplace = (int32_t *)(e->partial + round16((RSUPER + 1) * (int64_t)e->nout));
+    e->inplace = inplace;
+    /* A LOAD may leave its register pointing into the input unless an output
+     * overlapping that input is written (STORE/REDUCE, or the instruction
+     * computing into that output just before its STORE) before the loaded
+     * value's last read. */
+    for (int32_t k = 0; k < p->ninstr; k++) {
+        const gg_finstr *ld = &p->instr[k];
+        inplace[k] = 0;
+        if (ld->op != GG_FOP_LOAD) continue;
+        int32_t last = k;
+        for (int32_t j = k + 1; j < p->ninstr; j++) {
+            const gg_finstr *u = &p->instr[j];
+            int reads = 0, writes = 0;
+            switch (u->op) {
+            case GG_FOP_UNARY: reads = u->a == ld->dst; writes = 1; break;
+            case GG_FOP_BINARY: reads = u->a == ld->dst || u->b == ld->dst; writes = 1; break;
+            case GG_FOP_SELECT: reads = u->a == ld->dst || u->b == ld->dst || u->c == ld->dst; writes = 1; break;
+            case GG_FOP_STORE: case GG_FOP_REDUCE: reads = u->a == ld->dst; break;
+            default: writes = 1; break;
+            }
+            if (reads) last = j;
+            if (writes && u->dst == ld->dst) break;
         }
+        const char *ilo, *ihi;
+        extent(p, ld->a, (const char *)p->inputs[ld->a], &ilo, &ihi);
+        int ok = 1;
+        for (int32_t j = k + 1; j <= last + 1 && j < p->ninstr && ok; j++) {
+            const gg_finstr *w = &p->instr[j];
+            if (w->op != GG_FOP_STORE && w->op != GG_FOP_REDUCE) continue;
+            const char *olo, *ohi;
+            extent(p, p->ninputs + w->dst, (const char *)p->outputs[w->dst], &olo, &ohi);
+            if (ilo <= ohi && olo <= ihi) ok = 0;
+        }
+        inplace[k] = ok;
     }
-    apart[e->nops - 1] = 0;
     int orig[GG_MAX_RANK];
     int rank = 0;
     for (int d = 0; d < p->rank; d++) {

@@ -24,6 +24,7 @@
  * read, as in the reference).
  */
 #include "gg_kernels.h"
+#include "gg_internal.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -423,7 +424,27 @@ typedef struct gg_gemm_args {
     int tb;
     int64_t M, N, K;
     float alpha, beta;
+    /* gg_gemm_ep_f32 only (zero otherwise): the epilogue, this item's batch
+     * index, and per-thread scratch shares of ep_share floats for it. */
+    const gg_fprogram *ep;
+    int64_t ep_b;
+    float *ep_scratch;
+    int64_t ep_share;
+    int ep_isa;
 } gg_gemm_args;
+
+/* Applies the epilogue to C[rows i0..i0+mi, cols j0..j0+nj] of this item on
+ * the calling thread, with that thread's scratch share. The program was
+ * validated up front, so the region call cannot fail. */
+static void epilogue_box(const gg_gemm_args *g, int64_t i0, int64_t mi, int64_t j0, int64_t nj) {
+    int tid = 0;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+#endif
+    gg_ctx one = {1, g->ep_isa, g->ep_scratch + (int64_t)tid * g->ep_share, g->ep_share};
+    int64_t lo[3] = {g->ep_b, i0, j0}, ext[3] = {1, mi, nj};
+    (void)gg_fused_region_f32(&one, g->ep, lo, ext);
+}
 
 /* Packs panels [p0, p1) of B[pc:pc+kc, jc:jc+nc]; panel q goes to slot q - qoff
  * of `slots`. Slots are sized for the largest kc, so a thread that runs ahead
@@ -488,6 +509,14 @@ static void gemm_thread(const gg_gemm_plan *p, const gg_gemm_args *g, float *Ap,
                                    g->alpha, beta);
                     }
                 }
+                /* After the last K block this thread's mc rows x its panels of
+                 * the NC block are final: apply the epilogue while they are in
+                 * cache (one call per block measured better than per panel
+                 * group: fewer, wider rows and less L2 churn next to packed A). */
+                if (g->ep && pc + kc == g->K && q1 > q0) {
+                    const int64_t j0 = jc + q0 * NR;
+                    epilogue_box(g, ic, mc, j0, min64(jc + q1 * NR, g->N) - j0);
+                }
             }
             if (shared) {
 #ifdef _OPENMP
@@ -543,10 +572,12 @@ static void gemm_run(const gg_ctx *ctx, const gg_gemm_plan *p, const gg_gemm_arg
             float *c = g->C + i * g->ldc;
             for (int64_t j = 0; j < g->N; j++) c[j] = g->beta == 0.0f ? 0.0f : g->beta * c[j];
         }
+        if (g->ep) epilogue_box(g, 0, g->M, 0, g->N);
         return;
     }
     if (p->small) {
         gemm_small(g);
+        if (g->ep) epilogue_box(g, 0, g->M, 0, g->N);
         return;
     }
     float *Bp = ctx->scratch, *A0 = ctx->scratch + p->b_len;
@@ -581,23 +612,44 @@ gg_status gg_gemm_f32(const gg_ctx *ctx, float *C, int64_t ldc,
     gg_gemm_plan p = make_plan(ctx, M, N, K);
     if (!p.small && (ctx->scratch == 0 || ctx->scratch_len < p.b_len + (int64_t)p.nt * p.a_len))
         return GG_ERR_SCRATCH;
-    gg_gemm_args g = {C, ldc, A, lda, trans_a != 0, B, ldb, trans_b != 0, M, N, K, alpha, beta};
+    gg_gemm_args g = {C, ldc, A, lda, trans_a != 0, B, ldb, trans_b != 0, M, N, K, alpha, beta, 0, 0, 0, 0, 0};
     gemm_run(ctx, &p, &g);
     return GG_OK;
 }
 
-gg_status gg_gemm_batched_f32(const gg_ctx *ctx, float *C, int64_t ldc, int64_t stride_c,
+/* Floats of scratch one thread's epilogue share needs (64-byte multiple). */
+static int64_t ep_share(const gg_ctx *ctx, const gg_fprogram *ep) {
+    gg_ctx one = {1, ctx ? ctx->isa : -1, 0, 0};
+    return round_up(gg_fused_f32_scratch(&one, ep), 16);
+}
+
+/* Threads that may run an epilogue: one share each. */
+static int ep_threads(const gg_ctx *ctx) {
+#ifdef _OPENMP
+    return ctx && ctx->nthreads > 1 ? ctx->nthreads : 1;
+#else
+    (void)ctx;
+    return 1;
+#endif
+}
+
+static gg_status gemm_batched(const gg_ctx *ctx, float *C, int64_t ldc, int64_t stride_c,
                               const float *A, int64_t lda, int64_t stride_a, int trans_a,
                               const float *B, int64_t ldb, int64_t stride_b, int trans_b,
                               int64_t batch, int64_t M, int64_t N, int64_t K,
-                              float alpha, float beta) {
+                              float alpha, float beta, const gg_fprogram *ep) {
     if (batch < 0) return GG_ERR_ARG;
     gg_status s = check_args(ctx, C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K);
     if (s != GG_OK || batch == 0) return s;
     gg_gemm_plan p = make_plan(ctx, M, N, K);
-    if (!p.small && (ctx->scratch == 0 || ctx->scratch_len < p.b_len + (int64_t)p.nt * p.a_len))
+    int64_t gemm_len = p.small ? 0 : p.b_len + (int64_t)p.nt * p.a_len;
+    int64_t share = ep ? ep_share(ctx, ep) : 0;
+    int64_t need = gemm_len + (int64_t)ep_threads(ctx) * share;
+    if (need > 0 && (ctx->scratch == 0 || ctx->scratch_len < need))
         return GG_ERR_SCRATCH;
-    gg_gemm_args g0 = {C, ldc, A, lda, trans_a != 0, B, ldb, trans_b != 0, M, N, K, alpha, beta};
+    if (M == 0 || N == 0) return GG_OK;
+    gg_gemm_args g0 = {C, ldc, A, lda, trans_a != 0, B, ldb, trans_b != 0, M, N, K, alpha, beta,
+                       ep, 0, ep ? ctx->scratch + gemm_len : 0, share, ctx->isa};
     int par = 1;
 #ifdef _OPENMP
     /* Tiny GEMMs need no scratch, so whole items can go to different threads
@@ -613,6 +665,7 @@ gg_status gg_gemm_batched_f32(const gg_ctx *ctx, float *C, int64_t ldc, int64_t 
             g.C += b * stride_c;
             g.A += b * stride_a;
             g.B += b * stride_b;
+            g.ep_b = b;
             gemm_run(ctx, &p, &g);
         }
 #endif
@@ -623,7 +676,41 @@ gg_status gg_gemm_batched_f32(const gg_ctx *ctx, float *C, int64_t ldc, int64_t 
         g.C += b * stride_c;
         g.A += b * stride_a;
         g.B += b * stride_b;
+        g.ep_b = b;
         gemm_run(ctx, &p, &g);
     }
     return GG_OK;
+}
+
+gg_status gg_gemm_batched_f32(const gg_ctx *ctx, float *C, int64_t ldc, int64_t stride_c,
+                              const float *A, int64_t lda, int64_t stride_a, int trans_a,
+                              const float *B, int64_t ldb, int64_t stride_b, int trans_b,
+                              int64_t batch, int64_t M, int64_t N, int64_t K,
+                              float alpha, float beta) {
+    return gemm_batched(ctx, C, ldc, stride_c, A, lda, stride_a, trans_a, B, ldb, stride_b, trans_b,
+                        batch, M, N, K, alpha, beta, 0);
+}
+
+/* ------------------------------------------------------- GEMM + epilogue */
+
+/* An epilogue must be an elementwise program over (batch, M, N). */
+static int ep_ok(const gg_fprogram *ep, int64_t batch, int64_t M, int64_t N) {
+    return gg__fused_validate(ep, 0) == GG_OK && ep->rank == 3 && ep->shape[0] == batch &&
+           ep->shape[1] == M && ep->shape[2] == N;
+}
+
+int64_t gg_gemm_ep_f32_scratch(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K, const gg_fprogram *epilogue) {
+    int64_t s = gg_gemm_f32_scratch(ctx, M, N, K);
+    if (!epilogue) return s;
+    return s + (int64_t)ep_threads(ctx) * ep_share(ctx, epilogue);
+}
+
+gg_status gg_gemm_ep_f32(const gg_ctx *ctx, float *C, int64_t ldc, int64_t stride_c,
+                         const float *A, int64_t lda, int64_t stride_a, int trans_a,
+                         const float *B, int64_t ldb, int64_t stride_b, int trans_b,
+                         int64_t batch, int64_t M, int64_t N, int64_t K,
+                         float alpha, float beta, const gg_fprogram *epilogue) {
+    if (epilogue && !ep_ok(epilogue, batch, M, N)) return GG_ERR_ARG;
+    return gemm_batched(ctx, C, ldc, stride_c, A, lda, stride_a, trans_a, B, ldb, stride_b, trans_b,
+                        batch, M, N, K, alpha, beta, epilogue);
 }
