@@ -49,7 +49,7 @@ let package = Package(
             cSettings: [.unsafeFlags(kernelFlags)],
             linkerSettings: kernelLinker),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
-        .target(name: "GenGraph", dependencies: ["Kernels", "CZlib"]),
+        .target(name: "GenGraph", dependencies: ["Kernels", "CZlib"], resources: [.embedInCode("DSL/Zoo")]),
         .executableTarget(
             name: "gengraph",
             dependencies: ["GenGraph", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

@@ -64,4 +64,14 @@ enum AutoencoderZoo {
             return (x, y, [Phase([Objective(name: "loss", loss: loss, parameters: g.parameters, rule: adam)])])
         }
     }
+
+    /// Images decoded from z ~ N(0, I), through a sigmoid into [0, 1].
+    static func vaeSampler(classes: Int) -> (Graph, Int) throws -> (labels: Tensor?, output: SampleGraph.Output) {
+        { g, n in
+            let vae = VAE(classes: classes)
+            let y = classes > 0 ? try g.input("y", [n]) : nil
+            let images = try vae.decode(g.randomNormal([n, vae.latent]), y).sigmoid().reshape([n, 1, 28, 28])
+            return (y, .images(images))
+        }
+    }
 }

@@ -87,4 +87,14 @@ enum GANZoo {
             ])
         }
     }
+
+    /// The generator on z ~ N(0, I), batch norm on running statistics.
+    static func sampler(conditional: Bool, convolutional: Bool) -> (Graph, Int) throws -> (labels: Tensor?, output: SampleGraph.Output) {
+        { g, n in
+            let y = conditional ? try g.input("y", [n]) : nil
+            let z = try g.randomNormal([n, latent])
+            let images = convolutional ? try generatorDC(z, training: false) : try generatorMLP(z, y, classes: conditional ? 10 : 0)
+            return (y, .images(images))
+        }
+    }
 }

@@ -12,6 +12,12 @@ enum PixelCNNZoo {
         let loss = try perSampleMean(bceWithLogits(logits(x), x))
         return (x, nil, [Phase([Objective(name: "loss", loss: loss, parameters: g.parameters, rule: .adam(learningRate: 1e-3))])])
     }
+
+    /// Pixel logits of a canvas the sampler fills in raster order.
+    static func sampler(_ g: Graph, _ n: Int) throws -> (labels: Tensor?, output: SampleGraph.Output) {
+        let canvas = try g.input("x", [n, 1, 28, 28])
+        return (nil, .autoregressive(canvas: canvas, logits: try logits(canvas)))
+    }
 }
 
 enum ClassifierZoo {

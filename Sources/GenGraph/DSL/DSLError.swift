@@ -1,0 +1,63 @@
+/// An error in a `.gg` model, rendered like a compiler's:
+///
+///     vae.gg:12:5: error: unknown layer 'conv3'
+///         h = conv3(x, 16)
+///             ^
+public struct DSLError: Error, Equatable, CustomStringConvertible {
+    public let location: SourceLocation
+    public let message: String
+    /// The text of the offending line, for the caret display.
+    public let sourceLine: String
+
+    public init(_ message: String, at location: SourceLocation, sourceLine: String) {
+        self.location = location
+        self.message = message
+        self.sourceLine = sourceLine
+    }
+
+    /// The first line alone: `file:line:col: error: message`.
+    public var summary: String { "\(location): error: \(message)" }
+
+    /// The summary, the source line, and a caret under the column.
+    public var description: String {
+        // Copy tabs so the caret lines up however the terminal renders them.
+        let lead = sourceLine.prefix(max(location.column - 1, 0)).map { $0 == "\t" ? "\t" : " " }.joined()
+        return "\(summary)\n\(sourceLine)\n\(lead)^"
+    }
+}
+
+/// An error found while reading a model, before the source line is known; `SourceText` completes it.
+struct Diagnostic: Error {
+    let message: String
+    let location: SourceLocation
+
+    init(_ message: String, at location: SourceLocation) {
+        self.message = message
+        self.location = location
+    }
+}
+
+/// A model's text, split into lines so diagnostics can quote them.
+struct SourceText {
+    let file: String
+    let text: String
+    let lines: [Substring]
+
+    init(_ text: String, file: String) {
+        self.file = file
+        self.text = text
+        // Character-wise, so "\r\n" (one Character) ends a line too.
+        lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+    }
+
+    func error(_ d: Diagnostic) -> DSLError {
+        let i = d.location.line - 1
+        let line = lines.indices.contains(i) ? String(lines[i]) : ""
+        return DSLError(d.message, at: d.location, sourceLine: line)
+    }
+
+    /// Runs `body`, turning its diagnostics into rendered errors.
+    func reporting<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let d as Diagnostic { throw error(d) }
+    }
+}

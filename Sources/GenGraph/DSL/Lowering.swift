@@ -1,0 +1,137 @@
+/// Lowers statements and expressions onto a `Graph` through the Swift API
+/// (`Tensor` methods, layers, losses), so a `.gg` model builds the same nodes
+/// as the same model written in Swift.
+struct Lowering {
+    let graph: Graph
+    let hypers: [String: Value]
+    let functions: [String: FunctionDeclaration]
+    let layerNames: [SourceLocation: String]
+    let initScheme: InitScheme
+    /// False in `sample` bodies: batch norm uses running statistics.
+    let training: Bool
+    /// In a `sample` body: the images input's name and shape at the sample count.
+    let canvas: (name: String, shape: Shape)?
+
+    /// Runs `assignments` in order (each tagging its nodes with its line), then evaluates `result`.
+    func run(_ body: Body, scope: [String: Value]) throws -> Value {
+        var scope = scope
+        for a in body.assignments { scope[a.name] = try assign(a, scope: scope) }
+        graph.currentOrigin = body.result.start.description
+        return try evaluate(body.result, scope: scope)
+    }
+
+    func assign(_ a: Assignment, scope: [String: Value]) throws -> Value {
+        if hypers[a.name] != nil { throw Diagnostic("'\(a.name)' is a hyper-parameter and cannot be assigned", at: a.location) }
+        graph.currentOrigin = a.location.description
+        return try evaluate(a.value, scope: scope)
+    }
+
+    func evaluate(_ e: Expression, scope: [String: Value]) throws -> Value {
+        do {
+            return try evaluateUnchecked(e, scope: scope)
+        } catch let error as GraphError {
+            // The engine checks shapes as nodes are built; point at the expression that built it.
+            throw Diagnostic(error.description, at: e.location)
+        }
+    }
+
+    private func evaluateUnchecked(_ e: Expression, scope: [String: Value]) throws -> Value {
+        switch e {
+        case .integer(let v, _): return .integer(v)
+        case .real(let v, _): return .real(v)
+        case .name(let name, let location):
+            if let v = scope[name] ?? hypers[name] { return v }
+            if functions[name] != nil { return .function(name) }
+            throw Diagnostic("unknown name '\(name)'", at: location)
+        case .list(let items, _):
+            return .list(try items.map { try evaluate($0, scope: scope) })
+        case .negate(let inner, let location):
+            switch try evaluate(inner, scope: scope) {
+            case .integer(let v): return .integer(-v)
+            case .real(let v): return .real(-v)
+            case .tensor(let t): return .tensor(try t.neg())
+            case let other: throw Diagnostic("cannot negate \(other.kindDescription)", at: location)
+            }
+        case .binary(let op, let a, let b, let location):
+            return try binary(op, evaluate(a, scope: scope), evaluate(b, scope: scope), at: location)
+        case .call(let c):
+            return try call(c, scope: scope)
+        }
+    }
+
+    /// Numbers fold; a number meets a tensor through the Swift operator for (Tensor, Float) or (Float, Tensor).
+    private func binary(_ op: BinaryOperator, _ a: Value, _ b: Value, at location: SourceLocation) throws -> Value {
+        switch (a, b) {
+        case (.integer(let x), .integer(let y)) where op != .div:
+            switch op {
+            case .add: return .integer(x + y)
+            case .sub: return .integer(x - y)
+            default: return .integer(x * y)
+            }
+        case (.tensor(let x), .tensor(let y)):
+            switch op {
+            case .add: return .tensor(try x + y)
+            case .sub: return .tensor(try x - y)
+            case .mul: return .tensor(try x * y)
+            case .div: return .tensor(try x / y)
+            }
+        case (.tensor(let x), _) where b.number != nil:
+            let y = Float(b.number!)
+            switch op {
+            case .add: return .tensor(try x + y)
+            case .sub: return .tensor(try x - y)
+            case .mul: return .tensor(try x * y)
+            case .div: return .tensor(try x / y)
+            }
+        case (_, .tensor(let y)) where a.number != nil:
+            let x = Float(a.number!)
+            switch op {
+            case .add: return .tensor(try x + y)
+            case .sub: return .tensor(try x - y)
+            case .mul: return .tensor(try x * y)
+            case .div: return .tensor(try x / y)
+            }
+        default:
+            guard let x = a.number, let y = b.number else {
+                throw Diagnostic("'\(op.rawValue)' needs numbers or tensors, got \(a.kindDescription) and \(b.kindDescription)", at: location)
+            }
+            switch op {
+            case .add: return .real(x + y)
+            case .sub: return .real(x - y)
+            case .mul: return .real(x * y)
+            case .div: return .real(x / y)
+            }
+        }
+    }
+
+    private func call(_ c: Call, scope: [String: Value]) throws -> Value {
+        let values = try c.arguments.map { (label: $0.label, value: try evaluate($0.value, scope: scope), location: $0.location) }
+        if let f = functions[c.callee] {
+            if let label = values.first(where: { $0.label != nil }) {
+                throw Diagnostic("'\(c.callee)' takes positional arguments only", at: label.location)
+            }
+            return try apply(f, values.map(\.value), at: c.location)
+        }
+        guard let builtin = Builtin.all[c.callee] else {
+            // LayerNaming rejected unknown callees before lowering started.
+            throw Diagnostic("unknown function '\(c.callee)'", at: c.location)
+        }
+        let arguments = try Arguments(callee: c.callee, location: c.location, graph: graph, specs: builtin.parameters,
+                                      variadic: builtin.variadic, values: values)
+        let context = CallContext(graph: graph, layerName: layerNames[c.location] ?? c.callee, training: training,
+                                  initScheme: initScheme, apply: { name, args in try self.apply(self.functions[name]!, args, at: c.location) },
+                                  canvas: canvas)
+        return try builtin.apply(arguments, context)
+    }
+
+    /// Calls a `def` or `network`: its body sees its parameters, hyper-parameters and other functions.
+    private func apply(_ f: FunctionDeclaration, _ arguments: [Value], at location: SourceLocation) throws -> Value {
+        guard arguments.count == f.parameters.count else {
+            throw Diagnostic("'\(f.name)' takes \(f.parameters.count) argument\(f.parameters.count == 1 ? "" : "s"), got \(arguments.count)",
+                             at: location)
+        }
+        let caller = graph.currentOrigin
+        defer { graph.currentOrigin = caller }
+        return try run(f.body, scope: Dictionary(uniqueKeysWithValues: zip(f.parameters, arguments)))
+    }
+}

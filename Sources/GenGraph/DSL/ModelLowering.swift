@@ -1,0 +1,194 @@
+/// A parsed model, checked and ready to build its training and sampling
+/// graphs for any resolved hyper-parameters.
+struct ModelLowering {
+    let model: ModelDeclaration
+    let layerNames: [SourceLocation: String]
+    let functions: [String: FunctionDeclaration]
+    let initScheme: InitScheme
+    let images: InputDeclaration
+    let labels: InputDeclaration?
+    let sample: SampleDeclaration?
+
+    init(_ model: ModelDeclaration) throws {
+        self.model = model
+        layerNames = try LayerNaming.resolve(model)
+        var functions: [String: FunctionDeclaration] = [:]
+        var schemes: [(InitScheme, SourceLocation)] = []
+        var images: [InputDeclaration] = [], labels: [InputDeclaration] = [], samples: [SampleDeclaration] = []
+        for declaration in model.declarations {
+            switch declaration {
+            case .function(let f): functions[f.name] = f
+            case .initScheme(let s, let l): schemes.append((s, l))
+            case .input(let i):
+                if case .images = i.kind { images.append(i) } else { labels.append(i) }
+            case .sample(let s): samples.append(s)
+            case .hyper, .assignment, .phase: break
+            }
+        }
+        if schemes.count > 1 { throw Diagnostic("'init' is given twice", at: schemes[1].1) }
+        guard let image = images.first else { throw Diagnostic("the model needs an images input, such as 'input x : images[batch, 1, 28, 28] unit'", at: model.location) }
+        if images.count > 1 { throw Diagnostic("a model has one images input", at: images[1].location) }
+        if labels.count > 1 { throw Diagnostic("a model has at most one labels input", at: labels[1].location) }
+        if samples.count > 1 { throw Diagnostic("a model has at most one 'sample'", at: samples[1].location) }
+        self.functions = functions
+        initScheme = schemes.first?.0 ?? .torch
+        self.images = image
+        self.labels = labels.first
+        sample = samples.first
+    }
+
+    private func lowering(_ graph: Graph, _ hypers: [String: Value], training: Bool, canvas: (String, Shape)? = nil) -> Lowering {
+        Lowering(graph: graph, hypers: hypers, functions: functions, layerNames: layerNames, initScheme: initScheme,
+                 training: training, canvas: canvas)
+    }
+
+    /// The images' shape, such as [batch, 1, 28, 28].
+    func imageShape(_ hypers: [String: Value]) throws -> Shape {
+        try shape(images, hypers)
+    }
+
+    /// Classes of the labels input, 0 without one.
+    func classes(_ hypers: [String: Value]) throws -> Int {
+        guard let labels, case .labels(let expression) = labels.kind else { return 0 }
+        let value = try lowering(Graph(), hypers, training: true).evaluate(expression, scope: [:])
+        guard case .integer(let n) = value, n >= 1 else {
+            throw Diagnostic("the number of classes must be a positive integer, got \(value.kindDescription)", at: expression.location)
+        }
+        return n
+    }
+
+    private func shape(_ input: InputDeclaration, _ hypers: [String: Value]) throws -> Shape {
+        let lowering = lowering(Graph(), hypers, training: true)
+        return Shape(try input.shape.map { e in
+            guard case .integer(let d) = try lowering.evaluate(e, scope: [:]), d >= 1 else {
+                throw Diagnostic("an input dimension must be a positive integer", at: e.location)
+            }
+            return d
+        })
+    }
+
+    /// Builds one training step's graph: inputs, statements in order, then the phases.
+    func train(_ graph: Graph, _ hypers: [String: Value]) throws -> (images: Tensor, labels: Tensor?, phases: [Phase]) {
+        let lowering = lowering(graph, hypers, training: true)
+        // Nodes built later (gradients, optimiser steps) do not come from a line of this file.
+        defer { graph.currentOrigin = nil }
+        var scope: [String: Value] = [:]
+        var phases: [PhaseDeclaration] = []
+        for declaration in model.declarations {
+            switch declaration {
+            case .input(let input):
+                if scope[input.name] != nil || hypers[input.name] != nil {
+                    throw Diagnostic("'\(input.name)' is already defined", at: input.location)
+                }
+                graph.currentOrigin = input.location.description
+                scope[input.name] = .tensor(try graph.input(input.name, shape(input, hypers)))
+            case .assignment(let a):
+                scope[a.name] = try lowering.assign(a, scope: scope)
+            case .phase(let p):
+                phases.append(p)
+            case .hyper, .initScheme, .function, .sample:
+                break
+            }
+        }
+        guard case .tensor(let x) = scope[images.name] else { throw Diagnostic("the images input was reassigned", at: images.location) }
+        var y: Tensor?
+        if let labels {
+            guard case .tensor(let t) = scope[labels.name] else { throw Diagnostic("the labels input was reassigned", at: labels.location) }
+            y = t
+        }
+        if phases.isEmpty { throw Diagnostic("the model minimizes nothing; add 'minimize loss with adam(lr)'", at: model.location) }
+        return (x, y, try phases.map { try phase($0, graph: graph, scope: scope, lowering: lowering) })
+    }
+
+    private func phase(_ p: PhaseDeclaration, graph: Graph, scope: [String: Value], lowering: Lowering) throws -> Phase {
+        var repeats = 1
+        if let r = p.repeats {
+            guard case .integer(let n) = try lowering.evaluate(r, scope: [:]), n >= 1 else {
+                throw Diagnostic("'repeat' needs a positive integer", at: r.location)
+            }
+            repeats = n
+        }
+        let objectives = try p.objectives.map { try objective($0, graph: graph, scope: scope, lowering: lowering) }
+        return Phase(objectives, repeats: repeats, readsData: p.readsData)
+    }
+
+    private func objective(_ o: ObjectiveDeclaration, graph: Graph, scope: [String: Value], lowering: Lowering) throws -> Objective {
+        guard let value = scope[o.loss] else { throw Diagnostic("unknown loss '\(o.loss)'", at: o.location) }
+        guard case .tensor(let loss) = value, loss.rank == 0 else {
+            throw Diagnostic("the loss '\(o.loss)' must be a scalar tensor, got \(value.kindDescription)", at: o.location)
+        }
+        var parameters: [Tensor] = []
+        for (name, location) in o.networks {
+            guard let f = functions[name], f.isNetwork else {
+                throw Diagnostic("'\(name)' is not a network; 'over' takes networks, which own parameters", at: location)
+            }
+            let owned = GenGraph.parameters(of: graph, prefix: name + ".")
+            if owned.isEmpty { throw Diagnostic("network '\(name)' has no parameters in this model", at: location) }
+            parameters += owned
+        }
+        if o.networks.isEmpty { parameters = graph.parameters }
+        if parameters.isEmpty { throw Diagnostic("the loss '\(o.loss)' has no parameters to train", at: o.location) }
+        let rule = try optimizer(o.optimizer, lowering: lowering)
+        var clip: ClosedRange<Float>?
+        if let c = o.clip {
+            let a = try arguments(c, specs: [ParameterSpec("min"), ParameterSpec("max")], lowering: lowering)
+            let (lo, hi) = (try a.float("min"), try a.float("max"))
+            guard lo <= hi else { throw Diagnostic("clip needs min <= max, got \(lo) and \(hi)", at: c.location) }
+            clip = lo...hi
+        }
+        return Objective(name: o.loss, loss: loss, parameters: parameters, rule: rule, clip: clip)
+    }
+
+    /// `adam(lr, beta1=0.9, beta2=0.999, eps=1e-8)`, `rmsprop(lr, alpha=0.99, eps=1e-8)`, `sgd(lr, momentum=0)`.
+    private func optimizer(_ c: Call, lowering: Lowering) throws -> OptimizerRule {
+        func spec(_ name: String, _ v: Double) -> ParameterSpec { ParameterSpec(name, .value(.real(v))) }
+        let lr = ParameterSpec("lr")
+        switch c.callee {
+        case "adam":
+            let a = try arguments(c, specs: [lr, spec("beta1", 0.9), spec("beta2", 0.999), spec("eps", 1e-8)], lowering: lowering)
+            return .adam(learningRate: try a.float("lr"), beta1: try a.float("beta1"), beta2: try a.float("beta2"), epsilon: try a.float("eps"))
+        case "rmsprop":
+            let a = try arguments(c, specs: [lr, spec("alpha", 0.99), spec("eps", 1e-8)], lowering: lowering)
+            return .rmsprop(learningRate: try a.float("lr"), alpha: try a.float("alpha"), epsilon: try a.float("eps"))
+        case "sgd":
+            let a = try arguments(c, specs: [lr, spec("momentum", 0)], lowering: lowering)
+            return .sgd(learningRate: try a.float("lr"), momentum: try a.float("momentum"))
+        default:
+            throw Diagnostic("unknown optimiser '\(c.callee)' (known: adam, rmsprop, sgd)", at: c.location)
+        }
+    }
+
+    /// Binds a call whose arguments are numbers (hyper-parameters and literals only).
+    private func arguments(_ c: Call, specs: [ParameterSpec], lowering: Lowering) throws -> Arguments {
+        let values = try c.arguments.map { (label: $0.label, value: try lowering.evaluate($0.value, scope: [:]), location: $0.location) }
+        return try Arguments(callee: c.callee, location: c.location, graph: lowering.graph, specs: specs, variadic: false, values: values)
+    }
+
+    /// Builds the `sample` graph for `count` images, batch norm on running statistics.
+    func sample(_ graph: Graph, count: Int, _ hypers: [String: Value]) throws -> (labels: Tensor?, output: SampleGraph.Output) {
+        guard let sample else { throw Diagnostic("the model has no 'sample'", at: model.location) }
+        let imageDims = try imageShape(hypers).dims
+        let expected = Shape([count] + imageDims.dropFirst())
+        let lowering = lowering(graph, hypers, training: false, canvas: (images.name, expected))
+        defer { graph.currentOrigin = nil }
+        var scope: [String: Value] = [sample.count: .integer(count)]
+        var y: Tensor?
+        if let name = sample.labels {
+            guard let labels else { throw Diagnostic("'sample \(sample.count), \(name)' needs a labels input", at: sample.location) }
+            graph.currentOrigin = sample.location.description
+            y = try graph.input(labels.name, [count])
+            scope[name] = .tensor(y!)
+        }
+        switch try lowering.run(sample.body, scope: scope) {
+        case .tensor(let images):
+            guard images.shape == expected else {
+                throw Diagnostic("sampled images have shape \(images.shape), expected \(expected)", at: sample.body.result.location)
+            }
+            return (y, .images(images))
+        case .autoregressive(let canvas, let logits):
+            return (y, .autoregressive(canvas: canvas, logits: logits))
+        case let other:
+            throw Diagnostic("a sample produces images or autoregressive(f), got \(other.kindDescription)", at: sample.body.result.location)
+        }
+    }
+}

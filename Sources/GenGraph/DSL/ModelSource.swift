@@ -1,0 +1,69 @@
+import Foundation
+
+/// A model written in the graph DSL (`docs/dsl.md`), parsed and checked.
+///
+///     let source = try ModelSource.parse(text, file: "vae.gg")
+///     let model = try source.definition(overrides: ["latent": "32"]).instantiate(batch: 4)
+public struct ModelSource {
+    /// The name errors and node origins use for the file.
+    public let file: String
+    public let text: String
+    let declaration: ModelDeclaration
+    let lowering: ModelLowering
+    let sourceText: SourceText
+
+    /// The name after `model`.
+    public var name: String { declaration.name }
+    /// The string after the model's name.
+    public var summary: String { declaration.summary }
+
+    /// Parses `.gg` text; `file` names it in errors (`vae.gg:12:5: error: ...`).
+    public static func parse(_ text: String, file: String) throws -> ModelSource {
+        let sourceText = SourceText(text, file: file)
+        return try sourceText.reporting {
+            let declaration = try Parser.parse(text, file: file)
+            return ModelSource(file: file, text: text, declaration: declaration, lowering: try ModelLowering(declaration),
+                               sourceText: sourceText)
+        }
+    }
+
+    /// Reads and parses the `.gg` file at `path`.
+    public static func load(path: String) throws -> ModelSource {
+        try parse(String(contentsOfFile: path, encoding: .utf8), file: path)
+    }
+
+    /// The hyper-parameters with `overrides` (name to value text) applied.
+    public func hyperParameters(overrides: [String: String] = [:]) throws -> [HyperParameter] {
+        try sourceText.reporting { try HyperResolution(declaration, overrides: overrides).parameters }
+    }
+
+    /// The model as a `ModelDefinition`, with `overrides` (such as `["latent": "32"]`) applied.
+    /// Builds the training and sampling graphs once, so every shape error surfaces here.
+    public func definition(overrides: [String: String] = [:]) throws -> ModelDefinition {
+        let (lowering, declaration, source) = (self.lowering, self.declaration, self.sourceText)
+        let hypers = try sourceText.reporting { try HyperResolution(declaration, overrides: overrides) }
+        let values = hypers.values
+        let (batch, encoding, classes) = try sourceText.reporting { () -> (Int, PixelEncoding, Int) in
+            guard case .integer(let b)? = values["batch"], b >= 1 else {
+                throw Diagnostic("the model needs a positive integer 'hyper batch = <size>'", at: declaration.location)
+            }
+            guard case .images(let encoding) = lowering.images.kind else { throw Diagnostic("no images input", at: declaration.location) }
+            return (b, encoding, try lowering.classes(values))
+        }
+        let build = { (graph: Graph, b: Int) in
+            try source.reporting {
+                let atBatch = try HyperResolution(declaration, overrides: overrides.merging(["batch": "\(b)"]) { _, new in new })
+                return try lowering.train(graph, atBatch.values)
+            }
+        }
+        let sampler = lowering.sample == nil ? nil : { (graph: Graph, n: Int) in
+            try source.reporting { try lowering.sample(graph, count: n, values) }
+        }
+        let definition = ModelDefinition(name: declaration.name, summary: declaration.summary, defaultBatch: batch,
+                                         encoding: encoding, classes: classes, hyperParameters: hypers.parameters,
+                                         source: text, build: build, sampler: sampler)
+        _ = try definition.instantiate()
+        _ = try definition.sampleGraph(count: 1)
+        return definition
+    }
+}

@@ -1,0 +1,391 @@
+/// Recursive-descent parser from tokens to a `ModelDeclaration` (grammar in docs/dsl.md).
+struct Parser {
+    private let tokens: [Token]
+    private var index = 0
+
+    init(_ tokens: [Token]) { self.tokens = tokens }
+
+    static func parse(_ text: String, file: String) throws -> ModelDeclaration {
+        var lexer = Lexer(text, file: file)
+        var parser = Parser(try lexer.tokens())
+        return try parser.model()
+    }
+
+    // MARK: Declarations
+
+    mutating func model() throws -> ModelDeclaration {
+        skipNewlines()
+        let location = current.location
+        try expectKeyword("model")
+        let name = try modelName()
+        var summary = ""
+        if case .string(let s) = current.kind { summary = s; advance() }
+        try endOfStatement()
+        var declarations: [Declaration] = []
+        skipNewlines()
+        while current.kind != .end {
+            declarations.append(try declaration())
+            skipNewlines()
+        }
+        return ModelDeclaration(name: name, summary: summary, location: location, declarations: declarations)
+    }
+
+    /// An identifier, or several joined by `-` with no spaces (`conv-ae`, `wgan-gp`).
+    private mutating func modelName() throws -> String {
+        var (name, location) = try identifier("a model name")
+        var end = location.column + name.count
+        while case .symbol("-") = current.kind, current.location.column == end,
+              case .identifier(let part) = peek(1).kind, peek(1).location.column == end + 1 {
+            advance()
+            advance()
+            name += "-" + part
+            end += 1 + part.count
+        }
+        return name
+    }
+
+    private mutating func declaration() throws -> Declaration {
+        let location = current.location
+        switch current.kind {
+        case .keyword("hyper"):
+            advance()
+            let (name, _) = try identifier("a hyper-parameter name")
+            try expectSymbol("=")
+            let value = try expression()
+            try endOfStatement()
+            return .hyper(name: name, value: value, location: location)
+        case .keyword("input"):
+            return .input(try input())
+        case .keyword("init"):
+            advance()
+            let (word, wordLocation) = try identifier("an init scheme")
+            guard let scheme = InitScheme(rawValue: word) else {
+                let known = InitScheme.allCases.map(\.rawValue).joined(separator: ", ")
+                throw Diagnostic("unknown init scheme '\(word)' (known: \(known))", at: wordLocation)
+            }
+            try endOfStatement()
+            return .initScheme(scheme, location)
+        case .keyword("def"), .keyword("network"):
+            return .function(try function())
+        case .keyword("minimize"):
+            let objective = try objective()
+            return .phase(PhaseDeclaration(repeats: nil, readsData: true, objectives: [objective], location: location))
+        case .keyword("phase"):
+            return .phase(try phase())
+        case .keyword("sample"):
+            advance()
+            let (count, _) = try identifier("the sample count's name")
+            var labels: String?
+            if current.kind == .symbol(",") {
+                advance()
+                labels = try identifier("the labels' name").name
+            }
+            return .sample(SampleDeclaration(count: count, labels: labels, body: try body(), location: location))
+        case .identifier:
+            let assignment = try self.assignment()
+            try endOfStatement()
+            return .assignment(assignment)
+        default:
+            throw Diagnostic("expected a declaration or an assignment, found \(current.display)", at: location)
+        }
+    }
+
+    private mutating func input() throws -> InputDeclaration {
+        let location = current.location
+        advance()
+        let (name, _) = try identifier("an input name")
+        try expectSymbol(":")
+        let (kindWord, kindLocation) = try identifier("'images' or 'labels'")
+        try expectSymbol("[")
+        let shape = try list(closing: "]")
+        let kind: InputKind
+        switch kindWord {
+        case "images":
+            let (word, wordLocation) = try identifier("a pixel range (unit, symmetric or binary)")
+            let encodings: [String: PixelEncoding] = ["unit": .unitInterval, "symmetric": .symmetric, "binary": .binarized]
+            guard let encoding = encodings[word] else {
+                throw Diagnostic("unknown pixel range '\(word)' (known: unit, symmetric, binary)", at: wordLocation)
+            }
+            kind = .images(encoding)
+        case "labels":
+            try expectWord("of")
+            kind = .labels(classes: try expression())
+        default:
+            throw Diagnostic("unknown input kind '\(kindWord)' (known: images, labels)", at: kindLocation)
+        }
+        try endOfStatement()
+        return InputDeclaration(name: name, kind: kind, shape: shape, location: location)
+    }
+
+    private mutating func function() throws -> FunctionDeclaration {
+        let location = current.location
+        let isNetwork = current.kind == .keyword("network")
+        advance()
+        let (name, _) = try identifier("a name")
+        try expectSymbol("(")
+        var parameters: [String] = []
+        while current.kind != .symbol(")") {
+            if !parameters.isEmpty { try expectSymbol(",") }
+            parameters.append(try identifier("a parameter name").name)
+        }
+        advance()
+        return FunctionDeclaration(name: name, parameters: parameters, isNetwork: isNetwork, body: try body(), location: location)
+    }
+
+    /// `= expression` or `{ assignments... return expression }`.
+    private mutating func body() throws -> Body {
+        if current.kind == .symbol("=") {
+            advance()
+            let result = try expression()
+            try endOfStatement()
+            return Body(assignments: [], result: result)
+        }
+        try expectSymbol("{")
+        var assignments: [Assignment] = []
+        skipNewlines()
+        while current.kind != .keyword("return") {
+            guard case .identifier = current.kind else {
+                throw Diagnostic("expected an assignment or 'return', found \(current.display)", at: current.location)
+            }
+            assignments.append(try assignment())
+            try endOfStatement()
+            skipNewlines()
+        }
+        advance()
+        let result = try expression()
+        skipNewlines()
+        try expectSymbol("}")
+        try endOfStatement()
+        return Body(assignments: assignments, result: result)
+    }
+
+    private mutating func assignment() throws -> Assignment {
+        let (name, location) = try identifier("a name")
+        try expectSymbol("=")
+        return Assignment(name: name, value: try expression(), location: location)
+    }
+
+    private mutating func phase() throws -> PhaseDeclaration {
+        let location = current.location
+        advance()
+        var repeats: Expression?
+        var readsData = true
+        while current.kind != .symbol("{") {
+            let (word, wordLocation) = try identifier("'repeat', 'nodata' or '{'")
+            switch word {
+            case "repeat": repeats = try expression()
+            case "nodata": readsData = false
+            default: throw Diagnostic("unknown phase option '\(word)' (known: repeat, nodata)", at: wordLocation)
+            }
+        }
+        advance()
+        var objectives: [ObjectiveDeclaration] = []
+        skipNewlines()
+        while current.kind != .symbol("}") { objectives.append(try objective()); skipNewlines() }
+        if objectives.isEmpty { throw Diagnostic("a phase needs at least one 'minimize'", at: current.location) }
+        advance()
+        try endOfStatement()
+        return PhaseDeclaration(repeats: repeats, readsData: readsData, objectives: objectives, location: location)
+    }
+
+    private mutating func objective() throws -> ObjectiveDeclaration {
+        let location = current.location
+        try expectKeyword("minimize")
+        let (loss, _) = try identifier("the loss's name")
+        var networks: [(String, SourceLocation)] = []
+        if current.kind == .identifier("over") {
+            repeat {
+                advance()
+                networks.append(try identifier("a network name"))
+            } while current.kind == .symbol(",")
+        }
+        try expectWord("with")
+        let optimizer = try call(named: "an optimiser such as adam(lr)")
+        var clip: Call?
+        if current.kind == .identifier("clip") { clip = try call(named: "clip(min, max)") }
+        try endOfStatement()
+        return ObjectiveDeclaration(loss: loss, networks: networks, optimizer: optimizer, clip: clip, location: location)
+    }
+
+    private mutating func call(named what: String) throws -> Call {
+        guard case .call(let c) = try primary(), c.layerName == nil else {
+            throw Diagnostic("expected \(what)", at: previous.location)
+        }
+        return c
+    }
+
+    // MARK: Expressions
+
+    /// pipeline := sum { "->" stage }; `a -> f(b)` is `f(a, b)`.
+    mutating func expression() throws -> Expression {
+        var value = try sum()
+        while true {
+            if current.kind == .newline, peek(1).kind == .symbol("->") { advance() }
+            guard current.kind == .symbol("->") else { return value }
+            advance()
+            let (name, location) = try identifier("a function or layer after '->'")
+            var c = Call(callee: name, location: location,
+                         arguments: [Argument(label: nil, value: value, location: value.location)], layerName: nil)
+            if current.kind == .symbol("(") {
+                advance()
+                c.arguments += try arguments()
+            }
+            c.layerName = try layerName()
+            value = .call(c)
+        }
+    }
+
+    private mutating func sum() throws -> Expression {
+        var value = try product()
+        while case .symbol(let s) = current.kind, s == "+" || s == "-" {
+            let location = current.location
+            advance()
+            value = .binary(BinaryOperator(rawValue: s)!, value, try product(), location)
+        }
+        return value
+    }
+
+    private mutating func product() throws -> Expression {
+        var value = try unary()
+        while case .symbol(let s) = current.kind, s == "*" || s == "/" {
+            let location = current.location
+            advance()
+            value = .binary(BinaryOperator(rawValue: s)!, value, try unary(), location)
+        }
+        return value
+    }
+
+    private mutating func unary() throws -> Expression {
+        if current.kind == .symbol("-") {
+            let location = current.location
+            advance()
+            return .negate(try unary(), location)
+        }
+        return try primary()
+    }
+
+    private mutating func primary() throws -> Expression {
+        let token = current
+        switch token.kind {
+        case .integer(let v):
+            advance()
+            return .integer(v, token.location)
+        case .real(let v):
+            advance()
+            return .real(v, token.location)
+        case .identifier(let name):
+            advance()
+            guard current.kind == .symbol("(") else {
+                if current.kind == .keyword("as") {
+                    throw Diagnostic("'as' names a layer call, such as dense(32) as enc", at: current.location)
+                }
+                return .name(name, token.location)
+            }
+            advance()
+            var c = Call(callee: name, location: token.location, arguments: try arguments(), layerName: nil)
+            c.layerName = try layerName()
+            return .call(c)
+        case .symbol("("):
+            advance()
+            let inner = try expression()
+            try expectSymbol(")")
+            return inner
+        case .symbol("["):
+            advance()
+            return .list(try list(closing: "]"), token.location)
+        default:
+            throw Diagnostic("expected an expression, found \(token.display)", at: token.location)
+        }
+    }
+
+    /// Arguments after "(" up to and including ")".
+    private mutating func arguments() throws -> [Argument] {
+        var out: [Argument] = []
+        while current.kind != .symbol(")") {
+            if !out.isEmpty { try expectSymbol(",") }
+            let location = current.location
+            var label: String?
+            if case .identifier(let name) = current.kind, peek(1).kind == .symbol("=") {
+                label = name
+                advance()
+                advance()
+            } else if let previous = out.last, previous.label != nil {
+                throw Diagnostic("positional argument after a named one", at: location)
+            }
+            out.append(Argument(label: label, value: try expression(), location: location))
+        }
+        advance()
+        return out
+    }
+
+    private mutating func list(closing: String) throws -> [Expression] {
+        var out: [Expression] = []
+        while current.kind != .symbol(closing) {
+            if !out.isEmpty { try expectSymbol(",") }
+            out.append(try expression())
+        }
+        advance()
+        return out
+    }
+
+    /// `as name` or `as layers.0`.
+    private mutating func layerName() throws -> (path: String, location: SourceLocation)? {
+        guard current.kind == .keyword("as") else { return nil }
+        advance()
+        let (first, location) = try identifier("a layer name after 'as'")
+        var path = first
+        while current.kind == .symbol(".") {
+            advance()
+            switch current.kind {
+            case .identifier(let part): path += "." + part
+            case .integer(let i): path += ".\(i)"
+            default: throw Diagnostic("expected a name part after '.', found \(current.display)", at: current.location)
+            }
+            advance()
+        }
+        return (path, location)
+    }
+
+    // MARK: Tokens
+
+    private var current: Token { tokens[index] }
+    private var previous: Token { tokens[max(index - 1, 0)] }
+    private func peek(_ offset: Int) -> Token { tokens[min(index + offset, tokens.count - 1)] }
+    private mutating func advance() { if index < tokens.count - 1 { index += 1 } }
+    private mutating func skipNewlines() { while current.kind == .newline { advance() } }
+
+    private mutating func identifier(_ what: String) throws -> (name: String, location: SourceLocation) {
+        guard case .identifier(let name) = current.kind else {
+            if case .keyword(let word) = current.kind {
+                throw Diagnostic("expected \(what), found the keyword '\(word)'", at: current.location)
+            }
+            throw Diagnostic("expected \(what), found \(current.display)", at: current.location)
+        }
+        let location = current.location
+        advance()
+        return (name, location)
+    }
+
+    private mutating func expectSymbol(_ s: String) throws {
+        guard current.kind == .symbol(s) else { throw Diagnostic("expected '\(s)', found \(current.display)", at: current.location) }
+        advance()
+    }
+
+    private mutating func expectKeyword(_ k: String) throws {
+        guard current.kind == .keyword(k) else { throw Diagnostic("expected '\(k)', found \(current.display)", at: current.location) }
+        advance()
+    }
+
+    /// A contextual word such as `with` or `of`.
+    private mutating func expectWord(_ w: String) throws {
+        guard current.kind == .identifier(w) else { throw Diagnostic("expected '\(w)', found \(current.display)", at: current.location) }
+        advance()
+    }
+
+    private mutating func endOfStatement() throws {
+        guard current.kind == .newline || current.kind == .end else {
+            throw Diagnostic("expected the end of the line, found \(current.display)", at: current.location)
+        }
+        advance()
+    }
+}

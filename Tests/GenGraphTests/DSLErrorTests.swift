@@ -1,0 +1,175 @@
+@testable import GenGraph
+import XCTest
+
+/// Every kind of error a `.gg` file can contain, rendered compiler-style.
+final class DSLErrorTests: XCTestCase {
+    /// A small valid model whose line 5 (the `h = ...` statement) each test replaces.
+    private func model(line5: String, extra: [String] = []) -> String {
+        ([
+            "model m",
+            "hyper batch = 4",
+            "hyper latent = 8",
+            "input x : images[batch, 1, 28, 28] unit",
+            line5,
+            "loss = mean(h)",
+            "minimize loss with adam(1e-3)",
+        ] + extra).joined(separator: "\n")
+    }
+
+    private func assertError(_ text: String, overrides: [String: String] = [:], _ expected: String,
+                             file: StaticString = #filePath, line: UInt = #line) {
+        do {
+            _ = try ModelSource.parse(text, file: "m.gg").definition(overrides: overrides)
+            XCTFail("expected an error", file: file, line: line)
+        } catch let error as DSLError {
+            XCTAssertEqual(error.description, expected, file: file, line: line)
+        } catch {
+            XCTFail("expected a DSLError, got \(error)", file: file, line: line)
+        }
+    }
+
+    func testSyntaxError() {
+        assertError(model(line5: "h = x -> -> relu"), """
+            m.gg:5:10: error: expected a function or layer after '->', found '->'
+            h = x -> -> relu
+                     ^
+            """)
+        assertError(model(line5: "h = x @ 2"), """
+            m.gg:5:7: error: unexpected character '@'
+            h = x @ 2
+                  ^
+            """)
+        assertError(model(line5: "h = relu(x) relu"), """
+            m.gg:5:13: error: expected the end of the line, found 'relu'
+            h = relu(x) relu
+                        ^
+            """)
+    }
+
+    func testUnknownLayerFunctionAndName() {
+        assertError(model(line5: "h = x -> conv3(16, 3) as c"), """
+            m.gg:5:10: error: unknown layer 'conv3' (did you mean 'conv'?)
+            h = x -> conv3(16, 3) as c
+                     ^
+            """)
+        assertError(model(line5: "h = relux(x)"), """
+            m.gg:5:5: error: unknown function 'relux' (did you mean 'relu'?)
+            h = relux(x)
+                ^
+            """)
+        assertError(model(line5: "h = relu(x2)"), """
+            m.gg:5:10: error: unknown name 'x2'
+            h = relu(x2)
+                     ^
+            """)
+    }
+
+    func testWrongArgumentCountsAndKinds() {
+        assertError(model(line5: "h = reshape(x, [batch, 784]) -> dense(32, 5)"), """
+            m.gg:5:43: error: 'dense' takes at most 2 arguments, got 3
+            h = reshape(x, [batch, 784]) -> dense(32, 5)
+                                                      ^
+            """)
+        assertError(model(line5: "h = dense(reshape(x, [batch, 784]))"), """
+            m.gg:5:5: error: 'dense' is missing its argument 'units'
+            h = dense(reshape(x, [batch, 784]))
+                ^
+            """)
+        assertError(model(line5: "h = reshape(x, [batch, 784]) -> dense(0.5)"), """
+            m.gg:5:39: error: argument 'units' of 'dense' must be an integer, got the number 0.5
+            h = reshape(x, [batch, 784]) -> dense(0.5)
+                                                  ^
+            """)
+        assertError(model(line5: "h = x -> conv(16, 3, strid=2)"), """
+            m.gg:5:22: error: 'conv' has no argument 'strid' (it takes x, channels, kernel, stride, pad)
+            h = x -> conv(16, 3, strid=2)
+                                 ^
+            """)
+    }
+
+    func testShapeMismatchPointsAtTheExpression() {
+        assertError(model(line5: "h = (reshape(x, [batch, 784]) -> dense(latent)) + x"), """
+            m.gg:5:49: error: add: cannot broadcast [4,8] with [4,1,28,28]
+            h = (reshape(x, [batch, 784]) -> dense(latent)) + x
+                                                            ^
+            """)
+        assertError(model(line5: "h = x -> dense(latent)"), """
+            m.gg:5:10: error: dense: 'dense0' needs input (batch, features), got [4,1,28,28]
+            h = x -> dense(latent)
+                     ^
+            """)
+    }
+
+    func testShapeErrorsInsideANetworkPointIntoTheNetwork() {
+        let text = model(line5: "h = f(x)").replacingOccurrences(of: "h = f(x)", with: "network f(x) = x -> flatten -> dense(4) -> reshape([-1, 3])\nh = f(x)")
+        assertError(text, """
+            m.gg:5:44: error: reshape: cannot reshape [4,4] to [-1,3]
+            network f(x) = x -> flatten -> dense(4) -> reshape([-1, 3])
+                                                       ^
+            """)
+    }
+
+    func testHyperParameterOverrides() {
+        let text = model(line5: "h = reshape(x, [batch, 784]) -> dense(latent)")
+        assertError(text, overrides: ["latent": "eight"], """
+            m.gg:3:16: error: hyper-parameter 'latent' must be an integer, got 'eight'
+            hyper latent = 8
+                           ^
+            """)
+        assertError(text, overrides: ["latnt": "32"], """
+            m.gg:1:1: error: unknown hyper-parameter 'latnt' (this model has batch, latent)
+            model m
+            ^
+            """)
+        assertError(text, overrides: ["batch": "0"], """
+            m.gg:1:1: error: the model needs a positive integer 'hyper batch = <size>'
+            model m
+            ^
+            """)
+    }
+
+    func testLayerNamingErrors() {
+        assertError(model(line5: "h = relu(x) as r"), """
+            m.gg:5:16: error: 'as' names a layer, and 'relu' declares no parameters
+            h = relu(x) as r
+                           ^
+            """)
+        assertError(model(line5: "h = reshape(x, [batch, 784]) -> dense(8) as a -> dense(8) as a"), """
+            m.gg:5:62: error: layer 'a' is already declared at 5:33
+            h = reshape(x, [batch, 784]) -> dense(8) as a -> dense(8) as a
+                                                                         ^
+            """)
+        assertError(model(line5: "h = g(x)", extra: ["def g(x) = x"]), """
+            m.gg:5:5: error: 'g' is used before its definition (define it above)
+            h = g(x)
+                ^
+            """)
+    }
+
+    func testObjectiveErrors() {
+        let body = model(line5: "h = reshape(x, [batch, 784]) -> dense(latent)")
+        assertError(body.replacingOccurrences(of: "minimize loss with adam(1e-3)", with: "minimize loss over h with adam(1e-3)"), """
+            m.gg:7:20: error: 'h' is not a network; 'over' takes networks, which own parameters
+            minimize loss over h with adam(1e-3)
+                               ^
+            """)
+        assertError(body.replacingOccurrences(of: "adam(1e-3)", with: "adagrad(1e-3)"), """
+            m.gg:7:20: error: unknown optimiser 'adagrad' (known: adam, rmsprop, sgd)
+            minimize loss with adagrad(1e-3)
+                               ^
+            """)
+        assertError(body.replacingOccurrences(of: "minimize loss", with: "minimize h"), """
+            m.gg:7:1: error: the loss 'h' must be a scalar tensor, got a tensor of shape [4,8]
+            minimize h with adam(1e-3)
+            ^
+            """)
+    }
+
+    func testSummaryIsTheFirstLine() throws {
+        do {
+            _ = try ModelSource.parse("model m\nhyper batch = 2\nh = relu(q)", file: "dir/m.gg").definition()
+        } catch let error as DSLError {
+            XCTAssertEqual(error.summary, "dir/m.gg:1:1: error: the model needs an images input, such as 'input x : images[batch, 1, 28, 28] unit'")
+        }
+    }
+}
