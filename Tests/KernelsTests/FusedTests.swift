@@ -361,6 +361,34 @@ final class FusedTests: XCTestCase {
         }
     }
 
+    /// Column sums and row sums of the same values in one program: no axis is free of reductions,
+    /// so long rows run chunk-parallel; results must not depend on the thread count.
+    func testRowAndColumnSumsTogether() {
+        for s: [Int64] in [[3, 20000], [2, 9000], [70, 130]] {
+            let n = Int(s[0] * s[1])
+            var g = SeededValues(seed: UInt64(n))
+            let x = g.array(n, 0, 1)
+            let fc = FusedCase([finstr(GG_FOP_LOAD, dst: 0, a: 0),
+                                finstr(GG_FOP_REDUCE, Int32(GG_REDUCE_SUM.rawValue), dst: 0, a: 0),
+                                finstr(GG_FOP_REDUCE, Int32(GG_REDUCE_SUM.rawValue), dst: 1, a: 0),
+                                finstr(GG_FOP_REDUCE, Int32(GG_REDUCE_MAX.rawValue), dst: 2, a: 0)], nregs: 1, shape: s)
+            fc.input(x, strides: [s[1], 1])
+            fc.output(count: Int(s[1]), strides: [0, 1])
+            fc.output(count: Int(s[0]), strides: [1, 0])
+            fc.output(count: Int(s[1]), strides: [0, 1])
+            let one = fc.runChecked(threads: 1), two = fc.runChecked(threads: 2), ref = fc.reference()
+            for k in 0..<3 { assertBitIdentical(one[k], two[k], "\(s) output \(k)") }
+            assertNear(one[0], ref[0], rtol: 1e-6, atol: 0, "\(s) column sums")
+            assertNear(one[1], ref[1], rtol: 1e-4, atol: 0, "\(s) row sums")
+            assertBitIdentical(one[2], ref[2], "\(s) column max")
+            // row sums are gg_reduce_f32's order exactly
+            let xb = AlignedBuffer(x), y = AlignedBuffer(count: Int(s[0]))
+            let tc = TestContext(threads: 2)
+            XCTAssertEqual(gg_reduce_f32(&tc.ctx, y.pointer, xb.pointer, s[0], s[1], 1, GG_REDUCE_SUM), GG_OK)
+            assertBitIdentical(one[1], y.array, "\(s) row sums vs gg_reduce_f32")
+        }
+    }
+
     /// Reduction over a middle axis of a rank-4 space with a transposed input (no collapsing).
     func testReduceMiddleAxisOfTransposedInput() {
         let s: [Int64] = [3, 50, 4, 70]
