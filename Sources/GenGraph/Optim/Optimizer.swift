@@ -22,9 +22,10 @@ public final class Optimizer {
     public let rule: OptimizerRule
     public let parameters: [Tensor]
     public let clip: ClosedRange<Float>?
-    /// Updates applied so far (Adam's bias correction counts these).
-    public private(set) var step = 0
-    private var slots: [String: [Buffer]] = [:]
+    /// Updates applied so far (Adam's bias correction counts these); checkpoints restore it.
+    public internal(set) var step = 0
+    /// Each parameter's state tensors in `rule.slotNames` order, by parameter name; checkpoints save and restore them.
+    var slots: [String: [Buffer]] = [:]
 
     public init(_ rule: OptimizerRule, parameters: [Tensor], clip: ClosedRange<Float>? = nil) {
         self.rule = rule

@@ -1,0 +1,456 @@
+import Foundation
+@testable import GenGraph
+import XCTest
+
+/// Safetensors checkpoints: bit-exact round trips, every way a file can be
+/// broken, atomic replacement, resumable optimiser state, and PyTorch reading them.
+final class CheckpointTests: XCTestCase {
+    private var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("gengraph-checkpoint-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        chmod(directory.path, 0o755)
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    // MARK: helpers
+
+    /// A zoo model at batch 2 with its parameters initialised from `seed`.
+    private func instance(_ name: String, seed: UInt64 = 0) throws -> (model: Model, session: Session) {
+        let model = try Zoo.model(named: name)!.instantiate(batch: 2)
+        return (model, try Session(graph: model.graph, config: RunConfig(threads: 1, seed: seed)))
+    }
+
+    /// Every value of the graph's tensors as bit patterns, so NaNs and signed zeros compare exactly.
+    private func bits(_ store: ParameterStore, _ graph: Graph) -> [String: [UInt32]] {
+        Dictionary(uniqueKeysWithValues: Checkpoint.tensorNames(of: graph).map { ($0, store.value($0)!.scalars.map(\.bitPattern)) })
+    }
+
+    private func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
+
+    private func savedVAE(_ name: String = "vae.safetensors") throws -> (url: URL, model: Model, session: Session) {
+        let (model, session) = try instance("vae", seed: 7)
+        let u = url(name)
+        try Checkpoint.save(session.parameters, of: model.graph, metadata: CheckpointMetadata(model: "vae", step: 3, seed: 7), to: u)
+        return (u, model, session)
+    }
+
+    /// A safetensors file written byte by byte, independently of the writer under test.
+    private func rawFile(_ header: String, data: [UInt8], name: String = "raw.safetensors") throws -> URL {
+        let h = Array(header.utf8)
+        var bytes = withUnsafeBytes(of: UInt64(h.count).littleEndian, Array.init)
+        bytes += h + data
+        let u = url(name)
+        try Data(bytes).write(to: u)
+        return u
+    }
+
+    private func assertProblem<T>(_ expression: @autoclosure () throws -> T, file: StaticString = #filePath, line: UInt = #line,
+                                  _ matches: (CheckpointError.Problem) -> Bool) {
+        do {
+            _ = try expression()
+            XCTFail("no error thrown", file: file, line: line)
+        } catch let error as CheckpointError {
+            XCTAssert(matches(error.problem), "unexpected problem: \(error)", file: file, line: line)
+            XCTAssert(error.description.hasPrefix("checkpoint \(error.file): "), file: file, line: line)
+        } catch {
+            XCTFail("not a CheckpointError: \(error)", file: file, line: line)
+        }
+    }
+
+    // MARK: round trips
+
+    func testVAERoundTripIsBitExactAndInDeclarationOrder() throws {
+        let (u, model, session) = try savedVAE()
+        let names = ["enc.weight", "enc.bias", "mu.weight", "mu.bias", "logvar.weight", "logvar.bias",
+                     "dec1.weight", "dec1.bias", "dec2.weight", "dec2.bias"]
+        XCTAssertEqual(Checkpoint.tensorNames(of: model.graph), names)
+
+        let file = try SafeTensors(contentsOf: u)
+        XCTAssertEqual(file.entries.map(\.name), names)
+        XCTAssertEqual(file["enc.weight"]?.shape, [400, 784])
+        XCTAssertEqual(file.metadata["model"], "vae")
+        XCTAssertEqual(file.metadata["step"], "3")
+
+        // The header is padded with spaces so the data starts on an 8-byte boundary.
+        let bytes = try Data(contentsOf: u)
+        let headerLength = bytes.prefix(8).withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+        XCTAssertEqual(headerLength % 8, 0)
+        XCTAssertEqual(bytes[8], UInt8(ascii: "{"))
+        let header = String(decoding: bytes[8..<(8 + headerLength)], as: UTF8.self)
+        XCTAssert(header.trimmingCharacters(in: .whitespaces).hasSuffix("}"))
+        XCTAssertEqual(bytes.count, 8 + headerLength + 4 * names.map { file[$0]!.shape.count }.reduce(0, +))
+
+        // Into a store initialised differently, and into an empty one.
+        let (other, otherSession) = try instance("vae", seed: 99)
+        XCTAssertNotEqual(bits(otherSession.parameters, other.graph), bits(session.parameters, model.graph))
+        let metadata = try Checkpoint.load(from: u, into: otherSession.parameters, of: other.graph, model: "vae")
+        XCTAssertEqual(metadata, CheckpointMetadata(model: "vae", step: 3, seed: 7, mode: .eager))
+        XCTAssertEqual(bits(otherSession.parameters, other.graph), bits(session.parameters, model.graph))
+        let empty = ParameterStore()
+        try Checkpoint.load(from: u, into: empty, of: other.graph, model: "vae")
+        XCTAssertEqual(bits(empty, other.graph), bits(session.parameters, model.graph))
+    }
+
+    func testBatchNormStateIsSavedBesideItsParametersWithExtraMetadata() throws {
+        let (model, session) = try instance("dcgan", seed: 1)
+        let names = Checkpoint.tensorNames(of: model.graph)
+        let bn = names.firstIndex(of: "G.bn0.weight")!
+        XCTAssertEqual(Array(names[bn..<(bn + 4)]), ["G.bn0.weight", "G.bn0.bias", "G.bn0.running_mean", "G.bn0.running_var"])
+        XCTAssert(names.contains("D.bn.running_var"))
+        // Non-trivial running statistics, so the round trip shows state is really carried.
+        try session.parameters.set("G.bn0.running_var", TensorValue(shape: [6272], scalars: (0..<6272).map { Float($0) * 0.5 }))
+
+        let u = url("dcgan.safetensors")
+        let metadata = CheckpointMetadata(model: "dcgan", step: 41, seed: 1, mode: .fused, extra: ["batch": "2"])
+        try Checkpoint.save(session.parameters, of: model.graph, metadata: metadata, to: u)
+        let (fresh, freshSession) = try instance("dcgan", seed: 2)
+        XCTAssertEqual(try Checkpoint.load(from: u, into: freshSession.parameters, of: fresh.graph, model: "dcgan"), metadata)
+        XCTAssertEqual(bits(freshSession.parameters, fresh.graph), bits(session.parameters, model.graph))
+
+        let reserved = CheckpointMetadata(model: "dcgan", step: 0, extra: ["model": "vae"])
+        assertProblem(try Checkpoint.save(session.parameters, of: model.graph, metadata: reserved, to: url("x.safetensors"))) {
+            if case .unwritable(let m) = $0 { return m.contains("'model' is reserved") }
+            return false
+        }
+    }
+
+    func testSafeTensorsRoundTripKeepsOrderEscapesAndSpecialValues() throws {
+        let special: [Float] = [.nan, -.nan, .infinity, -.infinity, -0.0, .leastNonzeroMagnitude, .greatestFiniteMagnitude]
+        let entries = try [
+            SafeTensors.Entry(name: "z \"quoted\" \\ name\n", value: TensorValue(shape: [7], scalars: special)),
+            SafeTensors.Entry(name: "a.scalar", value: TensorValue(shape: [], scalars: [42])),
+            SafeTensors.Entry(name: "m.empty", value: TensorValue(shape: [0, 3], scalars: [])),
+            SafeTensors.Entry(name: "b.ünïcode", value: TensorValue(shape: [2, 1], scalars: [1, 2])),
+        ]
+        let u = url("special.safetensors")
+        try SafeTensors(entries: entries, metadata: ["note": "tab\there \"q\"", "ünï": "cödé"]).write(to: u)
+        let back = try SafeTensors(contentsOf: u)
+        XCTAssertEqual(back.entries.map(\.name), entries.map(\.name))
+        XCTAssertEqual(back.metadata, ["note": "tab\there \"q\"", "ünï": "cödé"])
+        for (a, b) in zip(back.entries, entries) {
+            XCTAssertEqual(a.value.shape, b.value.shape)
+            XCTAssertEqual(a.value.scalars.map(\.bitPattern), b.value.scalars.map(\.bitPattern))
+        }
+        assertProblem(try SafeTensors(entries: [entries[1], entries[1]]).write(to: u)) {
+            if case .unwritable(let m) = $0 { return m.contains("two tensors named 'a.scalar'") }
+            return false
+        }
+    }
+
+    // MARK: broken files
+
+    func testTruncatedFilesAreReportedAtEveryCut() throws {
+        let (u, model, session) = try savedVAE()
+        let bytes = try Data(contentsOf: u)
+        let headerLength = bytes.prefix(8).withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+        for cut in [0, 5, 8, 8 + headerLength / 2, 8 + headerLength, 8 + headerLength + 1000, bytes.count - 1] {
+            let t = url("cut-\(cut).safetensors")
+            try bytes.prefix(cut).write(to: t)
+            assertProblem(try SafeTensors(contentsOf: t)) { if case .truncated = $0 { return true }; return false }
+            assertProblem(try Checkpoint.load(from: t, into: session.parameters, of: model.graph, model: "vae")) {
+                if case .truncated = $0 { return true }; return false
+            }
+        }
+        assertProblem(try SafeTensors(contentsOf: url("absent.safetensors"))) { if case .unreadable = $0 { return true }; return false }
+    }
+
+    func testCorruptHeadersAreReported() throws {
+        let data = [UInt8](repeating: 0, count: 8)
+        let headers = [
+            "{\"w\": {\"dtype\": ",                                                           // cut-off JSON
+            "[1, 2]   ",                                                                      // not an object
+            "{\"w\": {\"dtype\": \"F32\", \"shape\": \"2\", \"data_offsets\": [0, 8]}}",      // shape not a list
+            "{\"w\": {\"dtype\": \"F32\", \"shape\": [2]}}",                                  // no data_offsets
+            "{\"w\": {\"dtype\": \"F32\", \"shape\": [2.5], \"data_offsets\": [0, 8]}}",      // fractional dimension
+            "{\"w\": {\"dtype\": \"F32\", \"shape\": [-2], \"data_offsets\": [0, 8]}}",       // negative dimension
+            "{\"__metadata__\": {\"step\": 3}, \"w\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}}",
+            "",
+        ]
+        for (i, header) in headers.enumerated() {
+            let u = try rawFile(header, data: data, name: "corrupt-\(i).safetensors")
+            assertProblem(try SafeTensors(contentsOf: u)) { if case .corruptHeader = $0 { return true }; return false }
+        }
+    }
+
+    func testUnsupportedDTypeIsNamed() throws {
+        let u = try rawFile("{\"w\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[0,16]}}", data: .init(repeating: 0, count: 16))
+        assertProblem(try SafeTensors(contentsOf: u)) { $0 == .unsupportedDType(tensor: "w", dtype: "F64") }
+        do { _ = try SafeTensors(contentsOf: u) } catch { XCTAssert("\(error)".contains("F64")) }
+    }
+
+    func testOffsetsThatOverlapLeaveGapsOrMissDataAreReported() throws {
+        func entry(_ name: String, _ n: Int, _ begin: Int, _ end: Int) -> String {
+            "\"\(name)\":{\"dtype\":\"F32\",\"shape\":[\(n)],\"data_offsets\":[\(begin),\(end)]}"
+        }
+        let cases: [(String, Int)] = [
+            ("{\(entry("a", 2, 0, 8)),\(entry("b", 2, 4, 12))}", 12),   // overlap
+            ("{\(entry("a", 2, 0, 8)),\(entry("b", 2, 12, 20))}", 20),  // gap
+            ("{\(entry("a", 2, 4, 12))}", 12),                         // gap before the first
+            ("{\(entry("a", 2, 0, 8))}", 16),                          // trailing data not covered
+            ("{\(entry("a", 0, 8, 0))}", 8),                           // begin after end
+        ]
+        for (i, (header, size)) in cases.enumerated() {
+            let u = try rawFile(header, data: .init(repeating: 0, count: size), name: "offsets-\(i).safetensors")
+            assertProblem(try SafeTensors(contentsOf: u)) { if case .badOffsets = $0 { return true }; return false }
+        }
+        let mismatch = try rawFile("{\(entry("w", 3, 0, 8))}", data: .init(repeating: 0, count: 8))
+        assertProblem(try SafeTensors(contentsOf: mismatch)) { $0 == .sizeMismatch(tensor: "w", shape: [3], bytes: 8) }
+    }
+
+    /// Rewrites the VAE checkpoint at `u` with `edit` applied to its entries.
+    private func rewrite(_ u: URL, _ edit: (inout [SafeTensors.Entry]) throws -> Void) throws {
+        var file = try SafeTensors(contentsOf: u)
+        try edit(&file.entries)
+        try file.write(to: u)
+    }
+
+    func testWrongShapeNamesTheTensorAndLeavesTheStoreUnchanged() throws {
+        let (u, model, session) = try savedVAE()
+        try rewrite(u) { entries in
+            entries[0] = try SafeTensors.Entry(name: "enc.weight", value: TensorValue(shape: [400, 794], scalars: .init(repeating: 0, count: 400 * 794)))
+        }
+        let (other, otherSession) = try instance("vae", seed: 5)
+        let before = bits(otherSession.parameters, other.graph)
+        assertProblem(try Checkpoint.load(from: u, into: otherSession.parameters, of: other.graph, model: "vae")) {
+            $0 == .shapeMismatch(tensor: "enc.weight", found: [400, 794], expected: [400, 784])
+        }
+        XCTAssertEqual(bits(otherSession.parameters, other.graph), before)
+        do { try Checkpoint.load(from: u, into: session.parameters, of: model.graph, model: "vae") } catch {
+            XCTAssertEqual("\(error)", "checkpoint \(u.path): tensor 'enc.weight' has shape [400, 794], model expects [400, 784]")
+        }
+    }
+
+    func testMissingAndUnexpectedTensorsAreListedByName() throws {
+        let (u, model, session) = try savedVAE()
+        try rewrite(u) { $0.removeAll { $0.name == "mu.bias" } }
+        assertProblem(try Checkpoint.load(from: u, into: session.parameters, of: model.graph, model: "vae")) {
+            $0 == .tensorNames(missing: ["mu.bias"], unexpected: [])
+        }
+        try rewrite(u) { $0.append(.init(name: "extra.weight", value: try TensorValue(shape: [1], scalars: [1]))) }
+        assertProblem(try Checkpoint.load(from: u, into: session.parameters, of: model.graph, model: "vae")) {
+            $0 == .tensorNames(missing: ["mu.bias"], unexpected: ["extra.weight"])
+        }
+    }
+
+    func testAnotherModelsCheckpointIsRefused() throws {
+        let (vae, vaeSession) = try instance("vae")
+        let (gan, ganSession) = try instance("gan")
+        let u = url("gan.safetensors")
+        try Checkpoint.save(ganSession.parameters, of: gan.graph, metadata: CheckpointMetadata(model: "gan", step: 0), to: u)
+        assertProblem(try Checkpoint.load(from: u, into: vaeSession.parameters, of: vae.graph, model: "vae")) {
+            $0 == .wrongModel(found: "gan", expected: "vae")
+        }
+        // ae and dae have identical tensors: only the metadata tells them apart.
+        let (ae, aeSession) = try instance("ae")
+        let (dae, daeSession) = try instance("dae")
+        try Checkpoint.save(aeSession.parameters, of: ae.graph, metadata: CheckpointMetadata(model: "ae", step: 0), to: u)
+        assertProblem(try Checkpoint.load(from: u, into: daeSession.parameters, of: dae.graph, model: "dae")) {
+            $0 == .wrongModel(found: "ae", expected: "dae")
+        }
+    }
+
+    func testFilesThatAreNotParameterCheckpointsAreRefused() throws {
+        let (u, model, session) = try savedVAE()
+        func refused(_ edit: (inout [String: String]) -> Void) throws {
+            var file = try SafeTensors(contentsOf: u)
+            edit(&file.metadata)
+            let v = url("edited.safetensors")
+            try file.write(to: v)
+            assertProblem(try Checkpoint.load(from: v, into: session.parameters, of: model.graph, model: "vae")) {
+                if case .notACheckpoint = $0 { return true }; return false
+            }
+        }
+        try refused { $0 = [:] }                          // a plain safetensors file
+        try refused { $0["format_version"] = "2" }        // from a newer gengraph
+        try refused { $0["kind"] = "optimizer" }
+        try refused { $0["step"] = "many" }
+        try refused { $0["mode"] = "jit" }
+    }
+
+    // MARK: atomic writes
+
+    func testSavingLeavesNoTemporaryFiles() throws {
+        let (u, model, session) = try savedVAE()
+        try Checkpoint.save(session.parameters, of: model.graph, metadata: CheckpointMetadata(model: "vae", step: 4), to: u)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), ["vae.safetensors"])
+        XCTAssertEqual(try SafeTensors(contentsOf: u).metadata["step"], "4")
+    }
+
+    func testAFailedWriteKeepsTheExistingFile() throws {
+        let (u, model, session) = try savedVAE()
+        let before = try Data(contentsOf: u)
+        // A file-size limit makes the write fail halfway, like a full disk (and works for root, unlike permissions).
+        var saved = rlimit()
+        getrlimit(Int32(RLIMIT_FSIZE.rawValue), &saved)
+        let ignored = signal(SIGXFSZ, SIG_IGN)
+        var small = saved
+        small.rlim_cur = 4096
+        XCTAssertEqual(setrlimit(Int32(RLIMIT_FSIZE.rawValue), &small), 0)
+        let metadata = CheckpointMetadata(model: "vae", step: 4)
+        let result = Result { try Checkpoint.save(session.parameters, of: model.graph, metadata: metadata, to: u) }
+        setrlimit(Int32(RLIMIT_FSIZE.rawValue), &saved)
+        signal(SIGXFSZ, ignored)
+
+        assertProblem(try result.get()) { if case .unwritable = $0 { return true }; return false }
+        XCTAssertEqual(try Data(contentsOf: u), before)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), ["vae.safetensors"])
+    }
+
+    func testSavingIntoAMissingDirectoryFails() throws {
+        let (model, session) = try instance("vae")
+        let u = url("no/such/directory/vae.safetensors")
+        assertProblem(try Checkpoint.save(session.parameters, of: model.graph, metadata: CheckpointMetadata(model: "vae", step: 0), to: u)) {
+            if case .unwritable = $0 { return true }; return false
+        }
+    }
+
+    func testAReadOnlyDirectoryKeepsTheExistingFile() throws {
+        guard geteuid() != 0 else { throw XCTSkip("root writes into read-only directories; testAFailedWriteKeepsTheExistingFile covers failed writes") }
+        let (u, model, session) = try savedVAE()
+        let before = try Data(contentsOf: u)
+        chmod(directory.path, 0o555)
+        assertProblem(try Checkpoint.save(session.parameters, of: model.graph, metadata: CheckpointMetadata(model: "vae", step: 4), to: u)) {
+            if case .unwritable = $0 { return true }; return false
+        }
+        XCTAssertEqual(try Data(contentsOf: u), before)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), ["vae.safetensors"])
+    }
+
+    // MARK: optimiser state
+
+    /// Deterministic images in [0, 1].
+    private func batch(_ k: Int) throws -> [String: TensorValue] {
+        var state = UInt32(truncatingIfNeeded: 2_654_435_761 &* (k + 1))
+        let values = (0..<(2 * 784)).map { _ -> Float in
+            state = state &* 1_664_525 &+ 1_013_904_223
+            return Float(state >> 8) / Float(1 << 24)
+        }
+        return ["x": try TensorValue(shape: [2, 1, 28, 28], scalars: values)]
+    }
+
+    func testResumedOptimizerContinuesBitForBit() throws {
+        // ae has no noise in its graph, so the step after resuming sees exactly the same inputs.
+        for rule in [OptimizerRule.adam(learningRate: 1e-3), .rmsprop(learningRate: 1e-3), .sgd(learningRate: 0.1, momentum: 0.9)] {
+            let (model, session) = try instance("ae", seed: 3)
+            let objective = model.objectives[0]
+            let step = try session.minimize(objective.loss, over: objective.parameters, using: rule)
+            try session.train(step, feeds: batch(0))
+            try session.train(step, feeds: batch(1))
+            let parameters = url("ae.safetensors"), optimizer = url("optimizer.safetensors")
+            try Checkpoint.save(session.parameters, of: model.graph, metadata: CheckpointMetadata(model: "ae", step: 2, seed: 3), to: parameters)
+            try Checkpoint.saveOptimizers([(objective.name, step.optimizer)], model: "ae", to: optimizer)
+            try session.train(step, feeds: batch(2))
+
+            let (resumed, resumedSession) = try instance("ae", seed: 11)
+            let resumedObjective = resumed.objectives[0]
+            let resumedStep = try resumedSession.minimize(resumedObjective.loss, over: resumedObjective.parameters, using: rule)
+            try Checkpoint.load(from: parameters, into: resumedSession.parameters, of: resumed.graph, model: "ae")
+            try Checkpoint.loadOptimizers(from: optimizer, into: [(resumedObjective.name, resumedStep.optimizer)], model: "ae")
+            XCTAssertEqual(resumedStep.optimizer.step, 2)
+            try resumedSession.train(resumedStep, feeds: batch(2))
+            XCTAssert(bits(resumedSession.parameters, resumed.graph) == bits(session.parameters, model.graph), "\(rule) diverged")
+        }
+    }
+
+    func testOptimizerStateErrors() throws {
+        let (model, session) = try instance("gan")
+        let objectives = model.objectives
+        let steps = try objectives.map { try session.minimize($0.loss, over: $0.parameters, using: $0.rule) }
+        let optimizers = zip(objectives, steps).map { (objective: $0.name, optimizer: $1.optimizer) }
+        let u = url("optimizer.safetensors")
+
+        // Before any update there is no slot to save, only the step counts.
+        try Checkpoint.saveOptimizers(optimizers, model: "gan", to: u)
+        XCTAssertEqual(try SafeTensors(contentsOf: u).entries.count, 0)
+        try Checkpoint.loadOptimizers(from: u, into: optimizers, model: "gan")
+
+        let noise = try TensorValue(shape: [2, 1, 28, 28], scalars: (0..<1568).map { Float($0 % 7) / 3 - 1 })
+        try session.train(steps[0], feeds: ["x": noise])
+        try Checkpoint.saveOptimizers(optimizers, model: "gan", to: u)
+        let names = try SafeTensors(contentsOf: u).entries.map(\.name)
+        XCTAssertEqual(names.first, "d_loss.D.l1.weight.exp_avg")
+        XCTAssertEqual(names.count, 6 * 2, "only the discriminator has been updated")
+
+        assertProblem(try Checkpoint.loadOptimizers(from: u, into: optimizers, model: "cgan")) { $0 == .wrongModel(found: "gan", expected: "cgan") }
+        assertProblem(try Checkpoint.loadOptimizers(from: u, into: [optimizers[0]], model: "gan")) {
+            $0 == .objectives(missing: [], unexpected: ["g_loss"])
+        }
+        let sgd = Optimizer(.sgd(learningRate: 1), parameters: optimizers[0].optimizer.parameters)
+        assertProblem(try Checkpoint.loadOptimizers(from: u, into: [("d_loss", sgd), optimizers[1]], model: "gan")) {
+            $0 == .ruleMismatch(objective: "d_loss", found: "adam", expected: "sgd")
+        }
+        // The generator's optimiser claims an update, so its slots must be in the file.
+        var file = try SafeTensors(contentsOf: u)
+        file.metadata["g_loss.step"] = "1"
+        try file.write(to: u)
+        assertProblem(try Checkpoint.loadOptimizers(from: u, into: optimizers, model: "gan")) {
+            if case .tensorNames(let missing, let unexpected) = $0 { return missing.count == 6 * 2 && unexpected.isEmpty }
+            return false
+        }
+        XCTAssertEqual(optimizers[1].optimizer.step, 0, "a failed load changes nothing")
+        // Parameter checkpoints are not optimiser state.
+        try Checkpoint.save(session.parameters, of: model.graph, metadata: CheckpointMetadata(model: "gan", step: 1), to: u)
+        assertProblem(try Checkpoint.loadOptimizers(from: u, into: optimizers, model: "gan")) {
+            if case .notACheckpoint = $0 { return true }; return false
+        }
+    }
+
+    // MARK: PyTorch
+
+    /// The command that runs a Python with torch and safetensors: the peers' environment, else the system's.
+    private func python() throws -> [String] {
+        let peers = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/gg-peers/torch/bin/python").path
+        let command = FileManager.default.isExecutableFile(atPath: peers) ? [peers] : ["/usr/bin/env", "python3"]
+        guard (try? run(command + ["-c", "import safetensors, torch"]).status) == 0 else {
+            throw XCTSkip("no Python with safetensors and torch")
+        }
+        return command
+    }
+
+    private func run(_ command: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+
+    /// tools/check_checkpoint.py loads every zoo model's checkpoint into its reference module by
+    /// order and by name, then writes it back with PyTorch's own writer for us to read.
+    func testPyTorchLoadsCheckpointsIntoTheReferenceModules() throws {
+        let python = try python()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let peers = root.appendingPathComponent("../shared/peers").standardizedFileURL
+        guard FileManager.default.fileExists(atPath: peers.appendingPathComponent("torch_ref.py").path) else {
+            throw XCTSkip("no reference modules at \(peers.path)")
+        }
+        let resaved = url("torch")
+        try FileManager.default.createDirectory(at: resaved, withIntermediateDirectories: true)
+        var command = python + [root.appendingPathComponent("tools/check_checkpoint.py").path, "--peers", peers.path, "--resave", resaved.path]
+        let instances = try Zoo.models.map { try instance($0.name, seed: 5) }
+        for (model, session) in instances {
+            let u = url("\(model.name).safetensors")
+            try Checkpoint.save(session.parameters, of: model.graph, metadata: CheckpointMetadata(model: model.name, step: 0, seed: 5), to: u)
+            command.append("\(model.name)=\(u.path)")
+        }
+        let result = try run(command)
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssert(result.output.hasSuffix("OK\n"), result.output)
+
+        for (model, session) in instances {
+            let store = ParameterStore()
+            try Checkpoint.load(from: resaved.appendingPathComponent("\(model.name).safetensors"), into: store, of: model.graph, model: model.name)
+            XCTAssert(bits(store, model.graph) == bits(session.parameters, model.graph), "\(model.name) changed on its way through PyTorch")
+        }
+    }
+}
