@@ -165,9 +165,29 @@ final class DSLErrorTests: XCTestCase {
             """)
     }
 
+    func testSampleErrors() {
+        let body = model(line5: "h = reshape(x, [batch, 784]) -> dense(latent)")
+        assertError(body + "\nsample n = normal([n, 784])", """
+            m.gg:8:12: error: sampled images have shape [1,784], expected [1,1,28,28]
+            sample n = normal([n, 784])
+                       ^
+            """)
+        assertError(body + "\nsample n, y = normal([n, 1, 28, 28])", """
+            m.gg:8:1: error: 'sample n, y' needs a labels input
+            sample n, y = normal([n, 1, 28, 28])
+            ^
+            """)
+        assertError(model(line5: "def f(a) = a\nh = autoregressive(f)"), """
+            m.gg:6:5: error: 'autoregressive' is only allowed as the result of a 'sample'
+            h = autoregressive(f)
+                ^
+            """)
+    }
+
     func testSummaryIsTheFirstLine() throws {
         do {
             _ = try ModelSource.parse("model m\nhyper batch = 2\nh = relu(q)", file: "dir/m.gg").definition()
+            XCTFail("expected an error")
         } catch let error as DSLError {
             XCTAssertEqual(error.summary, "dir/m.gg:1:1: error: the model needs an images input, such as 'input x : images[batch, 1, 28, 28] unit'")
         }

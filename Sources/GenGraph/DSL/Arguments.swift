@@ -61,13 +61,14 @@ struct Arguments {
 
     func has(_ name: String) -> Bool { bound[name] != nil }
 
-    func value(_ name: String) -> (value: Value, location: SourceLocation) {
-        // Every name asked for is one of the specs, and binding filled or rejected each.
-        bound[name] ?? (.list([]), location)
+    /// The argument bound to `name`; an absent optional one is reported as missing.
+    func value(_ name: String) throws -> (value: Value, location: SourceLocation) {
+        guard let v = bound[name] else { throw Diagnostic("'\(callee)' is missing its argument '\(name)'", at: location) }
+        return v
     }
 
     private func mismatch(_ name: String, _ expected: String) -> Diagnostic {
-        let (v, l) = value(name)
+        guard let (v, l) = bound[name] else { return Diagnostic("'\(callee)' is missing its argument '\(name)'", at: location) }
         return Diagnostic("argument '\(name)' of '\(callee)' must be \(expected), got \(v.kindDescription)", at: l)
     }
 
@@ -85,23 +86,18 @@ struct Arguments {
     }
 
     func integer(_ name: String) throws -> Int {
-        guard case .integer(let i) = value(name).value else { throw mismatch(name, "an integer") }
+        guard case .integer(let i) = try value(name).value else { throw mismatch(name, "an integer") }
         return i
     }
 
     func float(_ name: String) throws -> Float {
-        guard let v = value(name).value.number else { throw mismatch(name, "a number") }
+        guard let v = try value(name).value.number else { throw mismatch(name, "a number") }
         return Float(v)
-    }
-
-    func double(_ name: String) throws -> Double {
-        guard let v = value(name).value.number else { throw mismatch(name, "a number") }
-        return v
     }
 
     /// A list of integers such as `[batch, 784]`.
     func integers(_ name: String) throws -> [Int] {
-        guard case .list(let items) = value(name).value else { throw mismatch(name, "a list of integers") }
+        guard case .list(let items) = try value(name).value else { throw mismatch(name, "a list of integers") }
         return try items.map { item in
             guard case .integer(let i) = item else { throw mismatch(name, "a list of integers") }
             return i
@@ -113,12 +109,12 @@ struct Arguments {
     /// `axis=1` or `axis=[1, 2]`; nil when not given (every axis).
     func axes(_ name: String) throws -> [Int]? {
         guard has(name) else { return nil }
-        if case .integer(let i) = value(name).value { return [i] }
+        if case .integer(let i) = try value(name).value { return [i] }
         return try integers(name)
     }
 
     func function(_ name: String) throws -> String {
-        guard case .function(let f) = value(name).value else { throw mismatch(name, "the name of a def or network") }
+        guard case .function(let f) = try value(name).value else { throw mismatch(name, "the name of a def or network") }
         return f
     }
 }

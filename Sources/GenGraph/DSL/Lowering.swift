@@ -119,8 +119,10 @@ struct Lowering {
         let arguments = try Arguments(callee: c.callee, location: c.location, graph: graph, specs: builtin.parameters,
                                       variadic: builtin.variadic, values: values)
         let context = CallContext(graph: graph, layerName: layerNames[c.location] ?? c.callee, training: training,
-                                  initScheme: initScheme, apply: { name, args in try self.apply(self.functions[name]!, args, at: c.location) },
-                                  canvas: canvas)
+                                  initScheme: initScheme, apply: { name, args in
+                                      guard let f = self.functions[name] else { throw Diagnostic("unknown function '\(name)'", at: c.location) }
+                                      return try self.apply(f, args, at: c.location)
+                                  }, canvas: canvas)
         return try builtin.apply(arguments, context)
     }
 
