@@ -80,6 +80,16 @@ final class DSLErrorTests: XCTestCase {
             h = reshape(x, [batch, 784]) -> dense(0.5)
                                                   ^
             """)
+        assertError(model(line5: "h = reshape(x, [batch, 784]) -> dense(latent - 8)"), """
+            m.gg:5:39: error: argument 'units' of 'dense' must be a positive integer, got the integer 0
+            h = reshape(x, [batch, 784]) -> dense(latent - 8)
+                                                  ^
+            """)
+        assertError(model(line5: "h = x * (4611686018427387904 * 2)"), """
+            m.gg:5:30: error: integer overflow
+            h = x * (4611686018427387904 * 2)
+                                         ^
+            """)
         assertError(model(line5: "h = x -> conv(16, 3, strid=2)"), """
             m.gg:5:22: error: 'conv' has no argument 'strid' (it takes x, channels, kernel, stride, pad)
             h = x -> conv(16, 3, strid=2)

@@ -90,6 +90,13 @@ struct Arguments {
         return i
     }
 
+    /// An integer of at least `minimum` (sizes are positive, paddings non-negative).
+    func integer(_ name: String, atLeast minimum: Int) throws -> Int {
+        let i = try integer(name)
+        guard i >= minimum else { throw mismatch(name, minimum == 0 ? "a non-negative integer" : "a positive integer") }
+        return i
+    }
+
     func float(_ name: String) throws -> Float {
         guard let v = try value(name).value.number else { throw mismatch(name, "a number") }
         return Float(v)
@@ -104,7 +111,12 @@ struct Arguments {
         }
     }
 
-    func shape(_ name: String) throws -> Shape { Shape(try integers(name)) }
+    /// A list of positive sizes, the shape of a new tensor.
+    func shape(_ name: String) throws -> Shape {
+        let dims = try integers(name)
+        guard dims.allSatisfy({ $0 >= 1 }) else { throw mismatch(name, "a list of positive sizes") }
+        return Shape(dims)
+    }
 
     /// `axis=1` or `axis=[1, 2]`; nil when not given (every axis).
     func axes(_ name: String) throws -> [Int]? {

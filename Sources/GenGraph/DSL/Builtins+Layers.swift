@@ -8,21 +8,21 @@ extension Builtin {
 
         table["dense"] = Builtin([x, ParameterSpec("units")], isLayer: true) { a, c in
             let (w, b) = c.initScheme.weightAndBias
-            return .tensor(try a.tensor("x").dense(a.integer("units"), name: c.layerName, weightInit: w, biasInit: b))
+            return .tensor(try a.tensor("x").dense(a.integer("units", atLeast: 1), name: c.layerName, weightInit: w, biasInit: b))
         }
         let masks: [String: ConvMask?] = ["conv": nil, "masked_conv_a": .a, "masked_conv_b": .b]
         for (name, mask) in masks {
             table[name] = Builtin(conv, isLayer: true) { a, c in
                 let (w, b) = c.initScheme.weightAndBias
-                return .tensor(try a.tensor("x").conv2d(a.integer("channels"), kernel: a.integer("kernel"), stride: a.integer("stride"),
-                                                        padding: a.integer("pad"), name: c.layerName, mask: mask,
+                return .tensor(try a.tensor("x").conv2d(a.integer("channels", atLeast: 1), kernel: a.integer("kernel", atLeast: 1), stride: a.integer("stride", atLeast: 1),
+                                                        padding: a.integer("pad", atLeast: 0), name: c.layerName, mask: mask,
                                                         weightInit: w, biasInit: b))
             }
         }
         table["conv_transpose"] = Builtin(conv + [ParameterSpec("out_pad", .value(.integer(0)))], isLayer: true) { a, c in
             let (w, b) = c.initScheme.weightAndBias
-            return .tensor(try a.tensor("x").convTranspose2d(a.integer("channels"), kernel: a.integer("kernel"), stride: a.integer("stride"),
-                                                             padding: a.integer("pad"), outputPadding: a.integer("out_pad"),
+            return .tensor(try a.tensor("x").convTranspose2d(a.integer("channels", atLeast: 1), kernel: a.integer("kernel", atLeast: 1), stride: a.integer("stride", atLeast: 1),
+                                                             padding: a.integer("pad", atLeast: 0), outputPadding: a.integer("out_pad", atLeast: 0),
                                                              name: c.layerName, weightInit: w, biasInit: b))
         }
         let bn = [x, ParameterSpec("momentum", .value(.real(0.1))), ParameterSpec("eps", .value(.real(1e-5)))]

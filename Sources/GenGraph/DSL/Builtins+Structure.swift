@@ -3,7 +3,13 @@ extension Builtin {
     static let structure: [String: Builtin] = {
         var table: [String: Builtin] = [:]
         let x = ParameterSpec("x")
-        table["reshape"] = Builtin([x, ParameterSpec("shape")]) { a, _ in .tensor(try a.tensor("x").reshape(a.shape("shape"))) }
+        table["reshape"] = Builtin([x, ParameterSpec("shape")]) { a, _ in
+            let dims = try a.integers("shape")
+            guard dims.allSatisfy({ $0 >= 1 || $0 == -1 }) else {
+                throw GraphError(op: "reshape", "sizes must be positive (or one -1), got \(Shape(dims))")
+            }
+            return .tensor(try a.tensor("x").reshape(Shape(dims)))
+        }
         table["flatten"] = Builtin([x]) { a, _ in .tensor(try a.tensor("x").flatten()) }
         table["permute"] = Builtin([x, ParameterSpec("order")]) { a, _ in .tensor(try a.tensor("x").permute(a.integers("order"))) }
         table["transpose"] = Builtin([x]) { a, _ in .tensor(try a.tensor("x").transposed()) }
@@ -20,11 +26,11 @@ extension Builtin {
             return .tensor(try concat(parts, axis: a.integer("axis")))
         }
         table["one_hot"] = Builtin([ParameterSpec("labels"), ParameterSpec("depth")]) { a, _ in
-            .tensor(try a.tensor("labels").oneHot(depth: a.integer("depth")))
+            .tensor(try a.tensor("labels").oneHot(depth: a.integer("depth", atLeast: 1)))
         }
         table["max_pool"] = Builtin([x, ParameterSpec("kernel"), ParameterSpec("stride", .optional), ParameterSpec("pad", .value(.integer(0)))]) { a, _ in
-            let stride = a.has("stride") ? try a.integer("stride") : nil
-            return .tensor(try a.tensor("x").maxPool2d(kernel: a.integer("kernel"), stride: stride, padding: a.integer("pad")))
+            let stride = a.has("stride") ? try a.integer("stride", atLeast: 1) : nil
+            return .tensor(try a.tensor("x").maxPool2d(kernel: a.integer("kernel", atLeast: 1), stride: stride, padding: a.integer("pad", atLeast: 0)))
         }
         table["autoregressive"] = Builtin([ParameterSpec("logits")]) { a, c in
             guard let canvas = c.canvas else {

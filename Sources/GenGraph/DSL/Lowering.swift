@@ -47,7 +47,7 @@ struct Lowering {
             return .list(try items.map { try evaluate($0, scope: scope) })
         case .negate(let inner, let location):
             switch try evaluate(inner, scope: scope) {
-            case .integer(let v): return .integer(-v)
+            case .integer(let v): return .integer(try checked(0.subtractingReportingOverflow(v), at: location))
             case .real(let v): return .real(-v)
             case .tensor(let t): return .tensor(try t.neg())
             case let other: throw Diagnostic("cannot negate \(other.kindDescription)", at: location)
@@ -64,9 +64,9 @@ struct Lowering {
         switch (a, b) {
         case (.integer(let x), .integer(let y)) where op != .div:
             switch op {
-            case .add: return .integer(x + y)
-            case .sub: return .integer(x - y)
-            default: return .integer(x * y)
+            case .add: return .integer(try checked(x.addingReportingOverflow(y), at: location))
+            case .sub: return .integer(try checked(x.subtractingReportingOverflow(y), at: location))
+            default: return .integer(try checked(x.multipliedReportingOverflow(by: y), at: location))
             }
         case (.tensor(let x), .tensor(let y)):
             switch op {
@@ -102,6 +102,11 @@ struct Lowering {
             case .div: return .real(x / y)
             }
         }
+    }
+
+    private func checked(_ result: (partialValue: Int, overflow: Bool), at location: SourceLocation) throws -> Int {
+        if result.overflow { throw Diagnostic("integer overflow", at: location) }
+        return result.partialValue
     }
 
     private func call(_ c: Call, scope: [String: Value]) throws -> Value {
