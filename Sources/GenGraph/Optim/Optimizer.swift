@@ -33,20 +33,34 @@ public final class Optimizer {
         self.clip = clip
     }
 
-    func update(_ store: ParameterStore, gradients: [View], kernels: KernelContext) throws {
+    /// Applies one update. `grouped` runs the whole group (update and clip) as
+    /// one multi-tensor kernel, as compiled plans do; otherwise one kernel per
+    /// parameter and one more per clip, as eager execution does. Both compute
+    /// the same bits.
+    func update(_ store: ParameterStore, gradients: [View], kernels: KernelContext, grouped: Bool = false) throws {
         step += 1
         var ctx = kernels.ctx()
-        for (p, g) in zip(parameters, gradients) {
+        var values: [Buffer] = []
+        var state: [[Buffer]] = []
+        for p in parameters {
             guard case .parameter(let name) = p.node.op, let value = store.buffer(name) else {
                 throw GraphError(op: "optimizer", "tensor %\(p.id) is not a parameter of the store")
             }
-            let n = Int64(value.count)
             let slot = slots[name] ?? rule.slotNames.map { _ in
                 let b = Buffer(count: value.count)
                 b.pointer.initialize(repeating: 0, count: value.count)
                 return b
             }
             slots[name] = slot
+            values.append(value)
+            state.append(slot)
+        }
+        if grouped {
+            try updateGroup(&ctx, values, state, gradients)
+            return
+        }
+        for ((value, slot), g) in zip(zip(values, state), gradients) {
+            let n = Int64(value.count)
             switch rule {
             case .sgd(let lr, let momentum, let nesterov):
                 try check(gg_sgd_f32(&ctx, value.pointer, slot.first?.pointer, g.pointer, n, lr, momentum,
@@ -61,6 +75,25 @@ public final class Optimizer {
                 try check(gg_unary_f32(&ctx, value.pointer, value.pointer, n, GG_UNARY_CLAMP,
                                        clip.lowerBound, clip.upperBound), "clip")
             }
+        }
+    }
+
+    private func updateGroup(_ ctx: inout gg_ctx, _ values: [Buffer], _ state: [[Buffer]], _ gradients: [View]) throws {
+        let count = Int32(values.count)
+        let params: [UnsafeMutablePointer<Float>?] = values.map(\.pointer)
+        let grads: [UnsafePointer<Float>?] = gradients.map { UnsafePointer($0.pointer) }
+        let sizes = values.map { Int64($0.count) }
+        let (clipOn, lo, hi): (Int32, Float, Float) = clip.map { (1, $0.lowerBound, $0.upperBound) } ?? (0, 0, 0)
+        func slot(_ k: Int) -> [UnsafeMutablePointer<Float>?] { state.map { $0.isEmpty ? nil : $0[k].pointer } }
+        switch rule {
+        case .sgd(let lr, let momentum, let nesterov):
+            try check(gg_sgd_multi_f32(&ctx, count, params, slot(0), grads, sizes, lr, momentum, nesterov ? 1 : 0,
+                                       step == 1 ? 1 : 0, clipOn, lo, hi), "sgd")
+        case .adam(let lr, let b1, let b2, let eps):
+            try check(gg_adam_multi_f32(&ctx, count, params, slot(0), slot(1), grads, sizes, lr, b1, b2, eps,
+                                        Int64(step), clipOn, lo, hi), "adam")
+        case .rmsprop(let lr, let alpha, let eps):
+            try check(gg_rmsprop_multi_f32(&ctx, count, params, slot(0), grads, sizes, lr, alpha, eps, clipOn, lo, hi), "rmsprop")
         }
     }
 }

@@ -34,7 +34,7 @@ final class PlanExecutor {
         let bases = buffers.map(\.pointer)
         for (k, call) in calls.enumerated() {
             let step = plan.steps[k]
-            statistics.record(kernels: call.launches, flops: step.flops, bytes: step.bytesRead + step.bytesWritten)
+            statistics.record(kernels: 1, flops: step.flops, bytes: step.bytesRead + step.bytesWritten)
             try statistics.timed(profileKeys[k], flops: step.flops, bytes: step.bytesRead + step.bytesWritten) {
                 try call.run(bases: bases, keys: keys)
             }
@@ -58,8 +58,6 @@ private final class KernelCall {
     // Fused programs: C arrays kept alive for the executor's lifetime.
     var program: PreparedProgram?
     var epilogue: PreparedProgram?
-    /// C kernel calls the step makes (a GEMM with an epilogue makes two until gg_gemm_ep_f32 runs it in one).
-    var launches: Int { epilogue == nil ? 1 : 2 }
 
     init(_ op: StepOp, kernels: KernelContext) throws {
         self.op = op
@@ -70,11 +68,8 @@ private final class KernelCall {
             program = PreparedProgram(spec)
             scratch = program!.scratch(&ctx)
         case .gemm(_, _, _, _, let m, let n, let k, let e):
-            scratch = gg_gemm_f32_scratch(&ctx, Int64(m), Int64(n), Int64(k))
-            if let e {
-                epilogue = PreparedProgram(e)
-                scratch = max(scratch, epilogue!.scratch(&ctx))
-            }
+            epilogue = e.map(PreparedProgram.init)
+            scratch = gg_gemm_ep_f32_scratch(&ctx, Int64(m), Int64(n), Int64(k), epilogue?.pointer)
         case .conv(_, let dims, _, _, _):
             var s = convShape(dims)
             scratch = gg_conv2d_f32_scratch(&ctx, &s)
@@ -90,11 +85,12 @@ private final class KernelCall {
         case .fused:
             try program!.run(&ctx, bases: bases, keys: keys)
         case .gemm(let c, let a, let b, let batch, let m, let n, let k, _):
-            try check(gg_gemm_batched_f32(&ctx, p(c), Int64(n), Int64(m * n),
-                                          p(a.location), Int64(a.ld), Int64(a.batchStride), a.transposed ? 1 : 0,
-                                          p(b.location), Int64(b.ld), Int64(b.batchStride), b.transposed ? 1 : 0,
-                                          Int64(batch), Int64(m), Int64(n), Int64(k), 1, 0), "matmul")
-            if let epilogue { try epilogue.run(&ctx, bases: bases, keys: keys) }
+            // The epilogue runs on each finished output tile inside the GEMM.
+            epilogue?.bind(bases: bases, keys: keys)
+            try check(gg_gemm_ep_f32(&ctx, p(c), Int64(n), Int64(m * n),
+                                     p(a.location), Int64(a.ld), Int64(a.batchStride), a.transposed ? 1 : 0,
+                                     p(b.location), Int64(b.ld), Int64(b.batchStride), b.transposed ? 1 : 0,
+                                     Int64(batch), Int64(m), Int64(n), Int64(k), 1, 0, epilogue?.pointer), "matmul")
         case .conv(let kind, let dims, let out, let first, let second):
             var s = convShape(dims)
             switch kind {
@@ -148,7 +144,7 @@ private final class PreparedProgram {
     let outputs: UnsafeMutableBufferPointer<UnsafeMutablePointer<Float>?>
     let outputStrides: UnsafeMutableBufferPointer<Int64>
     let keys: UnsafeMutableBufferPointer<UInt64>
-    var program: gg_fprogram
+    let programStorage = UnsafeMutablePointer<gg_fprogram>.allocate(capacity: 1)
 
     init(_ spec: FusedSpec) {
         self.spec = spec
@@ -166,26 +162,33 @@ private final class PreparedProgram {
         outputs = array([UnsafeMutablePointer<Float>?](repeating: nil, count: spec.outputs.count))
         outputStrides = array(spec.outputs.flatMap { $0.1.map(Int64.init) })
         keys = array([UInt64](repeating: 0, count: spec.keys.count))
-        program = gg_fprogram(ninstr: Int32(spec.instructions.count), instr: UnsafePointer(instructions.baseAddress),
+        programStorage.initialize(to: gg_fprogram(ninstr: Int32(spec.instructions.count), instr: UnsafePointer(instructions.baseAddress),
                               nregs: Int32(spec.registers), rank: Int32(spec.space.count), shape: UnsafePointer(shape.baseAddress),
                               ninputs: Int32(spec.inputs.count), inputs: UnsafePointer(inputs.baseAddress),
                               in_strides: UnsafePointer(inputStrides.baseAddress),
                               noutputs: Int32(spec.outputs.count), outputs: UnsafePointer(outputs.baseAddress),
-                              out_strides: UnsafePointer(outputStrides.baseAddress), keys: UnsafePointer(keys.baseAddress))
+                              out_strides: UnsafePointer(outputStrides.baseAddress), keys: UnsafePointer(keys.baseAddress)))
     }
 
     deinit {
         instructions.deallocate(); shape.deallocate(); inputs.deallocate(); inputStrides.deallocate()
-        outputs.deallocate(); outputStrides.deallocate(); keys.deallocate()
+        outputs.deallocate(); outputStrides.deallocate(); keys.deallocate(); programStorage.deallocate()
     }
 
-    func scratch(_ ctx: inout gg_ctx) -> Int64 { gg_fused_f32_scratch(&ctx, &program) }
+    /// The program struct for the C side; stable for the object's lifetime.
+    var pointer: UnsafeMutablePointer<gg_fprogram> { programStorage }
 
-    /// `runKeys` are this run's keys by random stream.
-    func run(_ ctx: inout gg_ctx, bases: [UnsafeMutablePointer<Float>], keys runKeys: [Int: UInt64]) throws {
+    func scratch(_ ctx: inout gg_ctx) -> Int64 { gg_fused_f32_scratch(&ctx, programStorage) }
+
+    /// Points the program at this run's storage; `runKeys` are this run's keys by random stream.
+    func bind(bases: [UnsafeMutablePointer<Float>], keys runKeys: [Int: UInt64]) {
         for (k, input) in spec.inputs.enumerated() { inputs[k] = UnsafePointer(bases[input.0.base] + input.0.offset) }
         for (k, output) in spec.outputs.enumerated() { outputs[k] = bases[output.0.base] + output.0.offset }
         for (k, stream) in spec.keys.enumerated() { keys[k] = runKeys[stream] ?? 0 }
-        try check(gg_fused_f32(&ctx, &program), "fused")
+    }
+
+    func run(_ ctx: inout gg_ctx, bases: [UnsafeMutablePointer<Float>], keys runKeys: [Int: UInt64]) throws {
+        bind(bases: bases, keys: runKeys)
+        try check(gg_fused_f32(&ctx, programStorage), "fused")
     }
 }

@@ -11,7 +11,8 @@ public final class Session {
     let kernels: KernelContext
     let executor: EagerExecutor
     /// Runs so far; mixed into every random draw so each run gets fresh noise.
-    public private(set) var runCount: UInt64 = 0
+    /// Saved with checkpoints and restored on resume so the noise continues exactly.
+    public var runCount: UInt64 = 0
     /// Compiled plans (fused mode), shared with other sessions when passed in.
     public let planCache: PlanCache
     private var planExecutors: [[Int]: PlanExecutor] = [:]
@@ -141,9 +142,9 @@ public final class Session {
             losses.append(values[0].pointer[0])
             let gradients = Array(values[1...step.gradients.count])
             try statistics.timed("optimizer", flops: 0, bytes: 0) {
-                try step.optimizer.update(parameters, gradients: gradients, kernels: kernels)
+                try step.optimizer.update(parameters, gradients: gradients, kernels: kernels, grouped: config.mode == .fused)
             }
-            statistics.recordUpdate(step.optimizer)
+            statistics.recordUpdate(step.optimizer, grouped: config.mode == .fused)
             for (update, value) in zip(step.stateUpdates, values.suffix(step.stateUpdates.count))
                 where updatedStates.insert(update.name).inserted {
                 parameters.buffer(update.name)!.pointer.update(from: value.pointer, count: value.shape.count)
