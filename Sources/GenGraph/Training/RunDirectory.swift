@@ -1,0 +1,112 @@
+import Foundation
+
+/// How a training run was started: written to `config.json` so `--resume`,
+/// `sample` and `eval` rebuild exactly the same model.
+public struct RunConfiguration: Codable, Equatable {
+    public var model: String
+    /// The file the model came from (a zoo name's is `<name>.gg`).
+    public var modelFile: String
+    public var overrides: [String: String]
+    public var seed: UInt64
+    public var mode: String
+    public var shuffle: Bool
+    public var epochs: Int?
+    public var steps: Int?
+    public var data: String
+    public var trainLimit: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case model, modelFile = "model_file", overrides, seed, mode, shuffle, epochs, steps, data, trainLimit = "train_limit"
+    }
+}
+
+/// The files of a training run:
+///
+///     RUN_DIR/model.gg                 the model source as trained (overrides in config.json)
+///     RUN_DIR/config.json              how the run was started
+///     RUN_DIR/metrics.csv              one row per logged step and per epoch
+///     RUN_DIR/checkpoint.safetensors   parameters and running statistics (PyTorch layouts)
+///     RUN_DIR/optimizer.safetensors    optimiser state, for an exact --resume
+///     RUN_DIR/samples/epoch_NNN.png    64 samples after each epoch (generative models)
+///     RUN_DIR/loss.svg                 the loss curves
+public struct RunDirectory {
+    public let url: URL
+
+    public init(_ path: String) { url = URL(fileURLWithPath: path) }
+
+    public var source: URL { url.appendingPathComponent("model.gg") }
+    public var configuration: URL { url.appendingPathComponent("config.json") }
+    public var metrics: URL { url.appendingPathComponent("metrics.csv") }
+    public var checkpoint: URL { url.appendingPathComponent("checkpoint.safetensors") }
+    public var optimizer: URL { url.appendingPathComponent("optimizer.safetensors") }
+    public var samples: URL { url.appendingPathComponent("samples") }
+    public var lossPlot: URL { url.appendingPathComponent("loss.svg") }
+
+    public var exists: Bool { FileManager.default.fileExists(atPath: configuration.path) }
+
+    public func readConfiguration() throws -> RunConfiguration {
+        do {
+            return try JSONDecoder().decode(RunConfiguration.self, from: Data(contentsOf: configuration))
+        } catch {
+            throw GraphError(op: "run", "\(configuration.path): not a readable run configuration (\(error.localizedDescription))")
+        }
+    }
+
+    func write(_ configuration: RunConfiguration, source text: String) throws {
+        try FileManager.default.createDirectory(at: samples, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(configuration).write(to: self.configuration, options: .atomic)
+        try Data(text.utf8).write(to: source, options: .atomic)
+    }
+
+    /// The model this run trained, rebuilt from its saved source and overrides.
+    public func definition() throws -> (ModelDefinition, RunConfiguration) {
+        let config = try readConfiguration()
+        let text = try String(contentsOf: source, encoding: .utf8)
+        let definition = try ModelSource.parse(text, file: config.modelFile).definition(overrides: config.overrides)
+        return (definition, config)
+    }
+}
+
+/// A trained model ready for sampling or evaluation: from a run directory or a checkpoint file.
+public struct TrainedModel {
+    public let definition: ModelDefinition
+    public let parameters: ParameterStore
+    public let metadata: CheckpointMetadata
+    public let configuration: RunConfiguration?
+
+    /// Loads `path`: a run directory (its latest checkpoint) or a `.safetensors`
+    /// checkpoint written by `gengraph train` (which carries its model source).
+    public init(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw GraphError(op: "load", "no run directory or checkpoint at '\(path)'")
+        }
+        let checkpointURL: URL
+        if isDirectory.boolValue {
+            let run = RunDirectory(path)
+            guard run.exists else { throw GraphError(op: "load", "'\(path)' is not a run directory (no config.json)") }
+            let (definition, config) = try run.definition()
+            self.definition = definition
+            configuration = config
+            checkpointURL = run.checkpoint
+            guard FileManager.default.fileExists(atPath: checkpointURL.path) else {
+                throw GraphError(op: "load", "run '\(path)' has no checkpoint yet")
+            }
+        } else {
+            checkpointURL = URL(fileURLWithPath: path)
+            let file = try SafeTensors(contentsOf: checkpointURL)
+            guard let text = file.metadata["source"], let file0 = file.metadata["model_file"] else {
+                throw GraphError(op: "load", "checkpoint '\(path)' does not carry its model source (not written by gengraph train)")
+            }
+            let overrides = try JSONDecoder().decode([String: String].self, from: Data((file.metadata["overrides"] ?? "{}").utf8))
+            definition = try ModelSource.parse(text, file: file0).definition(overrides: overrides)
+            configuration = nil
+        }
+        let graph = try definition.instantiate().graph
+        parameters = ParameterStore()
+        _ = try Session(graph: graph, config: RunConfig(threads: 1), parameters: parameters)
+        metadata = try Checkpoint.load(from: checkpointURL, into: parameters, of: graph, model: definition.name)
+    }
+}

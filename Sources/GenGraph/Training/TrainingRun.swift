@@ -1,0 +1,257 @@
+import Foundation
+
+/// Knobs of a training run that are not part of the model.
+public struct TrainingOptions {
+    public var dataDirectory = MNISTDataset.defaultDirectory
+    /// Train this many epochs (default 1, or the resumed run's), or (when set) this many steps.
+    public var epochs: Int?
+    public var steps: Int?
+    public var shuffle = true
+    /// Log a metrics row every this many steps.
+    public var logEvery = 50
+    /// Samples drawn into a grid after each epoch (0: none).
+    public var sampleCount = 64
+    /// Use only the first images of the training / test split (quick runs and tests).
+    public var trainLimit: Int?
+    public var testLimit: Int?
+
+    public init() {}
+}
+
+/// What a run reports while it trains.
+public enum TrainingEvent {
+    /// The plan cache compiled a plan or hit one.
+    case compiled(String)
+    /// A step finished: `batch` of `batches` in the epoch (batches counted in steps).
+    case progress(epoch: Int, step: Int, stepInEpoch: Int, stepsPerEpoch: Int, losses: [(name: String, value: Float)], samplesPerSecond: Double)
+    case epochEnd(epoch: Int, metrics: [(name: String, value: Double)], samples: URL?)
+    case checkpoint(URL, step: Int)
+}
+
+/// A training run writing a run directory: metrics, checkpoints, sample grids,
+/// the loss plot. Resuming continues exactly: same noise, same batch order,
+/// same optimiser state, so the result equals an uninterrupted run.
+public final class TrainingRun {
+    public let directory: RunDirectory
+    public let definition: ModelDefinition
+    public let configuration: RunConfiguration
+    public let model: Model
+    public let trainer: Trainer
+    let options: TrainingOptions
+    let config: RunConfig
+    let train: MNISTSplit
+    let test: MNISTSplit
+    var batches: BatchIterator
+    /// Steps finished, epochs started, and batches consumed in the current epoch.
+    public private(set) var step = 0
+    public private(set) var epoch = 0
+    var batchInEpoch = 0
+    let planCache = PlanCache()
+    let metricColumns: [String]
+
+    /// Steps in one epoch: whole steps' worth of batches (a WGAN step takes 5).
+    public var stepsPerEpoch: Int { max(1, batches.batchesPerEpoch / model.batchesPerStep) }
+    public var totalSteps: Int { options.steps ?? (options.epochs ?? 1) * stepsPerEpoch }
+
+    /// Starts a run of `source` in `directory`, or with `resume` continues the run there
+    /// (its saved model and configuration win; `source` may then be nil). `initFrom`
+    /// loads parameters from a checkpoint of the same model before training.
+    public init(source: ModelSource?, overrides: [String: String], directory: RunDirectory, config: RunConfig,
+                options: TrainingOptions, resume: Bool, initFrom: String? = nil) throws {
+        self.directory = directory
+        var config = config
+        var options = options
+        let configuration: RunConfiguration
+        if resume {
+            guard directory.exists else { throw GraphError(op: "resume", "'\(directory.url.path)' holds no run to resume") }
+            let (definition, saved) = try directory.definition()
+            self.definition = definition
+            configuration = saved
+            config.seed = saved.seed
+            config.mode = ExecutionMode(rawValue: saved.mode) ?? config.mode
+            options.shuffle = saved.shuffle
+            options.dataDirectory = saved.data
+            options.trainLimit = saved.trainLimit
+            if options.steps == nil && options.epochs == nil {
+                options.steps = saved.steps
+                options.epochs = saved.epochs
+            }
+        } else {
+            guard let source else { throw GraphError(op: "train", "no model given") }
+            if directory.exists {
+                throw GraphError(op: "train", "'\(directory.url.path)' already holds a run; use --resume to continue it or choose another --out")
+            }
+            definition = try source.definition(overrides: overrides)
+            configuration = RunConfiguration(model: definition.name, modelFile: source.file, overrides: overrides, seed: config.seed,
+                                             mode: config.mode.rawValue, shuffle: options.shuffle,
+                                             epochs: options.steps == nil ? options.epochs ?? 1 : nil, steps: options.steps,
+                                             data: options.dataDirectory, trainLimit: options.trainLimit)
+        }
+        self.configuration = configuration
+        self.config = config
+        self.options = options
+
+        let dataset = try MNISTDataset.splits(directory: options.dataDirectory, trainLimit: options.trainLimit, testLimit: options.testLimit)
+        train = dataset.train
+        test = dataset.test
+        model = try definition.instantiate()
+        trainer = try Trainer(model: model, config: config, planCache: planCache)
+        batches = try BatchIterator(split: train, batchSize: model.batchSize, encoding: model.encoding,
+                                    shuffle: options.shuffle, seed: config.seed)
+        metricColumns = ["step", "epoch"] + model.objectives.map(\.name) + ["samples_per_s"]
+            + model.objectives.prefix(1).map { "test_" + $0.name }
+
+        if resume {
+            try restore()
+        } else {
+            if let initFrom { try initialise(from: initFrom) }
+            try directory.write(configuration, source: definition.source ?? "")
+        }
+    }
+
+    private func initialise(from path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        try Checkpoint.load(from: url, into: trainer.session.parameters, of: model.graph, model: definition.name)
+    }
+
+    /// Continues from the run directory's checkpoint: parameters, optimiser state, noise counter, batch position.
+    private func restore() throws {
+        guard FileManager.default.fileExists(atPath: directory.checkpoint.path) else {
+            throw GraphError(op: "resume", "run '\(directory.url.path)' has no checkpoint to resume from")
+        }
+        let metadata = try Checkpoint.load(from: directory.checkpoint, into: trainer.session.parameters, of: model.graph,
+                                           model: definition.name)
+        try Checkpoint.loadOptimizers(from: directory.optimizer, into: optimizers, model: definition.name)
+        guard let e = metadata.extra["epoch"].flatMap(Int.init), let b = metadata.extra["batch_in_epoch"].flatMap(Int.init),
+              let r = metadata.extra["run_count"].flatMap(UInt64.init) else {
+            throw GraphError(op: "resume", "checkpoint \(directory.checkpoint.path) lacks the run position")
+        }
+        step = metadata.step
+        epoch = e
+        batchInEpoch = b
+        trainer.session.runCount = r
+        batches.start(epoch: epoch)
+        for _ in 0..<batchInEpoch { _ = batches.next() }
+    }
+
+    private var optimizers: [(objective: String, optimizer: Optimizer)] {
+        zip(model.objectives.map(\.name), trainer.trainingSteps.map(\.optimizer)).map { ($0, $1) }
+    }
+
+    /// Writes parameters, running statistics and optimiser state with the run position.
+    public func saveCheckpoint() throws {
+        var extra = ["epoch": "\(epoch)", "batch_in_epoch": "\(batchInEpoch)", "run_count": "\(trainer.session.runCount)",
+                     "source": definition.source ?? "", "model_file": configuration.modelFile]
+        extra["overrides"] = String(decoding: try JSONEncoder().encode(configuration.overrides), as: UTF8.self)
+        let metadata = CheckpointMetadata(model: definition.name, step: step, seed: config.seed, mode: config.mode, extra: extra)
+        try Checkpoint.saveOptimizers(optimizers, model: definition.name, to: directory.optimizer)
+        try Checkpoint.save(trainer.session.parameters, of: model.graph, metadata: metadata, to: directory.checkpoint)
+    }
+
+    private func nextBatch() throws -> Batch {
+        guard let b = batches.next() else { throw GraphError(op: "train", "ran out of batches inside an epoch (internal error)") }
+        batchInEpoch += 1
+        return b
+    }
+
+    /// Trains until the configured steps or epochs are done or `shouldStop`
+    /// says so (checked between steps). Returns false when stopped early; a
+    /// checkpoint is written either way.
+    @discardableResult
+    public func run(events: @escaping (TrainingEvent) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> Bool {
+        planCache.log = { events(.compiled($0)) }
+        defer { planCache.log = nil }
+        let metrics = try MetricsCSVWriter(path: directory.metrics.path, columns: metricColumns)
+        var window = (steps: 0, seconds: 0.0)
+        while step < totalSteps {
+            if shouldStop() {
+                try saveCheckpoint()
+                events(.checkpoint(directory.checkpoint, step: step))
+                return false
+            }
+            if batchInEpoch == 0 { batches.start(epoch: epoch) }
+            let start = Date()
+            let losses = try trainer.step(nextBatch: nextBatch)
+            step += 1
+            window.steps += 1
+            window.seconds += Date().timeIntervalSince(start)
+            let stepInEpoch = batchInEpoch / model.batchesPerStep
+            let rate = Double(window.steps * model.batchSize * model.batchesPerStep) / max(window.seconds, 1e-9)
+            events(.progress(epoch: epoch, step: step, stepInEpoch: stepInEpoch, stepsPerEpoch: stepsPerEpoch,
+                             losses: losses.map { ($0.name, $0.loss) }, samplesPerSecond: rate))
+            if step % options.logEvery == 0 || step == totalSteps {
+                var row: [String: Double] = ["step": Double(step), "epoch": Double(epoch), "samples_per_s": rate]
+                for (name, value) in losses { row[name] = Double(value) }
+                try metrics.append(row)
+                window = (0, 0)
+            }
+            if stepInEpoch >= stepsPerEpoch || step == totalSteps {
+                let finishedEpoch = stepInEpoch >= stepsPerEpoch
+                let results = try evaluate()
+                var row: [String: Double] = ["step": Double(step), "epoch": Double(epoch)]
+                for (name, value) in results { row[name] = value }
+                try metrics.append(row)
+                let samples = try writeSamples()
+                if finishedEpoch {
+                    epoch += 1
+                    batchInEpoch = 0
+                }
+                try saveCheckpoint()
+                try plotLosses()
+                events(.epochEnd(epoch: finishedEpoch ? epoch - 1 : epoch, metrics: results, samples: samples))
+                events(.checkpoint(directory.checkpoint, step: step))
+            }
+        }
+        return true
+    }
+
+    /// The test metric: the first objective's loss averaged over the test set's whole batches.
+    public func evaluate() throws -> [(name: String, value: Double)] {
+        guard let objective = model.objectives.first else { return [] }
+        let session = try Session(graph: model.graph, config: config, parameters: trainer.session.parameters, planCache: planCache)
+        var iterator = try BatchIterator(split: test, batchSize: min(model.batchSize, test.count), encoding: model.encoding,
+                                         shuffle: false, seed: config.seed)
+        guard iterator.batchSize == model.batchSize else { return [] }
+        var total = 0.0, count = 0
+        while let batch = iterator.next() {
+            total += Double(try session.run([objective.loss], feeds: trainer.feeds(batch))[0].scalar)
+            count += 1
+        }
+        return count == 0 ? [] : [("test_" + objective.name, total / Double(count))]
+    }
+
+    /// Draws the per-epoch sample grid, if the model can sample.
+    private func writeSamples() throws -> URL? {
+        guard options.sampleCount > 0, definition.canSample else { return nil }
+        var sampleConfig = config
+        sampleConfig.seed = config.seed ^ 0x5A4D_504C_4553  // the same noise every epoch, so grids compare
+        let images = try Sampler(definition: definition, parameters: trainer.session.parameters, config: sampleConfig)
+            .sample(count: options.sampleCount)
+        let url = directory.samples.appendingPathComponent(String(format: "epoch_%03d.png", epoch + 1))
+        try ImageGrid(range: model.encoding.range, scale: 2).write(images.scalars, shape: images.shape.dims, to: url.path)
+        return url
+    }
+
+    private func plotLosses() throws {
+        let table = try MetricsCSV.read(directory.metrics.path)
+        let series = model.objectives.map(\.name).compactMap { table.series(x: "step", y: $0) }
+        try LossPlot(series: series, title: "\(definition.name) training loss").write(to: directory.lossPlot.path)
+    }
+}
+
+extension PixelEncoding {
+    /// The value range images of this encoding take.
+    public var range: ClosedRange<Float> { self == .symmetric ? -1...1 : 0...1 }
+}
+
+extension MNISTDataset {
+    /// The training and test splits of `directory`, each optionally cut to its first images.
+    static func splits(directory: String, trainLimit: Int?, testLimit: Int?) throws -> (train: MNISTSplit, test: MNISTSplit) {
+        func split(_ prefix: String, _ limit: Int?) throws -> MNISTSplit {
+            try MNISTSplit(imagesPath: locate("\(prefix)-images-idx3-ubyte", in: directory),
+                           labelsPath: locate("\(prefix)-labels-idx1-ubyte", in: directory),
+                           classCount: classCount, limit: limit)
+        }
+        return (try split("train", trainLimit), try split("t10k", testLimit))
+    }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import GenGraph
+
+struct SampleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sample",
+        abstract: "Draw images from a trained model: a PNG grid for people or .npy (float32, N x 1 x 28 x 28) for tools.")
+
+    @Argument(help: "A run directory or a checkpoint written by `gengraph train`.")
+    var source: String
+
+    @Option(help: "How many images.")
+    var n: Int = 64
+
+    @Option(help: "Output file: .png (grid) or .npy.")
+    var out: String = "samples.png"
+
+    @Option(help: "Class label for conditional models (default: 0..9 cycling).")
+    var label: Int?
+
+    @Option(help: "Random seed.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Kernel threads (default: GENGRAPH_THREADS, else OpenMP's default).")
+    var threads: Int?
+
+    @Option(help: "Execution mode: fused or eager.")
+    var mode: ExecutionMode = .fused
+
+    func validate() throws {
+        if n < 1 { throw ValidationError("--n must be at least 1, got \(n)") }
+        if !(out.hasSuffix(".png") || out.hasSuffix(".npy")) { throw ValidationError("--out must end in .png or .npy, got '\(out)'") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+
+    func run() throws {
+        do {
+            let trained = try TrainedModel(source)
+            var config = try RunConfig.fromEnvironment(seed: seed)
+            if let threads { config.threads = threads }
+            config.mode = mode
+            let labels = label.map { [Int](repeating: $0, count: n) }
+            let start = Date()
+            let images = try Sampler(definition: trained.definition, parameters: trained.parameters, config: config)
+                .sample(count: n, labels: labels)
+            if out.hasSuffix(".npy") {
+                try NPYArray(shape: images.shape.dims, values: images.scalars).write(to: out)
+            } else {
+                try ImageGrid(range: trained.definition.encoding.range, scale: 2).write(images.scalars, shape: images.shape.dims, to: out)
+            }
+            print(String(format: "wrote %d samples of %@ to %@ in %.2f s", n, trained.definition.name, out, Date().timeIntervalSince(start)))
+        } catch {
+            throw CLIError(String(describing: error))
+        }
+    }
+}

@@ -1,0 +1,179 @@
+import ArgumentParser
+import Foundation
+import GenGraph
+
+/// Set by SIGINT; the training loop checks it between steps.
+private var interruptRequested: sig_atomic_t = 0
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a model (zoo name or .gg file) on MNIST-format data, writing a run directory.",
+        discussion: """
+            The run directory holds the model source and config, metrics.csv, checkpoint.safetensors \
+            (PyTorch layouts) and optimizer.safetensors, a 64-sample grid per epoch (samples/epoch_NNN.png) \
+            for generative models, and loss.svg. Ctrl-C stops after the current step and writes a checkpoint; \
+            --resume continues exactly where it stopped.
+            """)
+
+    @Argument(help: "A zoo model name (`gengraph zoo`) or a path to a .gg file.")
+    var model: String?
+
+    @Option(help: "Directory holding the four MNIST-format IDX files.")
+    var data: String = MNISTDataset.defaultDirectory
+
+    @Option(help: "Epochs to train (default 1).")
+    var epochs: Int?
+
+    @Option(help: "Steps to train instead of whole epochs.")
+    var steps: Int?
+
+    @Option(help: "Batch size (sets the model's 'batch' hyper-parameter).")
+    var batch: Int?
+
+    @Option(help: "Learning rate (sets the model's 'lr' hyper-parameter).")
+    var lr: Double?
+
+    @Option(help: "Random seed: initial weights, noise, batch order.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Kernel threads (default: GENGRAPH_THREADS, else OpenMP's default).")
+    var threads: Int?
+
+    @Option(help: "Execution mode: fused (compiled plans) or eager (one kernel per op).")
+    var mode: ExecutionMode = .fused
+
+    @Option(help: "Run directory to write (default runs/<model>, numbered if taken).")
+    var out: String?
+
+    @Option(help: "Start from the parameters of this checkpoint (same model).")
+    var `init`: String?
+
+    @Flag(help: "Continue the run in --out exactly where it stopped.")
+    var resume = false
+
+    @Flag(help: "Visit the training images in file order instead of a seeded shuffle.")
+    var noShuffle = false
+
+    @Option(name: .customLong("set"), help: "Override a hyper-parameter, e.g. --set latent=32 (repeatable).")
+    var assignments: [String] = []
+
+    @Option(help: "Log a metrics row every N steps.")
+    var logEvery: Int = 50
+
+    @Option(help: "Samples in the per-epoch grid (0: none).")
+    var samples: Int = 64
+
+    @Option(help: "Use only the first N training images.")
+    var limit: Int?
+
+    @Flag(help: "Report plan compilation and cache hits.")
+    var verbose = false
+
+    func validate() throws {
+        if epochs != nil && steps != nil { throw ValidationError("give --epochs or --steps, not both") }
+        for (name, value) in [("--epochs", epochs), ("--steps", steps), ("--batch", batch), ("--threads", threads), ("--limit", limit)] {
+            if let value, value < 1 { throw ValidationError("\(name) must be at least 1, got \(value)") }
+        }
+        if let lr, !(lr > 0) { throw ValidationError("--lr must be positive, got \(lr)") }
+        if logEvery < 1 { throw ValidationError("--log-every must be at least 1, got \(logEvery)") }
+        if samples < 0 { throw ValidationError("--samples must not be negative") }
+        if resume && out == nil { throw ValidationError("--resume needs --out RUN_DIR") }
+        if !resume && model == nil { throw ValidationError("give a model: a zoo name (`gengraph zoo`) or a .gg file") }
+        if resume && (`init` != nil || !assignments.isEmpty || batch != nil || lr != nil) {
+            throw ValidationError("--resume continues a run as it was configured; --init, --set, --batch and --lr do not apply")
+        }
+    }
+
+    func run() throws {
+        do {
+            var overrides = try ModelReference.overrides(assignments)
+            if let batch { overrides["batch"] = "\(batch)" }
+            if let lr { overrides["lr"] = "\(lr)" }
+            var config = try RunConfig.fromEnvironment(seed: seed)
+            if let threads { config.threads = threads }
+            config.mode = mode
+            var options = TrainingOptions()
+            options.dataDirectory = data
+            options.epochs = epochs
+            options.steps = steps
+            options.shuffle = !noShuffle
+            options.logEvery = logEvery
+            options.sampleCount = samples
+            options.trainLimit = limit
+            let source = resume ? nil : try ModelReference.source(model!)
+            let directory = RunDirectory(out ?? Self.freshRunPath(source!.name))
+            let training = try TrainingRun(source: source, overrides: overrides, directory: directory, config: config,
+                                           options: options, resume: resume, initFrom: `init`)
+            print("\(resume ? "resuming" : "training") \(training.definition.name) in \(directory.url.path): batch \(training.model.batchSize), "
+                  + "\(training.totalSteps) steps (\(training.stepsPerEpoch) per epoch), \(config.mode), \(config.threads) threads")
+            signal(SIGINT) { _ in interruptRequested = 1 }
+            let progress = ProgressBar()
+            let finished = try training.run(events: { event in
+                switch event {
+                case .compiled(let message): if verbose { progress.note(message) }
+                case .progress(let epoch, _, let stepInEpoch, let stepsPerEpoch, let losses, let rate):
+                    progress.update(epoch: epoch, done: stepInEpoch, total: stepsPerEpoch, losses: losses, rate: rate)
+                case .epochEnd(let epoch, let metrics, let samples):
+                    var line = "epoch \(epoch + 1): " + metrics.map { String(format: "%@ %.4f", $0.name, $0.value) }.joined(separator: "  ")
+                    if let samples { line += "  samples \(samples.path)" }
+                    progress.finish(line)
+                case .checkpoint: break
+                }
+            }, shouldStop: { interruptRequested != 0 })
+            if finished {
+                print("done: \(directory.url.path) (checkpoint.safetensors, metrics.csv, loss.svg)")
+            } else {
+                progress.finish("interrupted at step \(training.step); checkpoint written; continue with: gengraph train --resume --out \(directory.url.path)")
+                throw ExitCode(130)
+            }
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            throw CLIError(String(describing: error))
+        }
+    }
+
+    /// runs/<name>, or runs/<name>-2, -3, ... when taken.
+    static func freshRunPath(_ name: String) -> String {
+        var path = "runs/\(name)"
+        var k = 2
+        while FileManager.default.fileExists(atPath: path) {
+            path = "runs/\(name)-\(k)"
+            k += 1
+        }
+        return path
+    }
+}
+
+/// One line per epoch, redrawn in place on a terminal; on a pipe, a line at every 10%.
+final class ProgressBar {
+    private let interactive = isatty(STDERR_FILENO) != 0
+    private var lastDecile = -1
+
+    func update(epoch: Int, done: Int, total: Int, losses: [(name: String, value: Float)], rate: Double) {
+        let width = 30
+        let filled = total == 0 ? width : min(width, done * width / total)
+        let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
+        let text = String(format: "epoch %d [%@] %d/%d  ", epoch + 1, bar, done, total)
+            + losses.map { String(format: "%@ %.4f", $0.name, $0.value) }.joined(separator: "  ")
+            + String(format: "  %.0f samples/s", rate)
+        if interactive {
+            FileHandle.standardError.write(Data(("\r" + text + "\u{1B}[K").utf8))
+        } else {
+            let decile = total == 0 ? 10 : done * 10 / total
+            if decile != lastDecile { print(text); lastDecile = decile }
+        }
+    }
+
+    func note(_ message: String) {
+        if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        print(message)
+    }
+
+    func finish(_ line: String) {
+        if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        print(line)
+        lastDecile = -1
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+@testable import GenGraph
+import XCTest
+
+/// Runs the training loop on a slice of the real data; skipped where Fashion-MNIST is not installed.
+final class TrainingRunTests: XCTestCase {
+    static var dataAvailable: Bool {
+        ["train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"].contains {
+            FileManager.default.fileExists(atPath: MNISTDataset.defaultDirectory + $0)
+        }
+    }
+
+    func temporaryDirectory() throws -> RunDirectory {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("gengraph-run-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return RunDirectory(url.path)
+    }
+
+    func options(steps: Int) -> TrainingOptions {
+        var o = TrainingOptions()
+        o.steps = steps
+        o.trainLimit = 512
+        o.testLimit = 256
+        o.sampleCount = 0
+        o.logEvery = 1
+        return o
+    }
+
+    /// Every zoo model trains a few steps on a small slice: losses stay finite and the first objective's falls.
+    func testEveryZooModelTrainsAndItsLossFalls() throws {
+        guard Self.dataAvailable else { throw XCTSkip("Fashion-MNIST is not installed (tools/setup.sh installs it)") }
+        for name in DSLZoo.names {
+            let source = try XCTUnwrap(DSLZoo.model(named: name))
+            let batch = name.hasPrefix("wgan") ? 8 : 16
+            let run = try TrainingRun(source: source, overrides: ["batch": "\(batch)"], directory: try temporaryDirectory(),
+                                      config: RunConfig(threads: 2, seed: 1, mode: .fused), options: options(steps: 12), resume: false)
+            var losses: [Float] = []
+            try run.run(events: { event in
+                if case .progress(_, _, _, _, let l, _) = event {
+                    XCTAssertTrue(l.allSatisfy { $0.value.isFinite }, "\(name): non-finite loss \(l)")
+                    losses.append(l[0].value)
+                }
+            })
+            let first = Array(losses.prefix(3))
+            let last = Array(losses.suffix(3))
+            XCTAssertEqual(losses.count, 12, name)
+            XCTAssertLessThan(last.reduce(0, +) / 3, first.reduce(0, +) / 3, "\(name): loss did not fall: \(losses)")
+        }
+    }
+
+    /// Stopping and resuming gives bit for bit the parameters of an uninterrupted run.
+    func testResumeContinuesExactly() throws {
+        guard Self.dataAvailable else { throw XCTSkip("Fashion-MNIST is not installed") }
+        let source = try XCTUnwrap(DSLZoo.model(named: "vae"))
+        let config = RunConfig(threads: 2, seed: 9, mode: .fused)
+        let whole = try temporaryDirectory(), split = try temporaryDirectory()
+        try TrainingRun(source: source, overrides: ["batch": "32"], directory: whole, config: config,
+                        options: options(steps: 20), resume: false).run()
+        var stopAfter = 7
+        let first = try TrainingRun(source: source, overrides: ["batch": "32"], directory: split, config: config,
+                                    options: options(steps: 20), resume: false)
+        XCTAssertFalse(try first.run(shouldStop: { stopAfter -= 1; return stopAfter < 0 }))
+        XCTAssertEqual(first.step, 7)
+        try TrainingRun(source: nil, overrides: [:], directory: split, config: RunConfig(threads: 1), options: TrainingOptions(),
+                        resume: true).run()
+        let a = try SafeTensors(contentsOf: whole.checkpoint), b = try SafeTensors(contentsOf: split.checkpoint)
+        XCTAssertEqual(a.entries.map(\.name), b.entries.map(\.name))
+        for (x, y) in zip(a.entries, b.entries) {
+            XCTAssertEqual(x.value.scalars.map(\.bitPattern), y.value.scalars.map(\.bitPattern), "\(x.name) differs after resume")
+        }
+    }
+
+    func testStartingOverAnExistingRunIsAnError() throws {
+        guard Self.dataAvailable else { throw XCTSkip("Fashion-MNIST is not installed") }
+        let source = try XCTUnwrap(DSLZoo.model(named: "ae"))
+        let directory = try temporaryDirectory()
+        try TrainingRun(source: source, overrides: ["batch": "16"], directory: directory, config: RunConfig(threads: 1),
+                        options: options(steps: 2), resume: false).run()
+        XCTAssertThrowsError(try TrainingRun(source: source, overrides: [:], directory: directory, config: RunConfig(threads: 1),
+                                             options: options(steps: 2), resume: false)) { error in
+            XCTAssertTrue("\(error)".contains("already holds a run"), "\(error)")
+        }
+        // A checkpoint of another model is refused by name.
+        let other = try temporaryDirectory()
+        XCTAssertThrowsError(try TrainingRun(source: try XCTUnwrap(DSLZoo.model(named: "vae")), overrides: ["batch": "16"],
+                                             directory: other, config: RunConfig(threads: 1), options: options(steps: 1),
+                                             resume: false, initFrom: directory.checkpoint.path)) { error in
+            XCTAssertTrue("\(error)".contains("ae"), "\(error)")
+        }
+    }
+}
