@@ -1,0 +1,94 @@
+import Foundation
+import XCTest
+
+/// The `gengraph` binary on bad input: one clear line (or a located DSL
+/// diagnostic) and a non-zero exit, never a crash.
+final class CLITests: XCTestCase {
+    /// The built `gengraph` next to the test runner (`swift test` builds every product).
+    static var binary: URL? {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        for _ in 0..<4 {
+            directory.deleteLastPathComponent()
+            let candidate = directory.appendingPathComponent("gengraph")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        return nil
+    }
+
+    /// Runs gengraph with `arguments`; returns (exit status, stdout + stderr).
+    func gengraph(_ arguments: [String]) throws -> (Int32, String) {
+        let binary = try XCTUnwrap(Self.binary, "the gengraph binary is not built next to the tests")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    func temporaryPath(_ name: String) -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("gengraph-cli-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url.appendingPathComponent(name).path
+    }
+
+    func assertFails(_ arguments: [String], saying expected: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let (status, output) = try gengraph(arguments)
+        XCTAssertNotEqual(status, 0, "gengraph \(arguments) should fail", file: file, line: line)
+        XCTAssertTrue(output.contains(expected), "gengraph \(arguments): expected '\(expected)' in:\n\(output)", file: file, line: line)
+        XCTAssertFalse(output.contains("Fatal error") || output.contains("Stack dump"), "crashed:\n\(output)", file: file, line: line)
+    }
+
+    func testUnknownModelFlagAndValue() throws {
+        try assertFails(["train", "nosuchmodel", "--steps", "1"], saying: "unknown model 'nosuchmodel'")
+        try assertFails(["train", "vae", "--frobnicate"], saying: "Unknown option '--frobnicate'")
+        try assertFails(["train", "vae", "--steps", "0"], saying: "--steps must be at least 1")
+        try assertFails(["train", "vae", "--epochs", "1", "--steps", "2"], saying: "not both")
+        try assertFails(["train", "vae", "--set", "latent"], saying: "expected NAME=VALUE")
+        try assertFails(["train", "vae", "--set", "nosuch=3", "--steps", "1"], saying: "nosuch")
+        try assertFails(["dump", "vae", "--stage", "nope"], saying: "nope")
+        try assertFails(["sample", "/nonexistent/run"], saying: "no run directory or checkpoint")
+    }
+
+    func testMalformedModelFileIsLocated() throws {
+        let path = temporaryPath("broken.gg")
+        try "model broken \"x\"\nhyper batch = 4\ninput x : images[batch, 1, 28, 28] unit\nloss = mean(conv3(x))\nminimize loss with adam(1e-3)\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        try assertFails(["train", path, "--steps", "1"], saying: "broken.gg:4:")
+    }
+
+    func testMissingAndCorruptDataFiles() throws {
+        let empty = temporaryPath("data")
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        try assertFails(["train", "ae", "--steps", "1", "--data", empty, "--out", temporaryPath("run")], saying: "train-images-idx3-ubyte")
+        // A truncated images file next to good labels.
+        let source = "/usr/share/datasets/fashion-mnist/"
+        guard FileManager.default.fileExists(atPath: source + "train-labels-idx1-ubyte.gz") else { throw XCTSkip("no Fashion-MNIST") }
+        for name in ["train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
+            try FileManager.default.copyItem(atPath: source + name, toPath: empty + "/" + name)
+        }
+        try Data([0, 0, 8, 3, 0, 0, 0, 9]).write(to: URL(fileURLWithPath: empty + "/train-images-idx3-ubyte"))
+        try assertFails(["train", "ae", "--steps", "1", "--data", empty, "--out", temporaryPath("run")], saying: "truncated")
+    }
+
+    func testCheckpointOfAnotherModelIsRefused() throws {
+        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") else {
+            throw XCTSkip("no Fashion-MNIST")
+        }
+        let run = temporaryPath("ae-run")
+        let (status, output) = try gengraph(["train", "ae", "--steps", "2", "--limit", "256", "--samples", "0", "--out", run, "--batch", "16"])
+        XCTAssertEqual(status, 0, output)
+        try assertFails(["train", "vae", "--steps", "1", "--init", run + "/checkpoint.safetensors", "--out", temporaryPath("other")],
+                        saying: "ae")
+        // A truncated checkpoint is an error, not a crash.
+        let truncated = temporaryPath("cut.safetensors")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoint.safetensors"))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: truncated))
+        try assertFails(["sample", truncated], saying: "truncated")
+    }
+}
