@@ -41,6 +41,84 @@ final class DSLTests: XCTestCase {
         }
     }
 
+    func testEveryZooEvaluationGraphBuildsTheSwiftZoosGraph() throws {
+        let expected = ["ae": "test_loss", "dae": "test_loss", "sae": "test_loss", "conv-ae": "test_loss", "vae": "neg_elbo",
+                        "cvae": "neg_elbo", "gan": "d_loss", "cgan": "d_loss", "dcgan": "d_loss", "wgan": "critic_loss",
+                        "wgan-gp": "critic_loss", "pixelcnn": "nll", "classifier": "accuracy"]
+        let perExample: Set = ["neg_elbo", "nll", "accuracy"]
+        for name in DSLZoo.names {
+            let dsl = try XCTUnwrap(DSLZoo.definition(named: name))
+            let swift = try XCTUnwrap(Zoo.model(named: name))
+            XCTAssertEqual(dsl.metricNames, [expected[name]!], name)
+            XCTAssertEqual(dsl.metricNames, swift.metricNames, name)
+            let a = try XCTUnwrap(dsl.evaluationGraph(batch: 3), name)
+            let b = try XCTUnwrap(swift.evaluationGraph(batch: 3), name)
+            XCTAssertEqual(a.graph.text(), b.graph.text(), name)
+            XCTAssertEqual(a.graph.initializers, b.graph.initializers, name)
+            XCTAssertEqual(a.batchSize, 3, name)
+            XCTAssertEqual(a.images.id, b.images.id, name)
+            XCTAssertEqual(a.images.shape, [3, 1, 28, 28], name)
+            XCTAssertEqual(a.labels?.id, b.labels?.id, name)
+            XCTAssertEqual(a.metrics.map(\.name), b.metrics.map(\.name), name)
+            XCTAssertEqual(a.metrics.map(\.value.id), b.metrics.map(\.value.id), name)
+            for metric in a.metrics {
+                XCTAssertEqual(metric.isPerExample, perExample.contains(metric.name), "\(name) \(metric.name)")
+                XCTAssertEqual(metric.value.shape, metric.isPerExample ? [3] : [], "\(name) \(metric.name)")
+            }
+            // Evaluation never trains: batch norm reads its running statistics and updates nothing.
+            XCTAssertTrue(a.graph.stateUpdates.isEmpty, name)
+            // The metrics read only parameters the training graph has, with the same shapes.
+            let trained = parameterShapes(try dsl.instantiate(batch: 3).graph)
+            for (parameter, shape) in parameterShapes(a.graph) { XCTAssertEqual(trained[parameter], shape, "\(name) \(parameter)") }
+        }
+    }
+
+    /// Arguments for zoo functions by parameter name, as inputs of a fresh graph.
+    private func arguments(_ f: ModelFunction, model: String, in graph: Graph) throws -> [Tensor] {
+        let latent = ["vae", "cvae"].contains(model) ? 20 : 100
+        let shapes: [String: Shape] = ["x": [3, 1, 28, 28], "y": [3], "z": [3, latent], "flat": [3, 784], "h": [3, 400], "t": [3, 5]]
+        return try f.parameters.map { try graph.input($0, XCTUnwrap(shapes[$0], "\(model).\(f.name)(\($0))")) }
+    }
+
+    func testEveryZooFunctionBuildsTheSwiftZoosGraph() throws {
+        let expected: [String: [String]] = [
+            "vae": ["encoder(flat)", "mu_head(h)", "logvar_head(h)", "encode_mu(x)", "encode_logvar(x)", "decode(z)"],
+            "cvae": ["condition(t, y)", "encoder(flat, y)", "mu_head(h)", "logvar_head(h)", "encode_mu(x, y)", "encode_logvar(x, y)",
+                     "decode(z, y)"],
+            "gan": ["G(z)", "D(x)"], "cgan": ["G(z, y)", "D(x, y)"], "dcgan": ["G(z)", "D(x)"], "wgan": ["G(z)", "D(x)"],
+            "wgan-gp": ["G(z)", "D(x)"], "pixelcnn": ["pixel_logits(x)"], "classifier": ["features(x)", "logits(x)"],
+        ]
+        for name in DSLZoo.names {
+            let dsl = try XCTUnwrap(DSLZoo.definition(named: name))
+            let swift = try XCTUnwrap(Zoo.model(named: name))
+            let signatures = dsl.functions.map { "\($0.name)(\($0.parameters.joined(separator: ", ")))" }
+            XCTAssertEqual(signatures, expected[name] ?? [], name)
+            XCTAssertEqual(dsl.functionNames, swift.functionNames, name)
+            for f in dsl.functions {
+                let g = try XCTUnwrap(swift.function(named: f.name))
+                XCTAssertEqual(f.parameters, g.parameters, "\(name).\(f.name)")
+                XCTAssertEqual(f.isNetwork, g.isNetwork, "\(name).\(f.name)")
+                for training in [false, true] {
+                    let (a, b) = (Graph(), Graph())
+                    let x = try f(arguments(f, model: name, in: a), training: training)
+                    let y = try g(arguments(g, model: name, in: b), training: training)
+                    XCTAssertEqual(a.text(), b.text(), "\(name).\(f.name)")
+                    XCTAssertEqual(a.initializers, b.initializers, "\(name).\(f.name)")
+                    XCTAssertEqual(x.id, y.id, "\(name).\(f.name)")
+                    XCTAssertEqual(a.stateUpdates.map(\.name), b.stateUpdates.map(\.name), "\(name).\(f.name)")
+                    if !training { XCTAssertTrue(a.stateUpdates.isEmpty, "\(name).\(f.name)") }
+                }
+            }
+        }
+    }
+
+    private func parameterShapes(_ graph: Graph) -> [String: Shape] {
+        Dictionary(uniqueKeysWithValues: graph.parameters.compactMap { t -> (String, Shape)? in
+            guard case .parameter(let n) = t.node.op else { return nil }
+            return (n, t.shape)
+        })
+    }
+
     private func assertSameModel(_ a: Model, _ b: Model, _ name: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(a.graph.text(), b.graph.text(), name, file: file, line: line)
         XCTAssertEqual(a.graph.initializers, b.graph.initializers, name, file: file, line: line)

@@ -111,6 +111,14 @@ struct SampleDeclaration {
     let location: SourceLocation
 }
 
+/// `metric neg_elbo = expression` (or `metric d_loss`, the tensor of that name): a number the
+/// evaluation graph reports, per example (shape [batch]) or per batch (a scalar).
+struct MetricDeclaration {
+    let name: String
+    let value: Expression
+    let location: SourceLocation
+}
+
 enum Declaration {
     case hyper(name: String, value: Expression, location: SourceLocation)
     case input(InputDeclaration)
@@ -119,6 +127,7 @@ enum Declaration {
     case assignment(Assignment)
     case phase(PhaseDeclaration)
     case sample(SampleDeclaration)
+    case metric(MetricDeclaration)
 }
 
 /// How layers initialise their parameters.

@@ -33,6 +33,9 @@ extension Builtin {
         table["cross_entropy"] = Builtin([ParameterSpec("logits"), ParameterSpec("labels")]) { a, _ in
             .tensor(try crossEntropy(logits: a.tensor("logits"), labels: a.tensor("labels")))
         }
+        table["correct"] = Builtin([ParameterSpec("logits"), ParameterSpec("labels")]) { a, _ in
+            .tensor(try correctPredictions(logits: a.tensor("logits"), labels: a.tensor("labels")))
+        }
         table["per_sample_mean"] = Builtin([ParameterSpec("x")]) { a, _ in .tensor(try perSampleMean(a.tensor("x"))) }
 
         let reductions: [String: (Tensor, [Int]?) throws -> Tensor] = [

@@ -33,6 +33,7 @@ struct LayerNaming {
         case .phase(let p):
             if let r = p.repeats { try visit(r, prefix: "") }
         case .sample(let s): try visit(s.body, prefix: "")
+        case .metric(let m): try visit(m.value, prefix: "")
         }
     }
 

@@ -132,7 +132,7 @@ struct Lowering {
     }
 
     /// Calls a `def` or `network`: its body sees its parameters, hyper-parameters and other functions.
-    private func apply(_ f: FunctionDeclaration, _ arguments: [Value], at location: SourceLocation) throws -> Value {
+    func apply(_ f: FunctionDeclaration, _ arguments: [Value], at location: SourceLocation) throws -> Value {
         guard arguments.count == f.parameters.count else {
             throw Diagnostic("'\(f.name)' takes \(f.parameters.count) argument\(f.parameters.count == 1 ? "" : "s"), got \(arguments.count)",
                              at: location)

@@ -8,16 +8,25 @@ struct ModelLowering {
     let images: InputDeclaration
     let labels: InputDeclaration?
     let sample: SampleDeclaration?
+    /// `def`s and `network`s in declaration order.
+    let functionOrder: [FunctionDeclaration]
+    let metrics: [MetricDeclaration]
 
     init(_ model: ModelDeclaration) throws {
         self.model = model
         layerNames = try LayerNaming.resolve(model)
         var functions: [String: FunctionDeclaration] = [:]
+        var functionOrder: [FunctionDeclaration] = [], metrics: [MetricDeclaration] = []
         var schemes: [(InitScheme, SourceLocation)] = []
         var images: [InputDeclaration] = [], labels: [InputDeclaration] = [], samples: [SampleDeclaration] = []
         for declaration in model.declarations {
             switch declaration {
-            case .function(let f): functions[f.name] = f
+            case .function(let f):
+                functions[f.name] = f
+                functionOrder.append(f)
+            case .metric(let m):
+                if metrics.contains(where: { $0.name == m.name }) { throw Diagnostic("metric '\(m.name)' is declared twice", at: m.location) }
+                metrics.append(m)
             case .initScheme(let s, let l): schemes.append((s, l))
             case .input(let i):
                 if case .images = i.kind { images.append(i) } else { labels.append(i) }
@@ -31,6 +40,8 @@ struct ModelLowering {
         if labels.count > 1 { throw Diagnostic("a model has at most one labels input", at: labels[1].location) }
         if samples.count > 1 { throw Diagnostic("a model has at most one 'sample'", at: samples[1].location) }
         self.functions = functions
+        self.functionOrder = functionOrder
+        self.metrics = metrics
         initScheme = schemes.first?.0 ?? .torch
         self.images = image
         self.labels = labels.first
@@ -67,13 +78,17 @@ struct ModelLowering {
         })
     }
 
-    /// Builds one training step's graph: inputs, statements in order, then the phases.
-    func train(_ graph: Graph, _ hypers: [String: Value]) throws -> (images: Tensor, labels: Tensor?, phases: [Phase]) {
-        let lowering = lowering(graph, hypers, training: true)
+    /// Builds the statements in order after the inputs, then for training one step's phases
+    /// (metrics are skipped), for evaluation the metrics where they are written (batch norm on
+    /// running statistics, objectives skipped).
+    func build(_ graph: Graph, _ hypers: [String: Value], purpose: BuildPurpose) throws -> ModelParts {
+        let training = purpose == .training
+        let lowering = lowering(graph, hypers, training: training)
         // Nodes built later (gradients, optimiser steps) do not come from a line of this file.
         defer { graph.currentOrigin = nil }
         var scope: [String: Value] = [:]
         var phases: [PhaseDeclaration] = []
+        var metrics: [EvaluationGraph.Metric] = []
         for declaration in model.declarations {
             switch declaration {
             case .input(let input):
@@ -86,7 +101,9 @@ struct ModelLowering {
                 scope[a.name] = try lowering.assign(a, scope: scope)
             case .phase(let p):
                 phases.append(p)
-            case .hyper, .initScheme, .function, .sample:
+            case .metric(let m) where !training:
+                metrics.append(try metric(m, lowering: lowering, scope: scope, batch: imageShape(hypers)[0]))
+            case .hyper, .initScheme, .function, .sample, .metric:
                 break
             }
         }
@@ -96,8 +113,45 @@ struct ModelLowering {
             guard case .tensor(let t) = scope[labels.name] else { throw Diagnostic("the labels input was reassigned", at: labels.location) }
             y = t
         }
+        guard training else { return ModelParts(images: x, labels: y, metrics: metrics) }
         if phases.isEmpty { throw Diagnostic("the model minimizes nothing; add 'minimize loss with adam(lr)'", at: model.location) }
-        return (x, y, try phases.map { try phase($0, graph: graph, scope: scope, lowering: lowering) })
+        return ModelParts(images: x, labels: y, phases: try phases.map { try phase($0, graph: graph, scope: scope, lowering: lowering) })
+    }
+
+    /// A metric is a tensor with one value per example, shape [batch], or one per batch, a scalar.
+    private func metric(_ m: MetricDeclaration, lowering: Lowering, scope: [String: Value], batch: Int) throws -> EvaluationGraph.Metric {
+        lowering.graph.currentOrigin = m.location.description
+        let value = try lowering.evaluate(m.value, scope: scope)
+        guard case .tensor(let t) = value, t.shape == [] || t.shape == [batch] else {
+            throw Diagnostic("metric '\(m.name)' must have one value per example, shape [\(batch)], or be a scalar, got \(value.kindDescription)",
+                             at: m.value.start)
+        }
+        return EvaluationGraph.Metric(name: m.name, value: t)
+    }
+
+    /// Every parameter a metric reads must be trained: a layer that only a metric uses would never learn.
+    func checkMetricParameters(_ evaluation: EvaluationGraph, trained: Set<String>) throws {
+        for (declaration, metric) in zip(metrics, evaluation.metrics) {
+            let untrained = evaluation.graph.neededNodes(for: [metric.value.id]).compactMap { id -> String? in
+                guard case .parameter(let name) = evaluation.graph.nodes[id].op, !trained.contains(name) else { return nil }
+                return name
+            }
+            if let first = untrained.first {
+                throw Diagnostic("metric '\(declaration.name)' reads '\(first)', a parameter that no objective trains", at: declaration.value.start)
+            }
+        }
+    }
+
+    /// Builds the `def` or `network` `name` on `arguments` into `graph` (for a caller such as the CLI).
+    func call(_ f: FunctionDeclaration, _ arguments: [Tensor], graph: Graph, _ hypers: [String: Value], training: Bool) throws -> Tensor {
+        let lowering = lowering(graph, hypers, training: training)
+        let caller = graph.currentOrigin
+        defer { graph.currentOrigin = caller }
+        let value = try lowering.apply(f, arguments.map { .tensor($0) }, at: f.location)
+        guard case .tensor(let t) = value else {
+            throw Diagnostic("'\(f.name)' returns \(value.kindDescription), not a tensor", at: f.body.result.start)
+        }
+        return t
     }
 
     private func phase(_ p: PhaseDeclaration, graph: Graph, scope: [String: Value], lowering: Lowering) throws -> Phase {

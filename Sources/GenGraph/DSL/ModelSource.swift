@@ -50,20 +50,34 @@ public struct ModelSource {
             guard case .images(let encoding) = lowering.images.kind else { throw Diagnostic("no images input", at: declaration.location) }
             return (b, encoding, try lowering.classes(values))
         }
-        let build = { (graph: Graph, b: Int) in
+        let build = { (graph: Graph, b: Int, purpose: BuildPurpose) in
             try source.reporting {
                 let atBatch = try HyperResolution(declaration, overrides: overrides.merging(["batch": "\(b)"]) { _, new in new })
-                return try lowering.train(graph, atBatch.values)
+                return try lowering.build(graph, atBatch.values, purpose: purpose)
             }
         }
         let sampler = lowering.sample == nil ? nil : { (graph: Graph, n: Int) in
             try source.reporting { try lowering.sample(graph, count: n, values) }
         }
+        // Functions see the definition's hyper-parameters (`batch` is its default batch).
+        let functions = lowering.functionOrder.map { f in
+            ModelFunction(name: f.name, parameters: f.parameters, isNetwork: f.isNetwork) { graph, arguments, training in
+                try source.reporting { try lowering.call(f, arguments, graph: graph, values, training: training) }
+            }
+        }
         let definition = ModelDefinition(name: declaration.name, summary: declaration.summary, defaultBatch: batch,
                                          encoding: encoding, classes: classes, hyperParameters: hypers.parameters,
-                                         source: text, build: build, sampler: sampler)
-        _ = try definition.instantiate()
+                                         source: text, metrics: lowering.metrics.map(\.name), functions: functions,
+                                         build: build, sampler: sampler)
+        let model = try definition.instantiate()
         _ = try definition.sampleGraph(count: 1)
+        if let evaluation = try definition.evaluationGraph() {
+            let trained = Set(model.objectives.flatMap(\.parameters).compactMap { t -> String? in
+                if case .parameter(let name) = t.node.op { return name }
+                return nil
+            })
+            try source.reporting { try lowering.checkMetricParameters(evaluation, trained: trained) }
+        }
         return definition
     }
 }

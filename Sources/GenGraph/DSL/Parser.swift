@@ -81,6 +81,16 @@ struct Parser {
                 labels = try identifier("the labels' name").name
             }
             return .sample(SampleDeclaration(count: count, labels: labels, body: try body(), location: location))
+        case .keyword("metric"):
+            advance()
+            let (name, nameLocation) = try identifier("a metric name")
+            var value = Expression.name(name, nameLocation)
+            if current.kind == .symbol("=") {
+                advance()
+                value = try expression()
+            }
+            try endOfStatement()
+            return .metric(MetricDeclaration(name: name, value: value, location: location))
         case .identifier:
             let assignment = try self.assignment()
             try endOfStatement()

@@ -89,6 +89,22 @@ public struct SampleGraph {
     public let output: Output
 }
 
+/// What a model's builder is asked for.
+enum BuildPurpose {
+    /// One training step: batch norm on batch statistics, the phases' objectives.
+    case training
+    /// The test metrics: batch norm on running statistics, no objectives.
+    case evaluation
+}
+
+/// What a model's builder returns: the data inputs, and the phases (training) or metrics (evaluation).
+struct ModelParts {
+    let images: Tensor
+    let labels: Tensor?
+    var phases: [Phase] = []
+    var metrics: [EvaluationGraph.Metric] = []
+}
+
 /// How to build one of the zoo's models (`../shared/spec/zoo.md`).
 public struct ModelDefinition {
     public let name: String
@@ -101,12 +117,16 @@ public struct ModelDefinition {
     public let hyperParameters: [HyperParameter]
     /// The `.gg` text the model was built from, if any.
     public let source: String?
-    let build: (_ graph: Graph, _ batch: Int) throws -> (images: Tensor, labels: Tensor?, phases: [Phase])
+    /// Names of the test metrics `evaluationGraph(batch:)` computes, in declaration order.
+    public let metricNames: [String]
+    /// The model's functions (a `.gg` file's `def`s and `network`s), in declaration order.
+    public let functions: [ModelFunction]
+    let build: (_ graph: Graph, _ batch: Int, _ purpose: BuildPurpose) throws -> ModelParts
     let sampler: ((_ graph: Graph, _ count: Int) throws -> (labels: Tensor?, output: SampleGraph.Output))?
 
     init(name: String, summary: String, defaultBatch: Int, encoding: PixelEncoding, classes: Int = 0,
-         hyperParameters: [HyperParameter] = [], source: String? = nil,
-         build: @escaping (_ graph: Graph, _ batch: Int) throws -> (images: Tensor, labels: Tensor?, phases: [Phase]),
+         hyperParameters: [HyperParameter] = [], source: String? = nil, metrics: [String] = [], functions: [ModelFunction] = [],
+         build: @escaping (_ graph: Graph, _ batch: Int, _ purpose: BuildPurpose) throws -> ModelParts,
          sampler: ((_ graph: Graph, _ count: Int) throws -> (labels: Tensor?, output: SampleGraph.Output))? = nil) {
         self.name = name
         self.summary = summary
@@ -115,16 +135,34 @@ public struct ModelDefinition {
         self.classes = classes
         self.hyperParameters = hyperParameters
         self.source = source
+        metricNames = metrics
+        // Calls check the parameters they declare against the training graph's (built on demand).
+        let model = (name: name, batch: defaultBatch)
+        self.functions = functions.map { f in
+            var f = f
+            f.modelParameters = {
+                let graph = Graph()
+                _ = try build(graph, model.batch, .training)
+                var shapes: [String: Shape] = [:]
+                for t in graph.parameters { if case .parameter(let n) = t.node.op { shapes[n] = t.shape } }
+                return (model.name, shapes)
+            }
+            return f
+        }
         self.build = build
         self.sampler = sampler
+    }
+
+    private func checkBatch(_ b: Int) throws {
+        guard b >= 1 else { throw GraphError(op: name, "batch size must be at least 1, got \(b)") }
     }
 
     /// The model's graph for `batch` images per step.
     public func instantiate(batch: Int? = nil) throws -> Model {
         let b = batch ?? defaultBatch
-        guard b >= 1 else { throw GraphError(op: name, "batch size must be at least 1, got \(b)") }
+        try checkBatch(b)
         let graph = Graph()
-        let parts = try build(graph, b)
+        let parts = try build(graph, b, .training)
         return Model(name: name, graph: graph, batchSize: b, images: parts.images, labels: parts.labels,
                      phases: parts.phases, encoding: encoding)
     }
@@ -139,6 +177,45 @@ public struct ModelDefinition {
         let graph = Graph()
         let parts = try sampler(graph, count)
         return SampleGraph(graph: graph, count: count, labels: parts.labels, output: parts.output)
+    }
+
+    /// Whether the model declares test metrics (`evaluationGraph(batch:)` is non-nil).
+    public var canEvaluate: Bool { !metricNames.isEmpty }
+
+    /// A fresh graph computing the test metrics on `batch` images (and labels, for models with
+    /// them), batch norm on running statistics; nil when the model declares no metrics.
+    public func evaluationGraph(batch: Int? = nil) throws -> EvaluationGraph? {
+        guard canEvaluate else { return nil }
+        let b = batch ?? defaultBatch
+        try checkBatch(b)
+        let graph = Graph()
+        let parts = try build(graph, b, .evaluation)
+        for metric in parts.metrics where metric.value.shape != [] && metric.value.shape != [b] {
+            throw GraphError(op: name, "metric '\(metric.name)' must have shape [\(b)] or be a scalar, got \(metric.value.shape)")
+        }
+        guard parts.metrics.map(\.name) == metricNames else {
+            throw GraphError(op: name, "built metrics \(parts.metrics.map(\.name)), declared \(metricNames)")
+        }
+        return EvaluationGraph(graph: graph, batchSize: b, images: parts.images, labels: parts.labels, metrics: parts.metrics)
+    }
+
+    /// The names of the model's functions, in declaration order.
+    public var functionNames: [String] { functions.map(\.name) }
+
+    /// The function (`def` or `network`) called `name`, or nil when the model has none by that name.
+    public func function(named name: String) -> ModelFunction? {
+        functions.first { $0.name == name }
+    }
+
+    /// Builds the function `name` on `arguments` into their graph (or `graph`, for a function
+    /// without arguments), with the model's parameter names and hyper-parameters; batch norm uses
+    /// running statistics unless `training`. Throws for an unknown name or a wrong argument count.
+    public func call(_ name: String, _ arguments: [Tensor], in graph: Graph? = nil, training: Bool = false) throws -> Tensor {
+        guard let f = function(named: name) else {
+            let known = functionNames.isEmpty ? "it has none" : "it has " + functionNames.joined(separator: ", ")
+            throw GraphError(op: self.name, "no function named '\(name)' (\(known))")
+        }
+        return try f(arguments, in: graph, training: training)
     }
 }
 

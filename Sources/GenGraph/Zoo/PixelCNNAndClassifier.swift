@@ -7,10 +7,16 @@ enum PixelCNNZoo {
         return try h.conv2d(1, kernel: 1, name: "out")
     }
 
-    static func build(_ g: Graph, _ b: Int) throws -> (Tensor, Tensor?, [Phase]) {
+    static let functions = [ModelFunction(name: "pixel_logits", parameters: ["x"]) { _, a, _ in try logits(a[0]) }]
+
+    /// The loss is the mean over the batch of the per-image NLL in nats, the test metric `nll`.
+    static func build(_ g: Graph, _ b: Int, _: BuildPurpose) throws -> ModelParts {
         let x = try g.input("x", [b, 1, 28, 28])
-        let loss = try perSampleMean(bceWithLogits(logits(x), x))
-        return (x, nil, [Phase([Objective(name: "loss", loss: loss, parameters: g.parameters, rule: .adam(learningRate: 1e-3))])])
+        let nll = try bceWithLogits(logits(x), x).sum(axes: [1, 2, 3])
+        let loss = try nll.mean()
+        return ModelParts(images: x, labels: nil,
+                          phases: [Phase([Objective(name: "loss", loss: loss, parameters: g.parameters, rule: .adam(learningRate: 1e-3))])],
+                          metrics: [EvaluationGraph.Metric(name: "nll", value: nll)])
     }
 
     /// Pixel logits of a canvas the sampler fills in raster order.
@@ -28,10 +34,22 @@ enum ClassifierZoo {
             .flatten().dense(128, name: "fc1").relu()
     }
 
-    static func build(_ g: Graph, _ b: Int) throws -> (Tensor, Tensor?, [Phase]) {
+    static func logits(_ x: Tensor) throws -> Tensor { try features(x).dense(10, name: "fc2") }
+
+    static let functions = [
+        ModelFunction(name: "features", parameters: ["x"]) { _, a, _ in try features(a[0]) },
+        ModelFunction(name: "logits", parameters: ["x"]) { _, a, _ in try logits(a[0]) },
+    ]
+
+    /// The test metric `accuracy` is 1 per correctly classified image, built only for evaluation.
+    static func build(_ g: Graph, _ b: Int, _ purpose: BuildPurpose) throws -> ModelParts {
         let x = try g.input("x", [b, 1, 28, 28])
         let y = try g.input("y", [b])
-        let loss = try crossEntropy(logits: features(x).dense(10, name: "fc2"), labels: y)
-        return (x, y, [Phase([Objective(name: "loss", loss: loss, parameters: g.parameters, rule: .adam(learningRate: 1e-3))])])
+        let classLogits = try logits(x)
+        let loss = try crossEntropy(logits: classLogits, labels: y)
+        let metrics = purpose == .evaluation ? [EvaluationGraph.Metric(name: "accuracy", value: try correctPredictions(logits: classLogits, labels: y))] : []
+        return ModelParts(images: x, labels: y,
+                          phases: [Phase([Objective(name: "loss", loss: loss, parameters: g.parameters, rule: .adam(learningRate: 1e-3))])],
+                          metrics: metrics)
     }
 }
