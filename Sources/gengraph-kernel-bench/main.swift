@@ -149,8 +149,11 @@ for isa in o.isas {
                 let r = bench(m: s.m, k: s.k, n: s.n, trans: tr, threads: t, isa: isa, o: o)
                 results.append(r)
                 if !o.json {
-                    print(String(format: "%7d  %-8@ %-5@ %6d %6d %6d  %8.1f   (%.1f .. %.1f)", r.threads, r.isa as NSString,
-                                 r.trans as NSString, r.m, r.k, r.n, r.median, r.lo, r.hi))
+                    // Pad in Swift: %-8@ does not pad on Linux Foundation.
+                    let isa = r.isa.padding(toLength: 8, withPad: " ", startingAt: 0)
+                    let tr = r.trans.padding(toLength: 5, withPad: " ", startingAt: 0)
+                    print(String(format: "%7d  %@ %@ %6d %6d %6d  %8.1f   (%.1f .. %.1f)", r.threads, isa as NSString,
+                                 tr as NSString, r.m, r.k, r.n, r.median, r.lo, r.hi))
                     fflush(stdout)
                 }
             }
