@@ -99,7 +99,7 @@ public final class TrainingRun {
         batches = try BatchIterator(split: train, batchSize: model.batchSize, encoding: model.encoding,
                                     shuffle: options.shuffle, seed: config.seed)
         metricColumns = ["step", "epoch"] + model.objectives.map(\.name) + ["samples_per_s"]
-            + model.objectives.prefix(1).map { "test_" + $0.name }
+            + definition.metricNames.map { "test_" + $0 }
 
         if resume {
             try restore()
@@ -205,19 +205,13 @@ public final class TrainingRun {
         return true
     }
 
-    /// The test metric: the first objective's loss averaged over the test set's whole batches.
+    /// The model's test metrics (its `metric` lines) over the test split.
     public func evaluate() throws -> [(name: String, value: Double)] {
-        guard let objective = model.objectives.first else { return [] }
-        let session = try Session(graph: model.graph, config: config, parameters: trainer.session.parameters, planCache: planCache)
-        var iterator = try BatchIterator(split: test, batchSize: min(model.batchSize, test.count), encoding: model.encoding,
-                                         shuffle: false, seed: config.seed)
-        guard iterator.batchSize == model.batchSize else { return [] }
-        var total = 0.0, count = 0
-        while let batch = iterator.next() {
-            total += Double(try session.run([objective.loss], feeds: trainer.feeds(batch))[0].scalar)
-            count += 1
-        }
-        return count == 0 ? [] : [("test_" + objective.name, total / Double(count))]
+        guard definition.canEvaluate else { return [] }
+        var evalConfig = config
+        evalConfig.seed = config.seed ^ 0x4556_414C  // the same noise every epoch
+        return try Evaluator(definition: definition, parameters: trainer.session.parameters, config: evalConfig, planCache: planCache)
+            .evaluate(test).map { ("test_" + $0.name, $0.value) }
     }
 
     /// Draws the per-epoch sample grid, if the model can sample.

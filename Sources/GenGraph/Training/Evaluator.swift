@@ -1,0 +1,78 @@
+import Foundation
+
+/// Computes a trained model's test metrics (the `metric` lines of its source,
+/// zoo.md's test metrics for the zoo) over a data split.
+public struct Evaluator {
+    public let definition: ModelDefinition
+    public let parameters: ParameterStore
+    public let config: RunConfig
+    let planCache: PlanCache
+
+    public init(definition: ModelDefinition, parameters: ParameterStore, config: RunConfig, planCache: PlanCache = PlanCache()) {
+        self.definition = definition
+        self.parameters = parameters
+        self.config = config
+        self.planCache = planCache
+    }
+
+    /// Each metric averaged over the split: per-example metrics over every
+    /// image of the whole batches, per-batch metrics over the batches.
+    public func evaluate(_ split: MNISTSplit, batch: Int = 500) throws -> [(name: String, value: Double)] {
+        let b = min(batch, split.count)
+        guard let evaluation = try definition.evaluationGraph(batch: b) else {
+            throw GraphError(op: "eval", "model '\(definition.name)' declares no metric")
+        }
+        let session = try Session(graph: evaluation.graph, config: config, parameters: parameters, planCache: planCache)
+        var totals = [Double](repeating: 0, count: evaluation.metrics.count)
+        var batches = 0
+        try forEachBatch(split, b) { feeds in
+            let values = try session.run(evaluation.metrics.map(\.value), feeds: feeds)
+            for (k, v) in values.enumerated() { totals[k] += v.scalars.reduce(0) { $0 + Double($1) } / Double(v.shape.count) }
+            batches += 1
+        }
+        return zip(evaluation.metrics, totals).map { ($0.name, $1 / Double(max(batches, 1))) }
+    }
+
+    /// The importance-weighted estimate of -log p(x) in nats per image with `k`
+    /// samples (Burda et al.), for models with `encode_mu`, `encode_logvar` and
+    /// `decode` functions (the VAE family; conditional ones take labels too).
+    public func importanceWeightedNLL(_ split: MNISTSplit, samples k: Int, batch: Int = 50) throws -> Double {
+        for name in ["encode_mu", "encode_logvar", "decode"] where definition.function(named: name) == nil {
+            throw GraphError(op: "eval --iw", "model '\(definition.name)' has no '\(name)' function (the VAE family has)")
+        }
+        let conditional = definition.function(named: "decode")!.parameters.count == 2
+        let b = min(batch, split.count)
+        let g = Graph()
+        let x = try g.input("x", [b, 1, 28, 28])
+        let y = conditional ? try g.input("y", [b]) : nil
+        let labels = y.map { [$0] } ?? []
+        let mu = try definition.call("encode_mu", [x] + labels), logvar = try definition.call("encode_logvar", [x] + labels)
+        let latent = mu.shape[1]
+        let eps = try g.randomNormal([k, b, latent])
+        let z = try mu + (logvar * 0.5).exp() * eps
+        let repeatedLabels = try y.map { [try $0.reshape([1, b]).expand(to: [k, b]).reshape([k * b])] } ?? []
+        let logits = try definition.call("decode", [try z.reshape([k * b, latent])] + repeatedLabels)
+        let flat = try x.reshape([1, b, 784]).expand(to: [k, b, 784]).reshape([k * b, 784])
+        let logPx = try bceWithLogits(logits, flat).sum(axes: [1]).neg().reshape([k, b])
+        let halfLog2Pi = Float(0.5 * log(2 * Double.pi))
+        let logPz = try (z.square() * -0.5 - halfLog2Pi).sum(axes: [2])
+        let logQz = try (eps.square() * -0.5 - halfLog2Pi - logvar * 0.5).sum(axes: [2])
+        let bound = try ((logPx + logPz - logQz).logSumExp(axes: [0]) - Float(log(Double(k)))).neg()
+        let session = try Session(graph: g, config: config, parameters: parameters, planCache: planCache)
+        var total = 0.0, images = 0
+        try forEachBatch(split, b) { feeds in
+            total += try session.run([bound], feeds: feeds)[0].scalars.reduce(0) { $0 + Double($1) }
+            images += b
+        }
+        return total / Double(max(images, 1))
+    }
+
+    /// Feeds each whole batch of the split in file order.
+    private func forEachBatch(_ split: MNISTSplit, _ b: Int, _ body: ([String: TensorValue]) throws -> Void) throws {
+        var iterator = try BatchIterator(split: split, batchSize: b, encoding: definition.encoding, shuffle: false)
+        while let batch = iterator.next() {
+            try body(["x": try TensorValue(shape: [b, 1, 28, 28], scalars: batch.images),
+                      "y": try TensorValue(shape: [b], scalars: batch.labels.map(Float.init))])
+        }
+    }
+}

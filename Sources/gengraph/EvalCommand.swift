@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import GenGraph
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "A trained model's test metrics (zoo.md): negative ELBO, NLL, test loss or accuracy.")
+
+    @Argument(help: "A run directory or a checkpoint written by `gengraph train`.")
+    var source: String
+
+    @Option(help: "Directory holding the four MNIST-format IDX files.")
+    var data: String = MNISTDataset.defaultDirectory
+
+    @Option(help: "Also the importance-weighted estimate of -log p(x) with K samples (VAE family).")
+    var iw: Int?
+
+    @Option(help: "Use only the first N test images.")
+    var limit: Int?
+
+    @Option(help: "Random seed (the metrics' noise draws).")
+    var seed: UInt64 = 0
+
+    @Option(help: "Kernel threads (default: GENGRAPH_THREADS, else OpenMP's default).")
+    var threads: Int?
+
+    @Option(help: "Execution mode: fused or eager.")
+    var mode: ExecutionMode = .fused
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func validate() throws {
+        if let iw, iw < 1 { throw ValidationError("--iw must be at least 1, got \(iw)") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+
+    func run() throws {
+        do {
+            let trained = try TrainedModel(source)
+            var config = try RunConfig.fromEnvironment(seed: seed)
+            if let threads { config.threads = threads }
+            config.mode = mode
+            let test = try MNISTSplit(imagesPath: try path("t10k-images-idx3-ubyte"), labelsPath: try path("t10k-labels-idx1-ubyte"),
+                                      classCount: MNISTDataset.classCount, limit: limit)
+            let evaluator = Evaluator(definition: trained.definition, parameters: trained.parameters, config: config)
+            var results = try evaluator.evaluate(test).map { ("test_" + $0.name, $0.value) }
+            if let iw { results.append(("test_neg_log_px_iw\(iw)", try evaluator.importanceWeightedNLL(test, samples: iw))) }
+            if json {
+                var object: [String: Any] = ["model": trained.definition.name, "step": trained.metadata.step, "test_images": test.count]
+                for (name, value) in results { object[name] = value }
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print("\(trained.definition.name) after \(trained.metadata.step) steps, \(test.count) test images:")
+                for (name, value) in results { print(String(format: "  %@ %.4f", name, value)) }
+            }
+        } catch {
+            throw CLIError(String(describing: error))
+        }
+    }
+
+    private func path(_ stem: String) throws -> String {
+        for candidate in [stem, stem + ".gz"] {
+            let p = (data as NSString).appendingPathComponent(candidate)
+            if FileManager.default.fileExists(atPath: p) { return p }
+        }
+        throw CLIError("no \(stem)[.gz] in \(data)")
+    }
+}

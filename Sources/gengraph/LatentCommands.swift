@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import GenGraph
+
+/// Options shared by `traverse` and `interpolate`.
+struct LatentOptions: ParsableArguments {
+    @Argument(help: "A run directory or a checkpoint of a VAE-family model.")
+    var source: String
+
+    @Option(help: "Directory holding the four MNIST-format IDX files (test images give the codes).")
+    var data: String = MNISTDataset.defaultDirectory
+
+    @Option(help: "Kernel threads (default: GENGRAPH_THREADS, else OpenMP's default).")
+    var threads: Int?
+
+    func explorer() throws -> (LatentExplorer, MNISTSplit) {
+        let trained = try TrainedModel(source)
+        var config = try RunConfig.fromEnvironment()
+        if let threads { config.threads = threads }
+        config.mode = .fused
+        let explorer = try LatentExplorer(definition: trained.definition, parameters: trained.parameters, config: config)
+        let images = try locate("t10k-images-idx3-ubyte"), labels = try locate("t10k-labels-idx1-ubyte")
+        return (explorer, try MNISTSplit(imagesPath: images, labelsPath: labels, classCount: MNISTDataset.classCount))
+    }
+
+    /// Test image `index` in the model's pixel range, with its label.
+    func image(_ split: MNISTSplit, _ index: Int, encoding: PixelEncoding) throws -> ([Float], Int) {
+        guard (0..<split.count).contains(index) else { throw CLIError("image index \(index) is not in 0..<\(split.count)") }
+        let pixels = split.pixelsPerImage
+        let all = split.images(encoding)
+        return (Array(all[(index * pixels)..<((index + 1) * pixels)]), Int(split.labels[index]))
+    }
+
+    private func locate(_ stem: String) throws -> String {
+        for candidate in [stem, stem + ".gz"] {
+            let p = (data as NSString).appendingPathComponent(candidate)
+            if FileManager.default.fileExists(atPath: p) { return p }
+        }
+        throw CLIError("no \(stem)[.gz] in \(data)")
+    }
+}
+
+struct TraverseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "traverse",
+        abstract: "Latent traversal (VAE family): one row per latent dimension, varied with the others fixed.")
+
+    @OptionGroup var latent: LatentOptions
+
+    @Option(help: "Test image whose code is the centre (default: the zero code).")
+    var image: Int?
+
+    @Option(help: "Images per row.")
+    var steps: Int = 9
+
+    @Option(help: "Each dimension goes from -range to +range.")
+    var range: Float = 3
+
+    @Option(help: "Class label for conditional models (default: the image's, else 0).")
+    var label: Int?
+
+    @Option(help: "Output PNG.")
+    var out: String = "traverse.png"
+
+    func validate() throws {
+        if steps < 2 { throw ValidationError("--steps must be at least 2, got \(steps)") }
+        if !(range > 0) { throw ValidationError("--range must be positive") }
+    }
+
+    func run() throws {
+        do {
+            let (explorer, test) = try latent.explorer()
+            var code: [Float]
+            var chosenLabel = label ?? 0
+            if let image {
+                let (pixels, imageLabel) = try latent.image(test, image, encoding: explorer.definition.encoding)
+                chosenLabel = label ?? imageLabel
+                code = try explorer.encode(pixels, labels: [chosenLabel]).codes
+            } else {
+                let dims = try explorer.encode([Float](repeating: 0, count: 784), labels: [chosenLabel]).latent
+                code = [Float](repeating: 0, count: dims)
+            }
+            let images = try explorer.traversal(code: code, label: chosenLabel, steps: steps, range: range)
+            try ImageGrid(range: 0...1, columns: steps, scale: 2).write(images.scalars, shape: images.shape.dims, to: out)
+            print("wrote \(code.count) rows x \(steps) images to \(out)")
+        } catch {
+            throw CLIError(String(describing: error))
+        }
+    }
+}
+
+struct InterpolateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "interpolate",
+        abstract: "Decode the straight line between two test images' codes (VAE family).")
+
+    @OptionGroup var latent: LatentOptions
+
+    @Option(help: "First test image index.")
+    var from: Int = 0
+
+    @Option(help: "Second test image index.")
+    var to: Int = 1
+
+    @Option(help: "Images along the line.")
+    var steps: Int = 10
+
+    @Option(help: "Class label for conditional models (default: the first image's).")
+    var label: Int?
+
+    @Option(help: "Output PNG.")
+    var out: String = "interpolate.png"
+
+    func validate() throws {
+        if steps < 2 { throw ValidationError("--steps must be at least 2, got \(steps)") }
+    }
+
+    func run() throws {
+        do {
+            let (explorer, test) = try latent.explorer()
+            let (a, labelA) = try latent.image(test, from, encoding: explorer.definition.encoding)
+            let (b, labelB) = try latent.image(test, to, encoding: explorer.definition.encoding)
+            let codeA = try explorer.encode(a, labels: [label ?? labelA]).codes
+            let codeB = try explorer.encode(b, labels: [label ?? labelB]).codes
+            let images = try explorer.interpolation(from: codeA, to: codeB, label: label ?? labelA, steps: steps)
+            try ImageGrid(range: 0...1, columns: steps, scale: 2).write(images.scalars, shape: images.shape.dims, to: out)
+            print("wrote \(steps) images from test image \(from) to \(to) into \(out)")
+        } catch {
+            throw CLIError(String(describing: error))
+        }
+    }
+}
