@@ -128,6 +128,25 @@ final class ConvTests: XCTestCase {
         for (i, s) in shapes.enumerated() { checkShape(s!, seed: 1000 + UInt64(i)) }
     }
 
+    /// Shapes with enough channels for the implicit-GEMM paths (AVX-512): panels that straddle
+    /// two or more images, stride-2 phases of unequal sizes (odd h/w), phases no tap reaches
+    /// (1x1 stride 2), non-square kernels and images, partial 8-row and 32-lane tiles.
+    func testImplicitGemmPaths() {
+        let shapes: [gg_conv2d_shape?] = [
+            convShape(n: 3, c: 9, h: 11, w: 13, oc: 17, kh: 3, kw: 3, stride: 1, pad: 1),
+            convShape(n: 5, c: 16, h: 9, w: 9, oc: 24, kh: 4, kw: 4, stride: 2, pad: 1),
+            convShape(n: 2, c: 8, h: 14, w: 14, oc: 16, kh: 4, kw: 4, stride: 2, pad: 1),
+            convShape(n: 3, c: 10, h: 7, w: 12, oc: 19, kh: 5, kw: 3, stride: 2, pad: 2),
+            convShape(n: 2, c: 8, h: 13, w: 13, oc: 16, kh: 3, kw: 3, stride: 2, pad: 0),
+            convShape(n: 3, c: 32, h: 5, w: 7, oc: 16, kh: 1, kw: 1, stride: 1, pad: 0),
+            convShape(n: 2, c: 8, h: 9, w: 9, oc: 16, kh: 1, kw: 1, stride: 2, pad: 0),
+            convShape(n: 2, c: 8, h: 12, w: 10, oc: 16, kh: 7, kw: 7, stride: 1, pad: 3),
+            convShape(n: 1, c: 12, h: 6, w: 5, oc: 33, kh: 2, kw: 4, stride: 1, pad: 1),
+            convShape(n: 7, c: 16, h: 3, w: 3, oc: 16, kh: 3, kw: 3, stride: 1, pad: 0),
+        ]
+        for (i, s) in shapes.enumerated() { checkShape(s!, seed: 2000 + UInt64(i)) }
+    }
+
     /// conv_transpose2d(x', w') with x' (n, ic, h', w'), w' (ic, oc, k, k), checked against the
     /// scatter definition: out[b, o, iy*s - p + ki, ix*s - p + kj] += x'[b, i, iy, ix] * w'[i, o, ki, kj],
     /// where the output may be larger than (h'-1)*s - 2p + k (output padding).
