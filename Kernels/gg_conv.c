@@ -463,10 +463,16 @@ static CONV_AVX512 void cv_pack(float *Bp, int64_t ldb, const cv_op *ops, const 
                     const float *p = sc + ops[i].off;
                     const __mmask16 m0 = (__mmask16)ops[i].lmask, m1 = (__mmask16)(ops[i].lmask >> 16);
                     if (p >= G->src && p + 32 <= G->src_end) {
-                        __m512 a0 = _mm512_loadu_ps(p), a1 = _mm512_loadu_ps(p + 16);
-                        __asm__("" : "+v"(a0), "+v"(a1)); /* keep the plain loads (no folding into masked ones) */
-                        v0 = _mm512_mask_mov_ps(v0, m0, a0);
-                        v1 = _mm512_mask_mov_ps(v1, m1, a1);
+                        if (m0) {
+                            __m512 a0 = _mm512_loadu_ps(p);
+                            __asm__("" : "+v"(a0)); /* keep the plain load (no folding into a masked one) */
+                            v0 = _mm512_mask_mov_ps(v0, m0, a0);
+                        }
+                        if (m1) {
+                            __m512 a1 = _mm512_loadu_ps(p + 16);
+                            __asm__("" : "+v"(a1));
+                            v1 = _mm512_mask_mov_ps(v1, m1, a1);
+                        }
                     } else {
                         if (m0) v0 = _mm512_mask_loadu_ps(v0, m0, p);
                         if (m1) v1 = _mm512_mask_loadu_ps(v1, m1, p + 16);
@@ -574,8 +580,10 @@ static void cv_prefetch(const cv_geo *G, int64_t g0, int64_t g1, cv_run *tmp) {
     }
 }
 
-/* Panels [p0, p1) of geometry G. Scratch: Bp (K x 32), ops, start, runs. */
-static void cv_panels(const cv_geo *G, int64_t p0, int64_t p1, float *Bp, cv_op *ops, int32_t *start, cv_run *runs) {
+/* Panels [p0, p1) of geometry G, prefetching the next one if below pf_end.
+ * Scratch: Bp (K x 32), ops, start, runs. */
+static CONV_AVX512 void cv_panels(const cv_geo *G, int64_t p0, int64_t p1, int64_t pf_end, float *Bp, cv_op *ops, int32_t *start,
+                      cv_run *runs) {
     const int64_t total = G->nimg * G->gh * G->gw, K = G->cs * G->T, ghw = G->gh * G->gw;
     const int dense = G->out_x == 1 && G->out_y == G->gw;
     float tile[CV_MR * CV_NR] __attribute__((aligned(64)));
@@ -583,7 +591,7 @@ static void cv_panels(const cv_geo *G, int64_t p0, int64_t p1, float *Bp, cv_op 
     uint32_t segm[CV_NR + 1];
     for (int64_t p = p0; p < p1; p++) {
         const int64_t g0 = p * CV_NR, g1 = conv_min(total, g0 + CV_NR);
-        if (p + 1 < p1) cv_prefetch(G, g1, conv_min(total, g1 + CV_NR), runs);
+        if (p + 1 < pf_end) cv_prefetch(G, g1, conv_min(total, g1 + CV_NR), runs);
         const int nr = cv_runs(runs, g0, g1, G->gh, G->gw, G->sg == 1 ? CV_NR : 32 / G->sg);
         cv_ops(ops, start, runs, nr, G);
         cv_pack(Bp, CV_NR, ops, start, G);
@@ -612,6 +620,19 @@ static void cv_panels(const cv_geo *G, int64_t p0, int64_t p1, float *Bp, cv_op 
                 for (int i = 0; i < nr; i++) {
                     float *d = G->out + runs[i].b * G->out_b + m0 * G->out_m + runs[i].gy * G->out_y +
                                runs[i].gx * G->out_x;
+                    if (G->out_x == 2) { /* 8 values to the even lanes of 16, masked stores */
+                        const __m512i half = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+                        for (int32_t c0 = 0; c0 < runs[i].len; c0 += 8) {
+                            const int32_t nv = runs[i].len - c0 < 8 ? runs[i].len - c0 : 8;
+                            const __mmask16 m = (__mmask16)(0x5555u & ((1u << (2 * nv)) - 1));
+                            const __m512i idx = _mm512_add_epi32(half, _mm512_set1_epi32(runs[i].pos + c0));
+                            for (int r = 0; r < rows; r++) {
+                                const __m512 t0 = _mm512_load_ps(tile + r * CV_NR), t1 = _mm512_load_ps(tile + r * CV_NR + 16);
+                                _mm512_mask_storeu_ps(d + r * G->out_m + 2 * c0, m, _mm512_permutex2var_ps(t0, idx, t1));
+                            }
+                        }
+                        continue;
+                    }
                     for (int r = 0; r < rows; r++)
                         for (int32_t l = 0; l < runs[i].len; l++)
                             d[r * G->out_m + l * G->out_x] = tile[r * CV_NR + runs[i].pos + l];
@@ -634,15 +655,15 @@ static int cv_ok(const gg_ctx *ctx, const gg_conv2d_shape *s) {
 
 /* Which kernels take the implicit GEMM. Its micro-kernel wants >= 8 output
  * rows (oc forward, c for bwd_data, c*kh*kw for bwd_filter) and a K long
- * enough to amortise packing; thin layers (one input or output channel,
- * c*kh*kw <= 16) measured faster on the small-K and per-image paths below. */
+ * enough to amortise packing; thin layers (one input channel, or K <= 16-31)
+ * measured as fast or faster on the small-K and per-image paths below. */
 #ifdef CV_FORCE /* testing: every shape cv_ok accepts takes the implicit GEMM */
 #define cv_use_fwd cv_ok
 #define cv_use_bwd_data cv_ok
 #define cv_use_bwd_filter cv_ok
 #else
 static int cv_use_fwd(const gg_ctx *ctx, const gg_conv2d_shape *s) {
-    return cv_ok(ctx, s) && s->oc >= CV_MR && s->c * s->kh * s->kw >= 32;
+    return cv_ok(ctx, s) && s->oc >= CV_MR && s->c >= 2 && s->c * s->kh * s->kw >= 32;
 }
 static int cv_use_bwd_data(const gg_ctx *ctx, const gg_conv2d_shape *s) {
     const int64_t tmax = cv_cdiv(s->kh, s->stride) * cv_cdiv(s->kw, s->stride);
@@ -703,7 +724,7 @@ static void cv_fwd_body(const cv_geo *G, const float *w, float *scr, int64_t K, 
     cv_run *runs;
     cv_slot_ptrs(scr + id * cv_slot_floats(K, G->T), K, G->T, &Bp, &ops, &start, &runs);
     const int64_t np = cv_cdiv(G->nimg * G->gh * G->gw, CV_NR);
-    cv_panels(G, np * id / nt, np * (id + 1) / nt, Bp, ops, start, runs);
+    cv_panels(G, np * id / nt, np * (id + 1) / nt, np * (id + 1) / nt, Bp, ops, start, runs);
 }
 
 static gg_status cv_forward(const gg_ctx *ctx, float *y, const float *x, const float *w, const gg_conv2d_shape *s) {
@@ -802,27 +823,26 @@ static void cv_bwd_data_body(const cv_phases *ph, const float *w, const gg_conv2
     cv_run *runs;
     cv_slot_ptrs(scr + id * cv_slot_floats(s->oc * tmax, conv_max(tmax, 1)), s->oc * tmax, conv_max(tmax, 1), &Bp, &ops,
                  &start, &runs);
-    int64_t total = 0;
-    for (int q = 0; q < ph->n; q++) total += ph->panels[q];
-    const int64_t lo = total * id / nt, hi = total * (id + 1) / nt;
-    int64_t base = 0;
-    for (int q = 0; q < ph->n; q++) {
-        const int64_t a = conv_max(lo - base, 0), b = conv_min(hi - base, ph->panels[q]);
-        if (a < b) {
+    /* Panel p of every phase in turn: the phases interleave in dx, so its
+     * lines are written while in cache. Threads take ranges of p. */
+    int64_t np = 0;
+    for (int q = 0; q < ph->n; q++) np = conv_max(np, ph->panels[q]);
+    const int64_t lo = np * id / nt, hi = np * (id + 1) / nt;
+    for (int64_t p = lo; p < hi; p++)
+        for (int q = 0; q < ph->n; q++) {
             const cv_geo *G = &ph->g[q];
+            if (p >= ph->panels[q]) continue;
             if (G->T > 0) {
-                cv_panels(G, a, b, Bp, ops, start, runs);
+                cv_panels(G, p, p + 1, conv_min(hi, ph->panels[q]), Bp, ops, start, runs);
             } else { /* no tap reaches this phase: zeros */
-                const int64_t ghw = G->gh * G->gw, g1 = conv_min(b * CV_NR, G->nimg * ghw);
-                for (int64_t g = a * CV_NR; g < g1; g++) {
+                const int64_t ghw = G->gh * G->gw, g1 = conv_min((p + 1) * CV_NR, G->nimg * ghw);
+                for (int64_t g = p * CV_NR; g < g1; g++) {
                     const int64_t bi = g / ghw, qq = g - bi * ghw, gy = qq / G->gw, gx = qq - gy * G->gw;
                     float *d = G->out + bi * G->out_b + gy * G->out_y + gx * G->out_x;
                     for (int64_t m = 0; m < G->M; m++) d[m * G->out_m] = 0.0f;
                 }
             }
         }
-        base += ph->panels[q];
-    }
 }
 
 static gg_status cv_bwd_data(const gg_ctx *ctx, float *dx, const float *dy, const float *w, const gg_conv2d_shape *s) {
@@ -830,9 +850,9 @@ static gg_status cv_bwd_data(const gg_ctx *ctx, float *dx, const float *dy, cons
     cv_make_phases(&ph, dx, dy, ctx->scratch, s);
     const int64_t S = s->stride, T = s->kh * s->kw;
     float *slots = ctx->scratch + conv_round(cv_cdiv(s->c, CV_MR) * CV_MR * s->oc * T) + S * S * CONV_ALIGN;
-    int64_t total = 0;
-    for (int q = 0; q < ph.n; q++) total += ph.panels[q];
-    const int nt = cv_team(conv_threads(ctx), total);
+    int64_t np = 0;
+    for (int q = 0; q < ph.n; q++) np = conv_max(np, ph.panels[q]);
+    const int nt = cv_team(conv_threads(ctx), np);
     if (nt == 1) {
         cv_bwd_data_body(&ph, w, s, slots, 0, 1);
         return GG_OK;
