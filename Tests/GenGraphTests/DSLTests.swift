@@ -31,7 +31,8 @@ final class DSLTests: XCTestCase {
             case (.images(let x), .images(let y)):
                 XCTAssertEqual(x.id, y.id, name)
                 XCTAssertEqual(x.shape, [3, 1, 28, 28], name)
-            case (.autoregressive(let c, let l), .autoregressive(let d, let m)):
+            case (.autoregressive(let c, let l, let f), .autoregressive(let d, let m, let h)):
+                XCTAssertEqual(f, h, "\(name) autoregressive function")
                 XCTAssertEqual([c.id, l.id], [d.id, m.id], name)
             default:
                 XCTFail("\(name): sample outputs differ in kind")

@@ -43,7 +43,7 @@ extension Builtin {
             guard logits.shape == input.shape else {
                 throw Diagnostic("pixel logits have shape \(logits.shape), the canvas \(input.shape)", at: a.location)
             }
-            return .autoregressive(canvas: input, logits: logits)
+            return .autoregressive(canvas: input, logits: logits, function: try a.function("logits"))
         }
         return table
     }()

@@ -239,8 +239,8 @@ struct ModelLowering {
                 throw Diagnostic("sampled images have shape \(images.shape), expected \(expected)", at: sample.body.result.location)
             }
             return (y, .images(images))
-        case .autoregressive(let canvas, let logits):
-            return (y, .autoregressive(canvas: canvas, logits: logits))
+        case .autoregressive(let canvas, let logits, let function):
+            return (y, .autoregressive(canvas: canvas, logits: logits, function: function))
         case let other:
             throw Diagnostic("a sample produces images or autoregressive(f), got \(other.kindDescription)", at: sample.body.result.location)
         }

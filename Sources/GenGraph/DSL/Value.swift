@@ -9,7 +9,7 @@ enum Value {
     /// A `def` or `network`, passed by name (to `autoregressive`).
     case function(String)
     /// The result of `autoregressive(f)` in a `sample` body.
-    case autoregressive(canvas: Tensor, logits: Tensor)
+    case autoregressive(canvas: Tensor, logits: Tensor, function: String)
 
     /// How the value reads in an error message.
     var kindDescription: String {

@@ -79,7 +79,10 @@ public struct SampleGraph {
         /// Bernoulli logits of every pixel of `canvas` (an input, (count, 1, 28, 28))
         /// given the pixels before it: the sampler fills the canvas with zeros, then
         /// in raster order draws each pixel from sigmoid of its logit and writes it back.
-        case autoregressive(canvas: Tensor, logits: Tensor)
+        /// `function` (a `def` of the model, canvas to logits) lets the sampler
+        /// run it on the rows filled so far only: a causal model's logits of row i
+        /// never read rows below it.
+        case autoregressive(canvas: Tensor, logits: Tensor, function: String)
     }
 
     public let graph: Graph

@@ -22,7 +22,7 @@ enum PixelCNNZoo {
     /// Pixel logits of a canvas the sampler fills in raster order.
     static func sampler(_ g: Graph, _ n: Int) throws -> (labels: Tensor?, output: SampleGraph.Output) {
         let canvas = try g.input("x", [n, 1, 28, 28])
-        return (nil, .autoregressive(canvas: canvas, logits: try logits(canvas)))
+        return (nil, .autoregressive(canvas: canvas, logits: try logits(canvas), function: "pixel_logits"))
     }
 }
 
