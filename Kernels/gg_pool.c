@@ -67,7 +67,35 @@ static void pool_fwd_plane(float *yp, const float *xp, const gg_pool2d_shape *s)
         for (int64_t ox = 0; ox < s->ow; ox++) yp[oy * s->ow + ox] = xp[pool_pick(xp, s, oy, ox)];
 }
 
+/* One plane, k = 2, stride 2, pad 0: each window's four dx get dy at the pick
+ * (same raster-order rule as pool_fwd_2x2) and 0 elsewhere, in one pass; an
+ * odd last row or column belongs to no window and is zeroed. */
+static void pool_bwd_2x2(float *dxp, const float *xp, const float *dyp, const gg_pool2d_shape *s) {
+    const int64_t W = s->w;
+    for (int64_t oy = 0; oy < s->oh; oy++) {
+        const float *r0 = xp + 2 * oy * W, *r1 = r0 + W;
+        float *d0 = dxp + 2 * oy * W, *d1 = d0 + W;
+        const float *g = dyp + oy * s->ow;
+        for (int64_t ox = 0; ox < s->ow; ox++) {
+            const int64_t j = 2 * ox;
+            float m = r0[j];
+            int pick = 0;
+            if (pool_takes(r0[j + 1], m)) { m = r0[j + 1]; pick = 1; }
+            if (pool_takes(r1[j], m)) { m = r1[j]; pick = 2; }
+            if (pool_takes(r1[j + 1], m)) pick = 3;
+            const float v = 0.0f + g[ox]; /* as 0 + dy in the general path (-0 becomes +0) */
+            d0[j] = pick == 0 ? v : 0.0f;
+            d0[j + 1] = pick == 1 ? v : 0.0f;
+            d1[j] = pick == 2 ? v : 0.0f;
+            d1[j + 1] = pick == 3 ? v : 0.0f;
+        }
+        if (2 * s->ow < W) { d0[W - 1] = 0.0f; d1[W - 1] = 0.0f; }
+    }
+    if (2 * s->oh < s->h) memset(dxp + 2 * s->oh * W, 0, (size_t)((s->h - 2 * s->oh) * W) * sizeof(float));
+}
+
 static void pool_bwd_plane(float *dxp, const float *xp, const float *dyp, const gg_pool2d_shape *s) {
+    if (s->k == 2 && s->stride == 2 && s->pad == 0) { pool_bwd_2x2(dxp, xp, dyp, s); return; }
     memset(dxp, 0, (size_t)(s->h * s->w) * sizeof(float));
     for (int64_t oy = 0; oy < s->oh; oy++)
         for (int64_t ox = 0; ox < s->ow; ox++) dxp[pool_pick(xp, s, oy, ox)] += dyp[oy * s->ow + ox];
