@@ -128,22 +128,35 @@ static void conv_make_plan(conv_plan *p, const gg_ctx *ctx, const gg_conv2d_shap
 }
 
 static int cv_ok(const gg_ctx *ctx, const gg_conv2d_shape *s);
+#ifndef CV_FORCE
+static int cv_use_fwd(const gg_ctx *ctx, const gg_conv2d_shape *s);
+static int cv_use_bwd_data(const gg_ctx *ctx, const gg_conv2d_shape *s);
+static int cv_use_bwd_filter(const gg_ctx *ctx, const gg_conv2d_shape *s);
+#else
+#define cv_use_fwd cv_ok
+#define cv_use_bwd_data cv_ok
+#define cv_use_bwd_filter cv_ok
+#endif
 static int64_t cv_fwd_scratch(const gg_conv2d_shape *s, int t);
 static int64_t cv_bwd_data_scratch(const gg_conv2d_shape *s, int t);
 static int64_t cv_bwd_filter_scratch(const gg_conv2d_shape *s, int t);
 
 int64_t gg_conv2d_f32_scratch(const gg_ctx *ctx, const gg_conv2d_shape *s) {
     if (ctx == 0 || !conv_shape_ok(s)) return 0;
+    /* the largest need of the path each kernel takes for this shape */
+    const int t = conv_threads(ctx);
     int64_t need = 0;
     for (int kind = CONV_FWD; kind <= CONV_BWD_FILTER; kind++) {
-        conv_plan p;
-        conv_make_plan(&p, ctx, s, kind);
-        need = conv_max(need, p.total);
-    }
-    if (cv_ok(ctx, s)) {
-        const int t = conv_threads(ctx);
-        need = conv_max(need, conv_max(cv_fwd_scratch(s, t), cv_bwd_data_scratch(s, t)));
-        need = conv_max(need, cv_bwd_filter_scratch(s, t));
+        int64_t k;
+        if (kind == CONV_FWD && cv_use_fwd(ctx, s)) k = cv_fwd_scratch(s, t);
+        else if (kind == CONV_BWD_DATA && cv_use_bwd_data(ctx, s)) k = cv_bwd_data_scratch(s, t);
+        else if (kind == CONV_BWD_FILTER && cv_use_bwd_filter(ctx, s)) k = cv_bwd_filter_scratch(s, t);
+        else {
+            conv_plan p;
+            conv_make_plan(&p, ctx, s, kind);
+            k = p.total;
+        }
+        need = conv_max(need, k);
     }
     return need;
 }
@@ -657,11 +670,7 @@ static int cv_ok(const gg_ctx *ctx, const gg_conv2d_shape *s) {
  * rows (oc forward, c for bwd_data, c*kh*kw for bwd_filter) and a K long
  * enough to amortise packing; thin layers (one input channel, or K <= 16-31)
  * measured as fast or faster on the small-K and per-image paths below. */
-#ifdef CV_FORCE /* testing: every shape cv_ok accepts takes the implicit GEMM */
-#define cv_use_fwd cv_ok
-#define cv_use_bwd_data cv_ok
-#define cv_use_bwd_filter cv_ok
-#else
+#ifndef CV_FORCE /* testing: -DCV_FORCE sends every shape cv_ok accepts to the implicit GEMM */
 static int cv_use_fwd(const gg_ctx *ctx, const gg_conv2d_shape *s) {
     return cv_ok(ctx, s) && s->oc >= CV_MR && s->c >= 2 && s->c * s->kh * s->kw >= 32;
 }
