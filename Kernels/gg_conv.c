@@ -668,15 +668,16 @@ static int cv_ok(const gg_ctx *ctx, const gg_conv2d_shape *s) {
 
 /* Which kernels take the implicit GEMM. Its micro-kernel wants >= 8 output
  * rows (oc forward, c for bwd_data, c*kh*kw for bwd_filter) and a K long
- * enough to amortise packing; thin layers (one input channel, or K <= 16-31)
- * measured as fast or faster on the small-K and per-image paths below. */
+ * enough (>= 64) to amortise packing; thin layers (one input channel, K
+ * below 64, e.g. 1x1 32 -> 32) measured as fast or faster on the small-K
+ * and per-image paths below. */
 #ifndef CV_FORCE /* testing: -DCV_FORCE sends every shape cv_ok accepts to the implicit GEMM */
 static int cv_use_fwd(const gg_ctx *ctx, const gg_conv2d_shape *s) {
-    return cv_ok(ctx, s) && s->oc >= CV_MR && s->c >= 2 && s->c * s->kh * s->kw >= 32;
+    return cv_ok(ctx, s) && s->oc >= CV_MR && s->c >= 2 && s->c * s->kh * s->kw >= 64;
 }
 static int cv_use_bwd_data(const gg_ctx *ctx, const gg_conv2d_shape *s) {
     const int64_t tmax = cv_cdiv(s->kh, s->stride) * cv_cdiv(s->kw, s->stride);
-    return cv_ok(ctx, s) && s->c >= CV_MR && s->oc * tmax >= 16;
+    return cv_ok(ctx, s) && s->c >= CV_MR && s->oc * tmax >= 64;
 }
 static int cv_use_bwd_filter(const gg_ctx *ctx, const gg_conv2d_shape *s) {
     return cv_ok(ctx, s) && s->c * s->kh * s->kw >= 64 && s->oc >= 16;
