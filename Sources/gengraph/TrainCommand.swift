@@ -22,7 +22,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Directory holding the four MNIST-format IDX files.")
     var data: String = MNISTDataset.defaultDirectory
 
-    @Option(help: "Epochs to train (default 1).")
+    @Option(help: "Epochs to train (default: the model's 'epochs' hyper-parameter, else 1).")
     var epochs: Int?
 
     @Option(help: "Steps to train instead of whole epochs.")

@@ -239,7 +239,8 @@ final class DSLTests: XCTestCase {
     func testDefinitionCarriesItsSource() throws {
         let definition = try XCTUnwrap(DSLZoo.definition(named: "cgan"))
         XCTAssertEqual(definition.source, DSLZoo.source(named: "cgan"))
-        XCTAssertEqual(definition.hyperParameters.map(\.name), ["batch", "nz", "classes", "lr"])
+        XCTAssertEqual(definition.hyperParameters.map(\.name), ["batch", "epochs", "nz", "classes", "lr"])
+        XCTAssertEqual(definition.defaultEpochs, 30)
     }
 
     func testLinesContinueAfterOperatorsInsideBracketsAndBeforeArrows() throws {

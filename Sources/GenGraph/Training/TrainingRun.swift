@@ -3,7 +3,8 @@ import Foundation
 /// Knobs of a training run that are not part of the model.
 public struct TrainingOptions {
     public var dataDirectory = MNISTDataset.defaultDirectory
-    /// Train this many epochs (default 1, or the resumed run's), or (when set) this many steps.
+    /// Train this many epochs (default: the resumed run's, else the model's
+    /// `epochs` hyper-parameter, else 1), or (when set) this many steps.
     public var epochs: Int?
     public var steps: Int?
     public var shuffle = true
@@ -51,7 +52,7 @@ public final class TrainingRun {
 
     /// Steps in one epoch: whole steps' worth of batches (a WGAN step takes 5).
     public var stepsPerEpoch: Int { max(1, batches.batchesPerEpoch / model.batchesPerStep) }
-    public var totalSteps: Int { options.steps ?? (options.epochs ?? 1) * stepsPerEpoch }
+    public var totalSteps: Int { options.steps ?? (options.epochs ?? definition.defaultEpochs) * stepsPerEpoch }
 
     /// Starts a run of `source` in `directory`, or with `resume` continues the run there
     /// (its saved model and configuration win; `source` may then be nil). `initFrom`
@@ -84,7 +85,7 @@ public final class TrainingRun {
             definition = try source.definition(overrides: overrides)
             configuration = RunConfiguration(model: definition.name, modelFile: source.file, overrides: overrides, seed: config.seed,
                                              mode: config.mode.rawValue, shuffle: options.shuffle,
-                                             epochs: options.steps == nil ? options.epochs ?? 1 : nil, steps: options.steps,
+                                             epochs: options.steps == nil ? options.epochs ?? definition.defaultEpochs : nil, steps: options.steps,
                                              data: options.dataDirectory, trainLimit: options.trainLimit)
         }
         self.configuration = configuration
@@ -230,6 +231,16 @@ public final class TrainingRun {
         let table = try MetricsCSV.read(directory.metrics.path)
         let series = model.objectives.map(\.name).compactMap { table.series(x: "step", y: $0) }
         try LossPlot(series: series, title: "\(definition.name) training loss").write(to: directory.lossPlot.path)
+    }
+}
+
+extension ModelDefinition {
+    /// The model's `epochs` hyper-parameter (how long the zoo trains it by default), else 1.
+    public var defaultEpochs: Int {
+        for h in hyperParameters where h.name == "epochs" {
+            if case .integer(let n) = h.value, n >= 1 { return n }
+        }
+        return 1
     }
 }
 
