@@ -38,7 +38,7 @@ struct DemoCommand: ParsableCommand {
         options.batchSize = batch
         options.seed = runOptions.seed
         let config = try runOptions.config()
-        print("training a 784-256-10 MLP on \(train) images from \(data) (eager, \(config.threads) threads)")
+        print("training a 784-256-10 MLP on \(train) images from \(data) (\(config.mode), \(config.threads) threads)")
         do {
             let result = try MLPClassifierExample.run(dataDirectory: data, options: options, config: config) { epoch, loss in
                 print(String(format: "epoch %2d  loss %.4f", epoch + 1, loss))

@@ -19,14 +19,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Use only the first N test images.")
     var limit: Int?
 
-    @Option(help: "Random seed (the metrics' noise draws).")
-    var seed: UInt64 = 0
-
-    @Option(help: "Kernel threads (default: GENGRAPH_THREADS, else OpenMP's default).")
-    var threads: Int?
-
-    @Option(help: "Execution mode: fused or eager.")
-    var mode: ExecutionMode = .fused
+    @OptionGroup var runOptions: RunOptions
 
     @Flag(help: "Print one JSON object.")
     var json = false
@@ -34,17 +27,13 @@ struct EvalCommand: ParsableCommand {
     func validate() throws {
         if let iw, iw < 1 { throw ValidationError("--iw must be at least 1, got \(iw)") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
 
     func run() throws {
         do {
             let trained = try TrainedModel(source)
-            var config = try RunConfig.fromEnvironment(seed: seed)
-            if let threads { config.threads = threads }
-            config.mode = mode
-            let test = try MNISTSplit(imagesPath: try path("t10k-images-idx3-ubyte"), labelsPath: try path("t10k-labels-idx1-ubyte"),
-                                      classCount: MNISTDataset.classCount, limit: limit)
+            let config = try runOptions.config()
+            let test = try MNISTDataset.split(.test, directory: data, limit: limit)
             let evaluator = Evaluator(definition: trained.definition, parameters: trained.parameters, config: config)
             var results = try evaluator.evaluate(test).map { ("test_" + $0.name, $0.value) }
             if let iw { results.append(("test_neg_log_px_iw\(iw)", try evaluator.importanceWeightedNLL(test, samples: iw))) }
@@ -60,13 +49,5 @@ struct EvalCommand: ParsableCommand {
         } catch {
             throw CLIError(String(describing: error))
         }
-    }
-
-    private func path(_ stem: String) throws -> String {
-        for candidate in [stem, stem + ".gz"] {
-            let p = (data as NSString).appendingPathComponent(candidate)
-            if FileManager.default.fileExists(atPath: p) { return p }
-        }
-        throw CLIError("no \(stem)[.gz] in \(data)")
     }
 }

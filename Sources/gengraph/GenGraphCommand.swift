@@ -16,11 +16,11 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Kernel threads (default: GENGRAPH_THREADS, else OpenMP's default).")
     var threads: Int?
 
-    @Option(help: "Random seed.")
+    @Option(help: "Random seed: initial weights, noise, data order.")
     var seed: UInt64 = 0
 
-    @Option(help: "Execution mode: eager (one kernel per op) or fused (compiled plan).")
-    var mode: ExecutionMode = .eager
+    @Option(help: "Execution mode: fused (compiled plans of fused kernels) or eager (one kernel per op).")
+    var mode: ExecutionMode = .fused
 
     func config() throws -> RunConfig {
         var config = try RunConfig.fromEnvironment(seed: seed)

@@ -10,17 +10,12 @@ struct LatentOptions: ParsableArguments {
     @Option(help: "Directory holding the four MNIST-format IDX files (test images give the codes).")
     var data: String = MNISTDataset.defaultDirectory
 
-    @Option(help: "Kernel threads (default: GENGRAPH_THREADS, else OpenMP's default).")
-    var threads: Int?
+    @OptionGroup var runOptions: RunOptions
 
     func explorer() throws -> (LatentExplorer, MNISTSplit) {
         let trained = try TrainedModel(source)
-        var config = try RunConfig.fromEnvironment()
-        if let threads { config.threads = threads }
-        config.mode = .fused
-        let explorer = try LatentExplorer(definition: trained.definition, parameters: trained.parameters, config: config)
-        let images = try locate("t10k-images-idx3-ubyte"), labels = try locate("t10k-labels-idx1-ubyte")
-        return (explorer, try MNISTSplit(imagesPath: images, labelsPath: labels, classCount: MNISTDataset.classCount))
+        let explorer = try LatentExplorer(definition: trained.definition, parameters: trained.parameters, config: try runOptions.config())
+        return (explorer, try MNISTDataset.split(.test, directory: data))
     }
 
     /// Test image `index` in the model's pixel range, with its label.
@@ -29,14 +24,6 @@ struct LatentOptions: ParsableArguments {
         let pixels = split.pixelsPerImage
         let all = split.images(encoding)
         return (Array(all[(index * pixels)..<((index + 1) * pixels)]), Int(split.labels[index]))
-    }
-
-    private func locate(_ stem: String) throws -> String {
-        for candidate in [stem, stem + ".gz"] {
-            let p = (data as NSString).appendingPathComponent(candidate)
-            if FileManager.default.fileExists(atPath: p) { return p }
-        }
-        throw CLIError("no \(stem)[.gz] in \(data)")
     }
 }
 

@@ -19,27 +19,17 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Class label for conditional models (default: 0..9 cycling).")
     var label: Int?
 
-    @Option(help: "Random seed.")
-    var seed: UInt64 = 0
-
-    @Option(help: "Kernel threads (default: GENGRAPH_THREADS, else OpenMP's default).")
-    var threads: Int?
-
-    @Option(help: "Execution mode: fused or eager.")
-    var mode: ExecutionMode = .fused
+    @OptionGroup var runOptions: RunOptions
 
     func validate() throws {
         if n < 1 { throw ValidationError("--n must be at least 1, got \(n)") }
         if !(out.hasSuffix(".png") || out.hasSuffix(".npy")) { throw ValidationError("--out must end in .png or .npy, got '\(out)'") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
 
     func run() throws {
         do {
             let trained = try TrainedModel(source)
-            var config = try RunConfig.fromEnvironment(seed: seed)
-            if let threads { config.threads = threads }
-            config.mode = mode
+            let config = try runOptions.config()
             let labels = label.map { [Int](repeating: $0, count: n) }
             let start = Date()
             let images = try Sampler(definition: trained.definition, parameters: trained.parameters, config: config)

@@ -34,14 +34,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Learning rate (sets the model's 'lr' hyper-parameter).")
     var lr: Double?
 
-    @Option(help: "Random seed: initial weights, noise, batch order.")
-    var seed: UInt64 = 0
-
-    @Option(help: "Kernel threads (default: GENGRAPH_THREADS, else OpenMP's default).")
-    var threads: Int?
-
-    @Option(help: "Execution mode: fused (compiled plans) or eager (one kernel per op).")
-    var mode: ExecutionMode = .fused
+    @OptionGroup var runOptions: RunOptions
 
     @Option(help: "Run directory to write (default runs/<model>, numbered if taken).")
     var out: String?
@@ -72,7 +65,7 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         if epochs != nil && steps != nil { throw ValidationError("give --epochs or --steps, not both") }
-        for (name, value) in [("--epochs", epochs), ("--steps", steps), ("--batch", batch), ("--threads", threads), ("--limit", limit)] {
+        for (name, value) in [("--epochs", epochs), ("--steps", steps), ("--batch", batch), ("--limit", limit)] {
             if let value, value < 1 { throw ValidationError("\(name) must be at least 1, got \(value)") }
         }
         if let lr, !(lr > 0) { throw ValidationError("--lr must be positive, got \(lr)") }
@@ -90,9 +83,7 @@ struct TrainCommand: ParsableCommand {
             var overrides = try ModelReference.overrides(assignments)
             if let batch { overrides["batch"] = "\(batch)" }
             if let lr { overrides["lr"] = "\(lr)" }
-            var config = try RunConfig.fromEnvironment(seed: seed)
-            if let threads { config.threads = threads }
-            config.mode = mode
+            let config = try runOptions.config()
             var options = TrainingOptions()
             options.dataDirectory = data
             options.epochs = epochs

@@ -152,15 +152,8 @@ struct FusedProgramLowering {
         if !epilogue || o.shape.rank == 3 { return o.strides }
         let r = o.shape.rank
         if r == 2 { return [0] + o.strides }
-        let batchAxes = (0..<(r - 2)).filter { o.shape[$0] != 1 }
-        var batchStride = 0
-        if let innermost = batchAxes.last {
-            batchStride = o.strides[innermost]
-            var expected = batchStride
-            for axis in batchAxes.reversed() {
-                if o.strides[axis] != expected { throw GraphError(op: "plan", "epilogue operand with unfoldable batch strides") }
-                expected *= o.shape[axis]
-            }
+        guard let batchStride = o.layout.batchStride(trailing: 2) else {
+            throw GraphError(op: "plan", "epilogue operand with unfoldable batch strides")
         }
         return [batchStride, o.strides[r - 2], o.strides[r - 1]]
     }

@@ -45,14 +45,8 @@ struct Operand: Equatable {
     let shape: Shape
     let strides: [Int]
 
-    var isContiguous: Bool {
-        var expected = 1
-        for axis in stride(from: shape.rank - 1, through: 0, by: -1) where shape[axis] != 1 {
-            if strides[axis] != expected { return false }
-            expected *= shape[axis]
-        }
-        return true
-    }
+    var layout: StridedLayout { StridedLayout(shape: shape, strides: strides) }
+    var isContiguous: Bool { layout.isContiguous }
 }
 
 /// One kernel launch of a plan, with what the dump shows about it.

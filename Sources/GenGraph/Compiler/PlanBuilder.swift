@@ -79,7 +79,7 @@ private final class PlanBuilder {
             let v = views[id]
             switch v.kind {
             case .value: continue
-            case .view where Operand(location: nil, constant: nil, shape: nodes[id].shape, strides: v.strides).isContiguous: continue
+            case .view where StridedLayout(shape: nodes[id].shape, strides: v.strides).isContiguous: continue
             case .view, .constant: break
             }
             let copy = newValue(nodes[id].shape)
@@ -216,31 +216,13 @@ private final class PlanBuilder {
 
     static func gemmReadable(_ v: ViewInfo, _ shape: Shape) -> Bool {
         if case .constant = v.kind { return false }
-        return matrix(Operand(location: Location(base: 0, offset: 0), constant: nil, shape: shape, strides: v.strides)) != nil
+        return StridedLayout(shape: shape, strides: v.strides).matrix != nil
     }
 
     /// How GEMM reads an operand as a batch of matrices, or nil when it needs a copy.
     static func matrix(_ o: Operand) -> MatrixOperand? {
-        guard let location = o.location else { return nil }
-        let r = o.shape.rank, rows = o.shape[r - 2], cols = o.shape[r - 1]
-        let sr = o.strides[r - 2], sc = o.strides[r - 1]
-        var batchStride = 0
-        let batchAxes = (0..<(r - 2)).filter { o.shape[$0] != 1 }
-        if let innermost = batchAxes.last {
-            batchStride = o.strides[innermost]
-            var expected = batchStride
-            for axis in batchAxes.reversed() {
-                if o.strides[axis] != expected { return nil }
-                expected *= o.shape[axis]
-            }
-        }
-        if (cols == 1 || sc == 1) && (rows == 1 || sr >= cols) {
-            return MatrixOperand(location: location, ld: rows == 1 ? cols : sr, batchStride: batchStride, transposed: false)
-        }
-        if (rows == 1 || sr == 1) && (cols == 1 || sc >= rows) {
-            return MatrixOperand(location: location, ld: cols == 1 ? rows : sc, batchStride: batchStride, transposed: true)
-        }
-        return nil
+        guard let location = o.location, let m = o.layout.matrix else { return nil }
+        return MatrixOperand(location: location, ld: m.ld, batchStride: m.batchStride, transposed: m.transposed)
     }
 
     func copyTemplate(into value: Int, from id: Int) -> StepTemplate {
@@ -265,7 +247,7 @@ private final class PlanBuilder {
         var contiguousInputs: [Int] = []
         for i in x {
             let v = views[i]
-            let contiguous = Operand(location: nil, constant: nil, shape: nodes[i].shape, strides: v.strides).isContiguous
+            let contiguous = StridedLayout(shape: nodes[i].shape, strides: v.strides).isContiguous
             if case .constant = v.kind, !node.op.readsThroughStrides {
                 let copy = newValue(nodes[i].shape); templates.append(copyTemplate(into: copy, from: i)); contiguousInputs.append(copy)
             } else if !contiguous && !node.op.readsThroughStrides {

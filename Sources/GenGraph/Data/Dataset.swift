@@ -89,13 +89,21 @@ public struct MNISTDataset: Sendable {
     /// Loads `train-*` and `t10k-*` images and labels from `directory`, each either gzipped
     /// (`.gz`) or raw; `limit` keeps only the first `limit` examples of each split.
     public init(directory: String = MNISTDataset.defaultDirectory, limit: Int? = nil) throws {
-        func split(_ prefix: String) throws -> MNISTSplit {
-            try MNISTSplit(imagesPath: Self.locate("\(prefix)-images-idx3-ubyte", in: directory),
-                           labelsPath: Self.locate("\(prefix)-labels-idx1-ubyte", in: directory),
-                           classCount: Self.classCount, limit: limit)
-        }
-        train = try split("train")
-        test = try split("t10k")
+        train = try Self.split(.train, directory: directory, limit: limit)
+        test = try Self.split(.test, directory: directory, limit: limit)
+    }
+
+    /// Which standard split of an MNIST-format directory.
+    public enum SplitName: String, Sendable {
+        case train, test = "t10k"
+    }
+
+    /// One standard split of `directory` (the `train-*` or `t10k-*` files, raw or
+    /// gzipped), optionally cut to its first `limit` examples.
+    public static func split(_ name: SplitName, directory: String = defaultDirectory, limit: Int? = nil) throws -> MNISTSplit {
+        try MNISTSplit(imagesPath: locate("\(name.rawValue)-images-idx3-ubyte", in: directory),
+                       labelsPath: locate("\(name.rawValue)-labels-idx1-ubyte", in: directory),
+                       classCount: classCount, limit: limit)
     }
 
     /// The path of `name` or `name.gz` in `directory`, preferring the raw file because it loads faster.

@@ -31,11 +31,8 @@ public enum MLPClassifierExample {
     /// on the first `testCount` test images. `progress` gets (epoch, mean loss).
     public static func run(dataDirectory: String = MNISTDataset.defaultDirectory, options: Options = Options(),
                            config: RunConfig, progress: (Int, Float) -> Void = { _, _ in }) throws -> Result {
-        func path(_ stem: String) throws -> String { try MNISTDataset.locate(stem, in: dataDirectory) }
-        let train = try MNISTSplit(imagesPath: try path("train-images-idx3-ubyte"), labelsPath: try path("train-labels-idx1-ubyte"),
-                                   classCount: 10, limit: options.trainCount)
-        let test = try MNISTSplit(imagesPath: try path("t10k-images-idx3-ubyte"), labelsPath: try path("t10k-labels-idx1-ubyte"),
-                                  classCount: 10, limit: options.testCount)
+        let train = try MNISTDataset.split(.train, directory: dataDirectory, limit: options.trainCount)
+        let test = try MNISTDataset.split(.test, directory: dataDirectory, limit: options.testCount)
 
         let g = Graph()
         let b = options.batchSize

@@ -240,31 +240,11 @@ final class EagerExecutor {
         return current
     }
 
-    /// How GEMM can read a view as a batch of matrices: leading dimension,
-    /// whether it is stored transposed, and the batch stride; nil when a copy is needed.
-    private func matrixOperand(_ v: View) -> (ld: Int, transposed: Bool, batchStride: Int)? {
-        let r = v.shape.rank, rows = v.shape[r - 2], cols = v.shape[r - 1]
-        let sr = v.strides[r - 2], sc = v.strides[r - 1]
-        var batchStride = 0
-        let batchAxes = (0..<(r - 2)).filter { v.shape[$0] != 1 }
-        if let innermost = batchAxes.last {
-            batchStride = v.strides[innermost]
-            var expected = batchStride
-            for axis in batchAxes.reversed() {
-                if v.strides[axis] != expected { return nil }
-                expected *= v.shape[axis]
-            }
-        }
-        if (cols == 1 || sc == 1) && (rows == 1 || sr >= cols) { return (rows == 1 ? cols : sr, false, batchStride) }
-        if (rows == 1 || sr == 1) && (cols == 1 || sc >= rows) { return (cols == 1 ? rows : sc, true, batchStride) }
-        return nil
-    }
-
     private func matmul(_ node: Node, _ a0: View, _ ta: Bool, _ b0: View, _ tb: Bool) throws -> View {
-        let a = matrixOperand(a0) == nil ? try contiguous(a0) : a0
-        let b = matrixOperand(b0) == nil ? try contiguous(b0) : b0
-        let (lda, aT, strideA) = matrixOperand(a)!
-        let (ldb, bT, strideB) = matrixOperand(b)!
+        let a = a0.layout.matrix == nil ? try contiguous(a0) : a0
+        let b = b0.layout.matrix == nil ? try contiguous(b0) : b0
+        let (lda, aT, strideA) = a.layout.matrix!
+        let (ldb, bT, strideB) = b.layout.matrix!
         let r = node.shape.rank
         let m = node.shape[r - 2], n = node.shape[r - 1]
         let k = ta ? a.shape[r - 2] : a.shape[r - 1]

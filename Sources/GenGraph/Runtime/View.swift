@@ -15,13 +15,6 @@ struct View {
 
     var pointer: UnsafeMutablePointer<Float> { buffer.pointer + offset }
 
-    /// True when the elements are laid out row-major without gaps (size-1 axes' strides don't matter).
-    var isContiguous: Bool {
-        var expected = 1
-        for axis in stride(from: shape.rank - 1, through: 0, by: -1) where shape[axis] != 1 {
-            if strides[axis] != expected { return false }
-            expected *= shape[axis]
-        }
-        return true
-    }
+    var layout: StridedLayout { StridedLayout(shape: shape, strides: strides) }
+    var isContiguous: Bool { layout.isContiguous }
 }

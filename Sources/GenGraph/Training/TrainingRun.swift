@@ -92,9 +92,8 @@ public final class TrainingRun {
         self.config = config
         self.options = options
 
-        let dataset = try MNISTDataset.splits(directory: options.dataDirectory, trainLimit: options.trainLimit, testLimit: options.testLimit)
-        train = dataset.train
-        test = dataset.test
+        train = try MNISTDataset.split(.train, directory: options.dataDirectory, limit: options.trainLimit)
+        test = try MNISTDataset.split(.test, directory: options.dataDirectory, limit: options.testLimit)
         model = try definition.instantiate()
         trainer = try Trainer(model: model, config: config, planCache: planCache)
         batches = try BatchIterator(split: train, batchSize: model.batchSize, encoding: model.encoding,
@@ -247,16 +246,4 @@ extension ModelDefinition {
 extension PixelEncoding {
     /// The value range images of this encoding take.
     public var range: ClosedRange<Float> { self == .symmetric ? -1...1 : 0...1 }
-}
-
-extension MNISTDataset {
-    /// The training and test splits of `directory`, each optionally cut to its first images.
-    static func splits(directory: String, trainLimit: Int?, testLimit: Int?) throws -> (train: MNISTSplit, test: MNISTSplit) {
-        func split(_ prefix: String, _ limit: Int?) throws -> MNISTSplit {
-            try MNISTSplit(imagesPath: locate("\(prefix)-images-idx3-ubyte", in: directory),
-                           labelsPath: locate("\(prefix)-labels-idx1-ubyte", in: directory),
-                           classCount: classCount, limit: limit)
-        }
-        return (try split("train", trainLimit), try split("t10k", testLimit))
-    }
 }
