@@ -83,4 +83,25 @@ final class CompilerPassTests: XCTestCase {
             }
         }
     }
+
+    /// Elementwise consumers over a reduction's result run in the reduction's
+    /// step after it finishes; consumers over the input's space (x - max) cannot.
+    func testConsumersOfAReductionResultJoinItsStepOnlyOverTheReducedSpace() throws {
+        let g = Graph()
+        let x = try g.parameter("x", [6, 5], initializer: .normal(mean: 0, std: 1))
+        let scaled = try x.exp().sum(axes: [1]) * 0.5 + 1
+        let centred = try x - x.max(axes: [1], keepDims: true)
+        let fused = fuse(Compiler.optimize(Program(g, outputs: [scaled, centred])))
+        let withPost = fused.groups.filter { !$0.post.isEmpty }
+        XCTAssertEqual(withPost.count, 1)
+        XCTAssertEqual(withPost.first?.postSpace, [6])
+        XCTAssertEqual(withPost.first?.post.count, 2, "both the scale and the shift run after the sum")
+        let subtract = fused.program.nodes.firstIndex { $0.op == .binary(.sub) }!
+        let maxNode = fused.program.nodes.firstIndex { $0.op == .reduce(.max, axes: [1]) }!
+        XCTAssertNotEqual(fused.groupOf[subtract], fused.groupOf[maxNode], "x - max needs the finished max: another step")
+        // And the values still match eager execution.
+        let eager = try Session(graph: g, config: RunConfig(threads: 1, mode: .eager)).run([scaled, centred])
+        let plan = try Session(graph: g, config: RunConfig(threads: 1, mode: .fused)).run([scaled, centred])
+        for (a, b) in zip(eager, plan) { XCTAssertEqual(a.scalars, b.scalars) }
+    }
 }

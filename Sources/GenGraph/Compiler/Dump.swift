@@ -145,7 +145,8 @@ public struct Dump {
         let group = fused.groups[g]
         let nodes = fused.program.nodes
         let origins = Array(Set(group.nodes.compactMap { nodes[$0].origin })).sorted()
-        var line = "group \(g) \(group.kind.rawValue) over f32\(group.space): "
+        var line = "group \(g) \(group.kind.rawValue) over f32\(group.space)"
+            + (group.postSpace.map { ", then f32\($0)" } ?? "") + ": "
         line += group.nodes.map { "%\($0) \(nodes[$0].op.name)" }.joined(separator: ", ")
         if !origins.isEmpty { line += "  from " + origins.joined(separator: ", ") }
         return line
@@ -156,7 +157,10 @@ public struct Dump {
         var lines: [String] = []
         for g in fused.groups.indices {
             lines.append(groupHeader(g))
-            for id in fused.groups[g].nodes { lines.append("    " + nodeLine(id, nodes, group: g)) }
+            for id in fused.groups[g].nodes {
+                let after = fused.groups[g].post.contains(id) ? "  (after the reduction)" : ""
+                lines.append("    " + nodeLine(id, nodes, group: g) + after)
+            }
             let ends = fused.groups[g].boundaries
             lines += ends.isEmpty ? ["    ends: nothing outside reads it"] : ends.map { "    ends: " + $0 }
         }

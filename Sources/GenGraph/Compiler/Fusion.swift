@@ -14,6 +14,10 @@ public struct FusionGroup: Equatable {
     public var space: Shape
     /// Members written to memory because something outside the group (or the caller) reads them.
     public var stored: [Int]
+    /// Members that run after the reductions finish, over the reduced space
+    /// `postSpace`, in the same step (elementwise consumers of a reduction's result).
+    public var post: [Int] = []
+    public var postSpace: Shape?
     /// Why each stored value could not be consumed inside the group: one line per boundary.
     public var boundaries: [String]
 }
@@ -31,7 +35,10 @@ public struct FusedProgram {
 /// 1. elementwise ops join the group of a producer with the same shape;
 /// 2. a reduction joins the group that produces its input (and elementwise
 ///    ops over the reduction's input shape keep joining it); a reduction's
-///    result is complete only after the pass, so its consumers start a new group;
+///    result is complete only after the pass, so its elementwise consumers
+///    over the reduced space run in a second pass of the same step (a mean's
+///    scaling, a loss's tail), and consumers over the input's space
+///    (softmax's `x - max`) start a new group;
 /// 3. elementwise consumers of a matmul with its output shape become the GEMM's epilogue;
 /// 4. (optimiser updates are fused by the plan builder: one kernel per parameter group).
 /// A node joins a group only when none of its other inputs depends on that
@@ -43,6 +50,7 @@ public func fuse(_ program: Program) -> FusedProgram {
     var groupOf = [Int?](repeating: nil, count: nodes.count)
     var ancestors: [Set<Int>] = []  // groups each group depends on, transitively
     var reductionAxes: [[Int]?] = []
+    var isPost = [Bool](repeating: false, count: nodes.count)
 
     /// The group whose storage input `i` is read from (nil for leaves and constants).
     func sourceGroup(_ i: Int) -> Int? {
@@ -66,6 +74,28 @@ public func fuse(_ program: Program) -> FusedProgram {
         return true
     }
 
+    /// Whether node `id` may run in group `g`'s pass after its reductions: it
+    /// iterates the reduced space, and every input is a finished reduction
+    /// of g, an earlier such node (a register), or in memory before g runs.
+    func canJoinAfterReduction(_ id: Int, _ g: Int) -> Bool {
+        guard groups[g].kind == .reduction else { return false }
+        if let space = groups[g].postSpace, space != nodes[id].shape { return false }
+        var readsGroup = false
+        for i in nodes[id].inputs {
+            if case .constant = views[i].kind { continue }
+            let root = views[i].root
+            if groupOf[root] == g {
+                let finished = isReduce(root) && nodes[root].shape.count == nodes[id].shape.count
+                if !finished && !(isPost[root] && views[i].kind == .value) { return false }
+                readsGroup = true
+                continue
+            }
+            guard let h = sourceGroup(i) else { continue }
+            if h == g || ancestors[h].contains(g) { return false }
+        }
+        return readsGroup
+    }
+
     func newGroup(_ id: Int, _ kind: FusionGroup.Kind, space: Shape, axes: [Int]? = nil) {
         var deps = Set<Int>()
         for i in nodes[id].inputs { if let h = sourceGroup(i) { deps.insert(h); deps.formUnion(ancestors[h]) } }
@@ -77,7 +107,7 @@ public func fuse(_ program: Program) -> FusedProgram {
 
     func join(_ id: Int, _ g: Int) {
         for i in nodes[id].inputs where !isDirectMember(i, g) {
-            if let h = sourceGroup(i) { ancestors[g].insert(h); ancestors[g].formUnion(ancestors[h]) }
+            if let h = sourceGroup(i), h != g { ancestors[g].insert(h); ancestors[g].formUnion(ancestors[h]) }
         }
         groups[g].nodes.append(id)
         groupOf[id] = g
@@ -91,6 +121,17 @@ public func fuse(_ program: Program) -> FusedProgram {
         case .random:
             continue  // drawn inside each consumer's kernel; stored only if some reader needs memory (below)
         case .elementwise:
+            let producers = node.inputs.compactMap { i -> Int? in
+                if case .constant = views[i].kind { return nil }
+                return groupOf[views[i].root]
+            }
+            if let g = producers.first(where: { canJoinAfterReduction(id, $0) }) {
+                join(id, g)
+                isPost[id] = true
+                groups[g].post.append(id)
+                groups[g].postSpace = node.shape
+                continue
+            }
             let candidates = node.inputs.compactMap { i -> Int? in
                 guard views[i].kind == .value, let g = groupOf[i] else { return nil }
                 switch groups[g].kind {
@@ -142,9 +183,10 @@ public func fuse(_ program: Program) -> FusedProgram {
         for id in group.nodes {
             var why: [String] = []
             if outputs.contains(id) { why.append("a result of the step") }
-            for c in consumers[id] where groupOf[c] != g || !isDirectMember(id, g) || views[c].kind != .value {
+            for c in consumers[id] where groupOf[c] != g || !isDirectMember(id, g) || views[c].kind != .value
+                || (isReduce(id) && isPost[c]) {
                 why.append(boundaryReason(value: id, consumer: c, group: groups[g], nodes: nodes, views: views,
-                                          consumerGroup: groupOf[c]))
+                                          consumerGroup: groupOf[c] == g ? nil : groupOf[c]))
             }
             if !why.isEmpty {
                 stored.append(id)
@@ -172,12 +214,18 @@ private func boundaryReason(value: Int, consumer c: Int, group: FusionGroup, nod
                             consumerGroup: Int?) -> String {
     let op = nodes[c].op
     if views[c].kind == .view { return "read through \(op.name) %\(c)" }
+    if case .reduce = nodes[value].op, group.post.contains(c) {
+        return "read by %\(c) \(op.name) in the pass after the reduction"
+    }
     if case .reduce = nodes[value].op { return "reduction result used by %\(c) \(op.name) (needs the finished reduction)" }
     switch op.category {
     case .contraction: return "operand of contraction %\(c) \(op.name)"
     case .movement: return "input of \(op.name) %\(c)"
     case .reduction where group.kind == .reduction: return "reduction %\(c) over other axes"
     default: break
+    }
+    if let h = consumerGroup, nodes[c].shape == group.space || nodes[c].shape == group.postSpace {
+        return "%\(c) \(op.name) fused into group \(h), with its other producer"
     }
     if nodes[c].shape != group.space { return "%\(c) \(op.name) iterates \(nodes[c].shape), not \(group.space)" }
     if let h = consumerGroup { return "%\(c) \(op.name) fused into group \(h), with its other producer" }

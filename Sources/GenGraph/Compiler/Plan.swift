@@ -100,7 +100,8 @@ enum ConvKind { case forward, backwardData, backwardFilter }
 
 /// What a step computes, as data; the executor maps it onto kernels.
 enum StepOp {
-    case fused(FusedSpec)
+    /// A fused program, then (when the group has one) its pass over the reduced space.
+    case fused(FusedSpec, post: FusedSpec?)
     case gemm(c: Location, a: MatrixOperand, b: MatrixOperand, batch: Int, m: Int, n: Int, k: Int, epilogue: FusedSpec?)
     case conv(ConvKind, dims: [Int], output: Location, first: Location, second: Location)
     case maxPool(dims: [Int], output: Location, input: Location)

@@ -164,11 +164,16 @@ private final class PlanBuilder {
 
     func lowerFused(_ g: Int) throws {
         let group = fused.groups[g]
-        let program = try FusedProgramLowering(nodes: nodes, views: views, members: group.nodes, stored: group.stored,
+        let main = group.nodes.filter { !group.post.contains($0) }
+        let program = try FusedProgramLowering(nodes: nodes, views: views, members: main, stored: group.stored,
                                                space: group.space, preloaded: nil)
+        let post = try group.postSpace.map {
+            try FusedProgramLowering(nodes: nodes, views: views, members: group.post, stored: group.stored, space: $0, preloaded: nil)
+        }
         let work = group.space.count * max(1, program.computeInstructions)
+            + (post.map { $0.space.count * $0.computeInstructions } ?? 0)
         templates.append(StepTemplate(group: g, writes: group.stored, reads: externalReads(g), flops: work) { operand, _ in
-            .fused(try program.spec(operand))
+            .fused(try program.spec(operand), post: try post?.spec(operand))
         })
     }
 

@@ -57,6 +57,7 @@ private final class KernelCall {
     var scratch: Int64 = 0
     // Fused programs: C arrays kept alive for the executor's lifetime.
     var program: PreparedProgram?
+    /// A GEMM's epilogue, or a fused step's pass after its reductions.
     var epilogue: PreparedProgram?
 
     init(_ op: StepOp, kernels: KernelContext) throws {
@@ -64,9 +65,14 @@ private final class KernelCall {
         self.kernels = kernels
         var ctx = kernels.ctx()
         switch op {
-        case .fused(let spec):
+        case .fused(let spec, let post):
             program = PreparedProgram(spec)
             scratch = program!.scratch(&ctx)
+            if let post {
+                // The pass over the reduced space reuses the same scratch after the main pass.
+                epilogue = PreparedProgram(post)
+                scratch = max(scratch, epilogue!.scratch(&ctx))
+            }
         case .gemm(_, _, _, _, let m, let n, let k, let e):
             epilogue = e.map(PreparedProgram.init)
             scratch = gg_gemm_ep_f32_scratch(&ctx, Int64(m), Int64(n), Int64(k), epilogue?.pointer)
@@ -84,6 +90,7 @@ private final class KernelCall {
         switch op {
         case .fused:
             try program!.run(&ctx, bases: bases, keys: keys)
+            try epilogue?.run(&ctx, bases: bases, keys: keys)
         case .gemm(let c, let a, let b, let batch, let m, let n, let k, _):
             // The epilogue runs on each finished output tile inside the GEMM.
             epilogue?.bind(bases: bases, keys: keys)
