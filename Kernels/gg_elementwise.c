@@ -19,11 +19,11 @@
  * -ffast-math anywhere, NaN propagates through max/min/clamp/relu/sign.
  */
 #include "gg_kernels.h"
+#include "gg_internal.h"
 
 #include <math.h>
 #include <string.h>
 
-#define INLINE static inline __attribute__((always_inline))
 #if defined(__clang__)
 #define VLOOP _Pragma("clang loop vectorize(assume_safety) interleave(enable)")
 #elif defined(__GNUC__)
@@ -31,51 +31,20 @@
 #else
 #define VLOOP
 #endif
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__clang__) || defined(__GNUC__))
-#define GG_X86 1
-#define TGT_AVX512 __attribute__((target("avx512f")))
-#define TGT_AVX2 __attribute__((target("avx2,fma")))
-#else
-#define GG_X86 0
-#endif
-
-/* Below this many elements a kernel runs on the calling thread. */
-#define PAR_MIN 65536
-
-static int team_size(const gg_ctx *ctx, int64_t work) {
-#ifdef _OPENMP
-    int nt = ctx ? ctx->nthreads : 1;
-    if (nt < 1 || work < PAR_MIN) return 1;
-    return nt;
-#else
-    (void)ctx; (void)work;
-    return 1;
-#endif
-}
-
-/* Start of part t of nt equal parts of [0, n), 16-element aligned. */
-static int64_t part_start(int64_t n, int nt, int t) {
-    int64_t chunk = ((n + nt - 1) / nt + 15) & ~(int64_t)15;
-    int64_t s = chunk * t;
-    return s < n ? s : n;
-}
 
 /* ------------------------------------------------------------------ */
 /* Vectorisable scalar math: branch-free, only selects.                */
 
-INLINE float f_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
-INLINE uint32_t u_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
-
 /* e^x: x = k ln2 + r, |r| <= ln2/2, e^r by its degree-7 Taylor polynomial,
  * times 2^k applied in two halves so denormal results round once. */
-INLINE float v_exp(float x) {
+GG__INLINE float v_exp(float x) {
     float xc = x < -104.0f ? -104.0f : x;
     xc = xc > 89.0f ? 89.0f : xc;
     xc = xc == xc ? xc : 0.0f;
     const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
     float t = xc * 1.44269504088896341f + shifter;
     float kf = t - shifter;
-    int32_t k = (int32_t)u_bits(t) - 0x4B400000;
+    int32_t k = (int32_t)gg__u_bits(t) - 0x4B400000;
     float r = xc - kf * 0.693145751953125f;
     r = r - kf * 1.428606820309417232e-6f;
     float p = 1.98412698412698413e-4f;
@@ -87,31 +56,23 @@ INLINE float v_exp(float x) {
     p = p * r + 1.0f;
     p = p * r + 1.0f;
     int32_t k1 = k >> 1, k2 = k - k1;
-    float s1 = f_bits((uint32_t)(k1 + 127) << 23), s2 = f_bits((uint32_t)(k2 + 127) << 23);
+    float s1 = gg__f_bits((uint32_t)(k1 + 127) << 23), s2 = gg__f_bits((uint32_t)(k2 + 127) << 23);
     float res = (p * s1) * s2;
     return x == x ? res : x;
 }
 
-/* ln x: x = 2^e m, m in [sqrt(1/2), sqrt(2)), f = m - 1, s = f / (2 + f),
- * ln m = f - s (f - R) with R the atanh series in s^2; e ln2 added in two parts. */
-INLINE float v_log(float x) {
+/* ln x: x = 2^e m, m in [sqrt(1/2), sqrt(2)), ln m = gg__log1p_core(m - 1);
+ * e ln2 added in two parts. */
+GG__INLINE float v_log(float x) {
     int tiny = x < 1.17549435e-38f;
     float xs = tiny ? x * 8388608.0f : x;
-    uint32_t u = u_bits(xs);
+    uint32_t u = gg__u_bits(xs);
     int32_t e = (int32_t)((u >> 23) & 0xff) - 127 - (tiny ? 23 : 0);
-    float m = f_bits((u & 0x007fffffu) | 0x3f800000u);
+    float m = gg__f_bits((u & 0x007fffffu) | 0x3f800000u);
     int big = m > 1.41421356f;
     m = big ? m * 0.5f : m;
     e += big;
-    float f = m - 1.0f;
-    float s = f / (2.0f + f);
-    float z = s * s;
-    float R = 0.222222222222222222f;
-    R = R * z + 0.285714285714285714f;
-    R = R * z + 0.4f;
-    R = R * z + 0.666666666666666667f;
-    R = R * z;
-    float lm = f - s * (f - R);
+    float lm = gg__log1p_core(m - 1.0f);
     float ef = (float)e;
     float res = ef * 0.693145751953125f + (lm + ef * 1.428606820309417232e-6f);
     res = x == INFINITY ? x : res;
@@ -121,7 +82,7 @@ INLINE float v_log(float x) {
 }
 
 /* ln(1 + x) as ln(u) * x / (u - 1), u = 1 + x (exact when u == 1). */
-INLINE float v_log1p(float x) {
+GG__INLINE float v_log1p(float x) {
     float u = 1.0f + x;
     float res = v_log(u) * (x / (u - 1.0f));
     res = u == 1.0f ? x : res;
@@ -129,7 +90,7 @@ INLINE float v_log1p(float x) {
 }
 
 /* tanh: odd Taylor polynomial for |x| < 0.4375, else (1 - e)/(1 + e), e = exp(-2|x|). */
-INLINE float v_tanh(float x) {
+GG__INLINE float v_tanh(float x) {
     float ax = fabsf(x);
     float z = x * x;
     float q = -1.45583438705e-3f; /* Taylor coefficients of tanh, x^15 .. x^3 */
@@ -146,30 +107,22 @@ INLINE float v_tanh(float x) {
 }
 
 /* 1 / (1 + e^-x) without overflow: e = exp(-|x|), (x >= 0 ? 1 : e) / (1 + e). */
-INLINE float v_sigmoid(float x) {
+GG__INLINE float v_sigmoid(float x) {
     float e = v_exp(-fabsf(x));
     return (x >= 0.0f ? 1.0f : e) / (1.0f + e);
 }
 
 /* ln(1 + e) for e in [0, 1] (or NaN), one division: with f = e (exact) when
  * e <= sqrt(2) - 1, else ln 2 + ln(1 + f) with f = (e - 1) / 2, so 1 + f is
- * in [sqrt(1/2), sqrt(2)) and ln(1 + f) = f - s (f - R), s = f / (2 + f). */
-INLINE float v_log1p_unit(float e) {
+ * in [sqrt(1/2), sqrt(2)) and gg__log1p_core applies. */
+GG__INLINE float v_log1p_unit(float e) {
     int big = e > 0.41421356f;
-    float f = big ? (e - 1.0f) * 0.5f : e;
-    float s = f / (2.0f + f);
-    float z = s * s;
-    float R = 0.222222222222222222f;
-    R = R * z + 0.285714285714285714f;
-    R = R * z + 0.4f;
-    R = R * z + 0.666666666666666667f;
-    R = R * z;
-    float lm = f - s * (f - R);
+    float lm = gg__log1p_core(big ? (e - 1.0f) * 0.5f : e);
     return big ? 0.693145751953125f + (lm + 1.428606820309417232e-6f) : lm;
 }
 
 /* ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|). */
-INLINE float v_softplus(float x) {
+GG__INLINE float v_softplus(float x) {
     float e = v_exp(-fabsf(x));
     return (x > 0.0f ? x : 0.0f) + v_log1p_unit(e);
 }
@@ -179,7 +132,7 @@ INLINE float v_softplus(float x) {
 
 #define UN_LOOP(EXPR) do { VLOOP for (int64_t i = 0; i < n; i++) { float v = x[i]; y[i] = (EXPR); } } while (0)
 
-INLINE void unary_body(float *y, const float *x, int64_t n, int op, float p0, float p1) {
+GG__INLINE void unary_body(float *y, const float *x, int64_t n, int op, float p0, float p1) {
     switch (op) {
     case GG_UNARY_NEG: UN_LOOP(-v); break;
     case GG_UNARY_ABS: UN_LOOP(fabsf(v)); break;
@@ -203,50 +156,15 @@ INLINE void unary_body(float *y, const float *x, int64_t n, int op, float p0, fl
     }
 }
 
-typedef void (*unary_fn)(float *, const float *, int64_t, int, float, float);
-static void unary_portable(float *y, const float *x, int64_t n, int op, float p0, float p1) {
-    unary_body(y, x, n, op, p0, p1);
-}
-#if GG_X86
-TGT_AVX2 static void unary_avx2(float *y, const float *x, int64_t n, int op, float p0, float p1) {
-    unary_body(y, x, n, op, p0, p1);
-}
-TGT_AVX512 static void unary_avx512(float *y, const float *x, int64_t n, int op, float p0, float p1) {
-    unary_body(y, x, n, op, p0, p1);
-}
-#endif
-
-static unary_fn pick_unary(const gg_ctx *ctx) {
-#if GG_X86
-    switch (gg_ctx_isa(ctx)) {
-    case GG_ISA_AVX512: return unary_avx512;
-    case GG_ISA_AVX2: return unary_avx2;
-    default: break;
-    }
-#else
-    (void)ctx;
-#endif
-    return unary_portable;
-}
+GG__ISA_VARIANTS(void, unary, (float *y, const float *x, int64_t n, int op, float p0, float p1),
+                 unary_body(y, x, n, op, p0, p1))
 
 gg_status gg_unary_f32(const gg_ctx *ctx, float *y, const float *x, int64_t n,
                        gg_unary_op op, float p0, float p1) {
     if (n < 0 || (int)op < 0 || op >= GG_UNARY_COUNT) return GG_ERR_ARG;
     if (n == 0) return GG_OK;
-    unary_fn fn = pick_unary(ctx);
-    int nt = team_size(ctx, n);
-#ifdef _OPENMP
-    if (nt > 1) {
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (int t = 0; t < nt; t++) {
-            int64_t lo = part_start(n, nt, t), hi = part_start(n, nt, t + 1);
-            if (hi > lo) fn(y + lo, x + lo, hi - lo, (int)op, p0, p1);
-        }
-        return GG_OK;
-    }
-#endif
-    (void)nt;
-    fn(y, x, n, (int)op, p0, p1);
+    unary_fn fn = unary_pick(ctx);
+    GG__FOR_PARTS(ctx, n, lo, hi, fn(y + lo, x + lo, hi - lo, (int)op, p0, p1));
     return GG_OK;
 }
 
@@ -313,7 +231,7 @@ static void contiguous_strides(int64_t *st, const int64_t *shape, int rank) {
     }
 }
 
-INLINE void cur_seek(cursor_t *c, const iter_t *it, int64_t pos) {
+GG__INLINE void cur_seek(cursor_t *c, const iter_t *it, int64_t pos) {
     for (int k = 0; k < it->nops; k++) c->off[k] = 0;
     for (int d = it->rank - 1; d >= 0; d--) {
         int64_t i = pos % it->shape[d];
@@ -325,7 +243,7 @@ INLINE void cur_seek(cursor_t *c, const iter_t *it, int64_t pos) {
 
 /* Moves the cursor len elements along the innermost dimension (len never
  * passes the end of the row), carrying into outer dimensions at a row end. */
-INLINE void cur_advance(cursor_t *c, const iter_t *it, int64_t len) {
+GG__INLINE void cur_advance(cursor_t *c, const iter_t *it, int64_t len) {
     int r = it->rank - 1;
     c->idx[r] += len;
     for (int k = 0; k < it->nops; k++) c->off[k] += len * it->st[k][r];
@@ -343,8 +261,8 @@ INLINE void cur_advance(cursor_t *c, const iter_t *it, int64_t len) {
 /* ------------------------------------------------------------------ */
 /* Binary                                                              */
 
-INLINE float bin_max(float a, float b) { float r = a > b ? a : b; return (a != a || b != b) ? a + b : r; }
-INLINE float bin_min(float a, float b) { float r = a < b ? a : b; return (a != a || b != b) ? a + b : r; }
+GG__INLINE float bin_max(float a, float b) { float r = a > b ? a : b; return (a != a || b != b) ? a + b : r; }
+GG__INLINE float bin_min(float a, float b) { float r = a < b ? a : b; return (a != a || b != b) ? a + b : r; }
 
 /* One row: y[i] = op(A[i*sa], B[i*sb]); called with constant strides so each
  * call site specialises. */
@@ -373,14 +291,14 @@ INLINE float bin_min(float a, float b) { float r = a < b ? a : b; return (a != a
         }                                                       \
     } while (0)
 
-INLINE void binary_row(int op, float *Y, const float *A, int64_t sa, const float *B, int64_t sb, int64_t n) {
+GG__INLINE void binary_row(int op, float *Y, const float *A, int64_t sa, const float *B, int64_t sb, int64_t n) {
     if (sa == 1 && sb == 1) { BIN_CASES(1, 1) }
     else if (sa == 1 && sb == 0) { BIN_CASES(1, 0) }
     else if (sa == 0 && sb == 1) { BIN_CASES(0, 1) }
     else { BIN_CASES(sa, sb) }
 }
 
-INLINE void binary_body(const iter_t *it, int op, float *y, const float *a, const float *b,
+GG__INLINE void binary_body(const iter_t *it, int op, float *y, const float *a, const float *b,
                         int64_t lo, int64_t hi) {
     cursor_t c;
     cur_seek(&c, it, lo);
@@ -395,18 +313,8 @@ INLINE void binary_body(const iter_t *it, int op, float *y, const float *a, cons
     }
 }
 
-typedef void (*binary_fn)(const iter_t *, int, float *, const float *, const float *, int64_t, int64_t);
-static void binary_portable(const iter_t *it, int op, float *y, const float *a, const float *b, int64_t lo, int64_t hi) {
-    binary_body(it, op, y, a, b, lo, hi);
-}
-#if GG_X86
-TGT_AVX2 static void binary_avx2(const iter_t *it, int op, float *y, const float *a, const float *b, int64_t lo, int64_t hi) {
-    binary_body(it, op, y, a, b, lo, hi);
-}
-TGT_AVX512 static void binary_avx512(const iter_t *it, int op, float *y, const float *a, const float *b, int64_t lo, int64_t hi) {
-    binary_body(it, op, y, a, b, lo, hi);
-}
-#endif
+GG__ISA_VARIANTS(void, binary, (const iter_t *it, int op, float *y, const float *a, const float *b, int64_t lo, int64_t hi),
+                 binary_body(it, op, y, a, b, lo, hi))
 
 gg_status gg_binary_f32(const gg_ctx *ctx, float *y,
                         const float *a, const int64_t *a_strides,
@@ -421,27 +329,8 @@ gg_status gg_binary_f32(const gg_ctx *ctx, float *y,
     int64_t total = iter_init(&it, 3, strides, shape, rank);
     if (total < 0) return GG_ERR_ARG;
     if (total == 0) return GG_OK;
-    binary_fn fn = binary_portable;
-#if GG_X86
-    switch (gg_ctx_isa(ctx)) {
-    case GG_ISA_AVX512: fn = binary_avx512; break;
-    case GG_ISA_AVX2: fn = binary_avx2; break;
-    default: break;
-    }
-#endif
-    int nt = team_size(ctx, total);
-#ifdef _OPENMP
-    if (nt > 1) {
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (int t = 0; t < nt; t++) {
-            int64_t lo = part_start(total, nt, t), hi = part_start(total, nt, t + 1);
-            if (hi > lo) fn(&it, (int)op, y, a, b, lo, hi);
-        }
-        return GG_OK;
-    }
-#endif
-    (void)nt;
-    fn(&it, (int)op, y, a, b, 0, total);
+    binary_fn fn = binary_pick(ctx);
+    GG__FOR_PARTS(ctx, total, lo, hi, fn(&it, (int)op, y, a, b, lo, hi));
     return GG_OK;
 }
 
@@ -456,7 +345,7 @@ gg_status gg_binary_f32(const gg_ctx *ctx, float *y,
         }                                                                       \
     } while (0)
 
-INLINE void where_row(float *Y, const float *C, int64_t sc, const float *A, int64_t sa,
+GG__INLINE void where_row(float *Y, const float *C, int64_t sc, const float *A, int64_t sa,
                       const float *B, int64_t sb, int64_t n) {
     if (sc == 1) {
         if (sa == 1 && sb == 1) WHERE_ROW(1, 1, 1);
@@ -475,7 +364,7 @@ INLINE void where_row(float *Y, const float *C, int64_t sc, const float *A, int6
     }
 }
 
-INLINE void where_body(const iter_t *it, float *y, const float *c, const float *a, const float *b,
+GG__INLINE void where_body(const iter_t *it, float *y, const float *c, const float *a, const float *b,
                        int64_t lo, int64_t hi) {
     cursor_t cur;
     cur_seek(&cur, it, lo);
@@ -490,18 +379,8 @@ INLINE void where_body(const iter_t *it, float *y, const float *c, const float *
     }
 }
 
-typedef void (*where_fn)(const iter_t *, float *, const float *, const float *, const float *, int64_t, int64_t);
-static void where_portable(const iter_t *it, float *y, const float *c, const float *a, const float *b, int64_t lo, int64_t hi) {
-    where_body(it, y, c, a, b, lo, hi);
-}
-#if GG_X86
-TGT_AVX2 static void where_avx2(const iter_t *it, float *y, const float *c, const float *a, const float *b, int64_t lo, int64_t hi) {
-    where_body(it, y, c, a, b, lo, hi);
-}
-TGT_AVX512 static void where_avx512(const iter_t *it, float *y, const float *c, const float *a, const float *b, int64_t lo, int64_t hi) {
-    where_body(it, y, c, a, b, lo, hi);
-}
-#endif
+GG__ISA_VARIANTS(void, where, (const iter_t *it, float *y, const float *c, const float *a, const float *b, int64_t lo, int64_t hi),
+                 where_body(it, y, c, a, b, lo, hi))
 
 gg_status gg_where_f32(const gg_ctx *ctx, float *y,
                        const float *c, const int64_t *c_strides,
@@ -517,34 +396,15 @@ gg_status gg_where_f32(const gg_ctx *ctx, float *y,
     int64_t total = iter_init(&it, 4, strides, shape, rank);
     if (total < 0) return GG_ERR_ARG;
     if (total == 0) return GG_OK;
-    where_fn fn = where_portable;
-#if GG_X86
-    switch (gg_ctx_isa(ctx)) {
-    case GG_ISA_AVX512: fn = where_avx512; break;
-    case GG_ISA_AVX2: fn = where_avx2; break;
-    default: break;
-    }
-#endif
-    int nt = team_size(ctx, total);
-#ifdef _OPENMP
-    if (nt > 1) {
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (int t = 0; t < nt; t++) {
-            int64_t lo = part_start(total, nt, t), hi = part_start(total, nt, t + 1);
-            if (hi > lo) fn(&it, y, c, a, b, lo, hi);
-        }
-        return GG_OK;
-    }
-#endif
-    (void)nt;
-    fn(&it, y, c, a, b, 0, total);
+    where_fn fn = where_pick(ctx);
+    GG__FOR_PARTS(ctx, total, lo, hi, fn(&it, y, c, a, b, lo, hi));
     return GG_OK;
 }
 
 /* ------------------------------------------------------------------ */
 /* Copy                                                                */
 
-INLINE void copy_row(float *Y, int64_t sy, const float *X, int64_t sx, int64_t n) {
+GG__INLINE void copy_row(float *Y, int64_t sy, const float *X, int64_t sx, int64_t n) {
     if (sy == 1) {
         if (sx == 1) { VLOOP for (int64_t i = 0; i < n; i++) Y[i] = X[i]; }
         else if (sx == 0) { float v = X[0]; VLOOP for (int64_t i = 0; i < n; i++) Y[i] = v; }
@@ -556,7 +416,7 @@ INLINE void copy_row(float *Y, int64_t sy, const float *X, int64_t sx, int64_t n
     }
 }
 
-INLINE void copy_body(const iter_t *it, float *y, const float *x, int64_t lo, int64_t hi) {
+GG__INLINE void copy_body(const iter_t *it, float *y, const float *x, int64_t lo, int64_t hi) {
     cursor_t cur;
     cur_seek(&cur, it, lo);
     int r = it->rank - 1;
@@ -570,18 +430,8 @@ INLINE void copy_body(const iter_t *it, float *y, const float *x, int64_t lo, in
     }
 }
 
-typedef void (*copy_fn)(const iter_t *, float *, const float *, int64_t, int64_t);
-static void copy_portable(const iter_t *it, float *y, const float *x, int64_t lo, int64_t hi) {
-    copy_body(it, y, x, lo, hi);
-}
-#if GG_X86
-TGT_AVX2 static void copy_avx2(const iter_t *it, float *y, const float *x, int64_t lo, int64_t hi) {
-    copy_body(it, y, x, lo, hi);
-}
-TGT_AVX512 static void copy_avx512(const iter_t *it, float *y, const float *x, int64_t lo, int64_t hi) {
-    copy_body(it, y, x, lo, hi);
-}
-#endif
+GG__ISA_VARIANTS(void, copy, (const iter_t *it, float *y, const float *x, int64_t lo, int64_t hi),
+                 copy_body(it, y, x, lo, hi))
 
 /* Transposing copy, blocked: y rows are contiguous, x is contiguous along the
  * row index instead. Blocks of TB rows (8: larger blocks thrash L1 sets when
@@ -609,7 +459,7 @@ static int copy_transposed(const gg_ctx *ctx, const iter_t *it, float *y, const 
     int64_t syr = it->st[0][r - 1], sxc = it->st[1][r];
     int64_t rblocks = (R + TB - 1) / TB;
     int64_t items = total / (R * C) * rblocks;
-    int nt = team_size(ctx, total);
+    int nt = gg__team_size(ctx, total);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
 #endif
@@ -638,27 +488,8 @@ gg_status gg_copy_f32(const gg_ctx *ctx, float *y, const int64_t *y_strides,
     if (total < 0) return GG_ERR_ARG;
     if (total == 0) return GG_OK;
     if (copy_transposed(ctx, &it, y, x, total)) return GG_OK;
-    copy_fn fn = copy_portable;
-#if GG_X86
-    switch (gg_ctx_isa(ctx)) {
-    case GG_ISA_AVX512: fn = copy_avx512; break;
-    case GG_ISA_AVX2: fn = copy_avx2; break;
-    default: break;
-    }
-#endif
-    int nt = team_size(ctx, total);
-#ifdef _OPENMP
-    if (nt > 1) {
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (int t = 0; t < nt; t++) {
-            int64_t lo = part_start(total, nt, t), hi = part_start(total, nt, t + 1);
-            if (hi > lo) fn(&it, y, x, lo, hi);
-        }
-        return GG_OK;
-    }
-#endif
-    (void)nt;
-    fn(&it, y, x, 0, total);
+    copy_fn fn = copy_pick(ctx);
+    GG__FOR_PARTS(ctx, total, lo, hi, fn(&it, y, x, lo, hi));
     return GG_OK;
 }
 
@@ -671,19 +502,7 @@ static void fill_range(float *y, int64_t n, float value) {
 
 gg_status gg_fill_f32(const gg_ctx *ctx, float *y, int64_t n, float value) {
     if (n < 0) return GG_ERR_ARG;
-    int nt = team_size(ctx, n);
-#ifdef _OPENMP
-    if (nt > 1) {
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (int t = 0; t < nt; t++) {
-            int64_t lo = part_start(n, nt, t), hi = part_start(n, nt, t + 1);
-            fill_range(y + lo, hi - lo, value);
-        }
-        return GG_OK;
-    }
-#endif
-    (void)nt;
-    fill_range(y, n, value);
+    GG__FOR_PARTS(ctx, n, lo, hi, fill_range(y + lo, hi - lo, value));
     return GG_OK;
 }
 
@@ -703,31 +522,8 @@ gg_status gg_one_hot_f32(const gg_ctx *ctx, float *y, const float *labels, int64
 /* Tile workers for the fused interpreter (gg_internal.h): the same loops
  * the kernels above run, on contiguous operands.                      */
 
-#include "gg_internal.h"
+GG__ISA_VARIANTS(void, binary_tile, (float *y, const float *a, const float *b, int64_t n, int op),
+                 binary_row(op, y, a, 1, b, 1, n))
 
-static void binary_tile_portable(float *y, const float *a, const float *b, int64_t n, int op) {
-    binary_row(op, y, a, 1, b, 1, n);
-}
-#if GG_X86
-TGT_AVX2 static void binary_tile_avx2(float *y, const float *a, const float *b, int64_t n, int op) {
-    binary_row(op, y, a, 1, b, 1, n);
-}
-TGT_AVX512 static void binary_tile_avx512(float *y, const float *a, const float *b, int64_t n, int op) {
-    binary_row(op, y, a, 1, b, 1, n);
-}
-#endif
-
-gg__unary_fn gg__unary_pick(const gg_ctx *ctx) { return pick_unary(ctx); }
-
-gg__binary_fn gg__binary_pick(const gg_ctx *ctx) {
-#if GG_X86
-    switch (gg_ctx_isa(ctx)) {
-    case GG_ISA_AVX512: return binary_tile_avx512;
-    case GG_ISA_AVX2: return binary_tile_avx2;
-    default: break;
-    }
-#else
-    (void)ctx;
-#endif
-    return binary_tile_portable;
-}
+gg__unary_fn gg__unary_pick(const gg_ctx *ctx) { return unary_pick(ctx); }
+gg__binary_fn gg__binary_pick(const gg_ctx *ctx) { return binary_tile_pick(ctx); }

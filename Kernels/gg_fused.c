@@ -51,21 +51,6 @@
 #include <omp.h>
 #endif
 
-#define INLINE static inline __attribute__((always_inline))
-#if defined(__clang__)
-#define VLOOP _Pragma("clang loop vectorize(assume_safety)")
-#else
-#define VLOOP
-#endif
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__clang__) || defined(__GNUC__))
-#define GG_X86 1
-#define TGT_AVX512 __attribute__((target("avx512f")))
-#define TGT_AVX2 __attribute__((target("avx2,fma")))
-#else
-#define GG_X86 0
-#endif
-
-#define PAR_MIN 65536
 #define RCHUNK 4096    /* row chunk: must match gg_reduce.c */
 #define LANES 64       /* interleaved accumulators per chunk: must match gg_reduce.c */
 #define RSUPER 256     /* chunks per parallel super-block (chunk mode) */
@@ -237,10 +222,10 @@ static void thr_init(const fexec *e, fthr *t, float *mem) {
     t->chunk_out = 0;
 }
 
-INLINE int64_t ST(const fexec *e, int op, int d) { return e->st[op * GG_MAX_RANK + d]; }
+GG__INLINE int64_t ST(const fexec *e, int op, int d) { return e->st[op * GG_MAX_RANK + d]; }
 
 /* Cursor at box corner lo: idx and base offsets (inner column lo[r]). */
-INLINE void cursor_start(const fexec *e, fthr *t, const int64_t *lo) {
+GG__INLINE void cursor_start(const fexec *e, fthr *t, const int64_t *lo) {
     for (int k = 0; k < e->nops; k++) {
         int64_t off = 0;
         for (int d = 0; d < e->rank; d++) off += lo[d] * ST(e, k, d);
@@ -250,7 +235,7 @@ INLINE void cursor_start(const fexec *e, fthr *t, const int64_t *lo) {
 }
 
 /* Next row of the box (row-major over the outer axes). */
-INLINE void cursor_next_row(const fexec *e, fthr *t, const int64_t *lo, const int64_t *hi) {
+GG__INLINE void cursor_next_row(const fexec *e, fthr *t, const int64_t *lo, const int64_t *hi) {
     for (int d = e->rank - 2; d >= 0; d--) {
         t->idx[d]++;
         for (int k = 0; k < e->nops; k++) t->base[k] += ST(e, k, d);
@@ -261,9 +246,9 @@ INLINE void cursor_next_row(const fexec *e, fthr *t, const int64_t *lo, const in
     }
 }
 
-INLINE float nmax(float m, float v) { return (v > m || v != v) ? v : m; }
+GG__INLINE float nmax(float m, float v) { return (v > m || v != v) ? v : m; }
 
-INLINE void lanes_acc(float *accp, const float *x, int64_t n, int sum) {
+GG__INLINE void lanes_acc(float *accp, const float *x, int64_t n, int sum) {
     float acc[LANES];
     memcpy(acc, accp, sizeof acc);
     int64_t i = 0;
@@ -280,7 +265,7 @@ INLINE void lanes_acc(float *accp, const float *x, int64_t n, int sum) {
 }
 
 /* Folds the lanes by gg_reduce.c's pairwise tree and resets them. */
-INLINE float lanes_fold(float *acc, int sum) {
+GG__INLINE float lanes_fold(float *acc, int sum) {
     for (int w = LANES / 2; w >= 1; w /= 2)
         for (int j = 0; j < w; j++) acc[j] = sum ? acc[j] + acc[j + w] : nmax(acc[j], acc[j + w]);
     float v = acc[0];
@@ -289,13 +274,13 @@ INLINE float lanes_fold(float *acc, int sum) {
     return v;
 }
 
-INLINE float combine(float a, float b, int sum) { return sum ? a + b : nmax(a, b); }
+GG__INLINE float combine(float a, float b, int sum) { return sum ? a + b : nmax(a, b); }
 
 /* Runs the program over one tile: nr rows of len floats whose offsets are in
  * t->rowoff. whole: the rows are complete box rows; otherwise nr == 1 and the
  * piece starts at column col of its row (rowlen long in the box). */
 /* 1 when the nr rows at offsets ro (len floats each) are one contiguous run. */
-INLINE int rows_contiguous(const int64_t *ro, int nr, int64_t len) {
+GG__INLINE int rows_contiguous(const int64_t *ro, int nr, int64_t len) {
     for (int k = 1; k < nr; k++) if (ro[k] != ro[0] + k * len) return 0;
     return 1;
 }
@@ -307,7 +292,7 @@ INLINE int rows_contiguous(const int64_t *ro, int nr, int64_t len) {
  * instruction followed by a STORE of its result to a unit-stride output
  * computes straight into that output (it writes what the STORE would, at the
  * same point of the program, so it is exactly as safe). */
-INLINE void run_tile(const fexec *e, fthr *t, int nr, int64_t len, int whole, int64_t col, int64_t rowlen) {
+GG__INLINE void run_tile(const fexec *e, fthr *t, int nr, int64_t len, int whole, int64_t col, int64_t rowlen) {
     const gg_fprogram *p = e->p;
     const int64_t T = e->T;
     const int64_t n = (int64_t)nr * len;
@@ -341,7 +326,7 @@ INLINE void run_tile(const fexec *e, fthr *t, int nr, int64_t len, int whole, in
                 const float *x = src + ro[k];
                 float *y = d + (int64_t)k * len;
                 if (s == 1) memcpy(y, x, (size_t)len * sizeof(float));
-                else if (s == 0) { float v = x[0]; VLOOP for (int64_t i = 0; i < len; i++) y[i] = v; }
+                else if (s == 0) { float v = x[0]; GG__VLOOP for (int64_t i = 0; i < len; i++) y[i] = v; }
                 else { for (int64_t i = 0; i < len; i++) y[i] = x[i * s]; }
             }
             rp[in->dst] = d;
@@ -349,7 +334,7 @@ INLINE void run_tile(const fexec *e, fthr *t, int nr, int64_t len, int whole, in
         }
         case GG_FOP_CONST: {
             float v = in->p0;
-            VLOOP for (int64_t i = 0; i < n; i++) d[i] = v;
+            GG__VLOOP for (int64_t i = 0; i < n; i++) d[i] = v;
             rp[in->dst] = d;
             break;
         }
@@ -372,7 +357,7 @@ INLINE void run_tile(const fexec *e, fthr *t, int nr, int64_t len, int whole, in
             break;
         case GG_FOP_SELECT: {
             const float *c = rp[in->a], *a = rp[in->b], *b = rp[in->c];
-            VLOOP for (int64_t i = 0; i < n; i++) d[i] = c[i] != 0.0f ? a[i] : b[i];
+            GG__VLOOP for (int64_t i = 0; i < n; i++) d[i] = c[i] != 0.0f ? a[i] : b[i];
             rp[in->dst] = d;
             break;
         }
@@ -428,8 +413,8 @@ INLINE void run_tile(const fexec *e, fthr *t, int nr, int64_t len, int whole, in
                     float *y = dst + ro[k];
                     const float *xk = x + (int64_t)k * len;
                     if (s == 1) {
-                        if (sum) { VLOOP for (int64_t i = 0; i < len; i++) y[i] = y[i] + xk[i]; }
-                        else { VLOOP for (int64_t i = 0; i < len; i++) y[i] = nmax(y[i], xk[i]); }
+                        if (sum) { GG__VLOOP for (int64_t i = 0; i < len; i++) y[i] = y[i] + xk[i]; }
+                        else { GG__VLOOP for (int64_t i = 0; i < len; i++) y[i] = nmax(y[i], xk[i]); }
                     } else {
                         if (sum) { for (int64_t i = 0; i < len; i++) y[i * s] = y[i * s] + xk[i]; }
                         else { for (int64_t i = 0; i < len; i++) y[i * s] = nmax(y[i * s], xk[i]); }
@@ -444,7 +429,7 @@ INLINE void run_tile(const fexec *e, fthr *t, int nr, int64_t len, int whole, in
     }
 }
 
-INLINE void reset_reduce_state(const fexec *e, fthr *t) {
+GG__INLINE void reset_reduce_state(const fexec *e, fthr *t) {
     const gg_fprogram *p = e->p;
     for (int32_t i = 0; i < p->ninstr; i++) {
         const gg_finstr *in = &p->instr[i];
@@ -457,7 +442,7 @@ INLINE void reset_reduce_state(const fexec *e, fthr *t) {
 
 /* Columns [c_lo, c_hi) (relative to the box's first column) of the current
  * row, as single-row tiles; rowlen is the box's row length. */
-INLINE void run_row_piece(const fexec *e, fthr *t, int64_t c_lo, int64_t c_hi, int64_t rowlen) {
+GG__INLINE void run_row_piece(const fexec *e, fthr *t, int64_t c_lo, int64_t c_hi, int64_t rowlen) {
     const int r = e->rank - 1;
     for (int64_t c = c_lo; c < c_hi; c += e->T) {
         int64_t len = c_hi - c < e->T ? c_hi - c : e->T;
@@ -467,7 +452,7 @@ INLINE void run_row_piece(const fexec *e, fthr *t, int64_t c_lo, int64_t c_hi, i
 }
 
 /* The whole box [lo, hi), rows in row-major order. */
-INLINE void run_box_body(const fexec *e, fthr *t, const int64_t *lo, const int64_t *hi) {
+GG__INLINE void run_box_body(const fexec *e, fthr *t, const int64_t *lo, const int64_t *hi) {
     const int r = e->rank - 1;
     int64_t nrows = 1;
     for (int d = 0; d < r; d++) nrows *= hi[d] - lo[d];
@@ -494,31 +479,16 @@ INLINE void run_box_body(const fexec *e, fthr *t, const int64_t *lo, const int64
     }
 }
 
-typedef void (*box_fn)(const fexec *, fthr *, const int64_t *, const int64_t *);
-typedef void (*piece_fn)(const fexec *, fthr *, int64_t, int64_t, int64_t);
-static void box_portable(const fexec *e, fthr *t, const int64_t *lo, const int64_t *hi) { run_box_body(e, t, lo, hi); }
-static void piece_portable(const fexec *e, fthr *t, int64_t a, int64_t b, int64_t L) { run_row_piece(e, t, a, b, L); }
-#if GG_X86
-TGT_AVX2 static void box_avx2(const fexec *e, fthr *t, const int64_t *lo, const int64_t *hi) { run_box_body(e, t, lo, hi); }
-TGT_AVX2 static void piece_avx2(const fexec *e, fthr *t, int64_t a, int64_t b, int64_t L) { run_row_piece(e, t, a, b, L); }
-TGT_AVX512 static void box_avx512(const fexec *e, fthr *t, const int64_t *lo, const int64_t *hi) { run_box_body(e, t, lo, hi); }
-TGT_AVX512 static void piece_avx512(const fexec *e, fthr *t, int64_t a, int64_t b, int64_t L) { run_row_piece(e, t, a, b, L); }
-#endif
+GG__ISA_VARIANTS(void, box, (const fexec *e, fthr *t, const int64_t *lo, const int64_t *hi), run_box_body(e, t, lo, hi))
+GG__ISA_VARIANTS(void, piece, (const fexec *e, fthr *t, int64_t a, int64_t b, int64_t L), run_row_piece(e, t, a, b, L))
 
 static void pick(const gg_ctx *ctx, fexec *e, box_fn *bf, piece_fn *pf) {
     e->un = gg__unary_pick(ctx);
     e->bin = gg__binary_pick(ctx);
     e->ru = gg__rand_uniform_pick(ctx);
     e->rn = gg__rand_normal_pick(ctx);
-    *bf = box_portable;
-    *pf = piece_portable;
-#if GG_X86
-    switch (gg_ctx_isa(ctx)) {
-    case GG_ISA_AVX512: *bf = box_avx512; *pf = piece_avx512; break;
-    case GG_ISA_AVX2: *bf = box_avx2; *pf = piece_avx2; break;
-    default: break;
-    }
-#endif
+    *bf = box_pick(ctx);
+    *pf = piece_pick(ctx);
 }
 
 /* Bytes [lo, hi] an operand can touch over the program's space. */
@@ -618,13 +588,9 @@ static void exec_init(fexec *e, const gg_fprogram *p, float *shared, int collaps
 
 int64_t gg_fused_f32_scratch(const gg_ctx *ctx, const gg_fprogram *p) {
     if (!p || p->nregs < 0 || p->ninputs < 0 || p->noutputs < 0) return 0;
-    int nt = ctx && ctx->nthreads > 1 ? ctx->nthreads : 1;
-#ifndef _OPENMP
-    nt = 1;
-#endif
     int64_t shared, per;
     sizes(p, &shared, &per);
-    return shared + nt * per;
+    return shared + gg__threads(ctx) * per;
 }
 
 static int has_reduce(const gg_fprogram *p) {
@@ -655,11 +621,7 @@ gg_status gg_fused_f32(const gg_ctx *ctx, const gg_fprogram *p) {
     int64_t lo[GG_MAX_RANK], hi[GG_MAX_RANK];
     for (int d = 0; d < R; d++) { lo[d] = 0; hi[d] = e.shape[d]; }
 
-    int nt = ctx->nthreads > 1 ? ctx->nthreads : 1;
-#ifndef _OPENMP
-    nt = 1;
-#endif
-    if (total < PAR_MIN) nt = 1;
+    int nt = gg__team_size(ctx, total);
     if (nt == 1) {
         fthr t;
         thr_init(&e, &t, thread_mem);

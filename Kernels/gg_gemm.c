@@ -40,8 +40,6 @@
 #define GG_AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma")))
 #endif
 
-#define GG_INLINE static inline __attribute__((always_inline))
-
 /* Problems with fewer multiply-adds than this go straight through a simple
  * loop nest: packing and thread start-up would cost more than they save. */
 #define GG_GEMM_SMALL_MACS 32768
@@ -181,7 +179,7 @@ static void ukernel_c(int64_t kc, const float *Ap, const float *Bp, float *C, in
  * 6 x 16 keeps 12 accumulators + 2 B vectors + 1 broadcast in the 16 ymm registers. */
 #define GG_AVX2_MR 6
 #define GG_AVX2_NV 2
-GG_INLINE GG_AVX2_TARGET void uk_avx2_body(const int ROWS, const int AS, const int NV, int64_t kc,
+GG__INLINE GG_AVX2_TARGET void uk_avx2_body(const int ROWS, const int AS, const int NV, int64_t kc,
                                            const float *restrict Ap, const float *restrict Bp,
                                            float *C, int64_t ldc, int nr, float alpha, float beta) {
     __m256 acc[GG_AVX2_MR][GG_AVX2_NV];
@@ -241,7 +239,7 @@ GG_AVX2_TARGET static void ukernel_avx2(int64_t kc, const float *Ap, const float
 #ifndef GG_512_NV
 #define GG_512_NV 2
 #endif
-GG_INLINE GG_AVX512_TARGET void uk_512_body(const int ROWS, const int AS, const int NV, int64_t kc,
+GG__INLINE GG_AVX512_TARGET void uk_512_body(const int ROWS, const int AS, const int NV, int64_t kc,
                                             const float *restrict Ap, const float *restrict Bp,
                                             float *C, int64_t ldc, int nr, float alpha, float beta) {
     __m512 acc[GG_512_MR][GG_512_NV];
@@ -376,11 +374,7 @@ static gg_gemm_plan make_plan(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K
     p.kc = balanced_block(K, ar->kc, 1);
     p.nc = balanced_block(N, ar->nc, ar->nr);
     int64_t mtiles = cdiv(M, ar->mr), ntiles = cdiv(min64(N, p.nc), ar->nr);
-    int want = ctx && ctx->nthreads > 1 ? ctx->nthreads : 1;
-    if (macs < GG_GEMM_THREAD_MACS) want = 1;
-#ifndef _OPENMP
-    want = 1;
-#endif
+    int want = macs < GG_GEMM_THREAD_MACS ? 1 : gg__threads(ctx);
     /* Pick the tm x tn grid with the least work on the busiest thread. Row
      * groups (tm > 1) share one packed B and meet at barriers; column groups
      * pack their own B panels and never wait (each packs all of A instead).
@@ -623,14 +617,15 @@ static int64_t ep_share(const gg_ctx *ctx, const gg_fprogram *ep) {
     return round_up(gg_fused_f32_scratch(&one, ep), 16);
 }
 
-/* Threads that may run an epilogue: one share each. */
-static int ep_threads(const gg_ctx *ctx) {
-#ifdef _OPENMP
-    return ctx && ctx->nthreads > 1 ? ctx->nthreads : 1;
-#else
-    (void)ctx;
-    return 1;
-#endif
+/* Item b of a batch: its own C, A, B and epilogue batch index. */
+static void gemm_item(const gg_ctx *ctx, const gg_gemm_plan *p, const gg_gemm_args *g0, int64_t b,
+                      int64_t stride_c, int64_t stride_a, int64_t stride_b) {
+    gg_gemm_args g = *g0;
+    g.C += b * stride_c;
+    g.A += b * stride_a;
+    g.B += b * stride_b;
+    g.ep_b = b;
+    gemm_run(ctx, p, &g);
 }
 
 static gg_status gemm_batched(const gg_ctx *ctx, float *C, int64_t ldc, int64_t stride_c,
@@ -644,41 +639,21 @@ static gg_status gemm_batched(const gg_ctx *ctx, float *C, int64_t ldc, int64_t 
     gg_gemm_plan p = make_plan(ctx, M, N, K);
     int64_t gemm_len = p.small ? 0 : p.b_len + (int64_t)p.nt * p.a_len;
     int64_t share = ep ? ep_share(ctx, ep) : 0;
-    int64_t need = gemm_len + (int64_t)ep_threads(ctx) * share;
+    int64_t need = gemm_len + (int64_t)gg__threads(ctx) * share;
     if (need > 0 && (ctx->scratch == 0 || ctx->scratch_len < need))
         return GG_ERR_SCRATCH;
     if (M == 0 || N == 0) return GG_OK;
     gg_gemm_args g0 = {C, ldc, A, lda, trans_a != 0, B, ldb, trans_b != 0, M, N, K, alpha, beta,
                        ep, 0, ep ? ctx->scratch + gemm_len : 0, share, ctx->isa};
-    int par = 1;
-#ifdef _OPENMP
     /* Tiny GEMMs need no scratch, so whole items can go to different threads
      * (each item is still computed by one thread: same bits as serial). */
-    if (p.small && ctx->nthreads > 1 && batch > 1 && (double)batch * M * N * K >= GG_GEMM_THREAD_MACS)
-        par = ctx->nthreads;
-#endif
-    if (par > 1) {
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(par) schedule(static)
-        for (int64_t b = 0; b < batch; b++) {
-            gg_gemm_args g = g0;
-            g.C += b * stride_c;
-            g.A += b * stride_a;
-            g.B += b * stride_b;
-            g.ep_b = b;
-            gemm_run(ctx, &p, &g);
-        }
-#endif
+    int par = gg__threads(ctx);
+    if (par > 1 && p.small && batch > 1 && (double)batch * M * N * K >= GG_GEMM_THREAD_MACS) {
+        GG__OMP("omp parallel for num_threads(par) schedule(static)")
+        for (int64_t b = 0; b < batch; b++) gemm_item(ctx, &p, &g0, b, stride_c, stride_a, stride_b);
         return GG_OK;
     }
-    for (int64_t b = 0; b < batch; b++) {
-        gg_gemm_args g = g0;
-        g.C += b * stride_c;
-        g.A += b * stride_a;
-        g.B += b * stride_b;
-        g.ep_b = b;
-        gemm_run(ctx, &p, &g);
-    }
+    for (int64_t b = 0; b < batch; b++) gemm_item(ctx, &p, &g0, b, stride_c, stride_a, stride_b);
     return GG_OK;
 }
 
@@ -702,7 +677,7 @@ static int ep_ok(const gg_fprogram *ep, int64_t batch, int64_t M, int64_t N) {
 int64_t gg_gemm_ep_f32_scratch(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K, const gg_fprogram *epilogue) {
     int64_t s = gg_gemm_f32_scratch(ctx, M, N, K);
     if (!epilogue) return s;
-    return s + (int64_t)ep_threads(ctx) * ep_share(ctx, epilogue);
+    return s + (int64_t)gg__threads(ctx) * ep_share(ctx, epilogue);
 }
 
 gg_status gg_gemm_ep_f32(const gg_ctx *ctx, float *C, int64_t ldc, int64_t stride_c,

@@ -1,14 +1,126 @@
 /*
- * gg_internal.h: tile-level workers shared between kernel files (not part of
- * the public API; names start with gg__). They are the very loops the public
- * kernels run, so a caller that uses them (the fused interpreter) computes
- * bit-identical results. Each pick returns the worker compiled for the ISA
- * gg_ctx_isa(ctx) selects.
+ * gg_internal.h: helpers and tile-level workers shared between kernel files
+ * (not part of the public API; names start with gg__). The workers are the
+ * very loops the public kernels run, so a caller that uses them (the fused
+ * interpreter) computes bit-identical results. Each pick returns the worker
+ * compiled for the ISA gg_ctx_isa(ctx) selects.
  */
 #ifndef GG_INTERNAL_H
 #define GG_INTERNAL_H
 
 #include "gg_kernels.h"
+
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* Helpers shared by the kernel files.                                 */
+
+#define GG__INLINE static inline __attribute__((always_inline))
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__clang__) || defined(__GNUC__))
+#define GG__X86 1
+#define GG__TGT_AVX512 __attribute__((target("avx512f")))
+#define GG__TGT_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define GG__X86 0
+#endif
+#if defined(__clang__)
+#define GG__VLOOP _Pragma("clang loop vectorize(assume_safety)")
+#else
+#define GG__VLOOP
+#endif
+#ifdef _OPENMP
+#define GG__OMP(directive) _Pragma(directive)
+#else
+#define GG__OMP(directive)
+#endif
+
+GG__INLINE float gg__f_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+GG__INLINE uint32_t gg__u_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+
+/* ln(1 + f) for 1 + f in [sqrt(1/2), sqrt(2)): s = f / (2 + f),
+ * ln(1 + f) = f - s (f - R) with R the atanh series in s^2. */
+GG__INLINE float gg__log1p_core(float f) {
+    float s = f / (2.0f + f);
+    float z = s * s;
+    float R = 0.222222222222222222f;
+    R = R * z + 0.285714285714285714f;
+    R = R * z + 0.4f;
+    R = R * z + 0.666666666666666667f;
+    R = R * z;
+    return f - s * (f - R);
+}
+
+/* Below this many elements a kernel runs on the calling thread. */
+#define GG__PAR_MIN 65536
+
+/* Threads ctx asks for (1 when it asks for none, or without OpenMP). */
+static inline int gg__threads(const gg_ctx *ctx) {
+#ifdef _OPENMP
+    return ctx && ctx->nthreads > 1 ? ctx->nthreads : 1;
+#else
+    (void)ctx;
+    return 1;
+#endif
+}
+
+/* Team size for `work` elements: gg__threads(ctx), or 1 below GG__PAR_MIN. */
+static inline int gg__team_size(const gg_ctx *ctx, int64_t work) {
+    return work < GG__PAR_MIN ? 1 : gg__threads(ctx);
+}
+
+/* Start of part t of nt equal parts of [0, n), 16-element aligned. */
+static inline int64_t gg__part_start(int64_t n, int nt, int t) {
+    int64_t chunk = ((n + nt - 1) / nt + 15) & ~(int64_t)15;
+    int64_t s = chunk * t;
+    return s < n ? s : n;
+}
+
+/* Runs the statement(s) after HI once per non-empty part [LO, HI) of [0, N),
+ * on gg__team_size(ctx, N) threads, or once over [0, N) on the calling
+ * thread. A macro so the statement can call workers of any signature. */
+#define GG__FOR_PARTS(CTX, N, LO, HI, ...)                                               \
+    do {                                                                                \
+        const int64_t gg__n_ = (N);                                                     \
+        const int gg__nt_ = gg__team_size((CTX), gg__n_);                               \
+        if (gg__nt_ > 1) {                                                              \
+            GG__OMP("omp parallel for num_threads(gg__nt_) schedule(static)")           \
+            for (int gg__t_ = 0; gg__t_ < gg__nt_; gg__t_++) {                          \
+                int64_t LO = gg__part_start(gg__n_, gg__nt_, gg__t_);                   \
+                int64_t HI = gg__part_start(gg__n_, gg__nt_, gg__t_ + 1);               \
+                if (HI > LO) { __VA_ARGS__; }                                           \
+            }                                                                           \
+        } else {                                                                        \
+            int64_t LO = 0, HI = gg__n_;                                                \
+            __VA_ARGS__;                                                                \
+        }                                                                               \
+    } while (0)
+
+/* Compiles one worker per ISA: NAME_portable, NAME_avx2 and NAME_avx512 all
+ * run the statement after PARAMS, plus the type NAME_fn and NAME_pick(ctx),
+ * which returns the variant gg_ctx_isa(ctx) selects. A macro because the
+ * variants differ only in their target attribute. */
+#if GG__X86
+#define GG__ISA_VARIANTS(RET, NAME, PARAMS, ...)                                         \
+    typedef RET (*NAME##_fn) PARAMS;                                                    \
+    static RET NAME##_portable PARAMS { __VA_ARGS__; }                                  \
+    GG__TGT_AVX2 static RET NAME##_avx2 PARAMS { __VA_ARGS__; }                         \
+    GG__TGT_AVX512 static RET NAME##_avx512 PARAMS { __VA_ARGS__; }                     \
+    static inline NAME##_fn NAME##_pick(const gg_ctx *ctx) {                            \
+        switch (gg_ctx_isa(ctx)) {                                                      \
+        case GG_ISA_AVX512: return NAME##_avx512;                                       \
+        case GG_ISA_AVX2: return NAME##_avx2;                                           \
+        default: return NAME##_portable;                                                \
+        }                                                                               \
+    }
+#else
+#define GG__ISA_VARIANTS(RET, NAME, PARAMS, ...)                                         \
+    typedef RET (*NAME##_fn) PARAMS;                                                    \
+    static RET NAME##_portable PARAMS { __VA_ARGS__; }                                  \
+    static inline NAME##_fn NAME##_pick(const gg_ctx *ctx) {                            \
+        (void)ctx;                                                                      \
+        return NAME##_portable;                                                         \
+    }
+#endif
 
 /* y[i] = (gg_unary_op)op (x[i]; p0, p1), i < n; y may equal x. */
 typedef void (*gg__unary_fn)(float *y, const float *x, int64_t n, int op, float p0, float p1);

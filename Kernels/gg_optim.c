@@ -7,24 +7,9 @@
  * double. Elements are independent, so results never depend on nthreads.
  */
 #include "gg_kernels.h"
+#include "gg_internal.h"
 
 #include <math.h>
-
-#define INLINE static inline __attribute__((always_inline))
-#if defined(__clang__)
-#define VLOOP _Pragma("clang loop vectorize(assume_safety)")
-#else
-#define VLOOP
-#endif
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__clang__) || defined(__GNUC__))
-#define GG_X86 1
-#define TGT_AVX512 __attribute__((target("avx512f")))
-#define TGT_AVX2 __attribute__((target("avx2,fma")))
-#else
-#define GG_X86 0
-#endif
-
-#define PAR_MIN 65536
 
 typedef struct optim_args {
     int kind; /* 0 sgd, 1 adam, 2 rmsprop */
@@ -35,27 +20,27 @@ typedef struct optim_args {
     int nesterov, first;
 } optim_args;
 
-INLINE void optim_body(const optim_args *o, int64_t lo, int64_t hi) {
+GG__INLINE void optim_body(const optim_args *o, int64_t lo, int64_t hi) {
     float *p = o->p, *s1 = o->s1, *s2 = o->s2;
     const float *g = o->g;
     float lr = o->lr, a = o->a, b = o->b, eps = o->eps;
     if (o->kind == 0) {
         if (a == 0.0f) {
-            VLOOP for (int64_t i = lo; i < hi; i++) p[i] -= lr * g[i];
+            GG__VLOOP for (int64_t i = lo; i < hi; i++) p[i] -= lr * g[i];
         } else if (o->first) {
             if (o->nesterov) {
-                VLOOP for (int64_t i = lo; i < hi; i++) { float gi = g[i]; s1[i] = gi; p[i] -= lr * (gi + a * gi); }
+                GG__VLOOP for (int64_t i = lo; i < hi; i++) { float gi = g[i]; s1[i] = gi; p[i] -= lr * (gi + a * gi); }
             } else {
-                VLOOP for (int64_t i = lo; i < hi; i++) { float gi = g[i]; s1[i] = gi; p[i] -= lr * gi; }
+                GG__VLOOP for (int64_t i = lo; i < hi; i++) { float gi = g[i]; s1[i] = gi; p[i] -= lr * gi; }
             }
         } else if (o->nesterov) {
-            VLOOP for (int64_t i = lo; i < hi; i++) {
+            GG__VLOOP for (int64_t i = lo; i < hi; i++) {
                 float gi = g[i], bi = a * s1[i] + gi;
                 s1[i] = bi;
                 p[i] -= lr * (gi + a * bi);
             }
         } else {
-            VLOOP for (int64_t i = lo; i < hi; i++) {
+            GG__VLOOP for (int64_t i = lo; i < hi; i++) {
                 float bi = a * s1[i] + g[i];
                 s1[i] = bi;
                 p[i] -= lr * bi;
@@ -63,7 +48,7 @@ INLINE void optim_body(const optim_args *o, int64_t lo, int64_t hi) {
         }
     } else if (o->kind == 1) {
         float ia = 1.0f - a, ib = 1.0f - b, step = o->c1, rs = o->c2;
-        VLOOP for (int64_t i = lo; i < hi; i++) {
+        GG__VLOOP for (int64_t i = lo; i < hi; i++) {
             float gi = g[i];
             float mi = a * s1[i] + ia * gi;
             float vi = b * s2[i] + ib * gi * gi;
@@ -73,7 +58,7 @@ INLINE void optim_body(const optim_args *o, int64_t lo, int64_t hi) {
         }
     } else {
         float ia = 1.0f - a;
-        VLOOP for (int64_t i = lo; i < hi; i++) {
+        GG__VLOOP for (int64_t i = lo; i < hi; i++) {
             float gi = g[i];
             float si = a * s1[i] + ia * gi * gi;
             s1[i] = si;
@@ -82,38 +67,12 @@ INLINE void optim_body(const optim_args *o, int64_t lo, int64_t hi) {
     }
 }
 
-typedef void (*optim_fn)(const optim_args *, int64_t, int64_t);
-static void optim_portable(const optim_args *o, int64_t lo, int64_t hi) { optim_body(o, lo, hi); }
-#if GG_X86
-TGT_AVX2 static void optim_avx2(const optim_args *o, int64_t lo, int64_t hi) { optim_body(o, lo, hi); }
-TGT_AVX512 static void optim_avx512(const optim_args *o, int64_t lo, int64_t hi) { optim_body(o, lo, hi); }
-#endif
+GG__ISA_VARIANTS(void, optim, (const optim_args *o, int64_t lo, int64_t hi), optim_body(o, lo, hi))
 
 static gg_status optim_run(const gg_ctx *ctx, const optim_args *o, int64_t n) {
     if (n <= 0) return GG_OK;
-    optim_fn fn = optim_portable;
-#if GG_X86
-    switch (gg_ctx_isa(ctx)) {
-    case GG_ISA_AVX512: fn = optim_avx512; break;
-    case GG_ISA_AVX2: fn = optim_avx2; break;
-    default: break;
-    }
-#endif
-    int nt = ctx ? ctx->nthreads : 1;
-    if (nt < 1 || n < PAR_MIN) nt = 1;
-#ifdef _OPENMP
-    if (nt > 1) {
-        int64_t chunk = ((n + nt - 1) / nt + 15) & ~(int64_t)15;
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (int t = 0; t < nt; t++) {
-            int64_t lo = chunk * t < n ? chunk * t : n;
-            int64_t hi = chunk * (t + 1) < n ? chunk * (t + 1) : n;
-            if (hi > lo) fn(o, lo, hi);
-        }
-        return GG_OK;
-    }
-#endif
-    fn(o, 0, n);
+    optim_fn fn = optim_pick(ctx);
+    GG__FOR_PARTS(ctx, n, lo, hi, fn(o, lo, hi));
     return GG_OK;
 }
 
@@ -152,14 +111,14 @@ gg_status gg_rmsprop_f32(const gg_ctx *ctx, float *p, float *sq, const float *g,
 
 #define MULTI_CHUNK 8192
 
-INLINE void multi_body(const optim_args *o, int64_t lo, int64_t hi, int clip, float clo, float chi) {
+GG__INLINE void multi_body(const optim_args *o, int64_t lo, int64_t hi, int clip, float clo, float chi) {
     for (int64_t c = lo; c < hi; c += MULTI_CHUNK) {
         int64_t e = hi - c < MULTI_CHUNK ? hi - c : MULTI_CHUNK;
         e += c;
         optim_body(o, c, e);
         if (clip) {
             float *p = o->p;
-            VLOOP for (int64_t i = c; i < e; i++) {
+            GG__VLOOP for (int64_t i = c; i < e; i++) {
                 float v = p[i];
                 p[i] = v < clo ? clo : (v > chi ? chi : v);
             }
@@ -167,43 +126,18 @@ INLINE void multi_body(const optim_args *o, int64_t lo, int64_t hi, int clip, fl
     }
 }
 
-typedef void (*multi_fn)(const optim_args *, int64_t, int64_t, int, float, float);
-static void multi_portable(const optim_args *o, int64_t lo, int64_t hi, int clip, float a, float b) {
-    multi_body(o, lo, hi, clip, a, b);
-}
-#if GG_X86
-TGT_AVX2 static void multi_avx2(const optim_args *o, int64_t lo, int64_t hi, int clip, float a, float b) {
-    multi_body(o, lo, hi, clip, a, b);
-}
-TGT_AVX512 static void multi_avx512(const optim_args *o, int64_t lo, int64_t hi, int clip, float a, float b) {
-    multi_body(o, lo, hi, clip, a, b);
-}
-#endif
+GG__ISA_VARIANTS(void, multi, (const optim_args *o, int64_t lo, int64_t hi, int clip, float a, float b),
+                 multi_body(o, lo, hi, clip, a, b))
 
 /* Runs tmpl over every tensor i (p = params[i], s1 = s1s[i], s2 = s2s[i], g = grads[i]). */
 static gg_status multi_run(const gg_ctx *ctx, const optim_args *tmpl, int32_t count, float *const *params,
                            float *const *s1s, float *const *s2s, const float *const *grads,
                            const int64_t *sizes, int clip, float clo, float chi) {
-    multi_fn fn = multi_portable;
-#if GG_X86
-    switch (gg_ctx_isa(ctx)) {
-    case GG_ISA_AVX512: fn = multi_avx512; break;
-    case GG_ISA_AVX2: fn = multi_avx2; break;
-    default: break;
-    }
-#endif
+    multi_fn fn = multi_pick(ctx);
     int64_t total = 0;
     for (int32_t i = 0; i < count; i++) total += sizes[i];
     if (total == 0) return GG_OK;
-    int nt = ctx ? ctx->nthreads : 1;
-    if (nt < 1 || total < PAR_MIN) nt = 1;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#endif
-    for (int t = 0; t < nt; t++) {
-        int64_t chunk = ((total + nt - 1) / nt + 15) & ~(int64_t)15;
-        int64_t lo = chunk * t < total ? chunk * t : total;
-        int64_t hi = chunk * (t + 1) < total ? chunk * (t + 1) : total;
+    GG__FOR_PARTS(ctx, total, lo, hi, {
         int64_t start = 0;
         for (int32_t i = 0; i < count && start < hi; start += sizes[i], i++) {
             int64_t a = lo - start > 0 ? lo - start : 0;
@@ -216,7 +150,7 @@ static gg_status multi_run(const gg_ctx *ctx, const optim_args *tmpl, int32_t co
             o.g = grads[i];
             fn(&o, a, b, clip, clo, chi);
         }
-    }
+    });
     return GG_OK;
 }
 

@@ -12,27 +12,12 @@
  * partial counters at either end go through the same per-element formula.
  */
 #include "gg_kernels.h"
+#include "gg_internal.h"
 
 #include <math.h>
 #include <string.h>
 
-#define INLINE static inline __attribute__((always_inline))
-#if defined(__clang__)
-#define VLOOP _Pragma("clang loop vectorize(assume_safety)")
-#else
-#define VLOOP
-#endif
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__clang__) || defined(__GNUC__))
-#define GG_X86 1
-#define TGT_AVX512 __attribute__((target("avx512f")))
-#define TGT_AVX2 __attribute__((target("avx2,fma")))
-#else
-#define GG_X86 0
-#endif
-
-#define PAR_MIN 65536
-
-INLINE void philox(uint32_t r[4], uint64_t ctr, uint64_t seed) {
+GG__INLINE void philox(uint32_t r[4], uint64_t ctr, uint64_t seed) {
     uint32_t c0 = (uint32_t)ctr, c1 = (uint32_t)(ctr >> 32), c2 = 0, c3 = 0;
     uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
 #if defined(__clang__)
@@ -53,37 +38,26 @@ INLINE void philox(uint32_t r[4], uint64_t ctr, uint64_t seed) {
     r[0] = c0; r[1] = c1; r[2] = c2; r[3] = c3;
 }
 
-INLINE float unit24(uint32_t w) { return (float)(int32_t)(w >> 8) * 0x1p-24f; }
-INLINE float unit24_open(uint32_t w) { return (float)(int32_t)((w >> 8) + 1) * 0x1p-24f; }
-
-INLINE float f_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
-INLINE uint32_t u_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+GG__INLINE float unit24(uint32_t w) { return (float)(int32_t)(w >> 8) * 0x1p-24f; }
+GG__INLINE float unit24_open(uint32_t w) { return (float)(int32_t)((w >> 8) + 1) * 0x1p-24f; }
 
 /* ln x for normal finite x > 0 (here x in [2^-24, 1]): x = 2^e m,
- * m in [sqrt(1/2), sqrt(2)), s = f / (2 + f), ln m = f - s (f - R). */
-INLINE float log_pos(float x) {
-    uint32_t u = u_bits(x);
+ * m in [sqrt(1/2), sqrt(2)), ln m = gg__log1p_core(m - 1). */
+GG__INLINE float log_pos(float x) {
+    uint32_t u = gg__u_bits(x);
     int32_t e = (int32_t)((u >> 23) & 0xff) - 127;
-    float m = f_bits((u & 0x007fffffu) | 0x3f800000u);
+    float m = gg__f_bits((u & 0x007fffffu) | 0x3f800000u);
     int big = m > 1.41421356f;
     m = big ? m * 0.5f : m;
     e += big;
-    float f = m - 1.0f;
-    float s = f / (2.0f + f);
-    float z = s * s;
-    float R = 0.222222222222222222f;
-    R = R * z + 0.285714285714285714f;
-    R = R * z + 0.4f;
-    R = R * z + 0.666666666666666667f;
-    R = R * z;
-    float lm = f - s * (f - R);
+    float lm = gg__log1p_core(m - 1.0f);
     float ef = (float)e;
     return ef * 0.693145751953125f + (lm + ef * 1.428606820309417232e-6f);
 }
 
 /* sin and cos of 2 pi u for u in [0, 1): quadrant q = round(4u),
  * a = 2 pi (u - q/4) in [-pi/4, pi/4] (the subtraction is exact). */
-INLINE void sincos_2pi(float u, float *s_out, float *c_out) {
+GG__INLINE void sincos_2pi(float u, float *s_out, float *c_out) {
     float qf = rintf(u * 4.0f);
     int q = (int)qf & 3;
     float a = (u - qf * 0.25f) * 6.28318530717958648f;
@@ -107,13 +81,13 @@ INLINE void sincos_2pi(float u, float *s_out, float *c_out) {
     *c_out = cs;
 }
 
-INLINE float uniform_at(uint64_t e, uint64_t seed) {
+GG__INLINE float uniform_at(uint64_t e, uint64_t seed) {
     uint32_t r[4];
     philox(r, e >> 2, seed);
     return unit24(r[e & 3]);
 }
 
-INLINE float normal_at(uint64_t e, uint64_t seed) {
+GG__INLINE float normal_at(uint64_t e, uint64_t seed) {
     uint32_t r[4];
     philox(r, e >> 2, seed);
     int p = (int)((e >> 1) & 1);
@@ -123,126 +97,57 @@ INLINE float normal_at(uint64_t e, uint64_t seed) {
     return (e & 1) ? rad * s : rad * c;
 }
 
-/* y[0..n) for elements offset .. offset + n - 1. */
-INLINE void uniform_body(float *y, int64_t n, uint64_t seed, uint64_t offset) {
+/* y[0..n) for elements offset .. offset + n - 1 (normal: a constant at each
+ * call, so each worker keeps one distribution's loop). */
+GG__INLINE void rand_body(float *y, int64_t n, uint64_t seed, uint64_t offset, int normal) {
     int64_t i = 0;
-    for (; i < n && ((offset + (uint64_t)i) & 3) != 0; i++) y[i] = uniform_at(offset + (uint64_t)i, seed);
+    for (; i < n && ((offset + (uint64_t)i) & 3) != 0; i++)
+        y[i] = normal ? normal_at(offset + (uint64_t)i, seed) : uniform_at(offset + (uint64_t)i, seed);
     int64_t full = (n - i) / 4;
     uint64_t ctr0 = (offset + (uint64_t)i) >> 2;
     float *yb = y + i;
-    VLOOP for (int64_t j = 0; j < full; j++) {
+    GG__VLOOP for (int64_t j = 0; j < full; j++) {
         uint32_t r[4];
         philox(r, ctr0 + (uint64_t)j, seed);
-        yb[4 * j + 0] = unit24(r[0]);
-        yb[4 * j + 1] = unit24(r[1]);
-        yb[4 * j + 2] = unit24(r[2]);
-        yb[4 * j + 3] = unit24(r[3]);
+        if (normal) {
+            float ra = sqrtf(-2.0f * log_pos(unit24_open(r[0])));
+            float rb = sqrtf(-2.0f * log_pos(unit24_open(r[2])));
+            float sa, ca, sb, cb;
+            sincos_2pi(unit24(r[1]), &sa, &ca);
+            sincos_2pi(unit24(r[3]), &sb, &cb);
+            yb[4 * j + 0] = ra * ca;
+            yb[4 * j + 1] = ra * sa;
+            yb[4 * j + 2] = rb * cb;
+            yb[4 * j + 3] = rb * sb;
+        } else {
+            yb[4 * j + 0] = unit24(r[0]);
+            yb[4 * j + 1] = unit24(r[1]);
+            yb[4 * j + 2] = unit24(r[2]);
+            yb[4 * j + 3] = unit24(r[3]);
+        }
     }
-    for (i += 4 * full; i < n; i++) y[i] = uniform_at(offset + (uint64_t)i, seed);
+    for (i += 4 * full; i < n; i++)
+        y[i] = normal ? normal_at(offset + (uint64_t)i, seed) : uniform_at(offset + (uint64_t)i, seed);
 }
 
-INLINE void normal_body(float *y, int64_t n, uint64_t seed, uint64_t offset) {
-    int64_t i = 0;
-    for (; i < n && ((offset + (uint64_t)i) & 3) != 0; i++) y[i] = normal_at(offset + (uint64_t)i, seed);
-    int64_t full = (n - i) / 4;
-    uint64_t ctr0 = (offset + (uint64_t)i) >> 2;
-    float *yb = y + i;
-    VLOOP for (int64_t j = 0; j < full; j++) {
-        uint32_t r[4];
-        philox(r, ctr0 + (uint64_t)j, seed);
-        float ra = sqrtf(-2.0f * log_pos(unit24_open(r[0])));
-        float rb = sqrtf(-2.0f * log_pos(unit24_open(r[2])));
-        float sa, ca, sb, cb;
-        sincos_2pi(unit24(r[1]), &sa, &ca);
-        sincos_2pi(unit24(r[3]), &sb, &cb);
-        yb[4 * j + 0] = ra * ca;
-        yb[4 * j + 1] = ra * sa;
-        yb[4 * j + 2] = rb * cb;
-        yb[4 * j + 3] = rb * sb;
-    }
-    for (i += 4 * full; i < n; i++) y[i] = normal_at(offset + (uint64_t)i, seed);
-}
+GG__ISA_VARIANTS(void, uniform, (float *y, int64_t n, uint64_t s, uint64_t o), rand_body(y, n, s, o, 0))
+GG__ISA_VARIANTS(void, normal, (float *y, int64_t n, uint64_t s, uint64_t o), rand_body(y, n, s, o, 1))
 
-typedef void (*rand_fn)(float *, int64_t, uint64_t, uint64_t);
-static void uniform_portable(float *y, int64_t n, uint64_t s, uint64_t o) { uniform_body(y, n, s, o); }
-static void normal_portable(float *y, int64_t n, uint64_t s, uint64_t o) { normal_body(y, n, s, o); }
-#if GG_X86
-TGT_AVX2 static void uniform_avx2(float *y, int64_t n, uint64_t s, uint64_t o) { uniform_body(y, n, s, o); }
-TGT_AVX2 static void normal_avx2(float *y, int64_t n, uint64_t s, uint64_t o) { normal_body(y, n, s, o); }
-TGT_AVX512 static void uniform_avx512(float *y, int64_t n, uint64_t s, uint64_t o) { uniform_body(y, n, s, o); }
-TGT_AVX512 static void normal_avx512(float *y, int64_t n, uint64_t s, uint64_t o) { normal_body(y, n, s, o); }
-#endif
-
-static gg_status run(const gg_ctx *ctx, rand_fn fn, float *y, int64_t n, uint64_t seed, uint64_t offset) {
+static gg_status run(const gg_ctx *ctx, gg__rand_fn fn, float *y, int64_t n, uint64_t seed, uint64_t offset) {
     if (n < 0) return GG_ERR_ARG;
     if (n == 0) return GG_OK;
-    int nt = ctx ? ctx->nthreads : 1;
-    if (nt < 1 || n < PAR_MIN) nt = 1;
-#ifdef _OPENMP
-    if (nt > 1) {
-        int64_t chunk = ((n + nt - 1) / nt + 15) & ~(int64_t)15;
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (int t = 0; t < nt; t++) {
-            int64_t lo = chunk * t < n ? chunk * t : n;
-            int64_t hi = chunk * (t + 1) < n ? chunk * (t + 1) : n;
-            if (hi > lo) fn(y + lo, hi - lo, seed, offset + (uint64_t)lo);
-        }
-        return GG_OK;
-    }
-#endif
-    fn(y, n, seed, offset);
+    GG__FOR_PARTS(ctx, n, lo, hi, fn(y + lo, hi - lo, seed, offset + (uint64_t)lo));
     return GG_OK;
 }
 
 gg_status gg_rand_uniform_f32(const gg_ctx *ctx, float *y, int64_t n, uint64_t seed, uint64_t offset) {
-    rand_fn fn = uniform_portable;
-#if GG_X86
-    switch (gg_ctx_isa(ctx)) {
-    case GG_ISA_AVX512: fn = uniform_avx512; break;
-    case GG_ISA_AVX2: fn = uniform_avx2; break;
-    default: break;
-    }
-#endif
-    return run(ctx, fn, y, n, seed, offset);
+    return run(ctx, uniform_pick(ctx), y, n, seed, offset);
 }
 
 gg_status gg_rand_normal_f32(const gg_ctx *ctx, float *y, int64_t n, uint64_t seed, uint64_t offset) {
-    rand_fn fn = normal_portable;
-#if GG_X86
-    switch (gg_ctx_isa(ctx)) {
-    case GG_ISA_AVX512: fn = normal_avx512; break;
-    case GG_ISA_AVX2: fn = normal_avx2; break;
-    default: break;
-    }
-#endif
-    return run(ctx, fn, y, n, seed, offset);
+    return run(ctx, normal_pick(ctx), y, n, seed, offset);
 }
 
 /* Tile workers for the fused interpreter (gg_internal.h). */
-#include "gg_internal.h"
-
-gg__rand_fn gg__rand_uniform_pick(const gg_ctx *ctx) {
-#if GG_X86
-    switch (gg_ctx_isa(ctx)) {
-    case GG_ISA_AVX512: return uniform_avx512;
-    case GG_ISA_AVX2: return uniform_avx2;
-    default: break;
-    }
-#else
-    (void)ctx;
-#endif
-    return uniform_portable;
-}
-
-gg__rand_fn gg__rand_normal_pick(const gg_ctx *ctx) {
-#if GG_X86
-    switch (gg_ctx_isa(ctx)) {
-    case GG_ISA_AVX512: return normal_avx512;
-    case GG_ISA_AVX2: return normal_avx2;
-    default: break;
-    }
-#else
-    (void)ctx;
-#endif
-    return normal_portable;
-}
+gg__rand_fn gg__rand_uniform_pick(const gg_ctx *ctx) { return uniform_pick(ctx); }
+gg__rand_fn gg__rand_normal_pick(const gg_ctx *ctx) { return normal_pick(ctx); }

@@ -14,24 +14,10 @@
  * n == 0 gives 0 (sum) or -inf (max). No scratch, no allocation.
  */
 #include "gg_kernels.h"
+#include "gg_internal.h"
 
 #include <math.h>
 
-#define INLINE static inline __attribute__((always_inline))
-#if defined(__clang__)
-#define VLOOP _Pragma("clang loop vectorize(assume_safety)")
-#else
-#define VLOOP
-#endif
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__clang__) || defined(__GNUC__))
-#define GG_X86 1
-#define TGT_AVX512 __attribute__((target("avx512f")))
-#define TGT_AVX2 __attribute__((target("avx2,fma")))
-#else
-#define GG_X86 0
-#endif
-
-#define PAR_MIN 65536
 #define RCHUNK 4096   /* floats per chunk of a contiguous row */
 #define LANES 64      /* interleaved accumulators within a row chunk */
 #define RSUPER 256    /* row chunks per parallel super-block */
@@ -40,11 +26,11 @@
 #define CSUPER 16     /* column chunks per parallel super-block */
 
 /* max that keeps a NaN once seen (either side) */
-INLINE float nmax(float m, float v) { return (v > m || v != v) ? v : m; }
+GG__INLINE float nmax(float m, float v) { return (v > m || v != v) ? v : m; }
 
 /* ---- per-ISA chunk kernels ---- */
 
-INLINE float row_chunk_body(const float *x, int64_t n, int op) {
+GG__INLINE float row_chunk_body(const float *x, int64_t n, int op) {
     float acc[LANES];
     float init = op == GG_REDUCE_SUM ? 0.0f : -INFINITY;
     for (int j = 0; j < LANES; j++) acc[j] = init;
@@ -66,39 +52,25 @@ INLINE float row_chunk_body(const float *x, int64_t n, int op) {
 }
 
 /* acc[0..w) = reduction over `rows` rows (stride ld) of x[.. + t], t < w. */
-INLINE void col_chunk_body(float *acc, const float *x, int64_t rows, int64_t ld, int64_t w, int op) {
+GG__INLINE void col_chunk_body(float *acc, const float *x, int64_t rows, int64_t ld, int64_t w, int op) {
     if (op == GG_REDUCE_SUM) {
-        VLOOP for (int64_t t = 0; t < w; t++) acc[t] = 0.0f;
+        GG__VLOOP for (int64_t t = 0; t < w; t++) acc[t] = 0.0f;
         for (int64_t i = 0; i < rows; i++) {
             const float *xr = x + i * ld;
-            VLOOP for (int64_t t = 0; t < w; t++) acc[t] += xr[t];
+            GG__VLOOP for (int64_t t = 0; t < w; t++) acc[t] += xr[t];
         }
     } else {
-        VLOOP for (int64_t t = 0; t < w; t++) acc[t] = -INFINITY;
+        GG__VLOOP for (int64_t t = 0; t < w; t++) acc[t] = -INFINITY;
         for (int64_t i = 0; i < rows; i++) {
             const float *xr = x + i * ld;
-            VLOOP for (int64_t t = 0; t < w; t++) acc[t] = nmax(acc[t], xr[t]);
+            GG__VLOOP for (int64_t t = 0; t < w; t++) acc[t] = nmax(acc[t], xr[t]);
         }
     }
 }
 
-typedef float (*row_fn)(const float *, int64_t, int);
-typedef void (*col_fn)(float *, const float *, int64_t, int64_t, int64_t, int);
-
-static float row_portable(const float *x, int64_t n, int op) { return row_chunk_body(x, n, op); }
-static void col_portable(float *acc, const float *x, int64_t rows, int64_t ld, int64_t w, int op) {
-    col_chunk_body(acc, x, rows, ld, w, op);
-}
-#if GG_X86
-TGT_AVX2 static float row_avx2(const float *x, int64_t n, int op) { return row_chunk_body(x, n, op); }
-TGT_AVX2 static void col_avx2(float *acc, const float *x, int64_t rows, int64_t ld, int64_t w, int op) {
-    col_chunk_body(acc, x, rows, ld, w, op);
-}
-TGT_AVX512 static float row_avx512(const float *x, int64_t n, int op) { return row_chunk_body(x, n, op); }
-TGT_AVX512 static void col_avx512(float *acc, const float *x, int64_t rows, int64_t ld, int64_t w, int op) {
-    col_chunk_body(acc, x, rows, ld, w, op);
-}
-#endif
+GG__ISA_VARIANTS(float, row, (const float *x, int64_t n, int op), return row_chunk_body(x, n, op))
+GG__ISA_VARIANTS(void, col, (float *acc, const float *x, int64_t rows, int64_t ld, int64_t w, int op),
+                 col_chunk_body(acc, x, rows, ld, w, op))
 
 static float combine(float total, float part, int op) {
     return op == GG_REDUCE_SUM ? total + part : nmax(total, part);
@@ -114,26 +86,6 @@ static float row_serial(row_fn rf, const float *x, int64_t n, int op) {
     return total;
 }
 
-/* One row with its chunks spread over nt threads. */
-static float row_parallel(row_fn rf, const float *x, int64_t n, int op, int nt) {
-    float total = op == GG_REDUCE_SUM ? 0.0f : -INFINITY;
-    float part[RSUPER];
-    int64_t nchunks = (n + RCHUNK - 1) / RCHUNK;
-    for (int64_t c0 = 0; c0 < nchunks; c0 += RSUPER) {
-        int cnt = (int)(nchunks - c0 < RSUPER ? nchunks - c0 : RSUPER);
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-        for (int k = 0; k < cnt; k++) {
-            int64_t s = (c0 + k) * RCHUNK;
-            int64_t len = n - s < RCHUNK ? n - s : RCHUNK;
-            part[k] = rf(x + s, len, op);
-        }
-        for (int k = 0; k < cnt; k++) total = combine(total, part[k], op);
-    }
-    (void)nt;
-    return total;
-}
 
 /* Column tile: y[0..w) over n rows of stride ld, serially. */
 static void tile_serial(col_fn cf, float *y, const float *x, int64_t n, int64_t ld, int64_t w, int op) {
@@ -146,22 +98,28 @@ static void tile_serial(col_fn cf, float *y, const float *x, int64_t n, int64_t 
     }
 }
 
-static void tile_parallel(col_fn cf, float *y, const float *x, int64_t n, int64_t ld, int64_t w, int op, int nt) {
-    float part[CSUPER][CTILE];
+/* The chunks of one row (rf given: y[0] over x[0..n)) or of one column tile
+ * (cf given: y[0..w) over n rows of stride ld) spread over nt threads, a
+ * super-block at a time; chunk values are combined in index order, as the
+ * serial paths do. */
+static void chunks_parallel(row_fn rf, col_fn cf, float *y, const float *x, int64_t n, int64_t ld, int64_t w,
+                            int op, int nt) {
+    float part[CSUPER * CTILE]; /* RSUPER row values, or CSUPER tile rows of CTILE */
+    const int64_t clen = rf ? RCHUNK : CROWS, pw = rf ? 1 : CTILE;
+    const int64_t super = rf ? RSUPER : CSUPER;
     for (int64_t t = 0; t < w; t++) y[t] = op == GG_REDUCE_SUM ? 0.0f : -INFINITY;
-    int64_t nchunks = (n + CROWS - 1) / CROWS;
-    for (int64_t c0 = 0; c0 < nchunks; c0 += CSUPER) {
-        int cnt = (int)(nchunks - c0 < CSUPER ? nchunks - c0 : CSUPER);
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
+    int64_t nchunks = (n + clen - 1) / clen;
+    for (int64_t c0 = 0; c0 < nchunks; c0 += super) {
+        int cnt = (int)(nchunks - c0 < super ? nchunks - c0 : super);
+        GG__OMP("omp parallel for num_threads(nt) schedule(static)")
         for (int k = 0; k < cnt; k++) {
-            int64_t s = (c0 + k) * CROWS;
-            int64_t rows = n - s < CROWS ? n - s : CROWS;
-            cf(part[k], x + s * ld, rows, ld, w, op);
+            int64_t s = (c0 + k) * clen;
+            int64_t len = n - s < clen ? n - s : clen;
+            if (rf) part[k] = rf(x + s, len, op);
+            else cf(part + k * CTILE, x + s * ld, len, ld, w, op);
         }
         for (int k = 0; k < cnt; k++)
-            for (int64_t t = 0; t < w; t++) y[t] = combine(y[t], part[k][t], op);
+            for (int64_t t = 0; t < w; t++) y[t] = combine(y[t], part[k * pw + t], op);
     }
     (void)nt;
 }
@@ -171,22 +129,9 @@ gg_status gg_reduce_f32(const gg_ctx *ctx, float *y, const float *x,
     if (outer < 0 || n < 0 || inner < 0) return GG_ERR_ARG;
     if (op != GG_REDUCE_SUM && op != GG_REDUCE_MAX) return GG_ERR_ARG;
     if (outer == 0 || inner == 0) return GG_OK;
-    row_fn rf = row_portable;
-    col_fn cf = col_portable;
-#if GG_X86
-    switch (gg_ctx_isa(ctx)) {
-    case GG_ISA_AVX512: rf = row_avx512; cf = col_avx512; break;
-    case GG_ISA_AVX2: rf = row_avx2; cf = col_avx2; break;
-    default: break;
-    }
-#endif
-    int nt = ctx ? ctx->nthreads : 1;
-    if (nt < 1) nt = 1;
-#ifndef _OPENMP
-    nt = 1;
-#endif
-    int64_t total = outer * n * inner;
-    if (total < PAR_MIN) nt = 1;
+    row_fn rf = row_pick(ctx);
+    col_fn cf = col_pick(ctx);
+    int nt = gg__team_size(ctx, outer * n * inner);
     int iop = (int)op;
 
     if (inner == 1) {
@@ -196,9 +141,10 @@ gg_status gg_reduce_f32(const gg_ctx *ctx, float *y, const float *x,
 #endif
             for (int64_t o = 0; o < outer; o++) y[o] = row_serial(rf, x + o * n, n, iop);
         } else {
-            for (int64_t o = 0; o < outer; o++)
-                y[o] = (nt > 1 && n >= PAR_MIN) ? row_parallel(rf, x + o * n, n, iop, nt)
-                                                : row_serial(rf, x + o * n, n, iop);
+            for (int64_t o = 0; o < outer; o++) {
+                if (nt > 1 && n >= GG__PAR_MIN) chunks_parallel(rf, 0, y + o, x + o * n, n, 1, 1, iop, nt);
+                else y[o] = row_serial(rf, x + o * n, n, iop);
+            }
         }
         return GG_OK;
     }
@@ -218,8 +164,8 @@ gg_status gg_reduce_f32(const gg_ctx *ctx, float *y, const float *x,
         for (int64_t it = 0; it < items; it++) {
             int64_t o = it / tiles, j0 = (it % tiles) * CTILE;
             int64_t w = inner - j0 < CTILE ? inner - j0 : CTILE;
-            if (nt > 1 && n * w >= PAR_MIN)
-                tile_parallel(cf, y + o * inner + j0, x + o * n * inner + j0, n, inner, w, iop, nt);
+            if (nt > 1 && n * w >= GG__PAR_MIN)
+                chunks_parallel(0, cf, y + o * inner + j0, x + o * n * inner + j0, n, inner, w, iop, nt);
             else
                 tile_serial(cf, y + o * inner + j0, x + o * n * inner + j0, n, inner, w, iop);
         }
