@@ -590,7 +590,12 @@ int64_t gg_fused_f32_scratch(const gg_ctx *ctx, const gg_fprogram *p) {
     if (!p || p->nregs < 0 || p->ninputs < 0 || p->noutputs < 0) return 0;
     int64_t shared, per;
     sizes(p, &shared, &per);
-    return shared + gg__threads(ctx) * per;
+    int64_t need = shared + gg__threads(ctx) * per;
+    if (p->post) {  /* the post program runs after this one, in the same scratch */
+        int64_t post = gg_fused_f32_scratch(ctx, p->post);
+        if (post > need) need = post;
+    }
+    return need;
 }
 
 static int has_reduce(const gg_fprogram *p) {
@@ -598,7 +603,16 @@ static int has_reduce(const gg_fprogram *p) {
     return 0;
 }
 
+static gg_status fused_pass(const gg_ctx *ctx, const gg_fprogram *p);
+
 gg_status gg_fused_f32(const gg_ctx *ctx, const gg_fprogram *p) {
+    gg_status st = fused_pass(ctx, p);
+    if (st == GG_OK && p && p->post) st = gg_fused_f32(ctx, p->post);
+    return st;
+}
+
+/* One program over its whole iteration space (its post program not included). */
+static gg_status fused_pass(const gg_ctx *ctx, const gg_fprogram *p) {
     gg_status stt = gg__fused_validate(p, 1);
     if (stt != GG_OK) return stt;
     int64_t need = gg_fused_f32_scratch(ctx, p);
@@ -737,6 +751,7 @@ gg_status gg_fused_f32(const gg_ctx *ctx, const gg_fprogram *p) {
 gg_status gg_fused_region_f32(const gg_ctx *ctx, const gg_fprogram *p, const int64_t *lo, const int64_t *extent) {
     gg_status stt = gg__fused_validate(p, 0);
     if (stt != GG_OK) return stt;
+    if (p->post) return GG_ERR_ARG;
     if (p->rank > 0 && (!lo || !extent)) return GG_ERR_ARG;
     int64_t count = 1;
     for (int d = 0; d < p->rank; d++) {

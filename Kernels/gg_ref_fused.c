@@ -15,7 +15,15 @@
 
 static float ref_nmax(float m, float v) { return (v > m || v != v) ? v : m; }
 
+static gg_status fused_pass_ref(const gg_ctx *ctx, const gg_fprogram *p);
+
 gg_status gg_fused_f32_ref(const gg_ctx *ctx, const gg_fprogram *p) {
+    gg_status st = fused_pass_ref(ctx, p);
+    if (st == GG_OK && p && p->post) st = gg_fused_f32_ref(ctx, p->post);
+    return st;
+}
+
+static gg_status fused_pass_ref(const gg_ctx *ctx, const gg_fprogram *p) {
     gg_status st = gg__fused_validate(p, 1);
     if (st != GG_OK) return st;
     float stack_regs[REF_REGS];

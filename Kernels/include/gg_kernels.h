@@ -246,15 +246,19 @@ typedef struct gg_fprogram {
     float *const *outputs;
     const int64_t *out_strides;    /* noutputs x rank */
     const uint64_t *keys;          /* random keys, indexed by the `a` of RAND instructions */
+    /* A program run after this one completes (may be NULL): elementwise work
+     * over the reduced space that reads this program's finished reductions. */
+    const struct gg_fprogram *post;
 } gg_fprogram;
 
 /* Scratch (floats) gg_fused_f32 needs for this program under ctx. */
 int64_t gg_fused_f32_scratch(const gg_ctx *ctx, const gg_fprogram *p);
-/* Runs the program over its whole iteration space. GG_ERR_ARG on a malformed
- * program (bad register/operand index, unknown op, rank too large). */
+/* Runs the program over its whole iteration space, then its `post` program.
+ * GG_ERR_ARG on a malformed program (bad register/operand index, unknown op,
+ * rank too large). */
 gg_status gg_fused_f32(const gg_ctx *ctx, const gg_fprogram *p);
-/* Runs an elementwise program (no REDUCE) over the box [lo, lo + extent) of
- * its iteration space only, single-threaded: the GEMM epilogue entry point. */
+/* Runs an elementwise program (no REDUCE, no post) over the box [lo, lo + extent)
+ * of its iteration space only, single-threaded: the GEMM epilogue entry point. */
 gg_status gg_fused_region_f32(const gg_ctx *ctx, const gg_fprogram *p, const int64_t *lo, const int64_t *extent);
 
 /* ---- Multi-tensor optimiser updates (gg_optim.c) ----

@@ -59,7 +59,7 @@ final class FusedCase {
                                         rank: Int32(shape.count), shape: sp.baseAddress,
                                         ninputs: Int32(inputs.count), inputs: inp.baseAddress, in_strides: isp.baseAddress,
                                         noutputs: Int32(outs.count), outputs: op.baseAddress, out_strides: osp.baseAddress,
-                                        keys: keys.isEmpty ? nil : kp.baseAddress)
+                                        keys: keys.isEmpty ? nil : kp.baseAddress, post: nil)
                                     return body(&p)
                                 }
                             }

@@ -27,7 +27,7 @@ final class GemmEpilogueTests: XCTestCase {
                                 var p = gg_fprogram(ninstr: Int32(instr.count), instr: ip.baseAddress, nregs: 2, rank: 3,
                                                     shape: sp.baseAddress, ninputs: 2, inputs: inp.baseAddress,
                                                     in_strides: isp.baseAddress, noutputs: 2, outputs: op.baseAddress,
-                                                    out_strides: osp.baseAddress, keys: nil)
+                                                    out_strides: osp.baseAddress, keys: nil, post: nil)
                                 return body(&p)
                             }
                         }

@@ -67,12 +67,12 @@ private final class KernelCall {
         switch op {
         case .fused(let spec, let post):
             program = PreparedProgram(spec)
-            scratch = program!.scratch(&ctx)
             if let post {
-                // The pass over the reduced space reuses the same scratch after the main pass.
+                // The pass over the reduced space runs inside the same gg_fused_f32 call, after the main pass.
                 epilogue = PreparedProgram(post)
-                scratch = max(scratch, epilogue!.scratch(&ctx))
+                program!.pointer.pointee.post = UnsafePointer(epilogue!.pointer)
             }
+            scratch = program!.scratch(&ctx)
         case .gemm(_, _, _, _, let m, let n, let k, let e):
             epilogue = e.map(PreparedProgram.init)
             scratch = gg_gemm_ep_f32_scratch(&ctx, Int64(m), Int64(n), Int64(k), epilogue?.pointer)
@@ -89,8 +89,8 @@ private final class KernelCall {
         var ctx = kernels.ctx(scratch: scratch)
         switch op {
         case .fused:
+            epilogue?.bind(bases: bases, keys: keys)
             try program!.run(&ctx, bases: bases, keys: keys)
-            try epilogue?.run(&ctx, bases: bases, keys: keys)
         case .gemm(let c, let a, let b, let batch, let m, let n, let k, _):
             // The epilogue runs on each finished output tile inside the GEMM.
             epilogue?.bind(bases: bases, keys: keys)
@@ -174,7 +174,7 @@ private final class PreparedProgram {
                               ninputs: Int32(spec.inputs.count), inputs: UnsafePointer(inputs.baseAddress),
                               in_strides: UnsafePointer(inputStrides.baseAddress),
                               noutputs: Int32(spec.outputs.count), outputs: UnsafePointer(outputs.baseAddress),
-                              out_strides: UnsafePointer(outputStrides.baseAddress), keys: UnsafePointer(keys.baseAddress)))
+                              out_strides: UnsafePointer(outputStrides.baseAddress), keys: UnsafePointer(keys.baseAddress), post: nil))
     }
 
     deinit {
