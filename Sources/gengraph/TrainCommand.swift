@@ -153,7 +153,11 @@ final class ProgressBar {
             FileHandle.standardError.write(Data(("\r" + text + "\u{1B}[K").utf8))
         } else {
             let decile = total == 0 ? 10 : done * 10 / total
-            if decile != lastDecile { print(text); lastDecile = decile }
+            if decile != lastDecile {
+                print(text)
+                fflush(stdout)  // a pipe or file is block-buffered; show progress as it happens
+                lastDecile = decile
+            }
         }
     }
 
@@ -165,6 +169,7 @@ final class ProgressBar {
     func finish(_ line: String) {
         if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         print(line)
+        fflush(stdout)
         lastDecile = -1
     }
 }
