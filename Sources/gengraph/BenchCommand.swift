@@ -15,8 +15,11 @@ struct BenchCommand: ParsableCommand {
             ratio, and how far the modes' losses and parameters are apart after the timed steps.
             """)
 
-    @Argument(help: "A zoo model name.")
+    @Argument(help: "A zoo model name or a path to a .gg file.")
     var model: String
+
+    @Option(name: .customLong("set"), help: "Override a hyper-parameter, e.g. --set latent=32 (repeatable).")
+    var assignments: [String] = []
 
     @Option(help: "Modes to run, comma-separated: eager,fused.")
     var modes: String = "eager,fused"
@@ -56,13 +59,15 @@ struct BenchCommand: ParsableCommand {
         if warmup < 0 { throw ValidationError("--warmup must not be negative, got \(warmup)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1, got \(batch)") }
-        if Zoo.model(named: model) == nil {
-            throw ValidationError("unknown model '\(model)'; known: \(Zoo.models.map(\.name).joined(separator: ", "))")
-        }
     }
 
     func run() throws {
         if let workerMode { return try runWorker(workerMode) }
+        do {
+            _ = try ModelReference.source(model).definition(overrides: ModelReference.overrides(assignments))
+        } catch {
+            throw CLIError(String(describing: error))
+        }
         let modeList = try modes.split(separator: ",").map { text -> ExecutionMode in
             guard let m = ExecutionMode(rawValue: String(text)) else {
                 throw ValidationError("unknown mode '\(text)' in --modes; use eager and/or fused")
@@ -112,6 +117,7 @@ struct BenchCommand: ParsableCommand {
                          "--steps", "\(steps)", "--warmup", "\(warmup)", "--seed", "\(seed)", "--data", data]
         if let batch { arguments += ["--batch", "\(batch)"] }
         if let threads { arguments += ["--threads", "\(threads)"] }
+        for a in assignments { arguments += ["--set", a] }
         if profile { arguments.append("--profile") }
         process.arguments = arguments
         let pipe = Pipe()
@@ -135,7 +141,7 @@ struct BenchCommand: ParsableCommand {
             var config = try RunConfig.fromEnvironment(seed: seed)
             if let threads { config.threads = threads }
             config.mode = mode
-            let definition = Zoo.model(named: model)!
+            let definition = try ModelReference.source(model).definition(overrides: ModelReference.overrides(assignments))
             let instance = try definition.instantiate(batch: batch)
             let dataset = try MNISTDataset(directory: data)
             var batches = try BatchIterator(split: dataset.train, batchSize: instance.batchSize,

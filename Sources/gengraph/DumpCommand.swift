@@ -14,8 +14,11 @@ struct DumpCommand: ParsableCommand {
             docs/dump.md describes the text format.
             """)
 
-    @Argument(help: "A zoo model name (see `gengraph zoo`).")
+    @Argument(help: "A zoo model name (see `gengraph zoo`) or a path to a .gg file.")
     var model: String
+
+    @Option(name: .customLong("set"), help: "Override a hyper-parameter, e.g. --set latent=32 (repeatable).")
+    var assignments: [String] = []
 
     @Option(help: "Stage to show: \(DumpStage.allCases.map(\.rawValue).joined(separator: "|")).")
     var stage: DumpStage = .plan
@@ -30,10 +33,8 @@ struct DumpCommand: ParsableCommand {
     var objective: String?
 
     func run() throws {
-        guard let definition = Zoo.model(named: model) else {
-            throw CLIError("unknown model '\(model)'; known: \(Zoo.models.map(\.name).joined(separator: ", "))")
-        }
         do {
+            let definition = try ModelReference.source(model).definition(overrides: ModelReference.overrides(assignments))
             let instance = try definition.instantiate(batch: batch)
             let objectives = instance.objectives.filter { objective == nil || $0.name == objective }
             if objectives.isEmpty {
@@ -53,7 +54,7 @@ struct DumpCommand: ParsableCommand {
         } catch let error as CLIError {
             throw error
         } catch {
-            throw CLIError("\(model): \(error)")
+            throw CLIError(String(describing: error))
         }
     }
 
