@@ -89,3 +89,21 @@ final class TrainingRunTests: XCTestCase {
         }
     }
 }
+
+final class RunningStatisticsTests: XCTestCase {
+    /// Training updates batch norm's running statistics (PyTorch's momentum 0.1, unbiased variance), once per step.
+    func testTrainingUpdatesRunningStatistics() throws {
+        let g = Graph()
+        let x = try g.input("x", [4, 3])
+        let loss = try x.batchNorm(name: "bn", training: true).square().mean()
+        let session = try Session(graph: g, config: RunConfig(threads: 1, mode: .fused))
+        let step = try session.minimize(loss, using: .sgd(learningRate: 0.1))
+        let values: [Float] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+        try session.train(step, feeds: ["x": TensorValue(shape: [4, 3], scalars: values)])
+        let mean = try XCTUnwrap(session.parameters.value("bn.running_mean")).scalars
+        let variance = try XCTUnwrap(session.parameters.value("bn.running_var")).scalars
+        // Column means 5.5, 6.5, 7.5; unbiased variance 15 (values 3 apart in 4 rows).
+        for (m, expected) in zip(mean, [Float(0.55), 0.65, 0.75]) { XCTAssertEqual(m, expected, accuracy: 1e-5) }
+        for v in variance { XCTAssertEqual(v, 0.9 + 0.1 * 15, accuracy: 1e-4) }
+    }
+}

@@ -113,9 +113,12 @@ public final class Session {
         if loss.shape.count != 1 { throw GraphError(op: "minimize", "loss must have one element, got \(loss.shape)") }
         let params = parameters ?? graph.parameters
         let gradients = try graph.gradients(of: loss, withRespectTo: params)
+        // A state update belongs to this step when it is computed from the
+        // step's forward pass (batch norm's batch statistics), not merely
+        // from the state itself.
         let needed = Set(graph.neededNodes(for: [loss.id]))
         let updates = graph.stateUpdates.filter { update in
-            graph.states.contains { if case .state(update.name) = $0.node.op { return needed.contains($0.id) }; return false }
+            graph.neededNodes(for: [update.value.id]).contains { needed.contains($0) && graph.nodes[$0].op.category != .leaf }
         }
         return TrainingStep(loss: loss, gradients: gradients, stateUpdates: updates,
                             optimizer: Optimizer(rule, parameters: params, clip: clip))
