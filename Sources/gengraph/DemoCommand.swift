@@ -5,7 +5,7 @@ import GenGraph
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Train a 784-256-10 MLP on Fashion-MNIST through the Swift API (eager mode) and report test accuracy.")
+        abstract: "Train a 784-256-10 MLP on Fashion-MNIST through the Swift API and report test accuracy.")
 
     @Option(help: "Directory holding the four MNIST-format IDX files.")
     var data: String = MNISTDataset.defaultDirectory
