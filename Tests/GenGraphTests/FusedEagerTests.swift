@@ -37,11 +37,14 @@ final class FusedEagerTests: XCTestCase {
                      _ what: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(fused.shape, eager.shape, what, file: file, line: line)
         let (f, e) = (fused.scalars, eager.scalars)
-        let scale = e.map { Swift.abs($0) }.max() ?? 0
+        // Non-finite values (a random graph may take log of a negative) must match exactly.
+        let scale = e.filter(\.isFinite).map { Swift.abs($0) }.max() ?? 0
         var worst: Float = 0
-        for (a, b) in zip(f, e) { worst = Swift.max(worst, Swift.abs(a - b)) }
+        for (k, (a, b)) in zip(f, e).enumerated() {
+            if a.isFinite && b.isFinite { worst = Swift.max(worst, Swift.abs(a - b)); continue }
+            XCTAssertTrue(a == b || (a.isNaN && b.isNaN), "\(what): element \(k) fused \(a), eager \(b)", file: file, line: line)
+        }
         XCTAssertLessThanOrEqual(worst, atol + rtol * scale, "\(what): max |fused - eager| = \(worst), scale \(scale)", file: file, line: line)
-        XCTAssertFalse(f.contains { !$0.isFinite } && !e.contains { !$0.isFinite }, "\(what): fused produced non-finite values", file: file, line: line)
     }
 
     func testEveryZooModelsLossAndGradientsAgree() throws {
@@ -91,8 +94,8 @@ final class FusedEagerTests: XCTestCase {
 
     /// Property test: seeded random graphs of elementwise, broadcast, reduction and matmul ops.
     func testRandomGraphsAgree() throws {
-        var rng = SplitMix(seed: 42)
-        for trial in 0..<60 {
+        var rng = TestRNG(seed: 42)
+        for trial in 0..<200 {
             let g = Graph()
             let m = 1 + rng.below(9), n = 1 + rng.below(17)
             var pool: [Tensor] = [try g.parameter("a", [m, n], initializer: .normal(mean: 0, std: 1)),
@@ -130,20 +133,6 @@ final class FusedEagerTests: XCTestCase {
             for (k, (f, e)) in zip(vf, ve).enumerated() { assertAgree(f, e, "trial \(trial) output \(k)") }
         }
     }
-}
-
-/// A small seeded generator for property tests.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }
 
 /// Fused results must not depend on the thread count (chunked reductions, counter-based noise).

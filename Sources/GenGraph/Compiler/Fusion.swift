@@ -48,7 +48,21 @@ public func fuse(_ program: Program) -> FusedProgram {
     let nodes = program.nodes
     var groups: [FusionGroup] = []
     var groupOf = [Int?](repeating: nil, count: nodes.count)
-    var ancestors: [Set<Int>] = []  // groups each group depends on, transitively
+    var dependencies: [Set<Int>] = []  // groups each group reads from directly
+
+    /// Whether group `h` depends on group `g`, directly or through others. Searched
+    /// each time rather than cached: joining a node adds edges to a group that
+    /// other groups already depend on.
+    func dependsOn(_ h: Int, _ g: Int) -> Bool {
+        var seen = Set<Int>(), stack = [h]
+        while let x = stack.popLast() {
+            for d in dependencies[x] where seen.insert(d).inserted {
+                if d == g { return true }
+                stack.append(d)
+            }
+        }
+        return false
+    }
     var reductionAxes: [[Int]?] = []
     var isPost = [Bool](repeating: false, count: nodes.count)
 
@@ -69,7 +83,7 @@ public func fuse(_ program: Program) -> FusedProgram {
                 continue
             }
             guard let h = sourceGroup(i) else { continue }
-            if h == g || ancestors[h].contains(g) { return false }
+            if h == g || dependsOn(h, g) { return false }
         }
         return true
     }
@@ -91,23 +105,23 @@ public func fuse(_ program: Program) -> FusedProgram {
                 continue
             }
             guard let h = sourceGroup(i) else { continue }
-            if h == g || ancestors[h].contains(g) { return false }
+            if h == g || dependsOn(h, g) { return false }
         }
         return readsGroup
     }
 
     func newGroup(_ id: Int, _ kind: FusionGroup.Kind, space: Shape, axes: [Int]? = nil) {
         var deps = Set<Int>()
-        for i in nodes[id].inputs { if let h = sourceGroup(i) { deps.insert(h); deps.formUnion(ancestors[h]) } }
+        for i in nodes[id].inputs { if let h = sourceGroup(i) { deps.insert(h) } }
         groups.append(FusionGroup(kind: kind, nodes: [id], space: space, stored: [], boundaries: []))
-        ancestors.append(deps)
+        dependencies.append(deps)
         reductionAxes.append(axes)
         groupOf[id] = groups.count - 1
     }
 
     func join(_ id: Int, _ g: Int) {
         for i in nodes[id].inputs where !isDirectMember(i, g) {
-            if let h = sourceGroup(i), h != g { ancestors[g].insert(h); ancestors[g].formUnion(ancestors[h]) }
+            if let h = sourceGroup(i), h != g { dependencies[g].insert(h) }
         }
         groups[g].nodes.append(id)
         groupOf[id] = g
