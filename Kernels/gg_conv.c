@@ -1018,6 +1018,41 @@ static gg_status conv_fwd_image(const gg_ctx *g, float *col, float *yb, const fl
     return gg_gemm_f32(g, yb, ohw, w, ckk, 0, b, ohw, 0, s->oc, ohw, ckk, 1.0f, 0.0f);
 }
 
+/* One image's forward or data gradient: out_b from in_b and w, using col. */
+typedef gg_status (*conv_image_fn)(const gg_ctx *g, float *col, float *out_b, const float *in_b, const float *w,
+                                   const gg_conv2d_shape *s);
+
+/* Runs `image` over the batch as the plan says: images one after another with
+ * every thread inside the GEMM, or whole images per thread with one-thread
+ * GEMMs (never nested OpenMP regions). */
+static gg_status conv_each_image(const conv_plan *p, const gg_ctx *ctx, conv_image_fn image,
+                                 float *out, int64_t out_stride, const float *in, int64_t in_stride,
+                                 const float *w, const gg_conv2d_shape *s) {
+    int err = GG_OK;
+    if (p->workers == 1) {
+        float *col, *unused;
+        gg_ctx g;
+        conv_slot(p, ctx, 0, &col, &unused, &g);
+        for (int64_t b = 0; b < s->n && err == GG_OK; b++)
+            err = image(&g, col, out + b * out_stride, in + b * in_stride, w, s);
+        return (gg_status)err;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(p->workers) reduction(max : err)
+    {
+        float *col, *unused;
+        gg_ctx g;
+        conv_slot(p, ctx, omp_get_thread_num(), &col, &unused, &g);
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < s->n; b++) {
+            int e = image(&g, col, out + b * out_stride, in + b * in_stride, w, s);
+            if (e > err) err = e;
+        }
+    }
+#endif
+    return (gg_status)err;
+}
+
 /* x: (n, c, h, w), w: (oc, c, kh, kw) -> y: (n, oc, oh, ow) */
 gg_status gg_conv2d_f32(const gg_ctx *ctx, float *y, const float *x, const float *w,
                         const gg_conv2d_shape *s) {
@@ -1029,29 +1064,7 @@ gg_status gg_conv2d_f32(const gg_ctx *ctx, float *y, const float *x, const float
     if (cv_use_fwd(ctx, s)) return cv_forward(ctx, y, x, w, s);
 #endif
     const int64_t xs = s->c * s->h * s->w, ys = s->oc * s->oh * s->ow;
-    int err = GG_OK;
-    if (p.workers == 1) {
-        float *col, *unused;
-        gg_ctx g;
-        conv_slot(&p, ctx, 0, &col, &unused, &g);
-        for (int64_t b = 0; b < s->n && err == GG_OK; b++)
-            err = conv_fwd_image(&g, col, y + b * ys, x + b * xs, w, s);
-        return (gg_status)err;
-    }
-#ifdef _OPENMP
-#pragma omp parallel num_threads(p.workers) reduction(max : err)
-    {
-        float *col, *unused;
-        gg_ctx g;
-        conv_slot(&p, ctx, omp_get_thread_num(), &col, &unused, &g);
-#pragma omp for schedule(static)
-        for (int64_t b = 0; b < s->n; b++) {
-            int e = conv_fwd_image(&g, col, y + b * ys, x + b * xs, w, s);
-            if (e > err) err = e;
-        }
-    }
-#endif
-    return (gg_status)err;
+    return conv_each_image(&p, ctx, conv_fwd_image, y, ys, x, xs, w, s);
 }
 
 /* ---- backward w.r.t. the input ---- */
@@ -1084,29 +1097,7 @@ gg_status gg_conv2d_bwd_data_f32(const gg_ctx *ctx, float *dx, const float *dy, 
     if (cv_use_bwd_data(ctx, s)) return cv_bwd_data(ctx, dx, dy, w, s);
 #endif
     const int64_t xs = s->c * s->h * s->w, ys = s->oc * s->oh * s->ow;
-    int err = GG_OK;
-    if (p.workers == 1) {
-        float *col, *unused;
-        gg_ctx g;
-        conv_slot(&p, ctx, 0, &col, &unused, &g);
-        for (int64_t b = 0; b < s->n && err == GG_OK; b++)
-            err = conv_bwd_data_image(&g, col, dx + b * xs, dy + b * ys, w, s);
-        return (gg_status)err;
-    }
-#ifdef _OPENMP
-#pragma omp parallel num_threads(p.workers) reduction(max : err)
-    {
-        float *col, *unused;
-        gg_ctx g;
-        conv_slot(&p, ctx, omp_get_thread_num(), &col, &unused, &g);
-#pragma omp for schedule(static)
-        for (int64_t b = 0; b < s->n; b++) {
-            int e = conv_bwd_data_image(&g, col, dx + b * xs, dy + b * ys, w, s);
-            if (e > err) err = e;
-        }
-    }
-#endif
-    return (gg_status)err;
+    return conv_each_image(&p, ctx, conv_bwd_data_image, dx, xs, dy, ys, w, s);
 }
 
 /* ---- backward w.r.t. the filter ---- */
