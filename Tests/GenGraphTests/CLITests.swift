@@ -91,4 +91,32 @@ final class CLITests: XCTestCase {
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: truncated))
         try assertFails(["sample", truncated], saying: "truncated")
     }
+
+    /// `judge` scores a model's samples and a .npy file with a classifier run, and refuses what it cannot judge.
+    func testJudgeScoresSamplesWithAClassifier() throws {
+        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") else {
+            throw XCTSkip("no Fashion-MNIST")
+        }
+        let classifier = temporaryPath("classifier"), gan = temporaryPath("cgan")
+        for (model, run) in [("classifier", classifier), ("cgan", gan)] {
+            let (status, output) = try gengraph(["train", model, "--steps", "2", "--limit", "256", "--samples", "0", "--out", run, "--batch", "16"])
+            XCTAssertEqual(status, 0, output)
+        }
+        let (status, output) = try gengraph(["judge", gan, "--classifier", classifier, "--n", "30", "--limit", "50", "--json"])
+        XCTAssertEqual(status, 0, output)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
+        let fd = try XCTUnwrap(object["fd_fmnist"] as? Double), floor = try XCTUnwrap(object["fd_fmnist_real_train"] as? Double)
+        XCTAssertTrue(fd.isFinite && fd > floor, "an untrained generator is further from the data than real images: \(output)")
+        XCTAssertNotNil(object["class_accuracy"], "a conditional model's samples are checked against their labels")
+        XCTAssertEqual((object["class_histogram"] as? [Int])?.reduce(0, +), 30)
+
+        let npy = temporaryPath("s.npy")
+        XCTAssertEqual(try gengraph(["sample", gan, "--n", "12", "--out", npy]).0, 0)
+        try assertFails(["judge", npy, "--classifier", classifier], saying: "--range unit or --range signed")
+        try assertFails(["judge", npy, "--classifier", classifier, "--range", "unit", "--limit", "50"], saying: "outside --range unit")
+        let (npyStatus, npyOutput) = try gengraph(["judge", npy, "--classifier", classifier, "--range", "signed", "--limit", "50"])
+        XCTAssertEqual(npyStatus, 0, npyOutput)
+        XCTAssertTrue(npyOutput.contains("fd_fmnist"), npyOutput)
+        try assertFails(["judge", npy, "--classifier", gan, "--range", "signed"], saying: "has no 'features' function")
+    }
 }
