@@ -27,8 +27,12 @@
  * (gg_conv2d_f32_scratch, an upper bound for every path of the three
  * kernels); nothing allocates. Not here: bias, dilation, groups, unequal
  * strides or pads.
+ * Epilogues (gg_conv2d_ep_f32, gg_conv2d_bwd_data_ep_f32): an elementwise
+ * fused program over the output (n, c, h, w) runs on output pixels soon after
+ * they are finished: per group of panels (implicit GEMM forward), per image
+ * (per-image path), or per thread share after the phases meet (bwd_data).
  */
-#include "gg_kernels.h"
+#include "gg_internal.h"
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -125,6 +129,47 @@ static void conv_make_plan(conv_plan *p, const gg_ctx *ctx, const gg_conv2d_shap
     }
     p->slot = conv_round(p->col) + conv_round(p->dycat) + conv_round(p->gemm_scr);
     p->total = p->workers * p->slot + p->shared;
+}
+
+/* An epilogue over an output (n, c, h, w): the program and each thread's
+ * scratch share. prog NULL means none. */
+typedef struct conv_ep {
+    const gg_fprogram *prog;
+    float *scratch;
+    int64_t share;
+    int isa;
+    int64_t c, h, w;
+} conv_ep;
+
+static int conv_tid(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* Runs the epilogue on output pixels [g0, g1) of the flattened (n, h*w) space,
+ * every channel, on the calling thread: per image, a partial first row, the
+ * whole rows, a partial last row (boxes of the 4-D iteration space). The
+ * program was validated up front, so the region calls cannot fail. */
+static void conv_ep_apply(const conv_ep *e, int64_t g0, int64_t g1) {
+    if (!e->prog || g0 >= g1) return;
+    gg_ctx one = {1, e->isa, e->scratch + (int64_t)conv_tid() * e->share, e->share};
+    const int64_t hw = e->h * e->w;
+    while (g0 < g1) {
+        const int64_t b = g0 / hw, q0 = g0 - b * hw, q1 = conv_min(g1 - b * hw, hw);
+        int64_t q = q0;
+        while (q < q1) {
+            const int64_t y = q / e->w, x = q - y * e->w;
+            int64_t rows = 1, cols = conv_min(e->w - x, q1 - q);
+            if (x == 0 && q1 - q >= e->w) { rows = (q1 - q) / e->w; cols = e->w; }
+            const int64_t lo[4] = {b, 0, y, x}, ext[4] = {1, e->c, rows, cols};
+            (void)gg_fused_region_f32(&one, e->prog, lo, ext);
+            q += rows * cols;
+        }
+        g0 = b * hw + q1;
+    }
 }
 
 static int cv_ok(const gg_ctx *ctx, const gg_conv2d_shape *s);
@@ -715,8 +760,12 @@ static int64_t cv_bwd_data_scratch(const gg_conv2d_shape *s, int t) {
 #if defined(__x86_64__) || defined(__i386__)
 static int cv_team(int t, int64_t units) { return t > 1 && units >= 2 * t ? t : 1; }
 
-/* Thread id of nt: its share of the packed w, a barrier, then its even share of the panels. */
-static void cv_fwd_body(const cv_geo *G, const float *w, float *scr, int64_t K, int id, int nt) {
+/* Panels per epilogue call: 8 x 32 pixels of every channel, still in L2. */
+#define CV_EP_PANELS 8
+
+/* Thread id of nt: its share of the packed w, a barrier, then its even share
+ * of the panels, each group of CV_EP_PANELS followed by the epilogue. */
+static void cv_fwd_body(const cv_geo *G, const float *w, float *scr, int64_t K, const conv_ep *ep, int id, int nt) {
     float *Ap = (float *)G->Ap;
     const int64_t mp = cv_cdiv(G->M, CV_MR);
     for (int64_t i = mp * id / nt; i < mp * (id + 1) / nt; i++)
@@ -733,11 +782,21 @@ static void cv_fwd_body(const cv_geo *G, const float *w, float *scr, int64_t K, 
     int32_t *start;
     cv_run *runs;
     cv_slot_ptrs(scr + id * cv_slot_floats(K, G->T), K, G->T, &Bp, &ops, &start, &runs);
-    const int64_t np = cv_cdiv(G->nimg * G->gh * G->gw, CV_NR);
-    cv_panels(G, np * id / nt, np * (id + 1) / nt, np * (id + 1) / nt, Bp, ops, start, runs);
+    const int64_t total = G->nimg * G->gh * G->gw, np = cv_cdiv(total, CV_NR);
+    const int64_t p0 = np * id / nt, p1 = np * (id + 1) / nt;
+    if (!ep->prog) {
+        cv_panels(G, p0, p1, p1, Bp, ops, start, runs);
+        return;
+    }
+    for (int64_t p = p0; p < p1; p += CV_EP_PANELS) {
+        const int64_t pe = conv_min(p1, p + CV_EP_PANELS);
+        cv_panels(G, p, pe, p1, Bp, ops, start, runs);
+        conv_ep_apply(ep, p * CV_NR, conv_min(total, pe * CV_NR));
+    }
 }
 
-static gg_status cv_forward(const gg_ctx *ctx, float *y, const float *x, const float *w, const gg_conv2d_shape *s) {
+static gg_status cv_forward(const gg_ctx *ctx, float *y, const float *x, const float *w, const gg_conv2d_shape *s,
+                            const conv_ep *ep) {
     const int64_t T = s->kh * s->kw, K = s->c * T;
     int64_t ty[CV_MAXTAPS], tx[CV_MAXTAPS];
     for (int64_t ki = 0; ki < s->kh; ki++)
@@ -751,13 +810,13 @@ static gg_status cv_forward(const gg_ctx *ctx, float *y, const float *x, const f
                       x + s->n * s->c * s->h * s->w};
     const int nt = cv_team(conv_threads(ctx), cv_cdiv(s->n * s->oh * s->ow, CV_NR));
     if (nt == 1) {
-        cv_fwd_body(&G, w, slots, K, 0, 1);
+        cv_fwd_body(&G, w, slots, K, ep, 0, 1);
         return GG_OK;
     }
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
     {
-        cv_fwd_body(&G, w, slots, K, omp_get_thread_num(), omp_get_num_threads());
+        cv_fwd_body(&G, w, slots, K, ep, omp_get_thread_num(), omp_get_num_threads());
     }
 #endif
     return GG_OK;
@@ -855,7 +914,8 @@ static void cv_bwd_data_body(const cv_phases *ph, const float *w, const gg_conv2
         }
 }
 
-static gg_status cv_bwd_data(const gg_ctx *ctx, float *dx, const float *dy, const float *w, const gg_conv2d_shape *s) {
+static gg_status cv_bwd_data(const gg_ctx *ctx, float *dx, const float *dy, const float *w, const gg_conv2d_shape *s,
+                              const conv_ep *ep) {
     cv_phases ph;
     cv_make_phases(&ph, dx, dy, ctx->scratch, s);
     const int64_t S = s->stride, T = s->kh * s->kw;
@@ -863,14 +923,24 @@ static gg_status cv_bwd_data(const gg_ctx *ctx, float *dx, const float *dy, cons
     int64_t np = 0;
     for (int q = 0; q < ph.n; q++) np = conv_max(np, ph.panels[q]);
     const int nt = cv_team(conv_threads(ctx), np);
+    /* The phases interleave in dx, so a pixel is finished only when every
+     * phase's panels are: the epilogue waits for the team, then takes even
+     * shares (close to what each thread just wrote). */
+    const int64_t pixels = s->n * s->h * s->w;
     if (nt == 1) {
         cv_bwd_data_body(&ph, w, s, slots, 0, 1);
+        conv_ep_apply(ep, 0, pixels);
         return GG_OK;
     }
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
     {
-        cv_bwd_data_body(&ph, w, s, slots, omp_get_thread_num(), omp_get_num_threads());
+        const int id = omp_get_thread_num(), team = omp_get_num_threads();
+        cv_bwd_data_body(&ph, w, s, slots, id, team);
+        if (ep->prog) {
+#pragma omp barrier
+            conv_ep_apply(ep, pixels * id / team, pixels * (id + 1) / team);
+        }
     }
 #endif
     return GG_OK;
@@ -1027,14 +1097,17 @@ typedef gg_status (*conv_image_fn)(const gg_ctx *g, float *col, float *out_b, co
  * GEMMs (never nested OpenMP regions). */
 static gg_status conv_each_image(const conv_plan *p, const gg_ctx *ctx, conv_image_fn image,
                                  float *out, int64_t out_stride, const float *in, int64_t in_stride,
-                                 const float *w, const gg_conv2d_shape *s) {
+                                 const float *w, const gg_conv2d_shape *s, const conv_ep *ep) {
     int err = GG_OK;
+    const int64_t hw = ep->h * ep->w;
     if (p->workers == 1) {
         float *col, *unused;
         gg_ctx g;
         conv_slot(p, ctx, 0, &col, &unused, &g);
-        for (int64_t b = 0; b < s->n && err == GG_OK; b++)
+        for (int64_t b = 0; b < s->n && err == GG_OK; b++) {
             err = image(&g, col, out + b * out_stride, in + b * in_stride, w, s);
+            if (err == GG_OK) conv_ep_apply(ep, b * hw, (b + 1) * hw);
+        }
         return (gg_status)err;
     }
 #ifdef _OPENMP
@@ -1046,6 +1119,7 @@ static gg_status conv_each_image(const conv_plan *p, const gg_ctx *ctx, conv_ima
 #pragma omp for schedule(static)
         for (int64_t b = 0; b < s->n; b++) {
             int e = image(&g, col, out + b * out_stride, in + b * in_stride, w, s);
+            if (e == GG_OK) conv_ep_apply(ep, b * hw, (b + 1) * hw);
             if (e > err) err = e;
         }
     }
@@ -1053,18 +1127,59 @@ static gg_status conv_each_image(const conv_plan *p, const gg_ctx *ctx, conv_ima
     return (gg_status)err;
 }
 
-/* x: (n, c, h, w), w: (oc, c, kh, kw) -> y: (n, oc, oh, ow) */
-gg_status gg_conv2d_f32(const gg_ctx *ctx, float *y, const float *x, const float *w,
-                        const gg_conv2d_shape *s) {
+/* Floats of scratch one thread's epilogue share needs (64-byte multiple). */
+static int64_t conv_ep_share(const gg_ctx *ctx, const gg_fprogram *ep) {
+    gg_ctx one = {1, ctx->isa, 0, 0};
+    return conv_round(gg_fused_f32_scratch(&one, ep));
+}
+
+int64_t gg_conv2d_ep_f32_scratch(const gg_ctx *ctx, const gg_conv2d_shape *s, const gg_fprogram *epilogue) {
+    const int64_t need = gg_conv2d_f32_scratch(ctx, s);
+    if (ctx == 0 || !epilogue) return need;
+    return conv_round(need) + conv_threads(ctx) * conv_ep_share(ctx, epilogue);
+}
+
+/* Checks an epilogue against the output (n, c, h, w) and places its scratch
+ * shares after the convolution's. */
+static gg_status conv_ep_make(conv_ep *e, const gg_ctx *ctx, const gg_conv2d_shape *s, const gg_fprogram *prog,
+                              int64_t c, int64_t h, int64_t w) {
+    memset(e, 0, sizeof *e);
+    e->c = c;
+    e->h = h;
+    e->w = w;
+    if (!prog) return GG_OK;
+    if (gg__fused_validate(prog, 0) != GG_OK || prog->post || prog->rank != 4 || prog->shape[0] != s->n ||
+        prog->shape[1] != c || prog->shape[2] != h || prog->shape[3] != w)
+        return GG_ERR_ARG;
+    const int64_t need = gg_conv2d_ep_f32_scratch(ctx, s, prog);
+    if (ctx->scratch_len < need || ctx->scratch == 0) return GG_ERR_SCRATCH;
+    e->prog = prog;
+    e->share = conv_ep_share(ctx, prog);
+    e->scratch = ctx->scratch + conv_round(gg_conv2d_f32_scratch(ctx, s));
+    e->isa = ctx->isa;
+    return GG_OK;
+}
+
+/* x: (n, c, h, w), w: (oc, c, kh, kw) -> y: (n, oc, oh, ow), then the epilogue over y */
+gg_status gg_conv2d_ep_f32(const gg_ctx *ctx, float *y, const float *x, const float *w,
+                           const gg_conv2d_shape *s, const gg_fprogram *epilogue) {
     if (ctx == 0 || !conv_shape_ok(s)) return GG_ERR_ARG;
     conv_plan p;
     conv_make_plan(&p, ctx, s, CONV_FWD);
     if (!conv_scratch_ok(ctx, s)) return GG_ERR_SCRATCH;
+    conv_ep ep;
+    gg_status st = conv_ep_make(&ep, ctx, s, epilogue, s->oc, s->oh, s->ow);
+    if (st != GG_OK) return st;
 #if defined(__x86_64__) || defined(__i386__)
-    if (cv_use_fwd(ctx, s)) return cv_forward(ctx, y, x, w, s);
+    if (cv_use_fwd(ctx, s)) return cv_forward(ctx, y, x, w, s, &ep);
 #endif
     const int64_t xs = s->c * s->h * s->w, ys = s->oc * s->oh * s->ow;
-    return conv_each_image(&p, ctx, conv_fwd_image, y, ys, x, xs, w, s);
+    return conv_each_image(&p, ctx, conv_fwd_image, y, ys, x, xs, w, s, &ep);
+}
+
+gg_status gg_conv2d_f32(const gg_ctx *ctx, float *y, const float *x, const float *w,
+                        const gg_conv2d_shape *s) {
+    return gg_conv2d_ep_f32(ctx, y, x, w, s, 0);
 }
 
 /* ---- backward w.r.t. the input ---- */
@@ -1086,18 +1201,26 @@ static gg_status conv_bwd_data_image(const gg_ctx *g, float *col, float *dxb, co
     return e;
 }
 
-/* dy: (n, oc, oh, ow), w: (oc, c, kh, kw) -> dx: (n, c, h, w) */
-gg_status gg_conv2d_bwd_data_f32(const gg_ctx *ctx, float *dx, const float *dy, const float *w,
-                                 const gg_conv2d_shape *s) {
+/* dy: (n, oc, oh, ow), w: (oc, c, kh, kw) -> dx: (n, c, h, w), then the epilogue over dx */
+gg_status gg_conv2d_bwd_data_ep_f32(const gg_ctx *ctx, float *dx, const float *dy, const float *w,
+                                    const gg_conv2d_shape *s, const gg_fprogram *epilogue) {
     if (ctx == 0 || !conv_shape_ok(s)) return GG_ERR_ARG;
     conv_plan p;
     conv_make_plan(&p, ctx, s, CONV_BWD_DATA);
     if (!conv_scratch_ok(ctx, s)) return GG_ERR_SCRATCH;
+    conv_ep ep;
+    gg_status st = conv_ep_make(&ep, ctx, s, epilogue, s->c, s->h, s->w);
+    if (st != GG_OK) return st;
 #if defined(__x86_64__) || defined(__i386__)
-    if (cv_use_bwd_data(ctx, s)) return cv_bwd_data(ctx, dx, dy, w, s);
+    if (cv_use_bwd_data(ctx, s)) return cv_bwd_data(ctx, dx, dy, w, s, &ep);
 #endif
     const int64_t xs = s->c * s->h * s->w, ys = s->oc * s->oh * s->ow;
-    return conv_each_image(&p, ctx, conv_bwd_data_image, dx, xs, dy, ys, w, s);
+    return conv_each_image(&p, ctx, conv_bwd_data_image, dx, xs, dy, ys, w, s, &ep);
+}
+
+gg_status gg_conv2d_bwd_data_f32(const gg_ctx *ctx, float *dx, const float *dy, const float *w,
+                                 const gg_conv2d_shape *s) {
+    return gg_conv2d_bwd_data_ep_f32(ctx, dx, dy, w, s, 0);
 }
 
 /* ---- backward w.r.t. the filter ---- */

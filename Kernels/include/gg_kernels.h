@@ -278,6 +278,19 @@ gg_status gg_sgd_multi_f32(const gg_ctx *ctx, int32_t count, float *const *param
                            float lr, float momentum, int nesterov, int first,
                            int clip, float clip_lo, float clip_hi);
 
+/* ---- Convolutions with an epilogue (gg_conv.c) ----
+ * As gg_conv2d_f32 / gg_conv2d_bwd_data_f32, then applies `epilogue` (may be
+ * NULL) to the output soon after its pixels are finished, through
+ * gg_fused_region_f32. The epilogue is an elementwise program whose iteration
+ * space is the output, (n, oc, oh, ow) or (n, c, h, w); its input 0 is
+ * normally the output itself, and it normally stores back into it. Scratch:
+ * gg_conv2d_ep_f32_scratch (the convolution's, then per-thread shares). */
+int64_t gg_conv2d_ep_f32_scratch(const gg_ctx *ctx, const gg_conv2d_shape *s, const gg_fprogram *epilogue);
+gg_status gg_conv2d_ep_f32(const gg_ctx *ctx, float *y, const float *x, const float *w,
+                           const gg_conv2d_shape *s, const gg_fprogram *epilogue);
+gg_status gg_conv2d_bwd_data_ep_f32(const gg_ctx *ctx, float *dx, const float *dy, const float *w,
+                                    const gg_conv2d_shape *s, const gg_fprogram *epilogue);
+
 /* ---- GEMM with an epilogue (gg_gemm.c) ----
  * As gg_gemm_batched_f32, then applies `epilogue` (may be NULL) to each finished
  * output tile while it is in cache, through gg_fused_region_f32. The epilogue's

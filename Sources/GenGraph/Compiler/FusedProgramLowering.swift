@@ -23,7 +23,7 @@ struct FusedProgramLowering {
         instructions.filter { [GG_FOP_UNARY, GG_FOP_BINARY, GG_FOP_SELECT, GG_FOP_REDUCE].map { Int32($0.rawValue) }.contains($0.op) }.count
     }
 
-    /// `preloaded`: a GEMM epilogue's matmul node, read from input slot 0 (the GEMM's output).
+    /// `preloaded`: an epilogue's matmul or convolution node, read from input slot 0 (the kernel's output).
     init(nodes: [Node], views: [ViewInfo], members: [Int], stored: [Int], space: Shape, preloaded: Int?) throws {
         self.nodes = nodes
         self.space = space
@@ -124,7 +124,7 @@ struct FusedProgramLowering {
 
     /// The kernel's program with every operand resolved to storage and strides
     /// over the iteration space; the space is collapsed where all operands allow
-    /// (never for an epilogue, whose tiles are addressed in (batch, M, N)).
+    /// (never for an epilogue, whose tiles are addressed in its own space).
     func spec(_ operand: (Int) -> Operand, preloadedOperand: Operand? = nil) throws -> FusedSpec {
         var inputs: [(Location, [Int])] = []
         for (slot, id) in loads.enumerated() {
@@ -146,10 +146,11 @@ struct FusedProgramLowering {
                          inputs: inputs, outputs: outputs, keys: keyStreams)
     }
 
-    /// An operand's strides over the iteration space. An epilogue's space is
+    /// An operand's strides over the iteration space. A GEMM epilogue's space is
     /// (batch, M, N): a 2-D operand gets batch stride 0, leading axes fold into one.
+    /// A convolution epilogue's space is the output's own (n, c, h, w).
     private func strides(_ o: Operand) throws -> [Int] {
-        if !epilogue || o.shape.rank == 3 { return o.strides }
+        if !epilogue || o.shape.rank == space.rank { return o.strides }
         let r = o.shape.rank
         if r == 2 { return [0] + o.strides }
         guard let batchStride = o.layout.batchStride(trailing: 2) else {

@@ -3,8 +3,8 @@ public struct FusionGroup: Equatable {
     public enum Kind: String, Equatable {
         case elementwise   // a chain of elementwise ops: one fused program
         case reduction     // elementwise producers feeding reductions: one fused program
-        case contraction   // a GEMM with an epilogue of elementwise consumers
-        case single        // one kernel for one op (conv, pooling, pad, concat, one-hot, fill, copy)
+        case contraction   // a GEMM or convolution with an epilogue of elementwise consumers
+        case single        // one kernel for one op (filter gradient, pooling, pad, concat, one-hot, fill, copy)
     }
 
     public var kind: Kind
@@ -39,7 +39,8 @@ public struct FusedProgram {
 ///    over the reduced space run in a second pass of the same step (a mean's
 ///    scaling, a loss's tail), and consumers over the input's space
 ///    (softmax's `x - max`) start a new group;
-/// 3. elementwise consumers of a matmul with its output shape become the GEMM's epilogue;
+/// 3. elementwise consumers of a matmul, conv2d or conv_transpose2d with its output shape
+///    become the GEMM's or convolution's epilogue;
 /// 4. (optimiser updates are fused by the plan builder: one kernel per parameter group).
 /// A node joins a group only when none of its other inputs depends on that
 /// group, so the kernel graph stays acyclic.
@@ -170,7 +171,7 @@ public func fuse(_ program: Program) -> FusedProgram {
                 newGroup(id, .reduction, space: inputShape, axes: axes)
             }
         case .contraction:
-            if case .matmul = node.op { newGroup(id, .contraction, space: node.shape) }
+            if takesEpilogue(node.op) { newGroup(id, .contraction, space: node.shape) }
             else { newGroup(id, .single, space: node.shape) }
         case .movement:
             newGroup(id, .single, space: node.shape)  // pad, concat, one-hot, and reshapes that must copy
@@ -213,12 +214,20 @@ public func fuse(_ program: Program) -> FusedProgram {
     return FusedProgram(program: program, groups: groups, groupOf: groupOf, views: views)
 }
 
+/// Whether op's kernel takes an epilogue program (it heads a contraction group).
+func takesEpilogue(_ op: Op) -> Bool {
+    switch op {
+    case .matmul, .conv2d, .convTranspose2d: return true
+    default: return false
+    }
+}
+
 /// Whether a member with op `op` of a group of `kind` draws its random inputs
-/// inside the fused program (everything but the GEMM and single-op kernels).
+/// inside the fused program (everything but GEMMs, convolutions and single-op kernels).
 func drawsInline(_ op: Op, in kind: FusionGroup.Kind) -> Bool {
     switch kind {
     case .single: return false
-    case .contraction: if case .matmul = op { return false } else { return true }
+    case .contraction: return !takesEpilogue(op)
     case .elementwise, .reduction: return true
     }
 }

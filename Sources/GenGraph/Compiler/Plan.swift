@@ -103,7 +103,8 @@ enum StepOp {
     /// A fused program, then (when the group has one) its pass over the reduced space.
     case fused(FusedSpec, post: FusedSpec?)
     case gemm(c: Location, a: MatrixOperand, b: MatrixOperand, batch: Int, m: Int, n: Int, k: Int, epilogue: FusedSpec?)
-    case conv(ConvKind, dims: [Int], output: Location, first: Location, second: Location)
+    /// A convolution; forward and data-gradient ones may carry an epilogue over their output.
+    case conv(ConvKind, dims: [Int], output: Location, first: Location, second: Location, epilogue: FusedSpec?)
     case maxPool(dims: [Int], output: Location, input: Location)
     case maxPoolGrad(dims: [Int], output: Location, input: Location, gradient: Location)
     /// Zero-fills `fill` floats at `output` first when set (pad), then strided copies (pad, concat, materialised views).
@@ -114,9 +115,9 @@ enum StepOp {
         switch self {
         case .fused: return "gg_fused_f32"
         case .gemm(_, _, _, _, _, _, _, let e): return e == nil ? "gg_gemm_f32" : "gg_gemm_ep_f32"
-        case .conv(.forward, _, _, _, _): return "gg_conv2d_f32"
-        case .conv(.backwardData, _, _, _, _): return "gg_conv2d_bwd_data_f32"
-        case .conv(.backwardFilter, _, _, _, _): return "gg_conv2d_bwd_filter_f32"
+        case .conv(.forward, _, _, _, _, let e): return e == nil ? "gg_conv2d_f32" : "gg_conv2d_ep_f32"
+        case .conv(.backwardData, _, _, _, _, let e): return e == nil ? "gg_conv2d_bwd_data_f32" : "gg_conv2d_bwd_data_ep_f32"
+        case .conv(.backwardFilter, _, _, _, _, _): return "gg_conv2d_bwd_filter_f32"
         case .maxPool: return "gg_maxpool2d_f32"
         case .maxPoolGrad: return "gg_maxpool2d_bwd_f32"
         case .copies: return "gg_copy_f32"

@@ -141,7 +141,7 @@ private final class PlanBuilder {
         case .elementwise, .reduction:
             try lowerFused(g)
         case .contraction:
-            try lowerGemm(g)
+            if case .matmul = nodes[first].op { try lowerGemm(g) } else { try lowerSingle(first, g) }
         case .single:
             try lowerSingle(first, g)
         }
@@ -282,8 +282,19 @@ private final class PlanBuilder {
                 (kind, dims) = (.backwardFilter, [xs[0], xs[1], xs[2], xs[3], s[0], s[2], s[3], c.stride, c.padding, dys[2], dys[3]])
             }
             let flops = 2 * dims[0] * dims[4] * dims[9] * dims[10] * dims[1] * dims[5] * dims[6]
-            templates.append(StepTemplate(group: g, writes: [id], reads: allReads, flops: flops) { operand, location in
-                .conv(kind, dims: dims, output: location(id), first: loc(inputs[0], operand, location), second: loc(inputs[1], operand, location))
+            // As for GEMM: the convolution writes its own slot when it is stored, else the first
+            // stored epilogue value, which the epilogue then updates in place.
+            let group = fused.groups[g]
+            let target = group.stored.contains(id) ? id : group.stored.first ?? id
+            let members = Array(group.nodes.dropFirst())
+            let epilogue: FusedProgramLowering? = members.isEmpty ? nil : try FusedProgramLowering(
+                nodes: nodes, views: views, members: members, stored: group.stored.filter { $0 != id }, space: s, preloaded: id)
+            let writes = group.stored.contains(target) ? group.stored : [target] + group.stored
+            templates.append(StepTemplate(group: g, writes: writes, reads: allReads, flops: flops) { operand, location in
+                let out = location(target)
+                let spec = try epilogue?.spec(operand, preloadedOperand: Operand(location: out, constant: nil, shape: s, strides: s.contiguousStrides))
+                return .conv(kind, dims: dims, output: out, first: loc(inputs[0], operand, location),
+                             second: loc(inputs[1], operand, location), epilogue: spec)
             })
         case .maxPool2d(let p):
             let xs = shape(inputs[0])

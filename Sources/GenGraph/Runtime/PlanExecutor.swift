@@ -57,7 +57,7 @@ private final class KernelCall {
     var scratch: Int64 = 0
     // Fused programs: C arrays kept alive for the executor's lifetime.
     var program: PreparedProgram?
-    /// A GEMM's epilogue, or a fused step's pass after its reductions.
+    /// A GEMM's or convolution's epilogue, or a fused step's pass after its reductions.
     var epilogue: PreparedProgram?
 
     init(_ op: StepOp, kernels: KernelContext) throws {
@@ -76,9 +76,10 @@ private final class KernelCall {
         case .gemm(_, _, _, _, let m, let n, let k, let e):
             epilogue = e.map(PreparedProgram.init)
             scratch = gg_gemm_ep_f32_scratch(&ctx, Int64(m), Int64(n), Int64(k), epilogue?.pointer)
-        case .conv(_, let dims, _, _, _):
+        case .conv(_, let dims, _, _, _, let e):
             var s = convShape(dims)
-            scratch = gg_conv2d_f32_scratch(&ctx, &s)
+            epilogue = e.map(PreparedProgram.init)
+            scratch = gg_conv2d_ep_f32_scratch(&ctx, &s, epilogue?.pointer)
         default:
             break
         }
@@ -98,11 +99,14 @@ private final class KernelCall {
                                      p(a.location), Int64(a.ld), Int64(a.batchStride), a.transposed ? 1 : 0,
                                      p(b.location), Int64(b.ld), Int64(b.batchStride), b.transposed ? 1 : 0,
                                      Int64(batch), Int64(m), Int64(n), Int64(k), 1, 0, epilogue?.pointer), "matmul")
-        case .conv(let kind, let dims, let out, let first, let second):
+        case .conv(let kind, let dims, let out, let first, let second, _):
             var s = convShape(dims)
+            // The epilogue runs on output pixels soon after the convolution finishes them.
+            epilogue?.bind(bases: bases, keys: keys)
             switch kind {
-            case .forward: try check(gg_conv2d_f32(&ctx, p(out), p(first), p(second), &s), "conv2d")
-            case .backwardData: try check(gg_conv2d_bwd_data_f32(&ctx, p(out), p(first), p(second), &s), "conv_transpose2d")
+            case .forward: try check(gg_conv2d_ep_f32(&ctx, p(out), p(first), p(second), &s, epilogue?.pointer), "conv2d")
+            case .backwardData:
+                try check(gg_conv2d_bwd_data_ep_f32(&ctx, p(out), p(first), p(second), &s, epilogue?.pointer), "conv_transpose2d")
             case .backwardFilter: try check(gg_conv2d_bwd_filter_f32(&ctx, p(out), p(first), p(second), &s), "conv2d_filter_grad")
             }
         case .maxPool(let dims, let out, let input):
