@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check that PyTorch reads gengraph checkpoints into the reference modules.
 
-Usage: python tools/check_checkpoint.py [--peers DIR] [--resave DIR] MODEL=PATH [MODEL=PATH ...]
+Usage: python tools/check_checkpoint.py [--peers DIR] [--resave DIR] [--numpy] MODEL=PATH [MODEL=PATH ...]
 
 MODEL is a zoo name (vae, gan, dcgan, ...) and PATH a checkpoint that
 `Checkpoint.save` wrote for it. For each one this
@@ -14,6 +14,11 @@ and prints OK at the end. With --resave it also writes each module's tensors
 back with safetensors.torch.save_file (its own order and padding, the same
 metadata) as DIR/MODEL.safetensors, for gengraph to read in turn. Buffers PyTorch derives rather than learns
 (batch norm's num_batches_tracked, PixelCNN's masks) are not in checkpoints.
+
+With --numpy it needs only the safetensors and numpy packages (no torch, no
+reference modules): the safetensors library's own reader must parse each file
+(header order, float32, the model named in the metadata), and --resave writes
+the arrays back with safetensors.numpy.save_file, for gengraph to read in turn.
 """
 import argparse
 import json
@@ -21,9 +26,7 @@ import os
 import struct
 import sys
 
-import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
 
 DERIVED = ("num_batches_tracked", "mask")
 
@@ -40,7 +43,30 @@ def header_order(path):
     return names
 
 
+def check_numpy(model, path, resave):
+    import numpy as np
+    from safetensors.numpy import load_file, save_file
+    with safe_open(path, framework="np") as f:
+        meta = f.metadata() or {}
+    if meta.get("model") != model:
+        raise AssertionError(f"{path}: metadata names model {meta.get('model')!r}, expected {model!r}")
+    ours = header_order(path)
+    arrays = load_file(path)
+    if sorted(arrays) != sorted(ours):
+        raise AssertionError(f"{path}: the library read {sorted(arrays)}, the header lists {sorted(ours)}")
+    for name in ours:
+        if arrays[name].dtype != np.float32:
+            raise AssertionError(f"{path}: '{name}' is {arrays[name].dtype}, expected float32")
+        if not np.all(np.isfinite(arrays[name])):
+            raise AssertionError(f"{path}: '{name}' has non-finite values")
+    if resave:
+        save_file({k: arrays[k] for k in ours}, os.path.join(resave, model + ".safetensors"), metadata=meta)
+    print(f"{model}: {len(ours)} tensors read by safetensors.numpy")
+
+
 def check(ref, model, path, resave):
+    import torch
+    from safetensors.torch import load_file, save_file
     family = {**ref.AE_FAMILY, **ref.GAN_FAMILY}
     if model not in family:
         raise AssertionError(f"{model}: not a model of the reference ({', '.join(family)})")
@@ -81,15 +107,20 @@ def main():
     parser.add_argument("--peers", default=os.path.join(here, "..", "..", "shared", "peers"),
                         help="directory of torch_ref.py (default: ../shared/peers beside the repository)")
     parser.add_argument("--resave", metavar="DIR", help="write the loaded tensors back with save_file into DIR")
+    parser.add_argument("--numpy", action="store_true", help="check with safetensors.numpy alone (no torch)")
     parser.add_argument("checkpoints", nargs="+", metavar="MODEL=PATH")
     args = parser.parse_args()
-    sys.path.insert(0, os.path.abspath(args.peers))
-    import torch_ref  # noqa: E402
+    if not args.numpy:
+        sys.path.insert(0, os.path.abspath(args.peers))
+        import torch_ref  # noqa: E402
 
     try:
         for item in args.checkpoints:
             model, _, path = item.partition("=")
-            check(torch_ref, model, path, args.resave)
+            if args.numpy:
+                check_numpy(model, path, args.resave)
+            else:
+                check(torch_ref, model, path, args.resave)
     except AssertionError as e:
         print(f"FAIL {e}")
         sys.exit(1)

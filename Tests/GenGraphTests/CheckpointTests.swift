@@ -402,14 +402,13 @@ final class CheckpointTests: XCTestCase {
 
     // MARK: PyTorch
 
-    /// The command that runs a Python with torch and safetensors: the peers' environment, else the system's.
-    private func python() throws -> [String] {
+    /// The command that runs a Python with `packages`: the peers' environment, else the system's.
+    private func python(with packages: String = "safetensors, torch") throws -> [String] {
         let peers = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/gg-peers/torch/bin/python").path
-        let command = FileManager.default.isExecutableFile(atPath: peers) ? [peers] : ["/usr/bin/env", "python3"]
-        guard (try? run(command + ["-c", "import safetensors, torch"]).status) == 0 else {
-            throw XCTSkip("no Python with safetensors and torch")
+        for command in [[peers], ["/usr/bin/env", "python3"]] where command.count > 1 || FileManager.default.isExecutableFile(atPath: peers) {
+            if (try? run(command + ["-c", "import \(packages)"]).status) == 0 { return command }
         }
-        return command
+        throw XCTSkip("no Python with \(packages)")
     }
 
     private func run(_ command: [String]) throws -> (status: Int32, output: String) {
@@ -423,6 +422,30 @@ final class CheckpointTests: XCTestCase {
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+
+    /// The safetensors library itself (numpy flavour, which tools/setup.sh installs) reads every zoo
+    /// model's checkpoint, and gengraph reads back what the library writes, bit for bit.
+    func testSafetensorsLibraryReadsAndWritesCheckpoints() throws {
+        let python = try python(with: "safetensors, numpy")
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let resaved = url("numpy")
+        try FileManager.default.createDirectory(at: resaved, withIntermediateDirectories: true)
+        var command = python + [root.appendingPathComponent("tools/check_checkpoint.py").path, "--numpy", "--resave", resaved.path]
+        let instances = try Zoo.models.map { try instance($0.name, seed: 6) }
+        for (model, session) in instances {
+            let u = url("\(model.name).safetensors")
+            try Checkpoint.save(session.parameters, of: model.graph, metadata: CheckpointMetadata(model: model.name, step: 0, seed: 6), to: u)
+            command.append("\(model.name)=\(u.path)")
+        }
+        let result = try run(command)
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssert(result.output.hasSuffix("OK\n"), result.output)
+        for (model, session) in instances {
+            let store = ParameterStore()
+            try Checkpoint.load(from: resaved.appendingPathComponent("\(model.name).safetensors"), into: store, of: model.graph, model: model.name)
+            XCTAssert(bits(store, model.graph) == bits(session.parameters, model.graph), "\(model.name) changed on its way through safetensors.numpy")
+        }
     }
 
     /// tools/check_checkpoint.py loads every zoo model's checkpoint into its reference module by
