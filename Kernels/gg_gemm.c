@@ -43,10 +43,12 @@
 /* Problems with fewer multiply-adds than this go straight through a simple
  * loop nest: packing and thread start-up would cost more than they save. */
 #define GG_GEMM_SMALL_MACS 32768
-/* Below this many multiply-adds (~20 us on one Zen 4 core) one thread is as
- * fast as two: measured break-even near 100^3, where an OpenMP fork/join
- * (a few us idle, tens of us on a busy machine) eats the gain. */
-#define GG_GEMM_THREAD_MACS (1 << 20)
+/* Below this many multiply-adds (~5 us on one core) one thread is as fast as
+ * two. Measured on Sapphire Rapids (gengraph-kernel-bench): 64^3 runs 1.47x
+ * faster on two threads, and the VAE's 128x400x20-class GEMMs (1.02M MACs,
+ * just under the old 2^20 cut) 1.4-1.75x; an OpenMP fork/join with spinning
+ * workers costs a few us. */
+#define GG_GEMM_THREAD_MACS (1 << 18)
 
 /* One micro-kernel call: C[0:mr, 0:nr] = alpha * Ap * Bp + beta * C, where Ap
  * is an MR-interleaved A panel (kc x MR), Bp a B panel (kc x w) with w the
