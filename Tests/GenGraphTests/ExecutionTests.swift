@@ -225,4 +225,19 @@ final class ExecutionTests: XCTestCase {
         XCTAssertEqual(out[0].scalars, [3, 5, 7, 9])
         XCTAssertEqual(out[1].scalars, [3, 3])
     }
+
+    /// Eager training reuses its buffers: after the first steps it allocates nothing more
+    /// (it once freed and re-allocated a few buffers every step, and the C heap grew).
+    func testEagerTrainingStepsReachASteadyWorkingSet() throws {
+        for name in ["vae", "gan", "pixelcnn"] {
+            let model = try XCTUnwrap(Zoo.model(named: name)).instantiate(batch: 4)
+            let trainer = try Trainer(model: model, config: RunConfig(threads: 1, seed: 1, mode: .eager))
+            var working: [Int] = []
+            for step in 0..<6 {
+                try trainer.step { FusedEagerTests.batch(model, seed: UInt64(step)) }
+                working.append(trainer.session.statistics.workingSetBytes)
+            }
+            XCTAssertEqual(Set(working.dropFirst(2)).count, 1, "\(name): working set by step \(working)")
+        }
+    }
 }

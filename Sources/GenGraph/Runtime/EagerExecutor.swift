@@ -8,11 +8,14 @@ import Kernels
 final class EagerExecutor {
     let graph: Graph
     private let kernels: KernelContext
-    /// Released intermediates by element count, reused like a caching allocator.
-    private var pool: [Int: [Buffer]] = [:]
+    /// Every intermediate buffer allocated, by element count: a caching allocator.
+    /// A buffer is free when only this table holds it (its last view is gone), so
+    /// a steady state allocates nothing; freeing and re-allocating aligned blocks
+    /// every step fragmented the C heap (the vae's RSS grew ~0.4 MB a step).
+    private var buffers: [Int: [Buffer]] = [:]
+    /// Constants and masks, built once per node.
+    private var fixed: [Int: Buffer] = [:]
     private let statistics: ExecutionStatistics
-    /// The previous run's results: callers are done with them once the next run starts.
-    private var previousOutputs: [View?] = []
 
     init(graph: Graph, kernels: KernelContext, statistics: ExecutionStatistics) {
         self.graph = graph
@@ -23,7 +26,6 @@ final class EagerExecutor {
     /// Computes `outputs`; `leaf` supplies inputs, parameters and state.
     /// `randomKey` derives the key of each random node from its stream.
     func run(_ outputs: [Int], leaf: (Node) throws -> View, randomKey: (Int) -> UInt64) throws -> [View] {
-        for k in previousOutputs.indices { release(&previousOutputs[k]) }
         let order = graph.neededNodes(for: outputs)
         var remainingUses = [Int](repeating: 0, count: graph.nodes.count)
         for id in order { for input in graph.nodes[id].inputs { remainingUses[input] += 1 } }
@@ -36,29 +38,27 @@ final class EagerExecutor {
             let cost = NodeCost(node, graph.nodes)
             statistics.record(kernels: 0, flops: cost.flops, bytes: cost.bytesRead + cost.bytesWritten)
             values[id] = try statistics.timed(node.op.name, flops: cost.flops, bytes: cost.bytesRead + cost.bytesWritten) {
-                try evaluate(node, inputs, leaf: leaf, randomKey: randomKey)
+                try evaluate(id, node, inputs, leaf: leaf, randomKey: randomKey)
             }
             for input in node.inputs {
                 remainingUses[input] -= 1
-                if remainingUses[input] == 0 { release(&values[input]) }
+                if remainingUses[input] == 0 { values[input] = nil }
             }
         }
-        let results = outputs.map { values[$0]! }
-        previousOutputs = results
-        return results
-    }
-
-    private func release(_ slot: inout View?) {
-        guard var buffer = slot?.buffer else { return }
-        slot = nil
-        if isKnownUniquelyReferenced(&buffer) { pool[buffer.count, default: []].append(buffer) }
+        return outputs.map { values[$0]! }
     }
 
     private func allocate(_ shape: Shape) -> View {
         let n = shape.count
-        if let buffer = pool[n]?.popLast() { return View(buffer: buffer, shape: shape) }
+        var sized = buffers[n, default: []]
+        buffers[n] = nil  // so the table's own copy does not count as a second holder
+        defer { buffers[n] = sized }
+        for i in sized.indices.reversed() where isKnownUniquelyReferenced(&sized[i]) {
+            return View(buffer: sized[i], shape: shape)
+        }
         statistics.workingSetBytes += n * 4
-        return View(buffer: Buffer(count: n), shape: shape)
+        sized.append(Buffer(count: n))
+        return View(buffer: sized[sized.count - 1], shape: shape)
     }
 
     private func launch(_ op: String, _ body: () -> gg_status) throws {
@@ -76,7 +76,7 @@ final class EagerExecutor {
         return out
     }
 
-    private func evaluate(_ node: Node, _ x: [View], leaf: (Node) throws -> View, randomKey: (Int) -> UInt64) throws -> View {
+    private func evaluate(_ id: Int, _ node: Node, _ x: [View], leaf: (Node) throws -> View, randomKey: (Int) -> UInt64) throws -> View {
         let name = node.op.name
         var ctx = kernels.ctx()
         let dims = node.shape.dims.map(Int64.init)
@@ -86,11 +86,14 @@ final class EagerExecutor {
         case .input, .parameter, .state:
             return try leaf(node)
         case .constant(let value):
-            let one = Buffer(count: 1)
+            let one = fixed[id] ?? Buffer(count: 1)
             one.pointer[0] = value
+            fixed[id] = one
             return View(buffer: one, shape: node.shape, strides: [Int](repeating: 0, count: node.shape.rank))
         case .convMask(let kind):
-            return View(buffer: convMaskValues(kind, node.shape), shape: node.shape)
+            let mask = fixed[id] ?? convMaskValues(kind, node.shape)
+            fixed[id] = mask
+            return View(buffer: mask, shape: node.shape)
         case .randomUniform(let stream), .randomNormal(let stream):
             let out = allocate(node.shape)
             let key = randomKey(stream)
