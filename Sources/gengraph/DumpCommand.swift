@@ -11,7 +11,7 @@ struct DumpCommand: ParsableCommand {
         discussion: """
             Stages: graph (forward), grad (forward + gradients as built), optimized (after simplify, CSE, DCE), \
             fused (kernels and why each fusion group ended), plan (kernel steps, arena offsets, summary). \
-            docs/dump.md describes the text format.
+            docs/compiler.md describes the text format.
             """)
 
     @Argument(help: "A zoo model name (see `gengraph zoo`) or a path to a .gg file.")

@@ -179,8 +179,10 @@ public struct Dump {
 
     private func planText() -> String {
         var lines: [String] = []
+        // Kernel names in one column, as wide as the longest this plan launches.
+        let width = max(16, (plan.steps.map(\.kernel.count).max() ?? 0) + 2)
         for (k, step) in plan.steps.enumerated() {
-            var line = String(format: "step %3d  ", k) + step.kernel.padding(toLength: 16, withPad: " ", startingAt: 0)
+            var line = String(format: "step %3d  ", k) + step.kernel.padding(toLength: width, withPad: " ", startingAt: 0)
             line += step.group.map { "group \($0)  " } ?? "copy     "
             line += step.writes.map(slotText).joined(separator: " ") + " <- "
             line += step.reads.isEmpty ? "leaves" : step.reads.map { "%\($0)" }.joined(separator: ", ")
