@@ -19,6 +19,9 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Class label for conditional models (default: 0..9 cycling).")
     var label: Int?
 
+    @Flag(help: "PixelCNN: every pixel on the full canvas with one compiled plan (default: only the rows filled so far, one plan per height, about half the work).")
+    var fullCanvas = false
+
     @OptionGroup var runOptions: RunOptions
 
     func validate() throws {
@@ -32,8 +35,9 @@ struct SampleCommand: ParsableCommand {
             let config = try runOptions.config()
             let labels = label.map { [Int](repeating: $0, count: n) }
             let start = Date()
-            let images = try Sampler(definition: trained.definition, parameters: trained.parameters, config: config)
-                .sample(count: n, labels: labels)
+            var sampler = Sampler(definition: trained.definition, parameters: trained.parameters, config: config)
+            sampler.fullCanvas = fullCanvas
+            let images = try sampler.sample(count: n, labels: labels)
             if out.hasSuffix(".npy") {
                 try NPYArray(shape: images.shape.dims, values: images.scalars).write(to: out)
             } else {

@@ -42,4 +42,15 @@ final class SamplerTests: XCTestCase {
         XCTAssertNotEqual(a, c)
         XCTAssertTrue(a.allSatisfy { $0 == 0 || $0 == 1 })
     }
+
+    /// One plan over the full canvas, replayed 784 times, draws the images the row-cropped plans draw.
+    func testFullCanvasSamplingMatchesRowCroppedSampling() throws {
+        let definition = try XCTUnwrap(DSLZoo.definition(named: "pixelcnn"))
+        let parameters = ParameterStore()
+        _ = try Session(graph: definition.instantiate(batch: 2).graph, config: RunConfig(threads: 1), parameters: parameters)
+        var sampler = Sampler(definition: definition, parameters: parameters, config: RunConfig(threads: 2, seed: 3, mode: .fused))
+        let cropped = try sampler.sample(count: 2).scalars
+        sampler.fullCanvas = true
+        XCTAssertEqual(try sampler.sample(count: 2).scalars, cropped)
+    }
 }

@@ -6,6 +6,11 @@ public struct Sampler {
     public let definition: ModelDefinition
     public let parameters: ParameterStore
     public let config: RunConfig
+    /// Autoregressive models: run every pixel on the full canvas with one compiled
+    /// plan, rather than on the rows filled so far (one plan per height, about half
+    /// the work). The logits agree to rounding, so the images agree unless rounding
+    /// decides a draw.
+    public var fullCanvas = false
 
     public init(definition: ModelDefinition, parameters: ParameterStore, config: RunConfig) {
         self.definition = definition
@@ -46,7 +51,8 @@ public struct Sampler {
     /// depends only on the seed. While filling row r it runs the model's
     /// logits function on rows 0...r only (a causal model's row r never reads
     /// the rows below), one compiled plan per height, each replayed for the
-    /// row's pixels: about half the work of full-canvas passes.
+    /// row's pixels: about half the work of full-canvas passes. With
+    /// `fullCanvas`, every pass sees the whole canvas: one plan, 784 replays.
     private func autoregressive(_ shape: Shape, function: String, feeds: [String: TensorValue], count: Int) throws -> TensorValue {
         let (height, width) = (shape[2], shape[3])
         let channels = shape[1]
@@ -54,18 +60,25 @@ public struct Sampler {
         var uniforms = [Float](repeating: 0, count: shape.count)
         var ctx = gg_ctx(nthreads: 1, isa: -1, scratch: nil, scratch_len: 0)
         try check(gg_rand_uniform_f32(&ctx, &uniforms, Int64(shape.count), mix64(config.seed ^ 0x5A4D_504C_4552), 0), "sample")
-        let cache = PlanCache()
-        for row in 0..<height {
-            let rows = row + 1
+        // One session (one compiled plan) per canvas height used.
+        var sessions: [Int: (session: Session, canvas: Tensor, logits: Tensor)] = [:]
+        func plan(rows: Int) throws -> (session: Session, canvas: Tensor, logits: Tensor) {
+            if let s = sessions[rows] { return s }
             let g = Graph()
             let canvas = try g.input("canvas", [count, channels, rows, width])
             let logits = try definition.call(function, [canvas])
             guard logits.shape == canvas.shape else {
                 throw GraphError(op: "sample", "'\(function)' maps a canvas \(canvas.shape) to \(logits.shape); it must keep the shape")
             }
-            let session = try Session(graph: g, config: config, parameters: parameters, planCache: cache)
+            let s = (try Session(graph: g, config: config, parameters: parameters), canvas, logits)
+            sessions[rows] = s
+            return s
+        }
+        for row in 0..<height {
+            let rows = fullCanvas ? height : row + 1
+            let (session, canvas, logits) = try plan(rows: rows)
             for column in 0..<width {
-                // The canvas so far: rows 0...row of every image.
+                // Rows 0..<rows of every image (those below `row` still zero).
                 var cropped = [Float]()
                 cropped.reserveCapacity(count * channels * rows * width)
                 for b in 0..<count {
