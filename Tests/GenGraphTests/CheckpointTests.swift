@@ -424,18 +424,18 @@ final class CheckpointTests: XCTestCase {
         return (process.terminationStatus, String(decoding: output, as: UTF8.self))
     }
 
-    /// The safetensors library itself (numpy flavour, which tools/setup.sh installs) reads every zoo
-    /// model's checkpoint, and gengraph reads back what the library writes, bit for bit.
-    func testSafetensorsLibraryReadsAndWritesCheckpoints() throws {
-        let python = try python(with: "safetensors, numpy")
+    /// Saves every zoo model's checkpoint, runs tools/check_checkpoint.py over them with `options`
+    /// (it writes each back with its library's own writer into a directory), and checks that
+    /// gengraph reads back the same bits.
+    private func roundTrip(_ python: [String], _ options: [String], seed: UInt64, through what: String) throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let resaved = url("numpy")
+        let resaved = url(what)
         try FileManager.default.createDirectory(at: resaved, withIntermediateDirectories: true)
-        var command = python + [root.appendingPathComponent("tools/check_checkpoint.py").path, "--numpy", "--resave", resaved.path]
-        let instances = try Zoo.models.map { try instance($0.name, seed: 6) }
+        var command = python + [root.appendingPathComponent("tools/check_checkpoint.py").path] + options + ["--resave", resaved.path]
+        let instances = try Zoo.models.map { try instance($0.name, seed: seed) }
         for (model, session) in instances {
             let u = url("\(model.name).safetensors")
-            try Checkpoint.save(session.parameters, of: model.graph, metadata: CheckpointMetadata(model: model.name, step: 0, seed: 6), to: u)
+            try Checkpoint.save(session.parameters, of: model.graph, metadata: CheckpointMetadata(model: model.name, step: 0, seed: seed), to: u)
             command.append("\(model.name)=\(u.path)")
         }
         let result = try run(command)
@@ -444,8 +444,14 @@ final class CheckpointTests: XCTestCase {
         for (model, session) in instances {
             let store = ParameterStore()
             try Checkpoint.load(from: resaved.appendingPathComponent("\(model.name).safetensors"), into: store, of: model.graph, model: model.name)
-            XCTAssert(bits(store, model.graph) == bits(session.parameters, model.graph), "\(model.name) changed on its way through safetensors.numpy")
+            XCTAssert(bits(store, model.graph) == bits(session.parameters, model.graph), "\(model.name) changed on its way through \(what)")
         }
+    }
+
+    /// The safetensors library itself (numpy flavour, which tools/setup.sh installs) reads every zoo
+    /// model's checkpoint, and gengraph reads back what the library writes, bit for bit.
+    func testSafetensorsLibraryReadsAndWritesCheckpoints() throws {
+        try roundTrip(try python(with: "safetensors, numpy"), ["--numpy"], seed: 6, through: "safetensors.numpy")
     }
 
     /// tools/check_checkpoint.py loads every zoo model's checkpoint into its reference module by
@@ -457,23 +463,6 @@ final class CheckpointTests: XCTestCase {
         guard FileManager.default.fileExists(atPath: peers.appendingPathComponent("torch_ref.py").path) else {
             throw XCTSkip("no reference modules at \(peers.path)")
         }
-        let resaved = url("torch")
-        try FileManager.default.createDirectory(at: resaved, withIntermediateDirectories: true)
-        var command = python + [root.appendingPathComponent("tools/check_checkpoint.py").path, "--peers", peers.path, "--resave", resaved.path]
-        let instances = try Zoo.models.map { try instance($0.name, seed: 5) }
-        for (model, session) in instances {
-            let u = url("\(model.name).safetensors")
-            try Checkpoint.save(session.parameters, of: model.graph, metadata: CheckpointMetadata(model: model.name, step: 0, seed: 5), to: u)
-            command.append("\(model.name)=\(u.path)")
-        }
-        let result = try run(command)
-        XCTAssertEqual(result.status, 0, result.output)
-        XCTAssert(result.output.hasSuffix("OK\n"), result.output)
-
-        for (model, session) in instances {
-            let store = ParameterStore()
-            try Checkpoint.load(from: resaved.appendingPathComponent("\(model.name).safetensors"), into: store, of: model.graph, model: model.name)
-            XCTAssert(bits(store, model.graph) == bits(session.parameters, model.graph), "\(model.name) changed on its way through PyTorch")
-        }
+        try roundTrip(python, ["--peers", peers.path], seed: 5, through: "PyTorch")
     }
 }

@@ -19,23 +19,8 @@ final class ConvEpilogueTests: XCTestCase {
         let outputs: [UnsafeMutablePointer<Float>?] = [out.pointer, act.pointer]
         let inSt: [Int64] = dense + [0, 1, 0, 0]
         let outSt: [Int64] = dense + dense
-        return instr.withUnsafeBufferPointer { ip in
-            shape.withUnsafeBufferPointer { sp in
-                inputs.withUnsafeBufferPointer { inp in
-                    inSt.withUnsafeBufferPointer { isp in
-                        outputs.withUnsafeBufferPointer { op in
-                            outSt.withUnsafeBufferPointer { osp in
-                                var p = gg_fprogram(ninstr: Int32(instr.count), instr: ip.baseAddress, nregs: 2, rank: 4,
-                                                    shape: sp.baseAddress, ninputs: 2, inputs: inp.baseAddress,
-                                                    in_strides: isp.baseAddress, noutputs: 2, outputs: op.baseAddress,
-                                                    out_strides: osp.baseAddress, keys: nil, post: nil)
-                                return body(&p)
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        return withFusedProgram(instr, nregs: 2, shape: shape, inputs: inputs, inStrides: inSt,
+                                outputs: outputs, outStrides: outSt, body)
     }
 
     private func shape(_ n: Int64, _ c: Int64, _ h: Int64, _ w: Int64, _ oc: Int64, _ k: Int64, _ stride: Int64, _ pad: Int64) -> gg_conv2d_shape {

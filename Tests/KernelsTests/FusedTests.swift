@@ -45,29 +45,8 @@ final class FusedCase {
         let outs = outputSizes.map { AlignedBuffer(count: $0, fill: .nan) }
         let inPtrs: [UnsafePointer<Float>?] = inputs.map { UnsafePointer($0.pointer) }
         let outPtrs: [UnsafeMutablePointer<Float>?] = outs.map { $0.pointer }
-        let inSt = inStrides.flatMap { $0 }
-        let outSt = outStrides.flatMap { $0 }
-        let status = instr.withUnsafeBufferPointer { ip in
-            shape.withUnsafeBufferPointer { sp in
-                inPtrs.withUnsafeBufferPointer { inp in
-                    inSt.withUnsafeBufferPointer { isp in
-                        outPtrs.withUnsafeBufferPointer { op in
-                            outSt.withUnsafeBufferPointer { osp in
-                                keys.withUnsafeBufferPointer { kp in
-                                    var p = gg_fprogram(
-                                        ninstr: Int32(instr.count), instr: ip.baseAddress, nregs: nregs,
-                                        rank: Int32(shape.count), shape: sp.baseAddress,
-                                        ninputs: Int32(inputs.count), inputs: inp.baseAddress, in_strides: isp.baseAddress,
-                                        noutputs: Int32(outs.count), outputs: op.baseAddress, out_strides: osp.baseAddress,
-                                        keys: keys.isEmpty ? nil : kp.baseAddress, post: nil)
-                                    return body(&p)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let status = withFusedProgram(instr, nregs: nregs, shape: shape, inputs: inPtrs, inStrides: inStrides.flatMap { $0 },
+                                      outputs: outPtrs, outStrides: outStrides.flatMap { $0 }, keys: keys, body)
         return (status, outs.map(\.array))
     }
 

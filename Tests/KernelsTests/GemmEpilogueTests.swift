@@ -18,23 +18,8 @@ final class GemmEpilogueTests: XCTestCase {
         let outputs: [UnsafeMutablePointer<Float>?] = [C.pointer, post.pointer]
         let inSt: [Int64] = [M * N, N, 1, 0, 0, 1]
         let outSt: [Int64] = [M * N, N, 1, M * N, N, 1]
-        return instr.withUnsafeBufferPointer { ip in
-            shape.withUnsafeBufferPointer { sp in
-                inputs.withUnsafeBufferPointer { inp in
-                    inSt.withUnsafeBufferPointer { isp in
-                        outputs.withUnsafeBufferPointer { op in
-                            outSt.withUnsafeBufferPointer { osp in
-                                var p = gg_fprogram(ninstr: Int32(instr.count), instr: ip.baseAddress, nregs: 2, rank: 3,
-                                                    shape: sp.baseAddress, ninputs: 2, inputs: inp.baseAddress,
-                                                    in_strides: isp.baseAddress, noutputs: 2, outputs: op.baseAddress,
-                                                    out_strides: osp.baseAddress, keys: nil, post: nil)
-                                return body(&p)
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        return withFusedProgram(instr, nregs: 2, shape: shape, inputs: inputs, inStrides: inSt,
+                                outputs: outputs, outStrides: outSt, body)
     }
 
     func testBiasReluEpilogueEqualsGemmThenFused() {

@@ -34,6 +34,35 @@ final class TestContext {
     }
 }
 
+/// Calls `body` with a gg_fprogram over these arrays, pinned for the call.
+/// Strides are flattened operand by operand (each `shape.count` long).
+func withFusedProgram<R>(_ instr: [gg_finstr], nregs: Int32, shape: [Int64],
+                         inputs: [UnsafePointer<Float>?], inStrides: [Int64],
+                         outputs: [UnsafeMutablePointer<Float>?], outStrides: [Int64], keys: [UInt64] = [],
+                         _ body: (UnsafePointer<gg_fprogram>) -> R) -> R {
+    instr.withUnsafeBufferPointer { ip in
+        shape.withUnsafeBufferPointer { sp in
+            inputs.withUnsafeBufferPointer { inp in
+                inStrides.withUnsafeBufferPointer { isp in
+                    outputs.withUnsafeBufferPointer { op in
+                        outStrides.withUnsafeBufferPointer { osp in
+                            keys.withUnsafeBufferPointer { kp in
+                                var p = gg_fprogram(
+                                    ninstr: Int32(instr.count), instr: ip.baseAddress, nregs: nregs,
+                                    rank: Int32(shape.count), shape: sp.baseAddress,
+                                    ninputs: Int32(inputs.count), inputs: inp.baseAddress, in_strides: isp.baseAddress,
+                                    noutputs: Int32(outputs.count), outputs: op.baseAddress, out_strides: osp.baseAddress,
+                                    keys: keys.isEmpty ? nil : kp.baseAddress, post: nil)
+                                return body(&p)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Deterministic test data: a 64-bit LCG mapped to [lo, hi).
 struct SeededValues {
     private var state: UInt64
