@@ -196,14 +196,8 @@ private final class PlanBuilder {
         let m = out[r - 2], n = out[r - 1], batch = out.count / max(1, m * n)
         let aShape = shape(a)
         let k = ta ? aShape[r - 2] : aShape[r - 1]
-        // The GEMM writes into the matmul's own slot when it is stored, else into the first stored epilogue value.
-        let target = group.stored.contains(mm) ? mm : group.stored.first ?? mm
-        let epilogueMembers = Array(group.nodes.dropFirst())
-        let epilogue: FusedProgramLowering? = epilogueMembers.isEmpty ? nil : try FusedProgramLowering(
-            nodes: nodes, views: views, members: epilogueMembers, stored: group.stored.filter { $0 != mm },
-            space: [batch, m, n], preloaded: mm)
+        let (target, writes, epilogue) = try epilogueOf(g, space: [batch, m, n])
         let reads = externalReads(g) + [a, b].filter { $0 >= nodes.count }
-        let writes = group.stored.contains(target) ? group.stored : [target] + group.stored
         let (av, bv) = (a, b)
         templates.append(StepTemplate(group: g, writes: writes, reads: reads, flops: 2 * batch * m * n * k) { operand, location in
             /// The operand as GEMM reads it: transposed when the op asks for it xor its storage is transposed.
@@ -217,6 +211,18 @@ private final class PlanBuilder {
             let spec = try epilogue?.spec(operand, preloadedOperand: cOperand)
             return .gemm(c: c, a: try matrix(av, ta), b: try matrix(bv, tb), batch: batch, m: m, n: n, k: k, epilogue: spec)
         })
+    }
+
+    /// A contraction group's output and epilogue: the kernel writes its head's own slot when the
+    /// head is stored, else the first stored epilogue value, which the epilogue then updates in place.
+    func epilogueOf(_ g: Int, space: Shape) throws -> (target: Int, writes: [Int], epilogue: FusedProgramLowering?) {
+        let group = fused.groups[g]
+        let head = group.nodes[0]
+        let target = group.stored.contains(head) ? head : group.stored.first ?? head
+        let members = Array(group.nodes.dropFirst())
+        let epilogue = members.isEmpty ? nil : try FusedProgramLowering(
+            nodes: nodes, views: views, members: members, stored: group.stored.filter { $0 != head }, space: space, preloaded: head)
+        return (target, group.stored.contains(target) ? group.stored : [target] + group.stored, epilogue)
     }
 
     static func gemmReadable(_ v: ViewInfo, _ shape: Shape) -> Bool {
@@ -282,14 +288,7 @@ private final class PlanBuilder {
                 (kind, dims) = (.backwardFilter, [xs[0], xs[1], xs[2], xs[3], s[0], s[2], s[3], c.stride, c.padding, dys[2], dys[3]])
             }
             let flops = 2 * dims[0] * dims[4] * dims[9] * dims[10] * dims[1] * dims[5] * dims[6]
-            // As for GEMM: the convolution writes its own slot when it is stored, else the first
-            // stored epilogue value, which the epilogue then updates in place.
-            let group = fused.groups[g]
-            let target = group.stored.contains(id) ? id : group.stored.first ?? id
-            let members = Array(group.nodes.dropFirst())
-            let epilogue: FusedProgramLowering? = members.isEmpty ? nil : try FusedProgramLowering(
-                nodes: nodes, views: views, members: members, stored: group.stored.filter { $0 != id }, space: s, preloaded: id)
-            let writes = group.stored.contains(target) ? group.stored : [target] + group.stored
+            let (target, writes, epilogue) = try epilogueOf(g, space: s)
             templates.append(StepTemplate(group: g, writes: writes, reads: allReads, flops: flops) { operand, location in
                 let out = location(target)
                 let spec = try epilogue?.spec(operand, preloadedOperand: Operand(location: out, constant: nil, shape: s, strides: s.contiguousStrides))
