@@ -61,12 +61,12 @@ struct JudgeCommand: ParsableCommand {
 
             let (images, imageRange, labels, name) = try generated(config)
             let count = images.count / 784
-            let samples = try judge.features(images, range: imageRange)
+            let samples = try judge.featuresAndClasses(images, range: imageRange)
             let test = try judge.statistics(of: try MNISTDataset.split(.test, directory: data, limit: limit))
             let train = try judge.statistics(of: try MNISTDataset.split(.train, directory: data, limit: count))
-            let fd = try frechetDistance(try FeatureStatistics(features: samples.values, dimension: samples.dimension), test)
+            let fd = try frechetDistance(try FeatureStatistics(features: samples.features, dimension: samples.dimension), test)
             let floor = try frechetDistance(train, test)
-            let classes = try judge.classify(images, range: imageRange)
+            let classes = samples.classes
             var histogram = [Int](repeating: 0, count: judgeModel.definition.classes)
             for c in classes where histogram.indices.contains(c) { histogram[c] += 1 }
             let accuracy = labels.map { wanted in Double(zip(classes, wanted).filter { $0 == $1 }.count) / Double(count) }

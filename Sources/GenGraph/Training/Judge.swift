@@ -9,7 +9,6 @@ public struct Judge {
     public let definition: ModelDefinition
     public let parameters: ParameterStore
     public let config: RunConfig
-    let planCache = PlanCache()
     /// Images at a time through the classifier.
     let batch = 500
 
@@ -25,17 +24,20 @@ public struct Judge {
     /// The classifier's feature vectors of `images` ((n, 1, 28, 28), values in `range`),
     /// row after row, and their width.
     public func features(_ images: [Float], range: ClosedRange<Float>) throws -> (values: [Float], dimension: Int) {
-        let outputs = try run("features", images, range: range)
+        let outputs = try run(["features"], images, range: range)[0]
         return (outputs.values, outputs.width)
     }
 
-    /// The class the classifier gives each image ((n, 1, 28, 28), values in `range`).
-    public func classify(_ images: [Float], range: ClosedRange<Float>) throws -> [Int] {
-        let (logits, classes) = try run("logits", images, range: range)
-        return stride(from: 0, to: logits.count, by: classes).map { start in
+    /// The features of `images` and the class the classifier gives each, from one pass.
+    public func featuresAndClasses(_ images: [Float], range: ClosedRange<Float>)
+        throws -> (features: [Float], dimension: Int, classes: [Int]) {
+        let outputs = try run(["features", "logits"], images, range: range)
+        let (logits, classes) = (outputs[1].values, outputs[1].width)
+        let predicted = stride(from: 0, to: logits.count, by: classes).map { start in
             let row = logits[start..<(start + classes)]
             return row.indices.max { row[$0] < row[$1] }! - start
         }
+        return (outputs[0].values, outputs[0].width, predicted)
     }
 
     /// Feature statistics of a split's images.
@@ -46,9 +48,10 @@ public struct Judge {
         return try FeatureStatistics(features: values, dimension: dimension)
     }
 
-    /// Runs one of the classifier's functions over the images in batches, after
-    /// mapping them linearly from `range` onto the classifier's own pixel range.
-    private func run(_ function: String, _ images: [Float], range: ClosedRange<Float>) throws -> (values: [Float], width: Int) {
+    /// Runs the classifier's `functions` over the images in batches (one graph, so shared
+    /// layers run once), after mapping them linearly from `range` onto the classifier's own
+    /// pixel range. One session per batch size.
+    private func run(_ functions: [String], _ images: [Float], range: ClosedRange<Float>) throws -> [(values: [Float], width: Int)] {
         let pixels = 784
         guard images.count % pixels == 0, !images.isEmpty else {
             throw GraphError(op: "judge", "expected whole 1 x 28 x 28 images, got \(images.count) values")
@@ -56,23 +59,33 @@ public struct Judge {
         let target = definition.encoding.range
         let scale = (target.upperBound - target.lowerBound) / (range.upperBound - range.lowerBound)
         let count = images.count / pixels
-        var values: [Float] = []
-        var width = 0
-        var start = 0
-        while start < count {
-            let n = min(batch, count - start)
+        var sessions: [Int: (session: Session, outputs: [Tensor])] = [:]
+        func session(_ n: Int) throws -> (session: Session, outputs: [Tensor]) {
+            if let s = sessions[n] { return s }
             let g = Graph()
             let x = try g.input("x", [n, 1, 28, 28])
-            let output = try definition.call(function, [x])
-            guard output.rank == 2, output.shape[0] == n else {
-                throw GraphError(op: "judge", "'\(function)' gives \(output.shape) for \(n) images; expected (\(n), width)")
+            let outputs = try functions.map { f -> Tensor in
+                let output = try definition.call(f, [x])
+                guard output.rank == 2, output.shape[0] == n else {
+                    throw GraphError(op: "judge", "'\(f)' gives \(output.shape) for \(n) images; expected (\(n), width)")
+                }
+                return output
             }
-            width = output.shape[1]
-            let slice = images[(start * pixels)..<((start + n) * pixels)].map { ($0 - range.lowerBound) * scale + target.lowerBound }
-            let session = try Session(graph: g, config: config, parameters: parameters, planCache: planCache)
-            values += try session.run([output], feeds: ["x": try TensorValue(shape: [n, 1, 28, 28], scalars: slice)])[0].scalars
-            start += n
+            let s = (try Session(graph: g, config: config, parameters: parameters), outputs)
+            sessions[n] = s
+            return s
         }
-        return (values, width)
+        var results = functions.map { _ in (values: [Float](), width: 0) }
+        for start in stride(from: 0, to: count, by: batch) {
+            let n = min(batch, count - start)
+            let (s, outputs) = try session(n)
+            let slice = images[(start * pixels)..<((start + n) * pixels)].map { ($0 - range.lowerBound) * scale + target.lowerBound }
+            let values = try s.run(outputs, feeds: ["x": try TensorValue(shape: [n, 1, 28, 28], scalars: slice)])
+            for k in functions.indices {
+                results[k].values += values[k].scalars
+                results[k].width = outputs[k].shape[1]
+            }
+        }
+        return results
     }
 }
