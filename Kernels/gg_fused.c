@@ -187,6 +187,7 @@ typedef struct fexec {
     gg__rand_fn ru, rn;
     float *partial;              /* chunk mode: RSUPER x nout chunk values, then nout row totals */
     const int32_t *inplace;      /* ninstr: 1 for a LOAD that may read its input in place */
+    int box_outputs;             /* 1: outputs are addressed from the box's corner, not the space's origin */
 } fexec;
 
 typedef struct fthr {
@@ -228,7 +229,8 @@ GG__INLINE int64_t ST(const fexec *e, int op, int d) { return e->st[op * GG_MAX_
 GG__INLINE void cursor_start(const fexec *e, fthr *t, const int64_t *lo) {
     for (int k = 0; k < e->nops; k++) {
         int64_t off = 0;
-        for (int d = 0; d < e->rank; d++) off += lo[d] * ST(e, k, d);
+        if (!(e->box_outputs && k >= e->nin && k < e->nin + e->nout))
+            for (int d = 0; d < e->rank; d++) off += lo[d] * ST(e, k, d);
         t->base[k] = off;
     }
     for (int d = 0; d < e->rank; d++) t->idx[d] = lo[d];
@@ -506,6 +508,7 @@ static void extent(const gg_fprogram *p, int op, const char *base, const char **
  * otherwise keep the program's axes (rank 0 becomes a 1-element rank 1). */
 static void exec_init(fexec *e, const gg_fprogram *p, float *shared, int collapse) {
     e->p = p;
+    e->box_outputs = 0;
     e->nin = p->ninputs;
     e->nout = p->noutputs;
     e->nops = p->ninputs + p->noutputs + 1;
@@ -748,7 +751,9 @@ static gg_status fused_pass(const gg_ctx *ctx, const gg_fprogram *p) {
     return GG_OK;
 }
 
-gg_status gg_fused_region_f32(const gg_ctx *ctx, const gg_fprogram *p, const int64_t *lo, const int64_t *extent) {
+/* The box [lo, lo + extent) on the calling thread; box_outputs: see fexec. */
+static gg_status region(const gg_ctx *ctx, const gg_fprogram *p, const int64_t *lo, const int64_t *extent,
+                        int box_outputs) {
     gg_status stt = gg__fused_validate(p, 0);
     if (stt != GG_OK) return stt;
     if (p->post) return GG_ERR_ARG;
@@ -767,6 +772,7 @@ gg_status gg_fused_region_f32(const gg_ctx *ctx, const gg_fprogram *p, const int
     sizes(p, &shared, &per);
     fexec e;
     exec_init(&e, p, one.scratch, 0);
+    e.box_outputs = box_outputs;
     box_fn bf;
     piece_fn pf;
     pick(&one, &e, &bf, &pf);
@@ -782,4 +788,18 @@ gg_status gg_fused_region_f32(const gg_ctx *ctx, const gg_fprogram *p, const int
     thr_init(&e, &t, one.scratch + shared);
     bf(&e, &t, blo, bhi);
     return GG_OK;
+}
+
+gg_status gg_fused_region_f32(const gg_ctx *ctx, const gg_fprogram *p, const int64_t *lo, const int64_t *extent) {
+    return region(ctx, p, lo, extent, 0);
+}
+
+gg_status gg__fused_region_into(const gg_ctx *ctx, const gg_fprogram *p, const int64_t *lo, const int64_t *extent,
+                                float *dst, const int64_t *dst_strides) {
+    if (!p || p->noutputs != 1 || !dst || !dst_strides) return GG_ERR_ARG;
+    gg_fprogram q = *p;
+    float *out[1] = {dst};
+    q.outputs = out;
+    q.out_strides = dst_strides;
+    return region(ctx, &q, lo, extent, 1);
 }

@@ -420,26 +420,57 @@ typedef struct gg_gemm_args {
     int tb;
     int64_t M, N, K;
     float alpha, beta;
-    /* gg_gemm_ep_f32 only (zero otherwise): the epilogue, this item's batch
-     * index, and per-thread scratch shares of ep_share floats for it. */
+    /* gg_gemm_pro_ep_f32 only (zero otherwise). item: this item's batch index
+     * in the programs' spaces; isa: the programs' worker set. */
+    int64_t item;
+    int isa;
+    /* The epilogue, with per-thread scratch shares of ep_share floats. */
     const gg_fprogram *ep;
-    int64_t ep_b;
     float *ep_scratch;
     int64_t ep_share;
-    int ep_isa;
+    /* Prologues computing A's and B's storage (NULL: read from memory), with
+     * per-thread scratch shares of pro_share floats: pro_temp floats for the
+     * computed block, then the program's own scratch. */
+    const gg_fprogram *pro_a, *pro_b;
+    float *pro_scratch;
+    int64_t pro_share, pro_temp;
 } gg_gemm_args;
+
+static int thread_num(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
 
 /* Applies the epilogue to C[rows i0..i0+mi, cols j0..j0+nj] of this item on
  * the calling thread, with that thread's scratch share. The program was
  * validated up front, so the region call cannot fail. */
 static void epilogue_box(const gg_gemm_args *g, int64_t i0, int64_t mi, int64_t j0, int64_t nj) {
-    int tid = 0;
-#ifdef _OPENMP
-    tid = omp_get_thread_num();
-#endif
-    gg_ctx one = {1, g->ep_isa, g->ep_scratch + (int64_t)tid * g->ep_share, g->ep_share};
-    int64_t lo[3] = {g->ep_b, i0, j0}, ext[3] = {1, mi, nj};
+    gg_ctx one = {1, g->isa, g->ep_scratch + (int64_t)thread_num() * g->ep_share, g->ep_share};
+    int64_t lo[3] = {g->item, i0, j0}, ext[3] = {1, mi, nj};
     (void)gg_fused_region_f32(&one, g->ep, lo, ext);
+}
+
+/* Rows [r0, r0 + nr) x columns [c0, c0 + nc) of this item's stored operand
+ * (side 0: A, 1: B) and their leading dimension: read in place, or computed
+ * by its prologue into the calling thread's temp, `at` floats in. The
+ * prologue was validated up front, so the region call cannot fail. */
+static const float *operand_block(const gg_gemm_args *g, int side, int64_t r0, int64_t nr, int64_t c0, int64_t nc,
+                                  int64_t at, int64_t *ld) {
+    const gg_fprogram *pro = side ? g->pro_b : g->pro_a;
+    if (!pro) {
+        *ld = side ? g->ldb : g->lda;
+        return (side ? g->B : g->A) + r0 * *ld + c0;
+    }
+    float *share = g->pro_scratch + (int64_t)thread_num() * g->pro_share;
+    gg_ctx one = {1, g->isa, share + g->pro_temp, g->pro_share - g->pro_temp};
+    /* the batch stride is never stepped (extent 1) but must not be 0: a stored output cannot broadcast */
+    int64_t lo[3] = {g->item, r0, c0}, ext[3] = {1, nr, nc}, st[3] = {nr * nc + 1, nc, 1};
+    (void)gg__fused_region_into(&one, pro, lo, ext, share + at, st);
+    *ld = nc;
+    return share + at;
 }
 
 /* Packs panels [p0, p1) of B[pc:pc+kc, jc:jc+nc]; panel q goes to slot q - qoff
@@ -452,8 +483,9 @@ static void pack_b_panels(const gg_gemm_plan *p, const gg_gemm_args *g, float *s
         int64_t j = jc + q * ar->nr, w = min64(ar->nr, nc - q * ar->nr);
         int64_t R = round_up(w, ar->vw); /* narrow last panel: kernel uses fewer vectors */
         float *dst = slots + (q - qoff) * ar->nr * p->kc;
-        if (g->tb) ar->pack_rows(dst, g->B + j * g->ldb + pc, g->ldb, w, R, kc);
-        else ar->pack_cols(dst, g->B + pc * g->ldb + j, g->ldb, w, R, kc);
+        int64_t ld;
+        if (g->tb) ar->pack_rows(dst, operand_block(g, 1, j, w, pc, kc, 0, &ld), ld, w, R, kc);
+        else ar->pack_cols(dst, operand_block(g, 1, pc, kc, j, w, 0, &ld), ld, w, R, kc);
     }
 }
 
@@ -491,8 +523,9 @@ static void gemm_thread(const gg_gemm_plan *p, const gg_gemm_args *g, float *Ap,
                 for (int64_t ir = 0; ir < mc; ir += MR) {
                     int64_t i = ic + ir, w = min64(MR, m1 - i);
                     float *dst = Ap + ir * kc;
-                    if (g->ta) ar->pack_cols(dst, g->A + pc * g->lda + i, g->lda, w, MR, kc);
-                    else ar->pack_rows(dst, g->A + i * g->lda + pc, g->lda, w, MR, kc);
+                    int64_t ld;
+                    if (g->ta) ar->pack_cols(dst, operand_block(g, 0, pc, kc, i, w, 0, &ld), ld, w, MR, kc);
+                    else ar->pack_rows(dst, operand_block(g, 0, i, w, pc, kc, 0, &ld), ld, w, MR, kc);
                 }
                 /* One B panel is reused across all A panels of the block. */
                 for (int64_t q = q0; q < q1; q++) {
@@ -523,8 +556,16 @@ static void gemm_thread(const gg_gemm_plan *p, const gg_gemm_args *g, float *Ap,
     }
 }
 
-/* Tiny problems: straightforward loops over strided views, no scratch. */
-static void gemm_small(const gg_gemm_args *g) {
+/* Tiny problems: straightforward loops over strided views, no scratch
+ * (but for operands a prologue computes: whole, into the thread's temp). */
+static void gemm_small(const gg_gemm_args *g0) {
+    gg_gemm_args h = *g0;
+    const gg_gemm_args *g = &h;
+    if (h.pro_a) {
+        h.A = operand_block(g0, 0, 0, h.ta ? h.K : h.M, 0, h.ta ? h.M : h.K, 0, &h.lda);
+        h.pro_a = 0;
+    }
+    if (h.pro_b) h.B = operand_block(g0, 1, 0, h.tb ? h.N : h.K, 0, h.tb ? h.K : h.N, g0->pro_a ? h.M * h.K : 0, &h.ldb);
     const int64_t a_i = g->ta ? 1 : g->lda, a_k = g->ta ? g->lda : 1;
     const int64_t b_k = g->tb ? 1 : g->ldb, b_j = g->tb ? g->ldb : 1;
     enum { CHUNK = 256 };
@@ -550,13 +591,16 @@ static void gemm_small(const gg_gemm_args *g) {
     }
 }
 
+/* a_computed / b_computed: a prologue computes that operand (its pointer and ld are unused). */
 static gg_status check_args(const gg_ctx *ctx, const float *C, int64_t ldc, const float *A, int64_t lda,
-                            int ta, const float *B, int64_t ldb, int tb, int64_t M, int64_t N, int64_t K) {
+                            int ta, const float *B, int64_t ldb, int tb, int64_t M, int64_t N, int64_t K,
+                            int a_computed, int b_computed) {
     if (!ctx || M < 0 || N < 0 || K < 0) return GG_ERR_ARG;
     if (M == 0 || N == 0) return GG_OK;
     if (!C || ldc < N) return GG_ERR_ARG;
     if (K == 0) return GG_OK;
-    if (!A || !B || lda < (ta ? M : K) || ldb < (tb ? K : N)) return GG_ERR_ARG;
+    if (!a_computed && (!A || lda < (ta ? M : K))) return GG_ERR_ARG;
+    if (!b_computed && (!B || ldb < (tb ? K : N))) return GG_ERR_ARG;
     return GG_OK;
 }
 
@@ -603,20 +647,38 @@ gg_status gg_gemm_f32(const gg_ctx *ctx, float *C, int64_t ldc,
                       const float *A, int64_t lda, int trans_a,
                       const float *B, int64_t ldb, int trans_b,
                       int64_t M, int64_t N, int64_t K, float alpha, float beta) {
-    gg_status s = check_args(ctx, C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K);
+    gg_status s = check_args(ctx, C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K, 0, 0);
     if (s != GG_OK) return s;
     gg_gemm_plan p = make_plan(ctx, M, N, K);
     if (!p.small && (ctx->scratch == 0 || ctx->scratch_len < p.b_len + (int64_t)p.nt * p.a_len))
         return GG_ERR_SCRATCH;
-    gg_gemm_args g = {C, ldc, A, lda, trans_a != 0, B, ldb, trans_b != 0, M, N, K, alpha, beta, 0, 0, 0, 0, 0};
+    gg_gemm_args g = {C, ldc, A, lda, trans_a != 0, B, ldb, trans_b != 0, M, N, K, alpha, beta};
     gemm_run(ctx, &p, &g);
     return GG_OK;
 }
 
-/* Floats of scratch one thread's epilogue share needs (64-byte multiple). */
-static int64_t ep_share(const gg_ctx *ctx, const gg_fprogram *ep) {
+/* Floats of scratch one thread needs to run program `p` (64-byte multiple; 0 without one). */
+static int64_t program_share(const gg_ctx *ctx, const gg_fprogram *p) {
+    if (!p) return 0;
     gg_ctx one = {1, ctx ? ctx->isa : -1, 0, 0};
-    return round_up(gg_fused_f32_scratch(&one, ep), 16);
+    return round_up(gg_fused_f32_scratch(&one, p), 16);
+}
+
+/* Floats of one thread's prologue temp: a whole operand per item on the
+ * small path, else one packing block (up to max(MR, NR) x kc). */
+static int64_t prologue_temp(const gg_gemm_plan *p, int64_t M, int64_t N, int64_t K,
+                             const gg_fprogram *pa, const gg_fprogram *pb) {
+    if (!pa && !pb) return 0;
+    if (p->small) return round_up((pa ? M * K : 0) + (pb ? K * N : 0), 16);
+    int64_t r = p->ar->mr > p->ar->nr ? p->ar->mr : p->ar->nr;
+    return round_up(r * p->kc, 16);
+}
+
+static int64_t prologue_share(const gg_ctx *ctx, const gg_gemm_plan *p, int64_t M, int64_t N, int64_t K,
+                              const gg_fprogram *pa, const gg_fprogram *pb) {
+    if (!pa && !pb) return 0;
+    int64_t sa = program_share(ctx, pa), sb = program_share(ctx, pb);
+    return prologue_temp(p, M, N, K, pa, pb) + (sa > sb ? sa : sb);
 }
 
 /* Item b of a batch: its own C, A, B and epilogue batch index. */
@@ -624,29 +686,32 @@ static void gemm_item(const gg_ctx *ctx, const gg_gemm_plan *p, const gg_gemm_ar
                       int64_t stride_c, int64_t stride_a, int64_t stride_b) {
     gg_gemm_args g = *g0;
     g.C += b * stride_c;
-    g.A += b * stride_a;
-    g.B += b * stride_b;
-    g.ep_b = b;
+    if (g.A) g.A += b * stride_a;
+    if (g.B) g.B += b * stride_b;
+    g.item = b;
     gemm_run(ctx, p, &g);
 }
 
 static gg_status gemm_batched(const gg_ctx *ctx, float *C, int64_t ldc, int64_t stride_c,
                               const float *A, int64_t lda, int64_t stride_a, int trans_a,
                               const float *B, int64_t ldb, int64_t stride_b, int trans_b,
-                              int64_t batch, int64_t M, int64_t N, int64_t K,
-                              float alpha, float beta, const gg_fprogram *ep) {
+                              int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, float beta,
+                              const gg_fprogram *pa, const gg_fprogram *pb, const gg_fprogram *ep) {
     if (batch < 0) return GG_ERR_ARG;
-    gg_status s = check_args(ctx, C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K);
+    gg_status s = check_args(ctx, C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K, pa != 0, pb != 0);
     if (s != GG_OK || batch == 0) return s;
     gg_gemm_plan p = make_plan(ctx, M, N, K);
     int64_t gemm_len = p.small ? 0 : p.b_len + (int64_t)p.nt * p.a_len;
-    int64_t share = ep ? ep_share(ctx, ep) : 0;
-    int64_t need = gemm_len + (int64_t)gg__threads(ctx) * share;
+    int64_t eshare = program_share(ctx, ep), pshare = prologue_share(ctx, &p, M, N, K, pa, pb);
+    int threads = gg__threads(ctx);
+    int64_t need = gemm_len + (int64_t)threads * (eshare + pshare);
     if (need > 0 && (ctx->scratch == 0 || ctx->scratch_len < need))
         return GG_ERR_SCRATCH;
     if (M == 0 || N == 0) return GG_OK;
+    float *ep_scratch = ctx->scratch + gemm_len, *pro_scratch = ep_scratch + (int64_t)threads * eshare;
     gg_gemm_args g0 = {C, ldc, A, lda, trans_a != 0, B, ldb, trans_b != 0, M, N, K, alpha, beta,
-                       ep, 0, ep ? ctx->scratch + gemm_len : 0, share, ctx->isa};
+                       0, ctx->isa, ep, ep ? ep_scratch : 0, eshare,
+                       pa, pb, pa || pb ? pro_scratch : 0, pshare, prologue_temp(&p, M, N, K, pa, pb)};
     /* Tiny GEMMs need no scratch, so whole items can go to different threads
      * (each item is still computed by one thread: same bits as serial). */
     int par = gg__threads(ctx);
@@ -665,21 +730,53 @@ gg_status gg_gemm_batched_f32(const gg_ctx *ctx, float *C, int64_t ldc, int64_t 
                               int64_t batch, int64_t M, int64_t N, int64_t K,
                               float alpha, float beta) {
     return gemm_batched(ctx, C, ldc, stride_c, A, lda, stride_a, trans_a, B, ldb, stride_b, trans_b,
-                        batch, M, N, K, alpha, beta, 0);
+                        batch, M, N, K, alpha, beta, 0, 0, 0);
 }
 
-/* ------------------------------------------------------- GEMM + epilogue */
+/* ------------------------------------------- GEMM + prologues + epilogue */
 
 /* An epilogue must be an elementwise program over (batch, M, N). */
 static int ep_ok(const gg_fprogram *ep, int64_t batch, int64_t M, int64_t N) {
-    return gg__fused_validate(ep, 0) == GG_OK && ep->rank == 3 && ep->shape[0] == batch &&
+    return gg__fused_validate(ep, 0) == GG_OK && !ep->post && ep->rank == 3 && ep->shape[0] == batch &&
            ep->shape[1] == M && ep->shape[2] == N;
 }
 
+/* A prologue: an elementwise program with one output over the operand's storage (batch, rows, cols);
+ * checked as the kernel runs it, writing to a block buffer (its own output pointer is not used). */
+static int pro_ok(const gg_fprogram *pro, int64_t batch, int64_t rows, int64_t cols) {
+    if (!pro || pro->noutputs != 1) return 0;
+    gg_fprogram q = *pro;
+    float block;
+    float *out[1] = {&block};
+    int64_t st[GG_MAX_RANK] = {rows * cols + 1, cols + 1, 1}; /* never 0, as operand_block's */
+    q.outputs = out;
+    q.out_strides = st;
+    return ep_ok(&q, batch, rows, cols);
+}
+
+int64_t gg_gemm_pro_ep_f32_scratch(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K, const gg_fprogram *prologue_a,
+                                   const gg_fprogram *prologue_b, const gg_fprogram *epilogue) {
+    if (M < 0 || N < 0 || K < 0) return 0;
+    gg_gemm_plan p = make_plan(ctx, M, N, K);
+    int64_t gemm_len = p.small ? 0 : p.b_len + (int64_t)p.nt * p.a_len;
+    return gemm_len + (int64_t)gg__threads(ctx) * (program_share(ctx, epilogue) +
+                                                    prologue_share(ctx, &p, M, N, K, prologue_a, prologue_b));
+}
+
+gg_status gg_gemm_pro_ep_f32(const gg_ctx *ctx, float *C, int64_t ldc, int64_t stride_c,
+                             const float *A, int64_t lda, int64_t stride_a, int trans_a,
+                             const float *B, int64_t ldb, int64_t stride_b, int trans_b,
+                             int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, float beta,
+                             const gg_fprogram *prologue_a, const gg_fprogram *prologue_b, const gg_fprogram *epilogue) {
+    if (epilogue && !ep_ok(epilogue, batch, M, N)) return GG_ERR_ARG;
+    if (prologue_a && !pro_ok(prologue_a, batch, trans_a ? K : M, trans_a ? M : K)) return GG_ERR_ARG;
+    if (prologue_b && !pro_ok(prologue_b, batch, trans_b ? N : K, trans_b ? K : N)) return GG_ERR_ARG;
+    return gemm_batched(ctx, C, ldc, stride_c, A, lda, stride_a, trans_a, B, ldb, stride_b, trans_b,
+                        batch, M, N, K, alpha, beta, prologue_a, prologue_b, epilogue);
+}
+
 int64_t gg_gemm_ep_f32_scratch(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K, const gg_fprogram *epilogue) {
-    int64_t s = gg_gemm_f32_scratch(ctx, M, N, K);
-    if (!epilogue) return s;
-    return s + (int64_t)gg__threads(ctx) * ep_share(ctx, epilogue);
+    return gg_gemm_pro_ep_f32_scratch(ctx, M, N, K, 0, 0, epilogue);
 }
 
 gg_status gg_gemm_ep_f32(const gg_ctx *ctx, float *C, int64_t ldc, int64_t stride_c,
@@ -687,7 +784,6 @@ gg_status gg_gemm_ep_f32(const gg_ctx *ctx, float *C, int64_t ldc, int64_t strid
                          const float *B, int64_t ldb, int64_t stride_b, int trans_b,
                          int64_t batch, int64_t M, int64_t N, int64_t K,
                          float alpha, float beta, const gg_fprogram *epilogue) {
-    if (epilogue && !ep_ok(epilogue, batch, M, N)) return GG_ERR_ARG;
-    return gemm_batched(ctx, C, ldc, stride_c, A, lda, stride_a, trans_a, B, ldb, stride_b, trans_b,
-                        batch, M, N, K, alpha, beta, epilogue);
+    return gg_gemm_pro_ep_f32(ctx, C, ldc, stride_c, A, lda, stride_a, trans_a, B, ldb, stride_b, trans_b,
+                              batch, M, N, K, alpha, beta, 0, 0, epilogue);
 }

@@ -138,5 +138,11 @@ gg__rand_fn gg__rand_normal_pick(const gg_ctx *ctx);  /* gg_random.c */
 gg_status gg__fused_validate(const gg_fprogram *p, int allow_reduce);
 /* Fills every REDUCE output's footprint with 0 (sum) or -inf (max). */
 void gg__fused_init_reductions(const gg_fprogram *p);
+/* gg_fused.c: gg_fused_region_f32 for a program with one output, written to
+ * dst (strides dst_strides) addressed from the box's corner rather than the
+ * space's origin: a GEMM prologue computes one panel of its operand into a
+ * small buffer. Random draws keep the space's own counters. */
+gg_status gg__fused_region_into(const gg_ctx *ctx, const gg_fprogram *p, const int64_t *lo, const int64_t *extent,
+                                float *dst, const int64_t *dst_strides);
 
 #endif /* GG_INTERNAL_H */

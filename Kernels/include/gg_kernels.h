@@ -303,6 +303,25 @@ gg_status gg_gemm_ep_f32(const gg_ctx *ctx, float *C, int64_t ldc, int64_t strid
                          int64_t batch, int64_t M, int64_t N, int64_t K,
                          float alpha, float beta, const gg_fprogram *epilogue);
 
+/* ---- GEMM with prologues and an epilogue (gg_gemm.c) ----
+ * As gg_gemm_ep_f32, but an operand with a prologue is not read from memory:
+ * its prologue, an elementwise program with one output (no REDUCE) over the
+ * operand's storage space (batch, rows, cols), computes each block of it as
+ * GEMM packs it, into per-thread scratch (the operand's pointer, ld and
+ * stride, and the prologue's own output pointer and strides, are unused). The storage space of A is (batch, M, K), or
+ * (batch, K, M) when trans_a; of B (batch, K, N), or (batch, N, K). Results
+ * are bit-identical to running the prologue with gg_fused_f32 into memory and
+ * calling gg_gemm_ep_f32 on it; random draws keep their counters over the
+ * prologue's whole space. Blocks are recomputed where GEMM packs them more
+ * than once (per column group of threads for A). */
+int64_t gg_gemm_pro_ep_f32_scratch(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K, const gg_fprogram *prologue_a,
+                                   const gg_fprogram *prologue_b, const gg_fprogram *epilogue);
+gg_status gg_gemm_pro_ep_f32(const gg_ctx *ctx, float *C, int64_t ldc, int64_t stride_c,
+                             const float *A, int64_t lda, int64_t stride_a, int trans_a,
+                             const float *B, int64_t ldb, int64_t stride_b, int trans_b,
+                             int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, float beta,
+                             const gg_fprogram *prologue_a, const gg_fprogram *prologue_b, const gg_fprogram *epilogue);
+
 /* ---- Scalar references (gg_ref_*.c): same contracts, plain loops, one thread ---- */
 gg_status gg_gemm_f32_ref(const gg_ctx *ctx, float *C, int64_t ldc,
                           const float *A, int64_t lda, int trans_a,
