@@ -95,6 +95,7 @@ final class FusedEagerTests: XCTestCase {
     /// Property test: seeded random graphs of elementwise, broadcast, reduction and matmul ops.
     func testRandomGraphsAgree() throws {
         var rng = TestRNG(seed: 42)
+        var trialsWithPrologues = 0
         for trial in 0..<200 {
             let g = Graph()
             let m = 1 + rng.below(9), n = 1 + rng.below(17)
@@ -130,8 +131,12 @@ final class FusedEagerTests: XCTestCase {
             let eager = try Session(graph: g, config: RunConfig(threads: 2, seed: UInt64(trial), mode: .eager))
             let fused = try Session(graph: g, config: RunConfig(threads: 2, seed: UInt64(trial), mode: .fused))
             let ve = try eager.run(outputs + grads), vf = try fused.run(outputs + grads)
+            if fuse(Compiler.optimize(Program(g, outputs: outputs + grads))).groups.contains(where: { $0.kind == .prologue }) {
+                trialsWithPrologues += 1
+            }
             for (k, (f, e)) in zip(vf, ve).enumerated() { assertAgree(f, e, "trial \(trial) output \(k)") }
         }
+        XCTAssertGreaterThan(trialsWithPrologues, 10, "the generator should exercise GEMM prologues")
     }
 }
 

@@ -168,7 +168,9 @@ public struct Dump {
         if !views.isEmpty {
             lines.append("no kernel (views of other storage, constants): " + views.map { "%\($0) \(nodes[$0].op.name)" }.joined(separator: ", "))
         }
-        lines.append("\(fused.groups.count) kernels for \(nodes.count) nodes")
+        let prologues = fused.groups.filter { $0.kind == .prologue }.count
+        lines.append("\(fused.groups.count - prologues) kernels for \(nodes.count) nodes"
+            + (prologues == 0 ? "" : " (and \(prologues) prologue group\(prologues == 1 ? "" : "s") inside GEMMs)"))
         return lines.joined(separator: "\n")
     }
 
@@ -188,6 +190,9 @@ public struct Dump {
             line += step.reads.isEmpty ? "leaves" : step.reads.map { "%\($0)" }.joined(separator: ", ")
             line += String(format: "  %.2f MFLOP  read %.1f KB  write %.1f KB", Double(step.flops) / 1e6,
                            Double(step.bytesRead) / 1e3, Double(step.bytesWritten) / 1e3)
+            if !step.prologues.isEmpty {
+                line += "  prologue " + step.prologues.map { "group \($0) (%\(fused.groups[$0].stored[0]))" }.joined(separator: ", ")
+            }
             lines.append(line)
         }
         let flops = plan.steps.reduce(0) { $0 + $1.flops }
@@ -230,6 +235,7 @@ public struct Dump {
                 var o: [String: Any] = ["index": k, "kernel": s.kernel, "writes": s.writes, "reads": s.reads, "flops": s.flops,
                                         "bytes_read": s.bytesRead, "bytes_written": s.bytesWritten]
                 if let g = s.group { o["group"] = g }
+                if !s.prologues.isEmpty { o["prologue_groups"] = s.prologues }
                 o["arena"] = s.writes.compactMap { plan.slots[$0].map { ["offset_bytes": $0.offset * 4, "bytes": $0.count * 4] } }
                 return o
             }

@@ -15,7 +15,12 @@ struct FusedProgramLowering {
     private(set) var stores: [(node: Int, reduced: [Int]?)] = []
     /// Random streams in key-slot order.
     private(set) var keyStreams: [Int] = []
-    let epilogue: Bool
+    /// Slot 0 is preloaded with a GEMM's or convolution's output (an epilogue).
+    let preloads: Bool
+    /// The stored value is a GEMM operand computed as GEMM packs it (a prologue): it has no storage.
+    let prologue: Bool
+    /// Runs inside a GEMM or convolution over its space: never collapsed, operands folded to it.
+    var inKernel: Bool { preloads || prologue }
     private let nodes: [Node]
 
     /// Instructions that compute (not loads or stores): the step's FLOPs per element.
@@ -24,10 +29,13 @@ struct FusedProgramLowering {
     }
 
     /// `preloaded`: an epilogue's matmul or convolution node, read from input slot 0 (the kernel's output).
-    init(nodes: [Node], views: [ViewInfo], members: [Int], stored: [Int], space: Shape, preloaded: Int?) throws {
+    /// `prologue`: the one stored value is computed into GEMM's packing buffers, not memory.
+    init(nodes: [Node], views: [ViewInfo], members: [Int], stored: [Int], space: Shape, preloaded: Int?,
+         prologue: Bool = false) throws {
         self.nodes = nodes
         self.space = space
-        epilogue = preloaded != nil
+        preloads = preloaded != nil
+        self.prologue = prologue
         let memberSet = Set(members)
         let storedSet = Set(stored)
 
@@ -124,33 +132,37 @@ struct FusedProgramLowering {
 
     /// The kernel's program with every operand resolved to storage and strides
     /// over the iteration space; the space is collapsed where all operands allow
-    /// (never for an epilogue, whose tiles are addressed in its own space).
+    /// (never inside a GEMM or convolution, which address tiles in their own space).
     func spec(_ operand: (Int) -> Operand, preloadedOperand: Operand? = nil) throws -> FusedSpec {
         var inputs: [(Location, [Int])] = []
         for (slot, id) in loads.enumerated() {
-            let o = slot == 0 && epilogue ? preloadedOperand! : operand(id)
+            let o = slot == 0 && preloads ? preloadedOperand! : operand(id)
             inputs.append((o.location!, try strides(o)))
         }
         var outputs: [(Location, [Int])] = []
         for (id, reduced) in stores {
+            if prologue {  // GEMM writes the blocks to its own buffers; no storage to name
+                outputs.append((Location(base: 0, offset: 0), space.contiguousStrides))
+                continue
+            }
             let o = operand(id)
             var s = try strides(o)
             if let reduced { for axis in reduced { s[axis] = 0 } }
             outputs.append((o.location!, s))
         }
         var dims = space.dims
-        if !epilogue {
+        if !inKernel {
             (dims, inputs, outputs) = collapse(dims, inputs, outputs)
         }
         return FusedSpec(instructions: instructions, registers: registers, space: dims,
                          inputs: inputs, outputs: outputs, keys: keyStreams)
     }
 
-    /// An operand's strides over the iteration space. A GEMM epilogue's space is
-    /// (batch, M, N): a 2-D operand gets batch stride 0, leading axes fold into one.
-    /// A convolution epilogue's space is the output's own (n, c, h, w).
+    /// An operand's strides over the iteration space. A GEMM epilogue's or prologue's
+    /// space is (batch, rows, columns): a 2-D operand gets batch stride 0, leading axes
+    /// fold into one. A convolution epilogue's space is the output's own (n, c, h, w).
     private func strides(_ o: Operand) throws -> [Int] {
-        if !epilogue || o.shape.rank == space.rank { return o.strides }
+        if !inKernel || o.shape.rank == space.rank { return o.strides }
         let r = o.shape.rank
         if r == 2 { return [0] + o.strides }
         guard let batchStride = o.layout.batchStride(trailing: 2) else {

@@ -4,6 +4,7 @@ public struct FusionGroup: Equatable {
         case elementwise   // a chain of elementwise ops: one fused program
         case reduction     // elementwise producers feeding reductions: one fused program
         case contraction   // a GEMM or convolution with an epilogue of elementwise consumers
+        case prologue      // an elementwise chain the GEMMs that read its value compute as they pack it: no kernel
         case single        // one kernel for one op (filter gradient, pooling, pad, concat, one-hot, fill, copy)
     }
 
@@ -40,7 +41,8 @@ public struct FusedProgram {
 ///    scaling, a loss's tail), and consumers over the input's space
 ///    (softmax's `x - max`) start a new group;
 /// 3. elementwise consumers of a matmul, conv2d or conv_transpose2d with its output shape
-///    become the GEMM's or convolution's epilogue;
+///    become the GEMM's or convolution's epilogue; an elementwise group read only
+///    as matmul operands becomes those GEMMs' prologue (`assignPrologues`);
 /// 4. (optimiser updates are fused by the plan builder: one kernel per parameter group).
 /// A node joins a group only when none of its other inputs depends on that
 /// group, so the kernel graph stays acyclic.
@@ -152,7 +154,7 @@ public func fuse(_ program: Program) -> FusedProgram {
                 switch groups[g].kind {
                 case .elementwise, .reduction: return groups[g].space == node.shape ? g : nil
                 case .contraction: return groups[g].space == node.shape && !isReduce(i) ? g : nil
-                case .single: return nil
+                case .single, .prologue: return nil
                 }
             }
             if let g = candidates.first(where: { canJoin(id, $0) }) { join(id, g) }
@@ -211,7 +213,7 @@ public func fuse(_ program: Program) -> FusedProgram {
         groups[g].stored = stored
         groups[g].boundaries = reasons
     }
-    return FusedProgram(program: program, groups: groups, groupOf: groupOf, views: views)
+    return assignPrologues(FusedProgram(program: program, groups: groups, groupOf: groupOf, views: views))
 }
 
 /// Whether op's kernel takes an epilogue program (it heads a contraction group).
@@ -228,7 +230,7 @@ func drawsInline(_ op: Op, in kind: FusionGroup.Kind) -> Bool {
     switch kind {
     case .single: return false
     case .contraction: return !takesEpilogue(op)
-    case .elementwise, .reduction: return true
+    case .elementwise, .reduction, .prologue: return true
     }
 }
 

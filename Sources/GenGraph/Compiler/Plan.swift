@@ -54,6 +54,8 @@ public struct PlanStep {
     let op: StepOp
     /// The fusion group it runs (index into `FusedProgram.groups`), if any.
     public let group: Int?
+    /// Prologue groups it computes inside (a GEMM's operands).
+    public let prologues: [Int]
     /// Nodes whose values it writes.
     public let writes: [Int]
     /// Nodes whose stored values it reads.
@@ -90,6 +92,15 @@ struct MatrixOperand {
     let transposed: Bool
 }
 
+/// A GEMM operand: read from storage, or computed block by block as GEMM packs it.
+enum GemmOperand {
+    case memory(MatrixOperand)
+    /// A prologue over the operand's storage (batch, rows, cols); transposed as in MatrixOperand.
+    case computed(FusedSpec, transposed: Bool)
+
+    var isComputed: Bool { if case .computed = self { return true }; return false }
+}
+
 struct CopySpec {
     let output: Location
     let outputStrides: [Int]
@@ -102,7 +113,7 @@ enum ConvKind { case forward, backwardData, backwardFilter }
 enum StepOp {
     /// A fused program, then (when the group has one) its pass over the reduced space.
     case fused(FusedSpec, post: FusedSpec?)
-    case gemm(c: Location, a: MatrixOperand, b: MatrixOperand, batch: Int, m: Int, n: Int, k: Int, epilogue: FusedSpec?)
+    case gemm(c: Location, a: GemmOperand, b: GemmOperand, batch: Int, m: Int, n: Int, k: Int, epilogue: FusedSpec?)
     /// A convolution; forward and data-gradient ones may carry an epilogue over their output.
     case conv(ConvKind, dims: [Int], output: Location, first: Location, second: Location, epilogue: FusedSpec?)
     case maxPool(dims: [Int], output: Location, input: Location)
@@ -114,7 +125,9 @@ enum StepOp {
     var kernelName: String {
         switch self {
         case .fused: return "gg_fused_f32"
-        case .gemm(_, _, _, _, _, _, _, let e): return e == nil ? "gg_gemm_f32" : "gg_gemm_ep_f32"
+        case .gemm(_, let a, let b, _, _, _, _, let e):
+            if a.isComputed || b.isComputed { return "gg_gemm_pro_ep_f32" }
+            return e == nil ? "gg_gemm_f32" : "gg_gemm_ep_f32"
         case .conv(.forward, _, _, _, _, let e): return e == nil ? "gg_conv2d_f32" : "gg_conv2d_ep_f32"
         case .conv(.backwardData, _, _, _, _, let e): return e == nil ? "gg_conv2d_bwd_data_f32" : "gg_conv2d_bwd_data_ep_f32"
         case .conv(.backwardFilter, _, _, _, _, _): return "gg_conv2d_bwd_filter_f32"

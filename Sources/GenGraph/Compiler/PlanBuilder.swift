@@ -17,6 +17,8 @@ private struct StepTemplate {
     let writes: [Int]
     let reads: [Int]
     let flops: Int
+    /// Prologue groups the step computes inside (a GEMM's operands).
+    var prologues: [Int] = []
     let make: (_ operand: (Int) -> Operand, _ location: (Int) -> Location) throws -> StepOp
 }
 
@@ -96,8 +98,8 @@ private final class PlanBuilder {
             let op = try t.make(resolveOperand, resolveLocation)
             let bytesRead = Set(t.reads).reduce(0) { $0 + shape($1).count } * 4
             let bytesWritten = t.writes.reduce(0) { $0 + shape($1).count } * 4
-            steps.append(PlanStep(op: op, group: t.group, writes: t.writes, reads: t.reads, flops: t.flops,
-                                  bytesRead: bytesRead + leafBytes(t), bytesWritten: bytesWritten))
+            steps.append(PlanStep(op: op, group: t.group, prologues: t.prologues, writes: t.writes, reads: t.reads,
+                                  flops: t.flops, bytesRead: bytesRead + leafBytes(t), bytesWritten: bytesWritten))
         }
         let outputOperands = outputs.map { id -> Operand in
             id < nodes.count ? operand(id, slots: memory.slots)
@@ -112,10 +114,12 @@ private final class PlanBuilder {
     func leafBytes(_ t: StepTemplate) -> Int {
         guard let g = t.group else { return 0 }
         var leaves = Set<Int>()
-        let members = Set(fused.groups[g].nodes)
-        for id in fused.groups[g].nodes {
-            for i in nodes[id].inputs where !members.contains(i) {
-                if leafIndex[views[i].root] != nil || constantIndex[views[i].root] != nil { leaves.insert(views[i].root) }
+        for h in [g] + t.prologues {
+            let members = Set(fused.groups[h].nodes)
+            for id in fused.groups[h].nodes {
+                for i in nodes[id].inputs where !members.contains(i) {
+                    if leafIndex[views[i].root] != nil || constantIndex[views[i].root] != nil { leaves.insert(views[i].root) }
+                }
             }
         }
         return leaves.reduce(0) { $0 + nodes[$1].shape.count } * 4
@@ -144,6 +148,8 @@ private final class PlanBuilder {
             if case .matmul = nodes[first].op { try lowerGemm(g) } else { try lowerSingle(first, g) }
         case .single:
             try lowerSingle(first, g)
+        case .prologue:
+            break  // computed inside each GEMM that reads it (lowerGemm)
         }
     }
 
@@ -182,10 +188,19 @@ private final class PlanBuilder {
         let mm = group.nodes[0]
         guard case .matmul(let ta, let tb) = nodes[mm].op else { throw GraphError(op: "plan", "contraction group without matmul") }
         var (a, b) = (nodes[mm].inputs[0], nodes[mm].inputs[1])
-        // Operands GEMM cannot read through their strides are copied first.
+        // Operands a prologue computes; those GEMM cannot read through their strides are copied first.
+        var prologues: [FusedProgramLowering?] = [nil, nil]
+        var prologueGroups: [Int] = []
         for side in 0..<2 {
             let input = side == 0 ? a : b
-            if !Self.gemmReadable(views[input], nodes[input].shape) {
+            if let p = prologueGroup(of: input, in: fused) {
+                let value = fused.groups[p].stored[0]
+                let shape = nodes[value].shape
+                let space = shape.rank == 3 ? shape : Shape([1] + shape.dims)
+                prologues[side] = try FusedProgramLowering(nodes: nodes, views: views, members: fused.groups[p].nodes,
+                                                           stored: [value], space: space, preloaded: nil, prologue: true)
+                if !prologueGroups.contains(p) { prologueGroups.append(p) }
+            } else if !Self.gemmReadable(views[input], nodes[input].shape) {
                 let copy = newValue(nodes[input].shape)
                 templates.append(copyTemplate(into: copy, from: input))
                 if side == 0 { a = copy } else { b = copy }
@@ -197,19 +212,28 @@ private final class PlanBuilder {
         let aShape = shape(a)
         let k = ta ? aShape[r - 2] : aShape[r - 1]
         let (target, writes, epilogue) = try epilogueOf(g, space: [batch, m, n])
-        let reads = externalReads(g) + [a, b].filter { $0 >= nodes.count }
+        let computed = Set(prologueGroups.map { fused.groups[$0].stored[0] })
+        var reads = externalReads(g).filter { !computed.contains($0) }
+        for p in prologueGroups { reads += externalReads(p).filter { !reads.contains($0) } }
+        reads += [a, b].filter { $0 >= nodes.count }
         let (av, bv) = (a, b)
-        templates.append(StepTemplate(group: g, writes: writes, reads: reads, flops: 2 * batch * m * n * k) { operand, location in
+        templates.append(StepTemplate(group: g, writes: writes, reads: reads, flops: 2 * batch * m * n * k,
+                                      prologues: prologueGroups) { operand, location in
             /// The operand as GEMM reads it: transposed when the op asks for it xor its storage is transposed.
-            func matrix(_ v: Int, _ transpose: Bool) throws -> MatrixOperand {
+            func matrix(_ v: Int, _ transpose: Bool, _ prologue: FusedProgramLowering?) throws -> GemmOperand {
+                if let prologue {
+                    return .computed(try prologue.spec(operand), transposed: (self.views[v].root != v) != transpose)
+                }
                 let op = v < self.nodes.count ? operand(v) : Operand(location: location(v), constant: nil, shape: self.shape(v), strides: self.shape(v).contiguousStrides)
                 guard let mo = Self.matrix(op) else { throw GraphError(op: "plan", "matmul operand %\(v) not readable by GEMM") }
-                return MatrixOperand(location: mo.location, ld: mo.ld, batchStride: mo.batchStride, transposed: mo.transposed != transpose)
+                return .memory(MatrixOperand(location: mo.location, ld: mo.ld, batchStride: mo.batchStride,
+                                             transposed: mo.transposed != transpose))
             }
             let c = location(target)
             let cOperand = Operand(location: c, constant: nil, shape: [batch, m, n], strides: [m * n, n, 1])
             let spec = try epilogue?.spec(operand, preloadedOperand: cOperand)
-            return .gemm(c: c, a: try matrix(av, ta), b: try matrix(bv, tb), batch: batch, m: m, n: n, k: k, epilogue: spec)
+            return .gemm(c: c, a: try matrix(av, ta, prologues[0]), b: try matrix(bv, tb, prologues[1]),
+                         batch: batch, m: m, n: n, k: k, epilogue: spec)
         })
     }
 

@@ -15,6 +15,8 @@ struct ViewInfo {
     let offset: Int
     let strides: [Int]
 
+    var isConstant: Bool { if case .constant = kind { return true }; return false }
+
     /// Strided windows for every node of `program`. A reshape of a
     /// non-contiguous window cannot be a window; it becomes a value (the
     /// fusion pass gives it a copy kernel).

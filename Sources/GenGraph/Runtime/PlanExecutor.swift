@@ -59,6 +59,8 @@ private final class KernelCall {
     var program: PreparedProgram?
     /// A GEMM's or convolution's epilogue, or a fused step's pass after its reductions.
     var epilogue: PreparedProgram?
+    /// A GEMM's prologues, for the operands it computes (A, B).
+    var prologues: [PreparedProgram?] = [nil, nil]
 
     init(_ op: StepOp, kernels: KernelContext) throws {
         self.op = op
@@ -73,9 +75,14 @@ private final class KernelCall {
                 program!.pointer.pointee.post = UnsafePointer(epilogue!.pointer)
             }
             scratch = program!.scratch(&ctx)
-        case .gemm(_, _, _, _, let m, let n, let k, let e):
+        case .gemm(_, let a, let b, _, let m, let n, let k, let e):
             epilogue = e.map(PreparedProgram.init)
-            scratch = gg_gemm_ep_f32_scratch(&ctx, Int64(m), Int64(n), Int64(k), epilogue?.pointer)
+            prologues = [a, b].map { operand -> PreparedProgram? in
+                if case .computed(let spec, _) = operand { return PreparedProgram(spec) }
+                return nil
+            }
+            scratch = gg_gemm_pro_ep_f32_scratch(&ctx, Int64(m), Int64(n), Int64(k), prologues[0]?.pointer,
+                                                 prologues[1]?.pointer, epilogue?.pointer)
         case .conv(_, let dims, _, _, _, let e):
             var s = convShape(dims)
             epilogue = e.map(PreparedProgram.init)
@@ -93,12 +100,20 @@ private final class KernelCall {
             epilogue?.bind(bases: bases, keys: keys)
             try program!.run(&ctx, bases: bases, keys: keys)
         case .gemm(let c, let a, let b, let batch, let m, let n, let k, _):
-            // The epilogue runs on each finished output tile inside the GEMM.
+            // Prologues compute operand blocks as GEMM packs them; the epilogue runs on each finished output tile.
             epilogue?.bind(bases: bases, keys: keys)
-            try check(gg_gemm_ep_f32(&ctx, p(c), Int64(n), Int64(m * n),
-                                     p(a.location), Int64(a.ld), Int64(a.batchStride), a.transposed ? 1 : 0,
-                                     p(b.location), Int64(b.ld), Int64(b.batchStride), b.transposed ? 1 : 0,
-                                     Int64(batch), Int64(m), Int64(n), Int64(k), 1, 0, epilogue?.pointer), "matmul")
+            for prologue in prologues { prologue?.bind(bases: bases, keys: keys) }
+            /// Pointer, leading dimension, batch stride and transpose flag of an operand (nil pointer when computed).
+            func matrix(_ o: GemmOperand) -> (UnsafeMutablePointer<Float>?, Int64, Int64, Int32) {
+                switch o {
+                case .memory(let mo): return (p(mo.location), Int64(mo.ld), Int64(mo.batchStride), mo.transposed ? 1 : 0)
+                case .computed(_, let transposed): return (nil, 0, 0, transposed ? 1 : 0)
+                }
+            }
+            let (pa, lda, sa, ta) = matrix(a), (pb, ldb, sb, tb) = matrix(b)
+            try check(gg_gemm_pro_ep_f32(&ctx, p(c), Int64(n), Int64(m * n), pa, lda, sa, ta, pb, ldb, sb, tb,
+                                         Int64(batch), Int64(m), Int64(n), Int64(k), 1, 0,
+                                         prologues[0]?.pointer, prologues[1]?.pointer, epilogue?.pointer), "matmul")
         case .conv(let kind, let dims, let out, let first, let second, _):
             var s = convShape(dims)
             // The epilogue runs on output pixels soon after the convolution finishes them.
