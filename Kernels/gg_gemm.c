@@ -362,7 +362,9 @@ static int64_t balanced_block(int64_t n, int64_t cap, int64_t unit) {
     return round_up(cdiv(n, parts), unit);
 }
 
-static gg_gemm_plan make_plan(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K) {
+/* a_computed: a prologue computes A, once per row group but again in every
+ * column group (each packs all of A), so column groups cost more. */
+static gg_gemm_plan make_plan(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K, int a_computed) {
     gg_gemm_plan p;
     memset(&p, 0, sizeof p);
     p.ar = arch_for(ctx);
@@ -388,7 +390,8 @@ static gg_gemm_plan make_plan(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K
             if (nt % tn) continue;
             int tm = nt / tn;
             if (tm > mtiles || tn > ntiles) continue;
-            double load = (double)(cdiv(mtiles, tm) * cdiv(ntiles, tn)) * (tm > 1 ? 1.15 : 1.0);
+            double load = (double)(cdiv(mtiles, tm) * cdiv(ntiles, tn)) * (tm > 1 ? 1.15 : 1.0) *
+                          (a_computed && tn > 1 ? 1.5 : 1.0);
             if (best < 0 || load < best) { best = load; p.nt = nt; p.tm = tm; p.tn = tn; }
         }
     }
@@ -402,7 +405,7 @@ static gg_gemm_plan make_plan(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K
 
 int64_t gg_gemm_f32_scratch(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K) {
     if (M < 0 || N < 0 || K < 0) return 0;
-    gg_gemm_plan p = make_plan(ctx, M, N, K);
+    gg_gemm_plan p = make_plan(ctx, M, N, K, 0);
     if (p.small) return 0;
     return p.b_len + (int64_t)p.nt * p.a_len;
 }
@@ -520,12 +523,14 @@ static void gemm_thread(const gg_gemm_plan *p, const gg_gemm_args *g, float *Ap,
             }
             for (int64_t ic = m0; ic < m1; ic += p->mc) {
                 const int64_t mc = min64(p->mc, m1 - ic);
+                /* The whole mc x kc block of A (a prologue computes it in one call, over long rows), then its panels. */
+                int64_t ld;
+                const float *blk = g->ta ? operand_block(g, 0, pc, kc, ic, mc, 0, &ld) : operand_block(g, 0, ic, mc, pc, kc, 0, &ld);
                 for (int64_t ir = 0; ir < mc; ir += MR) {
-                    int64_t i = ic + ir, w = min64(MR, m1 - i);
+                    int64_t w = min64(MR, mc - ir);
                     float *dst = Ap + ir * kc;
-                    int64_t ld;
-                    if (g->ta) ar->pack_cols(dst, operand_block(g, 0, pc, kc, i, w, 0, &ld), ld, w, MR, kc);
-                    else ar->pack_rows(dst, operand_block(g, 0, i, w, pc, kc, 0, &ld), ld, w, MR, kc);
+                    if (g->ta) ar->pack_cols(dst, blk + ir, ld, w, MR, kc);
+                    else ar->pack_rows(dst, blk + ir * ld, ld, w, MR, kc);
                 }
                 /* One B panel is reused across all A panels of the block. */
                 for (int64_t q = q0; q < q1; q++) {
@@ -649,7 +654,7 @@ gg_status gg_gemm_f32(const gg_ctx *ctx, float *C, int64_t ldc,
                       int64_t M, int64_t N, int64_t K, float alpha, float beta) {
     gg_status s = check_args(ctx, C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K, 0, 0);
     if (s != GG_OK) return s;
-    gg_gemm_plan p = make_plan(ctx, M, N, K);
+    gg_gemm_plan p = make_plan(ctx, M, N, K, 0);
     if (!p.small && (ctx->scratch == 0 || ctx->scratch_len < p.b_len + (int64_t)p.nt * p.a_len))
         return GG_ERR_SCRATCH;
     gg_gemm_args g = {C, ldc, A, lda, trans_a != 0, B, ldb, trans_b != 0, M, N, K, alpha, beta};
@@ -665,12 +670,12 @@ static int64_t program_share(const gg_ctx *ctx, const gg_fprogram *p) {
 }
 
 /* Floats of one thread's prologue temp: a whole operand per item on the
- * small path, else one packing block (up to max(MR, NR) x kc). */
+ * small path, else one packing block (an mc x kc block of A, a kc x NR panel of B). */
 static int64_t prologue_temp(const gg_gemm_plan *p, int64_t M, int64_t N, int64_t K,
                              const gg_fprogram *pa, const gg_fprogram *pb) {
     if (!pa && !pb) return 0;
     if (p->small) return round_up((pa ? M * K : 0) + (pb ? K * N : 0), 16);
-    int64_t r = p->ar->mr > p->ar->nr ? p->ar->mr : p->ar->nr;
+    int64_t r = p->mc > p->ar->nr ? p->mc : p->ar->nr;
     return round_up(r * p->kc, 16);
 }
 
@@ -700,7 +705,7 @@ static gg_status gemm_batched(const gg_ctx *ctx, float *C, int64_t ldc, int64_t 
     if (batch < 0) return GG_ERR_ARG;
     gg_status s = check_args(ctx, C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K, pa != 0, pb != 0);
     if (s != GG_OK || batch == 0) return s;
-    gg_gemm_plan p = make_plan(ctx, M, N, K);
+    gg_gemm_plan p = make_plan(ctx, M, N, K, pa != 0);
     int64_t gemm_len = p.small ? 0 : p.b_len + (int64_t)p.nt * p.a_len;
     int64_t eshare = program_share(ctx, ep), pshare = prologue_share(ctx, &p, M, N, K, pa, pb);
     int threads = gg__threads(ctx);
@@ -757,7 +762,7 @@ static int pro_ok(const gg_fprogram *pro, int64_t batch, int64_t rows, int64_t c
 int64_t gg_gemm_pro_ep_f32_scratch(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K, const gg_fprogram *prologue_a,
                                    const gg_fprogram *prologue_b, const gg_fprogram *epilogue) {
     if (M < 0 || N < 0 || K < 0) return 0;
-    gg_gemm_plan p = make_plan(ctx, M, N, K);
+    gg_gemm_plan p = make_plan(ctx, M, N, K, prologue_a != 0);
     int64_t gemm_len = p.small ? 0 : p.b_len + (int64_t)p.nt * p.a_len;
     return gemm_len + (int64_t)gg__threads(ctx) * (program_share(ctx, epilogue) +
                                                     prologue_share(ctx, &p, M, N, K, prologue_a, prologue_b));

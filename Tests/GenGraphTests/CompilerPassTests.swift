@@ -65,20 +65,35 @@ final class CompilerPassTests: XCTestCase {
     }
 
     /// A value read only as matmul operands is computed inside those GEMMs as they pack it: no kernel, no
-    /// arena slot, the same numbers as eager and on 1 and 2 threads. Read by anything else, or a result, it is stored.
+    /// arena slot, the same numbers as eager and on 1 and 2 threads. Read by anything else, or a result, it is
+    /// stored; one that draws random numbers is a prologue of a single GEMM only.
     func testElementwiseOperandOfGEMMsBecomesTheirPrologue() throws {
-        func build(alsoRead: Bool, asResult: Bool) throws -> (Graph, [Tensor], Tensor) {
+        func build(alsoRead: Bool = false, asResult: Bool = false, draws: Bool = false, gradient: Bool = true)
+            throws -> (Graph, [Tensor], Tensor) {
             let g = Graph()
             let x = try g.input("x", [64, 48])
             let s = try g.parameter("s", [48], initializer: .normal(mean: 0, std: 1))
             let w = try g.parameter("w", [48, 40], initializer: .normal(mean: 0, std: 0.2))
-            let a = try (x * s).leakyRelu(0.2) + g.randomNormal([64, 48]) * 0.1  // read by y's GEMM and by dw's
+            var pre = try x * s
+            if draws { pre = try pre + g.randomNormal([64, 48]) }  // drawn inside a's group
+            let a = try pre.leakyRelu(0.2)  // read by y's GEMM and by dw's
             var loss = try a.matmul(w).square().sum()
             if alsoRead { loss = try loss + a.sum() }
-            let grads = try g.gradients(of: loss, withRespectTo: [w])
+            let grads = gradient ? try g.gradients(of: loss, withRespectTo: [w]) : []
             return (g, [loss] + grads + (asResult ? [a] : []), a)
         }
-        let (g, outputs, a) = try build(alsoRead: false, asResult: false)
+        try checkPrologue(build(), gemms: 2)
+        try checkPrologue(build(draws: true, gradient: false), gemms: 1)
+        for (alsoRead, asResult, draws) in [(true, false, false), (false, true, false), (false, false, true)] {
+            let (g, outputs, _) = try build(alsoRead: alsoRead, asResult: asResult, draws: draws)
+            let fused = try Compiler.compile(Program(g, outputs: outputs)).fused
+            XCTAssertFalse(fused.groups.contains { $0.kind == .prologue },
+                           "read outside GEMMs: \(alsoRead), result: \(asResult), draws for two GEMMs: \(draws)")
+        }
+    }
+
+    private func checkPrologue(_ built: (Graph, [Tensor], Tensor), gemms: Int) throws {
+        let (g, outputs, a) = built
         let compilation = try Compiler.compile(Program(g, outputs: outputs))
         let plan = compilation.plan
         let prologue = try XCTUnwrap(compilation.fused.groups.firstIndex { $0.kind == .prologue })
@@ -86,7 +101,7 @@ final class CompilerPassTests: XCTestCase {
         XCTAssertEqual(compilation.fused.program.nodes[value].shape, a.shape)
         XCTAssertNil(plan.slots[value], "a prologue's value has no arena slot")
         let computing = plan.steps.filter { $0.prologues.contains(prologue) }
-        XCTAssertEqual(computing.count, 2, "the forward GEMM and the weight-gradient GEMM")
+        XCTAssertEqual(computing.count, gemms, "the forward GEMM (and the weight-gradient GEMM)")
         XCTAssertTrue(computing.allSatisfy { $0.kernel == "gg_gemm_pro_ep_f32" && !$0.reads.contains(value) })
         XCTAssertFalse(plan.steps.contains { $0.group == prologue }, "no kernel of its own")
 
@@ -101,12 +116,6 @@ final class CompilerPassTests: XCTestCase {
             let scale = e.map { Swift.abs($0) }.max() ?? 0
             XCTAssertLessThanOrEqual(zip(f, e).map { Swift.abs($0 - $1) }.max() ?? 0, 1e-5 * scale + 1e-6, "output \(k) fused vs eager")
             XCTAssertEqual(runs[1][k].scalars.map(\.bitPattern), runs[2][k].scalars.map(\.bitPattern), "1 vs 2 threads")
-        }
-
-        for (alsoRead, asResult) in [(true, false), (false, true)] {
-            let (g2, outputs2, _) = try build(alsoRead: alsoRead, asResult: asResult)
-            let fused = try Compiler.compile(Program(g2, outputs: outputs2)).fused
-            XCTAssertFalse(fused.groups.contains { $0.kind == .prologue }, "read outside GEMMs: \(alsoRead), result: \(asResult)")
         }
     }
 

@@ -9,7 +9,10 @@
 /// read of its storage is a matmul operand that is the value itself or its
 /// last two axes swapped (a transposed operand) with the matmul's batch equal
 /// to the value's. The group's random draws keep their counters, so the values
-/// are the ones the group's own kernel would have stored.
+/// are the ones the group's own kernel would have stored; but a group that
+/// draws is a prologue of one GEMM only: recomputing counter-based draws
+/// (~2 ns an element here) costs more than storing and reloading the value,
+/// while cheap elementwise chains are recomputed by every GEMM that reads them.
 func assignPrologues(_ fused: FusedProgram) -> FusedProgram {
     let nodes = fused.program.nodes
     let views = fused.views
@@ -51,7 +54,10 @@ func assignPrologues(_ fused: FusedProgram) -> FusedProgram {
             }
             if !ok { break }
         }
-        guard ok, !gemms.isEmpty else { continue }
+        let draws = group.nodes.contains { m in
+            nodes[m].op.category == .random || nodes[m].inputs.contains { nodes[$0].op.category == .random }
+        }
+        guard ok, !gemms.isEmpty, !draws || gemms.count == 1 else { continue }
         groups[g].kind = .prologue
         groups[g].boundaries = ["%\(value) not stored: computed by "
             + gemms.map { "GEMM %\($0) (group \(fused.groupOf[$0]!))" }.joined(separator: ", ")
