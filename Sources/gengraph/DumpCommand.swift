@@ -44,7 +44,11 @@ struct DumpCommand: ParsableCommand {
             for (k, o) in objectives.enumerated() {
                 let gradients = try instance.graph.gradients(of: o.loss, withRespectTo: o.parameters)
                 let names = [o.name] + o.parameters.map { "d \(parameterName($0))" }
-                let compilation = try cache.compilation(for: Program(instance.graph, outputs: [o.loss] + gradients))
+                // The training step as `train` compiles it: the plan applies the optimiser's updates itself.
+                let updates = PlannedUpdates(rule: o.rule, clip: o.clip, gradientOutputs: Array(1..<(1 + gradients.count)),
+                                             parameters: o.parameters.map(parameterName))
+                let compilation = try cache.compilation(for: Program(instance.graph, outputs: [o.loss] + gradients),
+                                                        updates: updates)
                 if objectives.count > 1 && format == .text {
                     if k > 0 { print() }
                     print("// objective \(o.name) of \(model), batch \(instance.batchSize)")

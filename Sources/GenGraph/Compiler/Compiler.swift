@@ -37,20 +37,21 @@ public enum Compiler {
         return current
     }
 
-    public static func compile(_ program: Program, disabled: Set<String> = []) throws -> Compilation {
+    /// `updates`: optimiser updates the plan applies itself, from some of the program's outputs.
+    public static func compile(_ program: Program, updates: PlannedUpdates? = nil, disabled: Set<String> = []) throws -> Compilation {
         let start = Date()
         let optimized = optimize(program, disabled: disabled)
         try optimized.verify()
         let fused = fuse(optimized)
-        let plan = try buildPlan(fused)
+        let plan = try buildPlan(fused, updates: updates)
         return Compilation(program: program, optimized: optimized, fused: fused, plan: plan,
                            seconds: Date().timeIntervalSince(start))
     }
 }
 
 /// Compiled plans by the program they were compiled for (its text, which
-/// includes every shape): a new batch size or sample count compiles anew,
-/// the same program again is a hit. Sessions may share one.
+/// includes every shape, and the updates it applies): a new batch size or
+/// sample count compiles anew, the same program again is a hit. Sessions may share one.
 public final class PlanCache {
     private var entries: [String: Compilation] = [:]
     public private(set) var hits = 0
@@ -62,15 +63,15 @@ public final class PlanCache {
 
     public init() {}
 
-    public func compilation(for program: Program) throws -> Compilation {
-        let key = program.text()
+    public func compilation(for program: Program, updates: PlannedUpdates? = nil) throws -> Compilation {
+        let key = program.text() + (updates.map { "\n" + $0.key } ?? "")
         if let c = entries[key] {
             hits += 1
             log?("plan cache: hit (\(c.plan.steps.count) kernels)")
             return c
         }
         misses += 1
-        let c = try Compiler.compile(program)
+        let c = try Compiler.compile(program, updates: updates)
         compileSeconds += c.seconds
         let inputs = program.nodes.compactMap { n -> String? in
             if case .input(let name) = n.op { return "\(name)\(n.shape)" }

@@ -185,8 +185,13 @@ public struct Dump {
         let width = max(16, (plan.steps.map(\.kernel.count).max() ?? 0) + 2)
         for (k, step) in plan.steps.enumerated() {
             var line = String(format: "step %3d  ", k) + step.kernel.padding(toLength: width, withPad: " ", startingAt: 0)
-            line += step.group.map { "group \($0)  " } ?? "copy     "
-            line += step.writes.map(slotText).joined(separator: " ") + " <- "
+            if case .update = step.op { line += "update   " }
+            else { line += step.group.map { "group \($0)  " } ?? "copy     " }
+            if case .update(let u) = step.op {
+                line += u.parameters.map { plan.leafNames[$0.base - 1] }.joined(separator: " ") + " <- "
+            } else {
+                line += step.writes.map(slotText).joined(separator: " ") + " <- "
+            }
             line += step.reads.isEmpty ? "leaves" : step.reads.map { "%\($0)" }.joined(separator: ", ")
             line += String(format: "  %.2f MFLOP  read %.1f KB  write %.1f KB", Double(step.flops) / 1e6,
                            Double(step.bytesRead) / 1e3, Double(step.bytesWritten) / 1e3)

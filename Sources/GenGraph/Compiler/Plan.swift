@@ -10,8 +10,10 @@ public struct Plan {
     public let arenaFloats: Int
     /// Arena placement of each stored value: node id -> (offset, floats).
     public let slots: [Int: ArenaSlot]
-    /// The storage of each output, in program-output order.
+    /// The storage of each output the plan returns, in program-output order.
     let outputs: [Operand]
+    /// Which program outputs those are (all but the gradients the plan's updates consume).
+    public let results: [Int]
     /// Leaf names in pointer-table order (table index = position + 1; 0 is the arena).
     let leafNames: [String]
     /// Plan-owned constant tensors (PixelCNN masks), after the leaves in the pointer table.
@@ -109,6 +111,17 @@ struct CopySpec {
 
 enum ConvKind { case forward, backwardData, backwardFilter }
 
+/// A multi-tensor optimiser update of parameters (leaves) from gradients, with
+/// their slots (leaves) in the rule's order; the step count comes with each run.
+struct UpdateSpec {
+    let rule: OptimizerRule
+    let clip: ClosedRange<Float>?
+    let parameters: [Location]
+    let slots: [[Location]]
+    let gradients: [Location]
+    let sizes: [Int]
+}
+
 /// What a step computes, as data; the executor maps it onto kernels.
 enum StepOp {
     /// A fused program, then (when the group has one) its pass over the reduced space.
@@ -121,6 +134,7 @@ enum StepOp {
     /// Zero-fills `fill` floats at `output` first when set (pad), then strided copies (pad, concat, materialised views).
     case copies(fill: (Location, Int)?, [CopySpec])
     case oneHot(output: Location, labels: Location, count: Int, depth: Int)
+    case update(UpdateSpec)
 
     var kernelName: String {
         switch self {
@@ -135,6 +149,12 @@ enum StepOp {
         case .maxPoolGrad: return "gg_maxpool2d_bwd_f32"
         case .copies: return "gg_copy_f32"
         case .oneHot: return "gg_one_hot_f32"
+        case .update(let u):
+            switch u.rule {
+            case .sgd: return "gg_sgd_multi_f32"
+            case .adam: return "gg_adam_multi_f32"
+            case .rmsprop: return "gg_rmsprop_multi_f32"
+            }
         }
     }
 }

@@ -3,9 +3,10 @@ import Kernels
 /// Lowers a fused program to a plan: orders the groups (`schedule`), turns
 /// each group into kernel steps, adds the copies that kernels need (a GEMM
 /// operand whose strides GEMM cannot read, a result that is a broadcast or a
-/// constant), then places every stored value in one arena (`planMemory`).
-public func buildPlan(_ fused: FusedProgram) throws -> Plan {
-    let builder = PlanBuilder(fused)
+/// constant) and the optimiser updates it applies itself (`updates`), then
+/// places every stored value in one arena (`planMemory`).
+public func buildPlan(_ fused: FusedProgram, updates: PlannedUpdates? = nil) throws -> Plan {
+    let builder = PlanBuilder(fused, updates: updates)
     defer { builder.templates = [] }  // the templates' closures capture the builder
     return try builder.build()
 }
@@ -19,15 +20,21 @@ private struct StepTemplate {
     let flops: Int
     /// Prologue groups the step computes inside (a GEMM's operands).
     var prologues: [Int] = []
+    /// Leaves a step without a group reads (a copy's source).
+    var leaves: [Int] = []
+    /// Bytes read and written, where the values listed above do not say (an update's leaves).
+    var traffic: (read: Int, written: Int)? = nil
     let make: (_ operand: (Int) -> Operand, _ location: (Int) -> Location) throws -> StepOp
 }
 
 private final class PlanBuilder {
     let fused: FusedProgram
+    let updates: PlannedUpdates?
     let nodes: [Node]
     let views: [ViewInfo]
     var leafIndex: [Int: Int] = [:]      // leaf node -> pointer-table index
     var leafNames: [String] = []
+    var leafTable: [String: Int] = [:]   // leaf name -> pointer-table index
     var constantIndex: [Int: Int] = [:]  // mask node -> pointer-table index (after leaves)
     var constants: [Buffer] = []
     var randomStreams: [Int] = []
@@ -35,8 +42,9 @@ private final class PlanBuilder {
     var extraShapes: [Shape] = []
     var templates: [StepTemplate] = []
 
-    init(_ fused: FusedProgram) {
+    init(_ fused: FusedProgram, updates: PlannedUpdates?) {
         self.fused = fused
+        self.updates = updates
         nodes = fused.program.nodes
         views = fused.views
     }
@@ -55,15 +63,28 @@ private final class PlanBuilder {
         return leafIndex[root] == nil && constantIndex[root] == nil ? root : nil
     }
 
+    /// The pointer-table index of leaf `name`, added to the table if new.
+    func leaf(_ name: String) -> Int {
+        if let index = leafTable[name] { return index }
+        leafNames.append(name)
+        leafTable[name] = leafNames.count
+        return leafNames.count
+    }
+
     func build() throws -> Plan {
         for (id, node) in nodes.enumerated() {
             switch node.op {
             case .input(let name), .parameter(let name), .state(let name):
-                leafNames.append(name)
-                leafIndex[id] = leafNames.count
+                leafIndex[id] = leaf(name)
             case .randomUniform(let stream), .randomNormal(let stream):
                 randomStreams.append(stream)
             default: break
+            }
+        }
+        if let updates {  // parameters and slots are leaves too; all leaves precede the plan's constants
+            for name in updates.parameters {
+                _ = leaf(name)
+                for slot in updates.rule.slotNames { _ = leaf(PlannedUpdates.slotLeaf(name, slot)) }
             }
         }
         for (id, node) in nodes.enumerated() {
@@ -89,7 +110,11 @@ private final class PlanBuilder {
             outputs[k] = copy
         }
 
-        let memory = planMemory(outputs: outputs)
+        let consumed = Set(updates?.gradientOutputs ?? [])
+        let results = outputs.indices.filter { !consumed.contains($0) }
+        if let updates { insertUpdates(updates, gradients: updates.gradientOutputs.map { outputs[$0] }) }
+
+        let memory = planMemory(outputs: results.map { outputs[$0] })
         let resolveLocation: (Int) -> Location = { value in Location(base: 0, offset: memory.slots[value]!.offset) }
         let resolveOperand: (Int) -> Operand = { id in self.operand(id, slots: memory.slots) }
 
@@ -99,22 +124,22 @@ private final class PlanBuilder {
             let bytesRead = Set(t.reads).reduce(0) { $0 + shape($1).count } * 4
             let bytesWritten = t.writes.reduce(0) { $0 + shape($1).count } * 4
             steps.append(PlanStep(op: op, group: t.group, prologues: t.prologues, writes: t.writes, reads: t.reads,
-                                  flops: t.flops, bytesRead: bytesRead + leafBytes(t), bytesWritten: bytesWritten))
+                                  flops: t.flops, bytesRead: bytesRead + (t.traffic?.read ?? leafBytes(t)),
+                                  bytesWritten: bytesWritten + (t.traffic?.written ?? 0)))
         }
-        let outputOperands = outputs.map { id -> Operand in
+        let outputOperands = results.map { outputs[$0] }.map { id -> Operand in
             id < nodes.count ? operand(id, slots: memory.slots)
                 : Operand(location: resolveLocation(id), constant: nil, shape: shape(id), strides: shape(id).contiguousStrides)
         }
         return Plan(program: fused.program, fused: fused, steps: steps, arenaFloats: memory.arenaFloats,
-                    slots: memory.slots.filter { $0.key < nodes.count }, outputs: outputOperands,
+                    slots: memory.slots.filter { $0.key < nodes.count }, outputs: outputOperands, results: results,
                     leafNames: leafNames, constants: constants, randomStreams: randomStreams, peakFloats: memory.peakFloats)
     }
 
-    /// Bytes a step reads from leaves (inputs, parameters), which `reads` does not list.
-    func leafBytes(_ t: StepTemplate) -> Int {
-        guard let g = t.group else { return 0 }
-        var leaves = Set<Int>()
-        for h in [g] + t.prologues {
+    /// Leaves (inputs, parameters, plan constants) a step reads, which `reads` does not list.
+    func leafReads(_ t: StepTemplate) -> Set<Int> {
+        var leaves = Set(t.leaves)
+        for h in (t.group.map { [$0] } ?? []) + t.prologues {
             let members = Set(fused.groups[h].nodes)
             for id in fused.groups[h].nodes {
                 for i in nodes[id].inputs where !members.contains(i) {
@@ -122,7 +147,53 @@ private final class PlanBuilder {
                 }
             }
         }
-        return leaves.reduce(0) { $0 + nodes[$1].shape.count } * 4
+        return leaves
+    }
+
+    func leafBytes(_ t: StepTemplate) -> Int { leafReads(t).reduce(0) { $0 + nodes[$1].shape.count } * 4 }
+
+    // MARK: - Optimiser updates
+
+    /// Puts each parameter's update right after the last step that writes its gradient or
+    /// reads the parameter; updates that fall after the same step share one kernel.
+    func insertUpdates(_ u: PlannedUpdates, gradients: [Int]) {
+        let parameterNodes = Dictionary(nodes.indices.compactMap { id -> (String, Int)? in
+            if case .parameter(let name) = nodes[id].op { return (name, id) }
+            return nil
+        }, uniquingKeysWith: { a, _ in a })
+        let roots = gradients.map { $0 >= nodes.count ? $0 : storedRoot($0) }
+        let reads = templates.map(leafReads)
+        var after: [Int: [Int]] = [:]  // step index (-1: before all) -> parameter positions
+        for (k, name) in u.parameters.enumerated() {
+            var ready = -1
+            for (t, template) in templates.enumerated() {
+                if let root = roots[k], template.writes.contains(root) { ready = t }
+                if let p = parameterNodes[name], reads[t].contains(p) { ready = t }
+            }
+            after[ready, default: []].append(k)
+        }
+        var placed = after[-1].map { [updateTemplate(u, $0, gradients: gradients, roots: roots)] } ?? []
+        for (t, template) in templates.enumerated() {
+            placed.append(template)
+            if let ks = after[t] { placed.append(updateTemplate(u, ks, gradients: gradients, roots: roots)) }
+        }
+        templates = placed
+    }
+
+    func updateTemplate(_ u: PlannedUpdates, _ ks: [Int], gradients: [Int], roots: [Int?]) -> StepTemplate {
+        let sizes = ks.map { shape(gradients[$0]).count }
+        let elements = sizes.reduce(0, +)
+        let slots = u.rule.slotNames.count
+        let reads = ks.compactMap { roots[$0] }
+        return StepTemplate(group: nil, writes: [], reads: reads, flops: elements * u.rule.flopsPerElement,
+                            traffic: (elements * (1 + slots) * 4, elements * (1 + slots) * 4)) { operand, location in
+            .update(UpdateSpec(
+                rule: u.rule, clip: u.clip,
+                parameters: ks.map { Location(base: self.leafTable[u.parameters[$0]]!, offset: 0) },
+                slots: ks.map { k in u.rule.slotNames.map { Location(base: self.leafTable[PlannedUpdates.slotLeaf(u.parameters[k], $0)]!, offset: 0) } },
+                gradients: ks.map { k in gradients[k] < self.nodes.count ? operand(gradients[k]).location! : location(gradients[k]) },
+                sizes: sizes))
+        }
     }
 
     func operand(_ id: Int, slots: [Int: ArenaSlot]) -> Operand {
@@ -263,7 +334,9 @@ private final class PlanBuilder {
     func copyTemplate(into value: Int, from id: Int) -> StepTemplate {
         let s = nodes[id].shape
         let reads = storedRoot(id).map { [$0] } ?? []
-        return StepTemplate(group: nil, writes: [value], reads: reads, flops: 0) { operand, location in
+        let leaves = !views[id].isConstant && (leafIndex[views[id].root] != nil || constantIndex[views[id].root] != nil)
+            ? [views[id].root] : []
+        return StepTemplate(group: nil, writes: [value], reads: reads, flops: 0, leaves: leaves) { operand, location in
             let input = operand(id)
             if let c = input.constant {
                 return .copies(fill: nil, [CopySpec(output: location(value), outputStrides: s.contiguousStrides,
@@ -418,7 +491,7 @@ extension Op {
 
 private extension StepTemplate {
     func withGroup(_ g: Int) -> StepTemplate {
-        StepTemplate(group: g, writes: writes, reads: reads, flops: flops, make: make)
+        StepTemplate(group: g, writes: writes, reads: reads, flops: flops, leaves: leaves, make: make)
     }
 }
 

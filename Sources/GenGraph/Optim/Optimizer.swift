@@ -33,32 +33,12 @@ public final class Optimizer {
         self.clip = clip
     }
 
-    /// Applies one update. `grouped` runs the whole group (update and clip) as
-    /// one multi-tensor kernel, as compiled plans do; otherwise one kernel per
-    /// parameter and one more per clip, as eager execution does. Both compute
-    /// the same bits.
-    func update(_ store: ParameterStore, gradients: [View], kernels: KernelContext, grouped: Bool = false) throws {
-        step += 1
+    /// Applies one update as eager execution does: one kernel per parameter and one
+    /// more per clip. Compiled plans apply it themselves with multi-tensor kernels
+    /// (`updateGroup`, `PlannedUpdates`); both compute the same bits.
+    func update(_ store: ParameterStore, gradients: [View], kernels: KernelContext) throws {
+        let (values, state) = try begin(store)
         var ctx = kernels.ctx()
-        var values: [Buffer] = []
-        var state: [[Buffer]] = []
-        for p in parameters {
-            guard case .parameter(let name) = p.node.op, let value = store.buffer(name) else {
-                throw GraphError(op: "optimizer", "tensor %\(p.id) is not a parameter of the store")
-            }
-            let slot = slots[name] ?? rule.slotNames.map { _ in
-                let b = Buffer(count: value.count)
-                b.pointer.initialize(repeating: 0, count: value.count)
-                return b
-            }
-            slots[name] = slot
-            values.append(value)
-            state.append(slot)
-        }
-        if grouped {
-            try updateGroup(&ctx, values, state, gradients)
-            return
-        }
         for ((value, slot), g) in zip(zip(values, state), gradients) {
             let n = Int64(value.count)
             switch rule {
@@ -78,17 +58,60 @@ public final class Optimizer {
         }
     }
 
-    private func updateGroup(_ ctx: inout gg_ctx, _ values: [Buffer], _ state: [[Buffer]], _ gradients: [View]) throws {
-        let count = Int32(values.count)
-        let params: [UnsafeMutablePointer<Float>?] = values.map(\.pointer)
-        let grads: [UnsafePointer<Float>?] = gradients.map { UnsafePointer($0.pointer) }
-        let sizes = values.map { Int64($0.count) }
+    /// Counts an update and returns each parameter's value and slots, creating zeroed
+    /// slots on first use. A compiled plan that applies the update itself calls it first.
+    @discardableResult
+    func begin(_ store: ParameterStore) throws -> (values: [Buffer], slots: [[Buffer]]) {
+        step += 1
+        var values: [Buffer] = []
+        var state: [[Buffer]] = []
+        for (name, p) in zip(parameterNames, parameters) {
+            guard let name, let value = store.buffer(name) else {
+                throw GraphError(op: "optimizer", "tensor %\(p.id) is not a parameter of the store")
+            }
+            let slot = slots[name] ?? rule.slotNames.map { _ in
+                let b = Buffer(count: value.count)
+                b.pointer.initialize(repeating: 0, count: value.count)
+                return b
+            }
+            slots[name] = slot
+            values.append(value)
+            state.append(slot)
+        }
+        return (values, state)
+    }
+
+    /// The parameters' leaf names (nil for a tensor that is not a parameter).
+    var parameterNames: [String?] {
+        parameters.map { t in
+            if case .parameter(let name) = t.node.op { return name }
+            return nil
+        }
+    }
+
+    /// The slot buffer a plan binds under `PlannedUpdates.slotLeaf(parameter, slot)`.
+    func slotBuffer(leaf: String) -> Buffer? {
+        guard let at = leaf.lastIndex(of: "@") else { return nil }
+        let parameter = String(leaf[..<at]), slot = String(leaf[leaf.index(after: at)...])
+        guard let k = rule.slotNames.firstIndex(of: slot) else { return nil }
+        return slots[parameter]?[k]
+    }
+
+    /// One multi-tensor kernel: `rule` applied to every parameter from its gradient and
+    /// slots (`slots[k][i]`: slot k of parameter i), `step` counting this update; then the clip.
+    static func updateGroup(_ rule: OptimizerRule, clip: ClosedRange<Float>?, step: Int, _ ctx: inout gg_ctx,
+                            parameters: [UnsafeMutablePointer<Float>], slots: [[UnsafeMutablePointer<Float>]],
+                            gradients: [UnsafePointer<Float>], sizes: [Int]) throws {
+        let count = Int32(parameters.count)
+        let params: [UnsafeMutablePointer<Float>?] = parameters
+        let grads: [UnsafePointer<Float>?] = gradients
+        let sizes = sizes.map(Int64.init)
         let (clipOn, lo, hi): (Int32, Float, Float) = clip.map { (1, $0.lowerBound, $0.upperBound) } ?? (0, 0, 0)
-        func slot(_ k: Int) -> [UnsafeMutablePointer<Float>?] { state.map { $0.isEmpty ? nil : $0[k].pointer } }
+        func slot(_ k: Int) -> [UnsafeMutablePointer<Float>?] { k < slots.count ? slots[k] : [] }
         switch rule {
         case .sgd(let lr, let momentum, let nesterov):
-            try check(gg_sgd_multi_f32(&ctx, count, params, slot(0), grads, sizes, lr, momentum, nesterov ? 1 : 0,
-                                       step == 1 ? 1 : 0, clipOn, lo, hi), "sgd")
+            try check(gg_sgd_multi_f32(&ctx, count, params, slot(0), grads, sizes, lr, momentum,
+                                       nesterov ? 1 : 0, step == 1 ? 1 : 0, clipOn, lo, hi), "sgd")
         case .adam(let lr, let b1, let b2, let eps):
             try check(gg_adam_multi_f32(&ctx, count, params, slot(0), slot(1), grads, sizes, lr, b1, b2, eps,
                                         Int64(step), clipOn, lo, hi), "adam")

@@ -44,12 +44,12 @@ public final class ExecutionStatistics {
 
     public func resetProfile() { profile = [:] }
 
-    /// Counts an optimiser update: one multi-tensor kernel when grouped, else one
-    /// kernel per parameter (two with clipping).
-    func recordUpdate(_ optimizer: Optimizer, grouped: Bool) {
+    /// Counts an eager optimiser update: one kernel per parameter (two with clipping).
+    /// (A compiled plan's updates are steps of the plan, counted with it.)
+    func recordUpdate(_ optimizer: Optimizer) {
         let elements = optimizer.parameters.reduce(0) { $0 + $1.shape.count }
         let perParameter = optimizer.clip == nil ? 1 : 2
-        record(kernels: grouped ? 1 : perParameter * optimizer.parameters.count, flops: 0,
+        record(kernels: perParameter * optimizer.parameters.count, flops: 0,
                bytes: (optimizer.rule.bytesPerElement + (optimizer.clip == nil ? 0 : 8)) * elements)
     }
 }

@@ -25,9 +25,10 @@ final class PlanExecutor {
     }
 
     /// Runs the plan; `leaf` gives each leaf's storage by name, `keys` this
-    /// run's random key of each stream. The outputs are views of the arena
-    /// (valid until the next run) or of leaves.
-    func run(leaf: (String) throws -> Buffer, keys: [Int: UInt64]) throws -> [View] {
+    /// run's random key of each stream, `updateStep` the count of the update the
+    /// plan applies (when it applies any). The outputs (the plan's `results`) are
+    /// views of the arena (valid until the next run) or of leaves.
+    func run(leaf: (String) throws -> Buffer, keys: [Int: UInt64], updateStep: Int = 0) throws -> [View] {
         var buffers: [Buffer] = [arena]
         for name in plan.leafNames { buffers.append(try leaf(name)) }
         buffers += plan.constants
@@ -36,7 +37,7 @@ final class PlanExecutor {
             let step = plan.steps[k]
             statistics.record(kernels: 1, flops: step.flops, bytes: step.bytesRead + step.bytesWritten)
             try statistics.timed(profileKeys[k], flops: step.flops, bytes: step.bytesRead + step.bytesWritten) {
-                try call.run(bases: bases, keys: keys)
+                try call.run(bases: bases, keys: keys, updateStep: updateStep)
             }
         }
         return plan.outputs.map { o in
@@ -92,7 +93,7 @@ private final class KernelCall {
         }
     }
 
-    func run(bases: [UnsafeMutablePointer<Float>], keys: [Int: UInt64]) throws {
+    func run(bases: [UnsafeMutablePointer<Float>], keys: [Int: UInt64], updateStep: Int) throws {
         func p(_ l: Location) -> UnsafeMutablePointer<Float> { bases[l.base] + l.offset }
         var ctx = kernels.ctx(scratch: scratch)
         switch op {
@@ -146,6 +147,10 @@ private final class KernelCall {
             if gg_one_hot_f32(&ctx, p(out), p(labels), Int64(count), Int64(depth)) != GG_OK {
                 throw GraphError(op: "one_hot", "a label is not an integer in [0, \(depth))")
             }
+        case .update(let u):
+            try Optimizer.updateGroup(u.rule, clip: u.clip, step: updateStep, &ctx, parameters: u.parameters.map(p),
+                                      slots: u.slots.isEmpty ? [] : u.slots[0].indices.map { k in u.slots.map { p($0[k]) } },
+                                      gradients: u.gradients.map { UnsafePointer(p($0)) }, sizes: u.sizes)
         }
     }
 

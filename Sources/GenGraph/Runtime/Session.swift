@@ -15,7 +15,7 @@ public final class Session {
     public var runCount: UInt64 = 0
     /// Compiled plans (fused mode), shared with other sessions when passed in.
     public let planCache: PlanCache
-    private var planExecutors: [[Int]: PlanExecutor] = [:]
+    private var planExecutors: [String: PlanExecutor] = [:]
 
     /// Creates missing parameters and state from the graph's initialisers.
     public init(graph: Graph, config: RunConfig = RunConfig(), parameters: ParameterStore = ParameterStore(),
@@ -50,7 +50,11 @@ public final class Session {
     }
 
     /// Runs `outputs`; `freshNoise` advances the run counter so random nodes draw anew.
-    func execute(_ outputs: [Int], feeds: [String: TensorValue], freshNoise: Bool = true) throws -> [View] {
+    /// In fused mode `update` makes the plan apply the optimiser's update (already
+    /// counted by `Optimizer.begin`) from the gradient outputs it names, which are
+    /// then not returned.
+    func execute(_ outputs: [Int], feeds: [String: TensorValue], freshNoise: Bool = true,
+                 update: (planned: PlannedUpdates, optimizer: Optimizer)? = nil) throws -> [View] {
         for t in outputs where t >= graph.nodes.count {
             throw GraphError(op: "run", "no node %\(t) in the graph")
         }
@@ -76,7 +80,7 @@ public final class Session {
                 }
             }, randomKey: key)
         case .fused:
-            let planned = try planExecutor(for: outputs)
+            let planned = try planExecutor(for: outputs, updates: update?.planned)
             var keys: [Int: UInt64] = [:]
             for stream in planned.plan.randomStreams { keys[stream] = key(stream) }
             let inputShapes = Dictionary(uniqueKeysWithValues: planned.plan.program.nodes.compactMap { n -> (String, Shape)? in
@@ -85,19 +89,21 @@ public final class Session {
             })
             return try planned.run(leaf: { name in
                 if let shape = inputShapes[name] { return try feed(name, shape) }
+                if let slot = update?.optimizer.slotBuffer(leaf: name) { return slot }
                 guard let b = self.parameters.buffer(name) else { throw GraphError(op: "param", "no value for '\(name)'") }
                 return b
-            }, keys: keys)
+            }, keys: keys, updateStep: update?.optimizer.step ?? 0)
         }
     }
 
     /// The plan that computes `outputs`, compiled once per output set (and
     /// shared through the plan cache with any program of the same text).
-    private func planExecutor(for outputs: [Int]) throws -> PlanExecutor {
-        if let e = planExecutors[outputs] { return e }
-        let compilation = try planCache.compilation(for: Program(graph, outputs: outputs.map(graph.tensor)))
+    private func planExecutor(for outputs: [Int], updates: PlannedUpdates?) throws -> PlanExecutor {
+        let key = "\(outputs) \(updates?.key ?? "")"
+        if let e = planExecutors[key] { return e }
+        let compilation = try planCache.compilation(for: Program(graph, outputs: outputs.map(graph.tensor)), updates: updates)
         let e = try PlanExecutor(plan: compilation.plan, kernels: kernels, statistics: statistics)
-        planExecutors[outputs] = e
+        planExecutors[key] = e
         return e
     }
 
@@ -141,13 +147,25 @@ public final class Session {
         var updatedStates = Set<String>()
         for (k, step) in steps.enumerated() {
             let outputs = [step.loss.id] + step.gradients.map(\.id) + step.stateUpdates.map(\.value.id)
-            let values = try execute(outputs, feeds: feeds, freshNoise: k == 0).map { try executor.contiguous($0) }
-            losses.append(values[0].pointer[0])
-            let gradients = Array(values[1...step.gradients.count])
-            try statistics.timed("optimizer", flops: 0, bytes: 0) {
-                try step.optimizer.update(parameters, gradients: gradients, kernels: kernels, grouped: config.mode == .fused)
+            let values: [View]
+            if config.mode == .fused {
+                // The plan updates each parameter as soon as its gradient is done (PlannedUpdates).
+                let optimizer = step.optimizer
+                try optimizer.begin(parameters)
+                let planned = PlannedUpdates(rule: optimizer.rule, clip: optimizer.clip,
+                                             gradientOutputs: Array(1..<(1 + step.gradients.count)),
+                                             parameters: optimizer.parameterNames.map { $0! })
+                values = try execute(outputs, feeds: feeds, freshNoise: k == 0, update: (planned, optimizer))
+                    .map { try executor.contiguous($0) }
+            } else {
+                values = try execute(outputs, feeds: feeds, freshNoise: k == 0).map { try executor.contiguous($0) }
+                let gradients = Array(values[1..<(1 + step.gradients.count)])
+                try statistics.timed("optimizer", flops: 0, bytes: 0) {
+                    try step.optimizer.update(parameters, gradients: gradients, kernels: kernels)
+                }
+                statistics.recordUpdate(step.optimizer)
             }
-            statistics.recordUpdate(step.optimizer, grouped: config.mode == .fused)
+            losses.append(values[0].pointer[0])
             for (update, value) in zip(step.stateUpdates, values.suffix(step.stateUpdates.count))
                 where updatedStates.insert(update.name).inserted {
                 parameters.buffer(update.name)!.pointer.update(from: value.pointer, count: value.shape.count)
