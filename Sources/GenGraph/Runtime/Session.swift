@@ -15,7 +15,11 @@ public final class Session {
     public var runCount: UInt64 = 0
     /// Compiled plans (fused mode), shared with other sessions when passed in.
     public let planCache: PlanCache
-    private var planExecutors: [String: PlanExecutor] = [:]
+    private var planExecutors: [PlanKey: PlanExecutor] = [:]
+    private struct PlanKey: Hashable {
+        let outputs: [Int]
+        let updates: PlannedUpdates?
+    }
 
     /// Creates missing parameters and state from the graph's initialisers.
     public init(graph: Graph, config: RunConfig = RunConfig(), parameters: ParameterStore = ParameterStore(),
@@ -99,7 +103,7 @@ public final class Session {
     /// The plan that computes `outputs`, compiled once per output set (and
     /// shared through the plan cache with any program of the same text).
     private func planExecutor(for outputs: [Int], updates: PlannedUpdates?) throws -> PlanExecutor {
-        let key = "\(outputs) \(updates?.key ?? "")"
+        let key = PlanKey(outputs: outputs, updates: updates)
         if let e = planExecutors[key] { return e }
         let compilation = try planCache.compilation(for: Program(graph, outputs: outputs.map(graph.tensor)), updates: updates)
         let e = try PlanExecutor(plan: compilation.plan, kernels: kernels, statistics: statistics)
@@ -126,8 +130,13 @@ public final class Session {
         let updates = graph.stateUpdates.filter { update in
             graph.neededNodes(for: [update.value.id]).contains { needed.contains($0) && graph.nodes[$0].op.category != .leaf }
         }
-        return TrainingStep(loss: loss, gradients: gradients, stateUpdates: updates,
-                            optimizer: Optimizer(rule, parameters: params, clip: clip))
+        let optimizer = Optimizer(rule, parameters: params, clip: clip)
+        let names = try optimizer.parameterNames.enumerated().map { k, name -> String in
+            guard let name else { throw GraphError(op: "minimize", "tensor %\(params[k].id) is not a parameter") }
+            return name
+        }
+        let planned = PlannedUpdates(rule: rule, clip: clip, gradientOutputs: Array(1..<(1 + gradients.count)), parameters: names)
+        return TrainingStep(loss: loss, gradients: gradients, stateUpdates: updates, optimizer: optimizer, plannedUpdates: planned)
     }
 
     /// One optimisation step; returns the loss before the update.
@@ -150,12 +159,8 @@ public final class Session {
             let values: [View]
             if config.mode == .fused {
                 // The plan updates each parameter as soon as its gradient is done (PlannedUpdates).
-                let optimizer = step.optimizer
-                try optimizer.begin(parameters)
-                let planned = PlannedUpdates(rule: optimizer.rule, clip: optimizer.clip,
-                                             gradientOutputs: Array(1..<(1 + step.gradients.count)),
-                                             parameters: optimizer.parameterNames.map { $0! })
-                values = try execute(outputs, feeds: feeds, freshNoise: k == 0, update: (planned, optimizer))
+                try step.optimizer.begin(parameters)
+                values = try execute(outputs, feeds: feeds, freshNoise: k == 0, update: (step.plannedUpdates, step.optimizer))
                     .map { try executor.contiguous($0) }
             } else {
                 values = try execute(outputs, feeds: feeds, freshNoise: k == 0).map { try executor.contiguous($0) }
@@ -181,4 +186,6 @@ public struct TrainingStep {
     public let gradients: [Tensor]
     let stateUpdates: [(name: String, value: Tensor)]
     public let optimizer: Optimizer
+    /// The optimiser's update as a compiled plan applies it (gradients are outputs 1...).
+    let plannedUpdates: PlannedUpdates
 }
