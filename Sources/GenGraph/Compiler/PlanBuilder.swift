@@ -154,8 +154,13 @@ private final class PlanBuilder {
 
     // MARK: - Optimiser updates
 
-    /// Puts each parameter's update right after the last step that writes its gradient or
-    /// reads the parameter; updates that fall after the same step share one kernel.
+    /// Gradients smaller than this (floats) are updated together at the end of the step: holding
+    /// them costs at most a few hundred KB, and one kernel for all of them saves a launch each.
+    static let earlyUpdateFloats = 1 << 16
+
+    /// Puts each large parameter's update right after the last step that writes its gradient or
+    /// reads the parameter, and the others in one kernel at the end; updates that fall after the
+    /// same step share one kernel.
     func insertUpdates(_ u: PlannedUpdates, gradients: [Int]) {
         let parameterNodes = Dictionary(nodes.indices.compactMap { id -> (String, Int)? in
             if case .parameter(let name) = nodes[id].op { return (name, id) }
@@ -166,6 +171,10 @@ private final class PlanBuilder {
         var after: [Int: [Int]] = [:]  // step index (-1: before all) -> parameter positions
         for (k, name) in u.parameters.enumerated() {
             var ready = -1
+            if shape(gradients[k]).count < Self.earlyUpdateFloats {
+                after[templates.count - 1, default: []].append(k)
+                continue
+            }
             for (t, template) in templates.enumerated() {
                 if let root = roots[k], template.writes.contains(root) { ready = t }
                 if let p = parameterNodes[name], reads[t].contains(p) { ready = t }
