@@ -39,6 +39,23 @@ final class PlannedUpdateTests: XCTestCase {
         }
     }
 
+    /// A step that fails before its plan runs (a wrong feed) updates nothing and counts nothing,
+    /// so Adam's bias correction stays in step with the updates actually applied.
+    func testAFailedStepLeavesParametersAndTheStepCount() throws {
+        let model = try Zoo.model(named: "vae")!.instantiate(batch: 8)
+        let session = try Session(graph: model.graph, config: RunConfig(threads: 2, seed: 3, mode: .fused))
+        let o = model.objectives[0]
+        let step = try session.minimize(o.loss, over: o.parameters, using: o.rule, clip: o.clip)
+        let before = session.parameters.names.map { session.parameters.value($0)!.scalars }
+        XCTAssertThrowsError(try session.train(step, feeds: ["x": try TensorValue(shape: [8, 784], scalars: [Float](repeating: 0, count: 8 * 784))]))
+        XCTAssertEqual(step.optimizer.step, 0)
+        XCTAssertEqual(session.parameters.names.map { session.parameters.value($0)!.scalars }, before)
+        let feeds = try Trainer(model: model, config: RunConfig(threads: 2, seed: 3, mode: .fused)).feeds(FusedEagerTests.batch(model, seed: 1))
+        try session.train(step, feeds: feeds)
+        XCTAssertEqual(step.optimizer.step, 1)
+        XCTAssertNotEqual(session.parameters.names.map { session.parameters.value($0)!.scalars }, before)
+    }
+
     /// Gradients stop being live to the end of the step: the vae's arena shrinks, the plan
     /// returns only the loss, and each parameter is updated exactly once.
     func testUpdatesFreeGradientsAndEachParameterIsUpdatedOnce() throws {

@@ -37,7 +37,8 @@ public final class Optimizer {
     /// more per clip. Compiled plans apply it themselves with multi-tensor kernels
     /// (`updateGroup`, `PlannedUpdates`); both compute the same bits.
     func update(_ store: ParameterStore, gradients: [View], kernels: KernelContext) throws {
-        let (values, state) = try begin(store)
+        let (values, state) = try prepare(store)
+        step += 1
         var ctx = kernels.ctx()
         for ((value, slot), g) in zip(zip(values, state), gradients) {
             let n = Int64(value.count)
@@ -58,11 +59,10 @@ public final class Optimizer {
         }
     }
 
-    /// Counts an update and returns each parameter's value and slots, creating zeroed
-    /// slots on first use. A compiled plan that applies the update itself calls it first.
+    /// Each parameter's value and slots, creating zeroed slots on first use. A compiled
+    /// plan that applies the update itself calls it first, and counts the update once the plan has run.
     @discardableResult
-    func begin(_ store: ParameterStore) throws -> (values: [Buffer], slots: [[Buffer]]) {
-        step += 1
+    func prepare(_ store: ParameterStore) throws -> (values: [Buffer], slots: [[Buffer]]) {
         var values: [Buffer] = []
         var state: [[Buffer]] = []
         for (name, p) in zip(parameterNames, parameters) {

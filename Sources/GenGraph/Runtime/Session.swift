@@ -54,9 +54,9 @@ public final class Session {
     }
 
     /// Runs `outputs`; `freshNoise` advances the run counter so random nodes draw anew.
-    /// In fused mode `update` makes the plan apply the optimiser's update (already
-    /// counted by `Optimizer.begin`) from the gradient outputs it names, which are
-    /// then not returned.
+    /// In fused mode `update` makes the plan apply the optimiser's next update (its
+    /// slots made by `Optimizer.prepare`) from the gradient outputs it names, which
+    /// are then not returned; the caller counts the update once the run succeeds.
     func execute(_ outputs: [Int], feeds: [String: TensorValue], freshNoise: Bool = true,
                  update: (planned: PlannedUpdates, optimizer: Optimizer)? = nil) throws -> [View] {
         for t in outputs where t >= graph.nodes.count {
@@ -96,7 +96,7 @@ public final class Session {
                 if let slot = update?.optimizer.slotBuffer(leaf: name) { return slot }
                 guard let b = self.parameters.buffer(name) else { throw GraphError(op: "param", "no value for '\(name)'") }
                 return b
-            }, keys: keys, updateStep: update?.optimizer.step ?? 0)
+            }, keys: keys, updateStep: (update?.optimizer.step ?? 0) + 1)
         }
     }
 
@@ -159,9 +159,10 @@ public final class Session {
             let values: [View]
             if config.mode == .fused {
                 // The plan updates each parameter as soon as its gradient is done (PlannedUpdates).
-                try step.optimizer.begin(parameters)
+                try step.optimizer.prepare(parameters)
                 values = try execute(outputs, feeds: feeds, freshNoise: k == 0, update: (step.plannedUpdates, step.optimizer))
                     .map { try executor.contiguous($0) }
+                step.optimizer.step += 1
             } else {
                 values = try execute(outputs, feeds: feeds, freshNoise: k == 0).map { try executor.contiguous($0) }
                 let gradients = Array(values[1..<(1 + step.gradients.count)])
