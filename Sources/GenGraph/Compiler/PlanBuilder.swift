@@ -297,7 +297,8 @@ private final class PlanBuilder {
         for p in prologueGroups { reads += externalReads(p).filter { !reads.contains($0) } }
         reads += [a, b].filter { $0 >= nodes.count }
         let (av, bv) = (a, b)
-        templates.append(StepTemplate(group: g, writes: writes, reads: reads, flops: 2 * batch * m * n * k,
+        let prologueWork = prologues.compactMap { $0 }.reduce(0) { $0 + $1.space.count * $1.computeInstructions }
+        templates.append(StepTemplate(group: g, writes: writes, reads: reads, flops: 2 * batch * m * n * k + prologueWork,
                                       prologues: prologueGroups) { operand, location in
             /// The operand as GEMM reads it: transposed when the op asks for it xor its storage is transposed.
             func matrix(_ v: Int, _ transpose: Bool, _ prologue: FusedProgramLowering?) throws -> GemmOperand {
