@@ -40,15 +40,14 @@ struct DumpCommand: ParsableCommand {
             if objectives.isEmpty {
                 throw CLIError("model '\(model)' has no objective '\(objective ?? "")'; it has \(instance.objectives.map(\.name).joined(separator: ", "))")
             }
-            let cache = PlanCache()
+            // The training steps exactly as `train --mode fused` compiles them: loss, gradients consumed by
+            // the plan's own optimiser updates, and batch norm's new running statistics.
+            let trainer = try Trainer(model: instance, config: RunConfig(threads: 1, mode: .fused))
+            let steps = Dictionary(zip(instance.objectives.map(\.name), trainer.trainingSteps), uniquingKeysWith: { a, _ in a })
             for (k, o) in objectives.enumerated() {
-                let gradients = try instance.graph.gradients(of: o.loss, withRespectTo: o.parameters)
-                let names = [o.name] + o.parameters.map { "d \(parameterName($0))" }
-                // The training step as `train` compiles it: the plan applies the optimiser's updates itself.
-                let updates = PlannedUpdates(rule: o.rule, clip: o.clip, gradientOutputs: Array(1..<(1 + gradients.count)),
-                                             parameters: o.parameters.map(parameterName))
-                let compilation = try cache.compilation(for: Program(instance.graph, outputs: [o.loss] + gradients),
-                                                        updates: updates)
+                let step = steps[o.name]!
+                let names = step.outputNames(loss: o.name)
+                let compilation = try trainer.session.compilation(for: step.outputs, updates: step.plannedUpdates)
                 if objectives.count > 1 && format == .text {
                     if k > 0 { print() }
                     print("// objective \(o.name) of \(model), batch \(instance.batchSize)")
@@ -60,10 +59,5 @@ struct DumpCommand: ParsableCommand {
         } catch {
             throw CLIError(String(describing: error))
         }
-    }
-
-    private func parameterName(_ t: Tensor) -> String {
-        if case .parameter(let name) = t.node.op { return name }
-        return "%\(t.id)"
     }
 }

@@ -111,9 +111,9 @@ public final class Session {
         return e
     }
 
-    /// The compiler's stages for `outputs`, for dumps and inspection.
-    public func compilation(for outputs: [Tensor]) throws -> Compilation {
-        try planCache.compilation(for: Program(graph, outputs: outputs))
+    /// The compiler's stages for `outputs` (and the updates the plan applies), for dumps and inspection.
+    public func compilation(for outputs: [Tensor], updates: PlannedUpdates? = nil) throws -> Compilation {
+        try planCache.compilation(for: Program(graph, outputs: outputs), updates: updates)
     }
 
     /// Builds the gradient nodes of `loss` (a scalar) over `parameters` (all of
@@ -155,7 +155,7 @@ public final class Session {
         var losses: [Float] = []
         var updatedStates = Set<String>()
         for (k, step) in steps.enumerated() {
-            let outputs = [step.loss.id] + step.gradients.map(\.id) + step.stateUpdates.map(\.value.id)
+            let outputs = step.outputs.map(\.id)
             let values: [View]
             if config.mode == .fused {
                 // The plan updates each parameter as soon as its gradient is done (PlannedUpdates).
@@ -188,5 +188,14 @@ public struct TrainingStep {
     let stateUpdates: [(name: String, value: Tensor)]
     public let optimizer: Optimizer
     /// The optimiser's update as a compiled plan applies it (gradients are outputs 1...).
-    let plannedUpdates: PlannedUpdates
+    public let plannedUpdates: PlannedUpdates
+
+    /// What the step computes, in order: the loss, each parameter's gradient (which a
+    /// compiled plan consumes with its updates), each running statistic's new value.
+    public var outputs: [Tensor] { [loss] + gradients + stateUpdates.map(\.value) }
+
+    /// Names of `outputs` for dumps: `loss`, then "d PARAMETER", then "new STATE".
+    public func outputNames(loss: String) -> [String] {
+        [loss] + plannedUpdates.parameters.map { "d \($0)" } + stateUpdates.map { "new \($0.name)" }
+    }
 }

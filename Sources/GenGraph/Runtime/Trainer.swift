@@ -42,10 +42,5 @@ public final class Trainer {
         return losses
     }
 
-    /// The graph nodes of every objective's loss and gradients (what a step computes), for dumps.
-    public var trainingOutputs: [Tensor] {
-        phases.flatMap { $0.steps.flatMap { [$0.loss] + $0.gradients } }
-    }
-
     public var trainingSteps: [TrainingStep] { phases.flatMap(\.steps) }
 }
