@@ -10,32 +10,57 @@ final class PlannedUpdateTests: XCTestCase {
     func testPlannedUpdatesEqualUpdatesAfterThePlan() throws {
         for name in ["vae", "gan", "wgan"] {
             let model = try Zoo.model(named: name)!.instantiate(batch: 8)
-            let config = RunConfig(threads: 2, seed: 3, mode: .fused)
-            let planned = try Session(graph: model.graph, config: config)
-            let after = try Session(graph: model.graph, config: config)
-            func steps(_ s: Session) throws -> [TrainingStep] {
-                try model.objectives.map { try s.minimize($0.loss, over: $0.parameters, using: $0.rule, clip: $0.clip) }
-            }
-            let (plannedSteps, afterSteps) = (try steps(planned), try steps(after))
-            let trainer = try Trainer(model: model, config: config)
+            let trainer = try Trainer(model: model, config: RunConfig(threads: 2, seed: 3, mode: .fused))
+            let feeds = try (0..<3).map { try trainer.feeds(FusedEagerTests.batch(model, seed: UInt64($0))) }
+            try assertPlannedEqualsAfter(model.graph, model.objectives.map { ($0.loss, $0.parameters, $0.rule, $0.clip) },
+                                         feeds: feeds, name)
+        }
+    }
+
+    /// The same for SGD: plain, with momentum (the first step seeds the buffer) and Nesterov.
+    func testPlannedSGDEqualsSGDAfterThePlan() throws {
+        for rule in [OptimizerRule.sgd(learningRate: 0.05), .sgd(learningRate: 0.05, momentum: 0.9),
+                     .sgd(learningRate: 0.05, momentum: 0.9, nesterov: true)] {
+            let g = Graph()
+            let x = try g.input("x", [16, 300])
+            let h = try x.dense(256, name: "fc1").relu()  // 76,800 weights: updated as soon as its gradient is done
+            let loss = try h.dense(10, name: "fc2").square().mean()
+            var feeds: [[String: TensorValue]] = []
             for k in 0..<3 {
-                let feeds = try trainer.feeds(FusedEagerTests.batch(model, seed: UInt64(k)))
-                for (p, a) in zip(plannedSteps, afterSteps) {
-                    let loss = try planned.train(p, feeds: feeds)
-                    let n = a.gradients.count
-                    let values = try after.execute([a.loss.id] + a.gradients.map(\.id) + a.stateUpdates.map(\.value.id),
-                                                    feeds: feeds).map { try after.executor.contiguous($0) }
-                    try a.optimizer.update(after.parameters, gradients: Array(values[1..<(1 + n)]), kernels: after.kernels)
-                    for (update, value) in zip(a.stateUpdates, values[(1 + n)...]) {  // batch norm's running statistics
-                        after.parameters.buffer(update.name)!.pointer.update(from: value.pointer, count: value.shape.count)
-                    }
-                    XCTAssertEqual(loss.bitPattern, values[0].pointer[0].bitPattern, "\(name) step \(k): loss")
+                let pixels: [Float] = (0..<(16 * 300)).map { i in Float((i * 7 + k * 13) % 101) / 50 - 1 }
+                feeds.append(["x": try TensorValue(shape: [16, 300], scalars: pixels)])
+            }
+            try assertPlannedEqualsAfter(g, [(loss, g.parameters, rule, nil)], feeds: feeds, "\(rule)")
+        }
+    }
+
+    /// Trains `objectives` on `feeds` twice in fused mode: with the plan applying the updates,
+    /// and with the plan computing gradients that the optimiser applies after it.
+    private func assertPlannedEqualsAfter(_ graph: Graph, _ objectives: [(Tensor, [Tensor], OptimizerRule, ClosedRange<Float>?)],
+                                          feeds: [[String: TensorValue]], _ name: String,
+                                          file: StaticString = #filePath, line: UInt = #line) throws {
+        let config = RunConfig(threads: 2, seed: 3, mode: .fused)
+        let planned = try Session(graph: graph, config: config)
+        let after = try Session(graph: graph, config: config)
+        func steps(_ s: Session) throws -> [TrainingStep] {
+            try objectives.map { try s.minimize($0.0, over: $0.1, using: $0.2, clip: $0.3) }
+        }
+        let (plannedSteps, afterSteps) = (try steps(planned), try steps(after))
+        for (k, feed) in feeds.enumerated() {
+            for (p, a) in zip(plannedSteps, afterSteps) {
+                let loss = try planned.train(p, feeds: feed)
+                let n = a.gradients.count
+                let values = try after.execute(a.outputs.map(\.id), feeds: feed).map { try after.executor.contiguous($0) }
+                try a.optimizer.update(after.parameters, gradients: Array(values[1..<(1 + n)]), kernels: after.kernels)
+                for (update, value) in zip(a.stateUpdates, values[(1 + n)...]) {  // batch norm's running statistics
+                    after.parameters.buffer(update.name)!.pointer.update(from: value.pointer, count: value.shape.count)
                 }
+                XCTAssertEqual(loss.bitPattern, values[0].pointer[0].bitPattern, "\(name) step \(k): loss", file: file, line: line)
             }
-            for n in after.parameters.names {
-                XCTAssertEqual(planned.parameters.value(n)!.scalars.map(\.bitPattern),
-                               after.parameters.value(n)!.scalars.map(\.bitPattern), "\(name): parameter \(n)")
-            }
+        }
+        for n in after.parameters.names {
+            XCTAssertEqual(planned.parameters.value(n)!.scalars.map(\.bitPattern),
+                           after.parameters.value(n)!.scalars.map(\.bitPattern), "\(name): parameter \(n)", file: file, line: line)
         }
     }
 
