@@ -494,6 +494,12 @@ static void cv_ops(cv_op *ops, int32_t *start, const cv_run *r, int nr, const cv
                 o->off = row + a - r[i].pos; /* lane l reads off + l */
                 o->first = 0;
                 o->wmask = 0;
+                /* Grid rows as wide as the source rows (a 7x7 bwd_data phase,
+                 * "same" convs) continue one window: one load covers them. */
+                if (n - 1 > start[t] && ops[n - 2].off == o->off) {
+                    ops[n - 2].lmask |= o->lmask;
+                    n--;
+                }
             } else { /* lanes [pos+lo, pos+hi) read row[a + S*(lane - pos)]: window from the first */
                 const int64_t span = S * (hi - lo - 1) + 1;
                 o->off = row + a + S * lo;
@@ -893,7 +899,9 @@ static void cv_bwd_data_body(const cv_phases *ph, const float *w, const gg_conv2
     cv_slot_ptrs(scr + id * cv_slot_floats(s->oc * tmax, conv_max(tmax, 1)), s->oc * tmax, conv_max(tmax, 1), &Bp, &ops,
                  &start, &runs);
     /* Panel p of every phase in turn: the phases interleave in dx, so its
-     * lines are written while in cache. Threads take ranges of p. */
+     * lines are written while in cache. Threads take ranges of p. The phases
+     * read nearly the same dy around panel p, so only the first prefetches
+     * the next panel (prefetching from every phase cost more than it saved). */
     int64_t np = 0;
     for (int q = 0; q < ph->n; q++) np = conv_max(np, ph->panels[q]);
     const int64_t lo = np * id / nt, hi = np * (id + 1) / nt;
@@ -902,7 +910,7 @@ static void cv_bwd_data_body(const cv_phases *ph, const float *w, const gg_conv2
             const cv_geo *G = &ph->g[q];
             if (p >= ph->panels[q]) continue;
             if (G->T > 0) {
-                cv_panels(G, p, p + 1, conv_min(hi, ph->panels[q]), Bp, ops, start, runs);
+                cv_panels(G, p, p + 1, q == 0 ? conv_min(hi, ph->panels[q]) : 0, Bp, ops, start, runs);
             } else { /* no tap reaches this phase: zeros */
                 const int64_t ghw = G->gh * G->gw, g1 = conv_min((p + 1) * CV_NR, G->nimg * ghw);
                 for (int64_t g = p * CV_NR; g < g1; g++) {
