@@ -138,18 +138,28 @@ GG_AVX2_TARGET static void pack_rows_avx2(float *dst, const float *src, int64_t 
             for (int64_t r = w; r < R; r++) dst[k * R + r] = 0.0f;
 }
 
-/* Contiguous pack: full-width runs are straight vector copies. */
+/* Contiguous pack: vector copies; a masked load (masked lanes read as 0,
+ * never fault) pads a narrow panel such as N = 20 without a scalar loop. */
 GG_AVX2_TARGET static void pack_cols_avx2(float *dst, const float *src, int64_t ld, int64_t w,
                                           int64_t R, int64_t kc) {
-    if (w == R && (R % 8) == 0) {
-        for (int64_t k = 0; k < kc; k++) {
-            const float *s = src + k * ld;
-            float *d = dst + k * R;
-            for (int64_t r = 0; r < R; r += 8) _mm256_storeu_ps(d + r, _mm256_loadu_ps(s + r));
-        }
+    if (R % 8) {
+        pack_cols_c(dst, src, ld, w, R, kc);
         return;
     }
-    pack_cols_c(dst, src, ld, w, R, kc);
+    const int64_t full = w & ~(int64_t)7;
+    const int rem = (int)(w - full);
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(rem), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (int64_t k = 0; k < kc; k++) {
+        const float *s = src + k * ld;
+        float *d = dst + k * R;
+        int64_t r = 0;
+        for (; r < full; r += 8) _mm256_storeu_ps(d + r, _mm256_loadu_ps(s + r));
+        if (rem) {
+            _mm256_storeu_ps(d + r, _mm256_maskload_ps(s + r, mask));
+            r += 8;
+        }
+        for (; r < R; r += 8) _mm256_storeu_ps(d + r, _mm256_setzero_ps());
+    }
 }
 #endif
 
@@ -228,66 +238,88 @@ GG_AVX2_TARGET static void ukernel_avx2(int64_t kc, const float *Ap, const float
 #undef GG_A2
 }
 
-/* AVX-512 micro-kernel: C[ROWS x nr] (nr <= NV*16) from an 8-row A panel and an NV*16-wide B panel.
+/* AVX-512 micro-kernel: C[ROWS x nr] (nr <= NV*16 + HV*8) from an 8-row A panel and a B panel of
+ * NV zmm vectors plus, if HV, one ymm vector (panels are padded to 8 lanes).
  * 8 x 32 = 16 zmm accumulators: enough to hide FMA latency on Zen 4 (which
  * runs a zmm FMA as two 256-bit halves, so 512-bit buys fewer instructions,
  * not more flops), and 8 divides every M of the benchmark shapes. Measured
  * on Zen 4: 16x16, 8x48, 12x32 and 6x64 are within noise or slower; this
  * kernel ran ~3-5% faster than the AVX2 one at one thread, so it stays the
- * default there. */
+ * default there. The ymm tail exists for narrow N (the VAE's N = 20): on
+ * Zen 4 a ymm FMA costs half a zmm one, so a 20-wide panel runs as 16 + 8
+ * lanes instead of 32. */
 #ifndef GG_512_MR
 #define GG_512_MR 8
 #endif
 #ifndef GG_512_NV
 #define GG_512_NV 2
 #endif
-GG__INLINE GG_AVX512_TARGET void uk_512_body(const int ROWS, const int AS, const int NV, int64_t kc,
-                                            const float *restrict Ap, const float *restrict Bp,
+GG__INLINE GG_AVX512_TARGET void uk_512_body(const int ROWS, const int AS, const int NV, const int HV,
+                                            int64_t kc, const float *restrict Ap, const float *restrict Bp,
                                             float *C, int64_t ldc, int nr, float alpha, float beta) {
     __m512 acc[GG_512_MR][GG_512_NV];
-    for (int r = 0; r < ROWS; r++)
+    __m256 acch[GG_512_MR];
+    for (int r = 0; r < ROWS; r++) {
         for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
+        if (HV) acch[r] = _mm256_setzero_ps();
+    }
     for (int64_t k = 0; k < kc; k++) {
         __m512 b[GG_512_NV];
         for (int v = 0; v < NV; v++) b[v] = _mm512_loadu_ps(Bp + v * 16);
+        const __m256 bh = HV ? _mm256_loadu_ps(Bp + NV * 16) : _mm256_setzero_ps();
         for (int r = 0; r < ROWS; r++) {
             __m512 a = _mm512_set1_ps(Ap[r]);
             for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
+            /* set1 again, not a cast of `a`: with the cast clang broadcast into a ymm and
+             * widened it with a shuffle, which competes with the FMAs (~15% at N = 20) */
+            if (HV) acch[r] = _mm256_fmadd_ps(_mm256_set1_ps(Ap[r]), bh, acch[r]);
         }
         Ap += AS;
-        Bp += NV * 16;
+        Bp += NV * 16 + HV * 8;
     }
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    const int full = nr / 16, rem = nr % 16;
-    const __mmask16 mask = (__mmask16)((1u << rem) - 1u);
     for (int r = 0; r < ROWS; r++) {
         float *c = C + r * ldc;
         for (int v = 0; v < NV; v++) {
+            const int n = nr - v * 16; /* valid lanes of this vector, if below 16 */
             __m512 x = _mm512_mul_ps(va, acc[r][v]);
-            if (v < full) {
+            if (n >= 16) {
                 if (beta != 0.0f) x = _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + v * 16), x);
                 _mm512_storeu_ps(c + v * 16, x);
-            } else if (v == full && rem) {
+            } else {
+                const __mmask16 mask = (__mmask16)((1u << n) - 1u);
                 if (beta != 0.0f) x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask, c + v * 16), x);
                 _mm512_mask_storeu_ps(c + v * 16, mask, x);
             }
+        }
+        if (HV) {
+            const int n = nr - NV * 16; /* 1..8: panels are padded to 8 lanes */
+            const __mmask8 mask = (__mmask8)((1u << n) - 1u);
+            float *ch = c + NV * 16;
+            __m256 x = _mm256_mul_ps(_mm512_castps512_ps256(va), acch[r]);
+            if (beta != 0.0f)
+                x = _mm256_fmadd_ps(_mm512_castps512_ps256(vb), _mm256_maskz_loadu_ps(mask, ch), x);
+            _mm256_mask_storeu_ps(ch, mask, x);
         }
     }
 }
 
 GG_AVX512_TARGET static void ukernel_512(int64_t kc, const float *Ap, const float *Bp, float *C,
                                          int64_t ldc, int mr, int nr, float alpha, float beta) {
-    const int nv = (nr + 15) / 16;
-#define GG_V(R, V) \
-    case V: uk_512_body(R, GG_512_MR, V, kc, Ap, Bp, C, ldc, nr, alpha, beta); break;
+    /* The panel's width rounded to 8 lanes, as pack_b_panels pads it (vw = 8). */
+    const int lanes = (nr + 7) & ~7, nv = lanes / 16, hv = (lanes % 16) / 8;
+#define GG_V(R, V, H) \
+    case 2 * V + H: uk_512_body(R, GG_512_MR, V, H, kc, Ap, Bp, C, ldc, nr, alpha, beta); break;
 #if GG_512_NV == 1
-#define GG_R(R) case R: switch (nv) { GG_V(R, 1) default: break; } break;
+#define GG_R(R) case R: switch (2 * nv + hv) { GG_V(R, 0, 1) GG_V(R, 1, 0) default: break; } break;
 #elif GG_512_NV == 2
-#define GG_R(R) case R: switch (nv) { GG_V(R, 1) GG_V(R, 2) default: break; } break;
+#define GG_R(R) case R: switch (2 * nv + hv) { GG_V(R, 0, 1) GG_V(R, 1, 0) GG_V(R, 1, 1) GG_V(R, 2, 0) default: break; } break;
 #elif GG_512_NV == 3
-#define GG_R(R) case R: switch (nv) { GG_V(R, 1) GG_V(R, 2) GG_V(R, 3) default: break; } break;
+#define GG_R(R) case R: switch (2 * nv + hv) { GG_V(R, 0, 1) GG_V(R, 1, 0) GG_V(R, 1, 1) GG_V(R, 2, 0) \
+                                               GG_V(R, 2, 1) GG_V(R, 3, 0) default: break; } break;
 #else
-#define GG_R(R) case R: switch (nv) { GG_V(R, 1) GG_V(R, 2) GG_V(R, 3) GG_V(R, 4) default: break; } break;
+#define GG_R(R) case R: switch (2 * nv + hv) { GG_V(R, 0, 1) GG_V(R, 1, 0) GG_V(R, 1, 1) GG_V(R, 2, 0) \
+                                               GG_V(R, 2, 1) GG_V(R, 3, 0) GG_V(R, 3, 1) GG_V(R, 4, 0) default: break; } break;
 #endif
     switch (mr) {
         GG_R(1) GG_R(2) GG_R(3) GG_R(4) GG_R(5) GG_R(6) GG_R(7) GG_R(8)
@@ -326,7 +358,7 @@ static const gg_gemm_arch arch_c = {GG_C_MR, GG_C_NR, GG_C_NR, 256, 96, 2048, uk
 #ifdef GG_GEMM_X86
 static const gg_gemm_arch arch_avx2 = {GG_AVX2_MR, GG_AVX2_NV * 8, 8, GG_AVX2_KC, 120, 3072,
                                        ukernel_avx2, pack_rows_avx2, pack_cols_avx2};
-static const gg_gemm_arch arch_512 = {GG_512_MR, GG_512_NV * 16, 16, GG_512_KC, GG_512_MC, GG_512_NC,
+static const gg_gemm_arch arch_512 = {GG_512_MR, GG_512_NV * 16, 8, GG_512_KC, GG_512_MC, GG_512_NC,
                                       ukernel_512, pack_rows_avx2, pack_cols_avx2};
 #endif
 
