@@ -131,14 +131,23 @@ static void conv_make_plan(conv_plan *p, const gg_ctx *ctx, const gg_conv2d_shap
     p->total = p->workers * p->slot + p->shared;
 }
 
+#define CONV_EP_MAXOPS 32 /* operands of an epilogue whose h and w axes conv_ep_make can merge */
+
 /* An epilogue over an output (n, c, h, w): the program and each thread's
- * scratch share. prog NULL means none. */
+ * scratch share. prog NULL means none. When every operand walks h and w as
+ * one axis, prog is `flat`, the same program over (n, c, h*w): its rows are
+ * h*w long instead of w (7-28 for these layers), which the fused kernel's
+ * per-row loads and stores were paying for; the flat index, and so every
+ * element's value, is unchanged. */
 typedef struct conv_ep {
     const gg_fprogram *prog;
     float *scratch;
     int64_t share;
     int isa;
     int64_t c, h, w;
+    int merged;
+    gg_fprogram flat;
+    int64_t flat_shape[3], flat_strides[3 * CONV_EP_MAXOPS];
 } conv_ep;
 
 static int conv_tid(void) {
@@ -157,6 +166,15 @@ static void conv_ep_apply(const conv_ep *e, int64_t g0, int64_t g1) {
     if (!e->prog || g0 >= g1) return;
     gg_ctx one = {1, e->isa, e->scratch + (int64_t)conv_tid() * e->share, e->share};
     const int64_t hw = e->h * e->w;
+    if (e->merged) { /* one box per image */
+        while (g0 < g1) {
+            const int64_t b = g0 / hw, q0 = g0 - b * hw, q1 = conv_min(g1 - b * hw, hw);
+            const int64_t lo[3] = {b, 0, q0}, ext[3] = {1, e->c, q1 - q0};
+            (void)gg_fused_region_f32(&one, e->prog, lo, ext);
+            g0 = b * hw + q1;
+        }
+        return;
+    }
     while (g0 < g1) {
         const int64_t b = g0 / hw, q0 = g0 - b * hw, q1 = conv_min(g1 - b * hw, hw);
         int64_t q = q0;
@@ -1162,6 +1180,26 @@ static gg_status conv_ep_make(conv_ep *e, const gg_ctx *ctx, const gg_conv2d_sha
     const int64_t need = gg_conv2d_ep_f32_scratch(ctx, s, prog);
     if (ctx->scratch_len < need || ctx->scratch == 0) return GG_ERR_SCRATCH;
     e->prog = prog;
+    const int nops = prog->ninputs + prog->noutputs;
+    e->merged = nops <= CONV_EP_MAXOPS;
+    for (int k = 0; k < nops && e->merged; k++) {
+        const int64_t *st = k < prog->ninputs ? prog->in_strides + 4 * k : prog->out_strides + 4 * (k - prog->ninputs);
+        e->merged = st[2] == st[3] * w;
+        e->flat_strides[3 * k] = st[0];
+        e->flat_strides[3 * k + 1] = st[1];
+        e->flat_strides[3 * k + 2] = st[3];
+    }
+    if (e->merged) {
+        e->flat = *prog;
+        e->flat.rank = 3;
+        e->flat_shape[0] = s->n;
+        e->flat_shape[1] = c;
+        e->flat_shape[2] = h * w;
+        e->flat.shape = e->flat_shape;
+        e->flat.in_strides = e->flat_strides;
+        e->flat.out_strides = e->flat_strides + 3 * prog->ninputs;
+        e->prog = &e->flat;
+    }
     e->share = conv_ep_share(ctx, prog);
     e->scratch = ctx->scratch + conv_round(gg_conv2d_f32_scratch(ctx, s));
     e->isa = ctx->isa;
