@@ -92,6 +92,48 @@ final class CompilerPassTests: XCTestCase {
         }
     }
 
+    /// Products of a stored value by per-row constants, read only by reductions over other axes
+    /// (batch norm's backward), are recomputed inside those reductions instead of stored: no arena
+    /// slot, and the same numbers as eager on 1 and 2 threads. Read by a GEMM, one is stored.
+    func testCheapProductsAreRecomputedByTheReductionsThatReadThem() throws {
+        func build(gemmReadsProduct: Bool) throws -> (Graph, [Tensor]) {
+            let g = Graph()
+            let x = try g.input("x", [64, 48])
+            let w = try g.parameter("w", [48, 32], initializer: .normal(mean: 0, std: 0.3))
+            let s = try g.parameter("s", [32], initializer: .normal(mean: 1, std: 0.2))
+            let u = try x.matmul(w)                  // stored: a reduction reads it
+            let p = try u * s, q = try p * s         // in the GEMM's epilogue
+            var loss = try u.sum(axes: [0]).sum() + p.sum(axes: [0]).square().sum() + q.sum(axes: [0]).sum()
+            if gemmReadsProduct { loss = try loss + p.matmul(w, transposeB: true).sum() }
+            return (g, [loss] + (try g.gradients(of: loss, withRespectTo: [w, s])))
+        }
+        let (g, outputs) = try build(gemmReadsProduct: false)
+        let compilation = try Compiler.compile(Program(g, outputs: outputs))
+        let recomputed = compilation.fused.groups.flatMap(\.boundaries).compactMap { line -> Int? in
+            guard line.contains("not stored: recomputed by") else { return nil }
+            return Int(line.dropFirst().prefix { $0.isNumber })
+        }
+        XCTAssertGreaterThanOrEqual(recomputed.count, 2, "p and q: \(compilation.fused.groups.flatMap(\.boundaries))")
+        for v in recomputed { XCTAssertNil(compilation.plan.slots[v], "%\(v) has no arena slot") }
+
+        let feeds = ["x": try TensorValue(shape: [64, 48], scalars: (0..<(64 * 48)).map { Float($0 % 89) / 44 - 1 })]
+        var runs: [[TensorValue]] = []
+        for (mode, threads) in [(ExecutionMode.eager, 2), (.fused, 1), (.fused, 2)] {
+            runs.append(try Session(graph: g, config: RunConfig(threads: threads, seed: 1, mode: mode)).run(outputs, feeds: feeds))
+        }
+        for k in outputs.indices {
+            let (f, e) = (runs[1][k].scalars, runs[0][k].scalars)
+            let scale = e.map { Swift.abs($0) }.max() ?? 0
+            XCTAssertLessThanOrEqual(zip(f, e).map { Swift.abs($0 - $1) }.max() ?? 0, 1e-5 * scale + 1e-6, "output \(k) fused vs eager")
+            XCTAssertEqual(runs[1][k].scalars.map(\.bitPattern), runs[2][k].scalars.map(\.bitPattern), "1 vs 2 threads")
+        }
+
+        let (g2, outputs2) = try build(gemmReadsProduct: true)
+        let fused2 = try Compiler.compile(Program(g2, outputs: outputs2)).fused
+        XCTAssertLessThan(fused2.groups.flatMap(\.boundaries).filter { $0.contains("recomputed by") }.count, recomputed.count,
+                          "p, read by a GEMM too, stays stored")
+    }
+
     private func checkPrologue(_ built: (Graph, [Tensor], Tensor), gemms: Int) throws {
         let (g, outputs, a) = built
         let compilation = try Compiler.compile(Program(g, outputs: outputs))

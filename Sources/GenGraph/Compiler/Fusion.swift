@@ -213,7 +213,7 @@ public func fuse(_ program: Program) -> FusedProgram {
         groups[g].stored = stored
         groups[g].boundaries = reasons
     }
-    return assignPrologues(FusedProgram(program: program, groups: groups, groupOf: groupOf, views: views))
+    return assignPrologues(recomputeCheapValues(FusedProgram(program: program, groups: groups, groupOf: groupOf, views: views)))
 }
 
 /// Whether op's kernel takes an epilogue program (it heads a contraction group).

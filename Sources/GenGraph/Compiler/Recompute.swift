@@ -1,0 +1,114 @@
+/// Recomputes cheap elementwise values in the kernels that read them instead of
+/// storing them. A value stored only because other elementwise or reduction
+/// groups over its own shape read it, and computable by a few elementwise ops
+/// from values that are in memory anyway (stored, leaves, constants), moves
+/// into those readers: its producer neither computes nor stores it unless it
+/// needs it itself. Batch norm's backward is the case: a convolution's
+/// epilogue stored five products of its output, each a multiply by a
+/// per-channel constant, for four per-channel reductions.
+func recomputeCheapValues(_ fused: FusedProgram) -> FusedProgram {
+    let nodes = fused.program.nodes
+    let views = fused.views
+    let consumers = fused.program.consumers
+    let outputs = Set(fused.program.outputs)
+    var groups = fused.groups
+    var groupOf = fused.groupOf
+    var inMemoryValues = Set(groups.flatMap(\.stored))
+    /// Values a moved recipe loads: they must stay in memory.
+    var pinned = Set<Int>()
+
+    /// The groups each group reads from, directly or not (before any move).
+    var direct = [Set<Int>](repeating: [], count: groups.count)
+    for (g, group) in groups.enumerated() {
+        for id in group.nodes {
+            for i in nodes[id].inputs where !views[i].isConstant {
+                if let h = groupOf[views[i].root], h != g { direct[g].insert(h) }
+            }
+        }
+    }
+    func upstream(_ g: Int) -> Set<Int> {
+        var seen = Set<Int>(), stack = [g]
+        while let x = stack.popLast() { for d in direct[x] where seen.insert(d).inserted { stack.append(d) } }
+        return seen
+    }
+
+    func isElementwise(_ id: Int) -> Bool {
+        switch nodes[id].op {
+        case .unary, .leakyRelu, .clamp, .binary, .select: return true
+        default: return false
+        }
+    }
+    /// Whether input `i` can be loaded by any kernel: a constant, a leaf, or a window onto a value in memory.
+    func inMemory(_ i: Int) -> Bool {
+        if views[i].isConstant { return true }
+        let root = views[i].root
+        return nodes[root].op.category == .leaf || inMemoryValues.contains(root)
+    }
+    /// The nodes (in id order) that compute `v` from values in memory, at most `depth` ops deep, or nil.
+    func recipe(_ v: Int, depth: Int = 3) -> [Int]? {
+        guard depth > 0, isElementwise(v), views[v].kind == .value else { return nil }
+        var steps: [Int] = []
+        for i in nodes[v].inputs where !inMemory(i) {
+            guard let sub = recipe(i, depth: depth - 1) else { return nil }
+            steps += sub.filter { !steps.contains($0) }
+        }
+        return (steps + [v]).sorted()
+    }
+
+    for (g, group) in fused.groups.enumerated() where group.kind != .prologue {
+        let before = upstream(g)
+        for v in group.stored where !outputs.contains(v) && !pinned.contains(v) && isElementwise(v) {
+            // Every reader outside g is a direct member of an elementwise or reduction group over v's shape.
+            var readers = Set<Int>()
+            var movable = true
+            for c in consumers[v] where groupOf[c] != g || !groups[g].nodes.contains(c) {
+                guard let h = groupOf[c], h != g, views[c].kind == .value, !groups[h].post.contains(c),
+                      groups[h].kind == .elementwise || groups[h].kind == .reduction,
+                      groups[h].space == nodes[v].shape else { movable = false; break }
+                readers.insert(h)
+            }
+            guard movable, !readers.isEmpty, let steps = recipe(v) else { continue }
+            // What the recipe loads comes from g or from groups g reads (which run before every
+            // reader of v): moving it adds no edge that could close a cycle between kernels.
+            let loads = steps.flatMap { nodes[$0].inputs }.filter { !steps.contains($0) && !views[$0].isConstant }.map { views[$0].root }
+            guard loads.allSatisfy({ r in groupOf[r].map { $0 == g || before.contains($0) } ?? true }) else { continue }
+            pinned.formUnion(loads)
+            inMemoryValues.remove(v)
+            for h in readers.sorted() {
+                groups[h].nodes = Array(Set(groups[h].nodes + steps)).sorted()
+            }
+            groups[g].stored.removeAll { $0 == v }
+            groups[g].boundaries = groups[g].boundaries.filter { !$0.hasPrefix("%\(v) stored:") }
+                + ["%\(v) not stored: recomputed by " + readers.sorted().map { "group \($0)" }.joined(separator: ", ")]
+            // The producer keeps computing v only if one of its own members reads it.
+            let usedInside = groups[g].nodes.contains { m in m != v && nodes[m].inputs.contains(v) }
+            if !usedInside {
+                groups[g].nodes.removeAll { $0 == v }
+                groupOf[v] = readers.min()
+            }
+        }
+    }
+    // A group whose only member moved out runs no kernel: drop it and renumber the rest.
+    var renumbered = [Int?](repeating: nil, count: groups.count)
+    var kept: [FusionGroup] = []
+    for (g, group) in groups.enumerated() where !group.nodes.isEmpty {
+        renumbered[g] = kept.count
+        kept.append(group)
+    }
+    for (k, group) in kept.enumerated() {
+        kept[k].boundaries = group.boundaries.map { line in
+            line.contains("recomputed by group") ? renumberGroups(in: line, renumbered) : line
+        }
+    }
+    return FusedProgram(program: fused.program, groups: kept, groupOf: groupOf.map { $0.flatMap { renumbered[$0] } }, views: views)
+}
+
+/// `line` with every "group N" after "recomputed by" renumbered.
+private func renumberGroups(in line: String, _ renumbered: [Int?]) -> String {
+    guard let r = line.range(of: "recomputed by ") else { return line }
+    let tail = line[r.upperBound...].components(separatedBy: ", ").map { part -> String in
+        guard let n = Int(part.replacingOccurrences(of: "group ", with: "")), let m = renumbered[n] else { return part }
+        return "group \(m)"
+    }
+    return String(line[..<r.upperBound]) + tail.joined(separator: ", ")
+}
