@@ -1,3 +1,5 @@
+import Foundation
+
 /// Recomputes cheap elementwise values in the kernels that read them instead of
 /// storing them. A value stored only because other elementwise or reduction
 /// groups over its own shape read it, and computable by a few elementwise ops
@@ -84,7 +86,13 @@ func recomputeCheapValues(_ fused: FusedProgram) -> FusedProgram {
             let usedInside = groups[g].nodes.contains { m in m != v && nodes[m].inputs.contains(v) }
             if !usedInside {
                 groups[g].nodes.removeAll { $0 == v }
+                groups[g].post.removeAll { $0 == v }
+                if groups[g].post.isEmpty { groups[g].postSpace = nil }
                 groupOf[v] = readers.min()
+                // Boundaries that named v's old place say where it runs now.
+                let old = "%\(v) \(nodes[v].op.name) fused into group \(g), with its other producer"
+                let new = "%\(v) \(nodes[v].op.name) recomputed in group \(readers.min()!)"
+                for h in groups.indices { groups[h].boundaries = groups[h].boundaries.map { $0.replacingOccurrences(of: old, with: new) } }
             }
         }
     }
@@ -95,20 +103,16 @@ func recomputeCheapValues(_ fused: FusedProgram) -> FusedProgram {
         renumbered[g] = kept.count
         kept.append(group)
     }
-    for (k, group) in kept.enumerated() {
-        kept[k].boundaries = group.boundaries.map { line in
-            line.contains("recomputed by group") ? renumberGroups(in: line, renumbered) : line
-        }
-    }
+    for (k, group) in kept.enumerated() { kept[k].boundaries = group.boundaries.map { renumberGroups(in: $0, renumbered) } }
     return FusedProgram(program: fused.program, groups: kept, groupOf: groupOf.map { $0.flatMap { renumbered[$0] } }, views: views)
 }
 
-/// `line` with every "group N" after "recomputed by" renumbered.
+/// `line` with every "group N" renumbered.
 private func renumberGroups(in line: String, _ renumbered: [Int?]) -> String {
-    guard let r = line.range(of: "recomputed by ") else { return line }
-    let tail = line[r.upperBound...].components(separatedBy: ", ").map { part -> String in
-        guard let n = Int(part.replacingOccurrences(of: "group ", with: "")), let m = renumbered[n] else { return part }
-        return "group \(m)"
+    let parts = line.components(separatedBy: "group ")
+    return parts.dropFirst().reduce(parts[0]) { text, part in
+        let digits = part.prefix { $0.isNumber }
+        guard let n = Int(digits), n < renumbered.count, let m = renumbered[n] else { return text + "group " + part }
+        return text + "group \(m)" + part.dropFirst(digits.count)
     }
-    return String(line[..<r.upperBound]) + tail.joined(separator: ", ")
 }
