@@ -93,8 +93,9 @@ final class CompilerPassTests: XCTestCase {
     }
 
     /// Products of a stored value by per-row constants, read only by reductions over other axes
-    /// (batch norm's backward), are recomputed inside those reductions instead of stored: no arena
-    /// slot, and the same numbers as eager on 1 and 2 threads. Read by a GEMM, one is stored.
+    /// (batch norm's backward), are recomputed inside those reductions instead of stored (no arena
+    /// slot), and the reductions that read the same value run as one kernel; the same numbers as
+    /// eager, on 1 and 2 threads. Read by a GEMM, a product is stored.
     func testCheapProductsAreRecomputedByTheReductionsThatReadThem() throws {
         func build(gemmReadsProduct: Bool) throws -> (Graph, [Tensor]) {
             let g = Graph()
@@ -115,6 +116,12 @@ final class CompilerPassTests: XCTestCase {
         }
         XCTAssertGreaterThanOrEqual(recomputed.count, 2, "p and q: \(compilation.fused.groups.flatMap(\.boundaries))")
         for v in recomputed { XCTAssertNil(compilation.plan.slots[v], "%\(v) has no arena slot") }
+        // u's three column sums read u from memory: one kernel, one pass over u.
+        let nodes = compilation.fused.program.nodes
+        let sums = compilation.fused.groups.map { group in
+            group.nodes.filter { if case .reduce = nodes[$0].op { return true }; return false }.count
+        }
+        XCTAssertGreaterThanOrEqual(sums.max() ?? 0, 3, "sibling reductions merged: \(sums)")
 
         let feeds = ["x": try TensorValue(shape: [64, 48], scalars: (0..<(64 * 48)).map { Float($0 % 89) / 44 - 1 })]
         var runs: [[TensorValue]] = []

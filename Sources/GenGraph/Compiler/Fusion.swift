@@ -213,7 +213,8 @@ public func fuse(_ program: Program) -> FusedProgram {
         groups[g].stored = stored
         groups[g].boundaries = reasons
     }
-    return assignPrologues(recomputeCheapValues(FusedProgram(program: program, groups: groups, groupOf: groupOf, views: views)))
+    let partition = FusedProgram(program: program, groups: groups, groupOf: groupOf, views: views)
+    return assignPrologues(mergeSiblingReductions(recomputeCheapValues(partition)))
 }
 
 /// Whether op's kernel takes an epilogue program (it heads a contraction group).

@@ -96,15 +96,22 @@ func recomputeCheapValues(_ fused: FusedProgram) -> FusedProgram {
             }
         }
     }
-    // A group whose only member moved out runs no kernel: drop it and renumber the rest.
-    var renumbered = [Int?](repeating: nil, count: groups.count)
+    return dropEmptyGroups(FusedProgram(program: fused.program, groups: groups, groupOf: groupOf, views: views))
+}
+
+/// Drops groups left without members (they run no kernel) and renumbers the rest, in
+/// `groupOf` and in the boundary texts; `alias` names the group that took over a dropped one.
+func dropEmptyGroups(_ fused: FusedProgram, alias: [Int: Int] = [:]) -> FusedProgram {
+    var renumbered = [Int?](repeating: nil, count: fused.groups.count)
     var kept: [FusionGroup] = []
-    for (g, group) in groups.enumerated() where !group.nodes.isEmpty {
+    for (g, group) in fused.groups.enumerated() where !group.nodes.isEmpty {
         renumbered[g] = kept.count
         kept.append(group)
     }
+    for (g, survivor) in alias { renumbered[g] = renumbered[survivor] }
     for (k, group) in kept.enumerated() { kept[k].boundaries = group.boundaries.map { renumberGroups(in: $0, renumbered) } }
-    return FusedProgram(program: fused.program, groups: kept, groupOf: groupOf.map { $0.flatMap { renumbered[$0] } }, views: views)
+    return FusedProgram(program: fused.program, groups: kept, groupOf: fused.groupOf.map { $0.flatMap { renumbered[$0] } },
+                        views: fused.views)
 }
 
 /// `line` with every "group N" renumbered.
