@@ -43,9 +43,12 @@ public struct FusedProgram {
 /// 3. elementwise consumers of a matmul, conv2d or conv_transpose2d with its output shape
 ///    become the GEMM's or convolution's epilogue; an elementwise group read only
 ///    as matmul operands becomes those GEMMs' prologue (`assignPrologues`);
-/// 4. (optimiser updates are fused by the plan builder: one kernel per parameter group).
+/// 4. (optimiser updates are applied by the plan itself: `PlannedUpdates`).
 /// A node joins a group only when none of its other inputs depends on that
-/// group, so the kernel graph stays acyclic.
+/// group, so the kernel graph stays acyclic. Then cheap values are recomputed
+/// by their readers instead of stored (`recomputeCheapValues`), reductions that
+/// load a common value merge (`mergeSiblingReductions`), and GEMM operands
+/// become prologues (`assignPrologues`).
 public func fuse(_ program: Program) -> FusedProgram {
     let views = ViewInfo.analyse(program)
     let nodes = program.nodes
