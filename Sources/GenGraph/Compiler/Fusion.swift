@@ -220,6 +220,29 @@ public func fuse(_ program: Program) -> FusedProgram {
     return assignPrologues(mergeSiblingReductions(recomputeCheapValues(partition)))
 }
 
+extension FusedProgram {
+    /// The groups each group loads a value from (its direct dependencies between kernels).
+    var groupReads: [Set<Int>] {
+        groups.indices.map { g in
+            let members = Set(groups[g].nodes)
+            var result = Set<Int>()
+            for id in groups[g].nodes {
+                for i in program.nodes[id].inputs where !views[i].isConstant && !(members.contains(i) && views[i].kind == .value) {
+                    if let h = groupOf[views[i].root], h != g { result.insert(h) }
+                }
+            }
+            return result
+        }
+    }
+}
+
+/// The groups `g` depends on through `reads` (as `FusedProgram.groupReads` gives them), directly or not.
+func upstream(of g: Int, _ reads: [Set<Int>]) -> Set<Int> {
+    var seen = Set<Int>(), stack = [g]
+    while let x = stack.popLast() { for d in reads[x] where seen.insert(d).inserted { stack.append(d) } }
+    return seen
+}
+
 /// Whether op's kernel takes an epilogue program (it heads a contraction group).
 func takesEpilogue(_ op: Op) -> Bool {
     switch op {

@@ -29,14 +29,3 @@ public struct PlannedUpdates: Hashable {
         "updates \(rule) clip \(clip.map { "\($0)" } ?? "none") " + zip(gradientOutputs, parameters).map { "\($0)=\($1)" }.joined(separator: " ")
     }
 }
-
-extension OptimizerRule {
-    /// Arithmetic per parameter element of one update, for the plan's FLOP counts.
-    var flopsPerElement: Int {
-        switch self {
-        case .sgd(_, let momentum, _): return momentum == 0 ? 2 : 4
-        case .adam: return 12
-        case .rmsprop: return 7
-        }
-    }
-}

@@ -19,27 +19,10 @@ func recomputeCheapValues(_ fused: FusedProgram) -> FusedProgram {
     /// Values a moved recipe loads: they must stay in memory.
     var pinned = Set<Int>()
 
-    /// The groups each group reads from, directly or not (before any move).
-    var direct = [Set<Int>](repeating: [], count: groups.count)
-    for (g, group) in groups.enumerated() {
-        for id in group.nodes {
-            for i in nodes[id].inputs where !views[i].isConstant {
-                if let h = groupOf[views[i].root], h != g { direct[g].insert(h) }
-            }
-        }
-    }
-    func upstream(_ g: Int) -> Set<Int> {
-        var seen = Set<Int>(), stack = [g]
-        while let x = stack.popLast() { for d in direct[x] where seen.insert(d).inserted { stack.append(d) } }
-        return seen
-    }
+    /// The groups each group reads from, before any move.
+    let reads = fused.groupReads
 
-    func isElementwise(_ id: Int) -> Bool {
-        switch nodes[id].op {
-        case .unary, .leakyRelu, .clamp, .binary, .select: return true
-        default: return false
-        }
-    }
+    func isElementwise(_ id: Int) -> Bool { nodes[id].op.category == .elementwise }
     /// Whether input `i` can be loaded by any kernel: a constant, a leaf, or a window onto a value in memory.
     func inMemory(_ i: Int) -> Bool {
         if views[i].isConstant { return true }
@@ -58,7 +41,7 @@ func recomputeCheapValues(_ fused: FusedProgram) -> FusedProgram {
     }
 
     for (g, group) in fused.groups.enumerated() where group.kind != .prologue {
-        let before = upstream(g)
+        let before = upstream(of: g, reads)
         for v in group.stored where !outputs.contains(v) && !pinned.contains(v) && isElementwise(v) {
             // Every reader outside g is a direct member of an elementwise or reduction group over v's shape.
             var readers = Set<Int>()

@@ -32,18 +32,8 @@ func mergeSiblingReductions(_ fused: FusedProgram) -> FusedProgram {
         }
         return result
     }
-    /// Groups each group reads from directly.
-    func reads(_ g: Int) -> Set<Int> { Set(loads(g).compactMap { groupOf[$0] }).subtracting([g]) }
-    func dependsOn(_ a: Int, _ b: Int) -> Bool {
-        var seen = Set<Int>(), stack = [a]
-        while let x = stack.popLast() {
-            for d in reads(x) where seen.insert(d).inserted {
-                if d == b { return true }
-                stack.append(d)
-            }
-        }
-        return false
-    }
+    /// Groups each group reads from directly; kept up to date as groups merge.
+    var reads = fused.groupReads
 
     var merged = [Bool](repeating: false, count: groups.count)
     var alias: [Int: Int] = [:]
@@ -52,7 +42,7 @@ func mergeSiblingReductions(_ fused: FusedProgram) -> FusedProgram {
         for h in (g + 1)..<max(g + 1, groups.count) where !merged[h] && axes(h) == a && groups[h].space == groups[g].space {
             if let p = groups[g].postSpace, let q = groups[h].postSpace, p != q { continue }
             guard !loads(g).isDisjoint(with: loads(h)) else { continue }
-            guard !dependsOn(g, h), !dependsOn(h, g) else { continue }
+            guard !upstream(of: g, reads).contains(h), !upstream(of: h, reads).contains(g) else { continue }
             groups[g].nodes = (groups[g].nodes + groups[h].nodes).sorted()
             groups[g].post = (groups[g].post + groups[h].post).sorted()
             groups[g].postSpace = groups[g].postSpace ?? groups[h].postSpace
@@ -62,6 +52,9 @@ func mergeSiblingReductions(_ fused: FusedProgram) -> FusedProgram {
             groups[h].nodes = []
             merged[h] = true
             alias[h] = g
+            reads[g] = reads[g].union(reads[h]).subtracting([g, h])
+            reads[h] = []
+            for x in reads.indices where reads[x].remove(h) != nil { reads[x].insert(g) }
         }
     }
     return dropEmptyGroups(FusedProgram(program: fused.program, groups: groups, groupOf: groupOf, views: views), alias: alias)

@@ -16,6 +16,26 @@ public enum OptimizerRule: Hashable, Sendable {
     }
 }
 
+extension OptimizerRule {
+    /// Bytes an update reads and writes per parameter element (parameter, gradient, state).
+    var bytesPerElement: Int {
+        switch self {
+        case .sgd(_, let momentum, _): return momentum == 0 ? 12 : 20
+        case .adam: return 28
+        case .rmsprop: return 20
+        }
+    }
+
+    /// Arithmetic per parameter element of one update, for the plan's FLOP counts.
+    var flopsPerElement: Int {
+        switch self {
+        case .sgd(_, let momentum, _): return momentum == 0 ? 2 : 4
+        case .adam: return 12
+        case .rmsprop: return 7
+        }
+    }
+}
+
 /// Updates one group of parameters (a GAN's generator, say) with one fused
 /// kernel per parameter, then clips them if asked (WGAN's weight clipping).
 public final class Optimizer {

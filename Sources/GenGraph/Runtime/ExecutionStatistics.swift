@@ -53,14 +53,3 @@ public final class ExecutionStatistics {
                bytes: (optimizer.rule.bytesPerElement + (optimizer.clip == nil ? 0 : 8)) * elements)
     }
 }
-
-extension OptimizerRule {
-    /// Bytes an update reads and writes per parameter element (parameter, gradient, state).
-    var bytesPerElement: Int {
-        switch self {
-        case .sgd(_, let momentum, _): return momentum == 0 ? 12 : 20
-        case .adam: return 28
-        case .rmsprop: return 20
-        }
-    }
-}
