@@ -89,6 +89,16 @@ final class CLITests: XCTestCase {
         try assertFails(["sample", truncated], saying: "truncated")
     }
 
+    /// `--init` takes a plain state_dict (a safetensors file without gengraph's metadata) only when it holds every tensor.
+    func testInitFromAnIncompleteStateDictIsRefused() throws {
+        _ = try Prerequisites.fashionMNIST()
+        let path = temporaryPath("empty.safetensors")
+        let header = Array("{}      ".utf8)
+        try Data(withUnsafeBytes(of: UInt64(header.count).littleEndian, Array.init) + header).write(to: URL(fileURLWithPath: path))
+        try assertFails(["train", "ae", "--steps", "1", "--init", path, "--out", temporaryPath("run")],
+                        saying: "checkpoint \(path): missing tensors 'enc1.weight', 'enc1.bias', 'enc2.weight'")
+    }
+
     /// `judge` scores a model's samples and a .npy file with a classifier run, and refuses what it cannot judge.
     func testJudgeScoresSamplesWithAClassifier() throws {
         _ = try Prerequisites.fashionMNIST()
