@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Check that PyTorch reads gengraph checkpoints into the reference modules.
+"""Check that PyTorch reads gengraph checkpoints into the reference modules, strictly.
 
 Usage: python tools/check_checkpoint.py [--peers DIR] [--resave DIR] [--numpy] MODEL=PATH [MODEL=PATH ...]
 
@@ -7,18 +7,18 @@ MODEL is a zoo name (vae, gan, dcgan, ...) and PATH a checkpoint that
 `Checkpoint.save` wrote for it. For each one this
 - reads the safetensors header itself, so the tensor order is the file's,
 - loads the tensors with safetensors.torch.load_file,
-- pairs the file's order with the reference module's state_dict() order and
-  checks names and shapes agree pair by pair,
-- loads them with load_state_dict and checks every value arrived bit for bit,
-and prints OK at the end. With --resave it also writes each module's tensors
+- checks the file's order, names, shapes and dtypes against the reference
+  module's state_dict() pair by pair: parameters, running statistics, and the
+  buffers gengraph derives (batch norm's int64 num_batches_tracked, PixelCNN's masks),
+- loads them with load_state_dict(strict=True) and checks every value arrived bit for bit,
+and prints OK at the end. With --resave it also writes each module's state_dict
 back with safetensors.torch.save_file (its own order and padding, the same
-metadata) as DIR/MODEL.safetensors, for gengraph to read in turn. Buffers PyTorch derives rather than learns
-(batch norm's num_batches_tracked, PixelCNN's masks) are not in checkpoints.
+metadata) as DIR/MODEL.safetensors, for gengraph to read in turn.
 
 With --numpy it needs only the safetensors and numpy packages (no torch, no
 reference modules): the safetensors library's own reader must parse each file
-(header order, float32, the model named in the metadata), and --resave writes
-the arrays back with safetensors.numpy.save_file, for gengraph to read in turn.
+(header order, float32 tensors and int64 batch counters, the model named in the
+metadata), and --resave writes the arrays back with safetensors.numpy.save_file.
 """
 import argparse
 import json
@@ -28,7 +28,8 @@ import sys
 
 from safetensors import safe_open
 
-DERIVED = ("num_batches_tracked", "mask")
+# The one int64 tensor a zoo model has; everything else is float32.
+COUNTER = "num_batches_tracked"
 
 
 def header_order(path):
@@ -55,8 +56,9 @@ def check_numpy(model, path, resave):
     if sorted(arrays) != sorted(ours):
         raise AssertionError(f"{path}: the library read {sorted(arrays)}, the header lists {sorted(ours)}")
     for name in ours:
-        if arrays[name].dtype != np.float32:
-            raise AssertionError(f"{path}: '{name}' is {arrays[name].dtype}, expected float32")
+        expected = np.int64 if name.rsplit(".", 1)[-1] == COUNTER else np.float32
+        if arrays[name].dtype != expected:
+            raise AssertionError(f"{path}: '{name}' is {arrays[name].dtype}, expected {np.dtype(expected)}")
         if not np.all(np.isfinite(arrays[name])):
             raise AssertionError(f"{path}: '{name}' has non-finite values")
     if resave:
@@ -67,10 +69,9 @@ def check_numpy(model, path, resave):
 def check(ref, model, path, resave):
     import torch
     from safetensors.torch import load_file, save_file
-    family = {**ref.AE_FAMILY, **ref.GAN_FAMILY}
-    if model not in family:
-        raise AssertionError(f"{model}: not a model of the reference ({', '.join(family)})")
-    module = family[model]()
+    if model not in ref.MODELS:
+        raise AssertionError(f"{model}: not a model of the reference ({', '.join(ref.MODELS)})")
+    module = ref.build(model)
     with safe_open(path, framework="pt") as f:
         meta = f.metadata() or {}
     if meta.get("model") != model:
@@ -78,34 +79,33 @@ def check(ref, model, path, resave):
 
     ours = header_order(path)
     tensors = load_file(path)
-    reference = [k for k in module.state_dict() if k.rsplit(".", 1)[-1] not in DERIVED]
-    if len(ours) != len(reference):
-        raise AssertionError(f"{path}: {len(ours)} tensors, {model} has {len(reference)}: {ours} vs {reference}")
     expected = module.state_dict()
-    for a, b in zip(ours, reference):
+    if len(ours) != len(expected):
+        raise AssertionError(f"{path}: {len(ours)} tensors, {model} has {len(expected)}: {ours} vs {list(expected)}")
+    for a, (b, want) in zip(ours, expected.items()):
         if a != b:
             raise AssertionError(f"{path}: tensor '{a}' is where {model} has '{b}'")
-        if tuple(tensors[a].shape) != tuple(expected[b].shape):
-            raise AssertionError(f"{path}: '{a}' has shape {list(tensors[a].shape)}, {model} expects {list(expected[b].shape)}")
+        if tensors[a].shape != want.shape or tensors[a].dtype != want.dtype:
+            raise AssertionError(f"{path}: '{a}' is {tensors[a].dtype} {list(tensors[a].shape)}, "
+                                 f"{model} expects {want.dtype} {list(want.shape)}")
 
-    result = module.load_state_dict(tensors, strict=False)
-    left = [k for k in result.missing_keys if k.rsplit(".", 1)[-1] not in DERIVED]
-    if left or result.unexpected_keys:
-        raise AssertionError(f"{path}: missing {left}, unexpected {result.unexpected_keys}")
+    module.load_state_dict(tensors, strict=True)
     loaded = module.state_dict()
     for name, value in tensors.items():
-        if value.dtype != torch.float32 or not torch.equal(loaded[name].view(torch.int32), value.view(torch.int32)):
+        same = torch.equal(loaded[name], value) if value.dtype == torch.int64 else \
+            torch.equal(loaded[name].view(torch.int32), value.view(torch.int32))
+        if not same:
             raise AssertionError(f"{path}: '{name}' did not load bit for bit")
     if resave:
-        save_file({k: loaded[k] for k in reference}, os.path.join(resave, model + ".safetensors"), metadata=meta)
-    print(f"{model}: {len(ours)} tensors match {type(module).__name__}")
+        save_file({k: v.contiguous() for k, v in loaded.items()}, os.path.join(resave, model + ".safetensors"), metadata=meta)
+    print(f"{model}: {len(ours)} tensors load strictly into {type(module).__name__}")
 
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--peers", default=os.path.join(here, "..", "..", "shared", "peers"),
-                        help="directory of torch_ref.py (default: ../shared/peers beside the repository)")
+    parser.add_argument("--peers", default=os.path.join(here, "peers"),
+                        help="directory of torch_ref.py (default: tools/peers)")
     parser.add_argument("--resave", metavar="DIR", help="write the loaded tensors back with save_file into DIR")
     parser.add_argument("--numpy", action="store_true", help="check with safetensors.numpy alone (no torch)")
     parser.add_argument("checkpoints", nargs="+", metavar="MODEL=PATH")

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Side-by-side training-step times: gengraph (eager, fused) against the PyTorch and JAX
-references in ../shared/peers, measured in one run, alternating rounds so that machine noise
+references in tools/peers, measured in one run, alternating rounds so that machine noise
 hits every implementation alike. Prints a markdown table of medians and ratios.
 
     python3 tools/compare_peers.py --model vae --rounds 3 --steps 100
 
-Needs `swift build -c release` and the peers' virtual environments (see ../shared/peers/README.md).
+Needs `swift build -c release` and the peers' virtual environments (`bash tools/setup.sh --peers`,
+see tools/peers/README.md).
 """
 import argparse
 import json
@@ -16,7 +17,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-PEERS = os.path.normpath(os.path.join(ROOT, "..", "shared", "peers"))
+PEERS = os.path.join(HERE, "peers")
 TORCH = os.path.expanduser("~/.cache/gg-peers/torch/bin/python")
 JAX = os.path.expanduser("~/.cache/gg-peers/jax/bin/python")
 GENGRAPH = os.path.join(ROOT, ".build", "release", "gengraph")

@@ -39,7 +39,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Run directory to write (default runs/<model>, numbered if taken).")
     var out: String?
 
-    @Option(help: "Start from the parameters of this checkpoint (same model).")
+    @Option(help: "Start from the parameters of this checkpoint (same model), or of a PyTorch state_dict saved with safetensors.")
     var `init`: String?
 
     @Flag(help: "Continue the run in --out exactly where it stopped.")

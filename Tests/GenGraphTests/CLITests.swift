@@ -67,8 +67,7 @@ final class CLITests: XCTestCase {
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
         try assertFails(["train", "ae", "--steps", "1", "--data", empty, "--out", temporaryPath("run")], saying: "train-images-idx3-ubyte")
         // A truncated images file next to good labels.
-        let source = "/usr/share/datasets/fashion-mnist/"
-        guard FileManager.default.fileExists(atPath: source + "train-labels-idx1-ubyte.gz") else { throw XCTSkip("no Fashion-MNIST") }
+        let source = try Prerequisites.fashionMNIST()
         for name in ["train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
             try FileManager.default.copyItem(atPath: source + name, toPath: empty + "/" + name)
         }
@@ -77,9 +76,7 @@ final class CLITests: XCTestCase {
     }
 
     func testCheckpointOfAnotherModelIsRefused() throws {
-        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") else {
-            throw XCTSkip("no Fashion-MNIST")
-        }
+        _ = try Prerequisites.fashionMNIST()
         let run = temporaryPath("ae-run")
         let (status, output) = try gengraph(["train", "ae", "--steps", "2", "--limit", "256", "--samples", "0", "--out", run, "--batch", "16"])
         XCTAssertEqual(status, 0, output)
@@ -92,11 +89,19 @@ final class CLITests: XCTestCase {
         try assertFails(["sample", truncated], saying: "truncated")
     }
 
+    /// `--init` takes a plain state_dict (a safetensors file without gengraph's metadata) only when it holds every tensor.
+    func testInitFromAnIncompleteStateDictIsRefused() throws {
+        _ = try Prerequisites.fashionMNIST()
+        let path = temporaryPath("empty.safetensors")
+        let header = Array("{}      ".utf8)
+        try Data(withUnsafeBytes(of: UInt64(header.count).littleEndian, Array.init) + header).write(to: URL(fileURLWithPath: path))
+        try assertFails(["train", "ae", "--steps", "1", "--init", path, "--out", temporaryPath("run")],
+                        saying: "checkpoint \(path): missing tensors 'enc1.weight', 'enc1.bias', 'enc2.weight'")
+    }
+
     /// `judge` scores a model's samples and a .npy file with a classifier run, and refuses what it cannot judge.
     func testJudgeScoresSamplesWithAClassifier() throws {
-        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") else {
-            throw XCTSkip("no Fashion-MNIST")
-        }
+        _ = try Prerequisites.fashionMNIST()
         let classifier = temporaryPath("classifier"), gan = temporaryPath("cgan")
         for (model, run) in [("classifier", classifier), ("cgan", gan)] {
             let (status, output) = try gengraph(["train", model, "--steps", "2", "--limit", "256", "--samples", "0", "--out", run, "--batch", "16"])

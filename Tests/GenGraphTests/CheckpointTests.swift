@@ -400,69 +400,238 @@ final class CheckpointTests: XCTestCase {
         }
     }
 
-    // MARK: PyTorch
+    // MARK: PyTorch's buffers
 
-    /// The command that runs a Python with `packages`: the peers' environment, else the system's.
-    private func python(with packages: String = "safetensors, torch") throws -> [String] {
-        let peers = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/gg-peers/torch/bin/python").path
-        for command in [[peers], ["/usr/bin/env", "python3"]] where command.count > 1 || FileManager.default.isExecutableFile(atPath: peers) {
-            if (try? run(command + ["-c", "import \(packages)"]).status) == 0 { return command }
+    func testBatchCountsAndMasksAreWrittenAsPyTorchBuffers() throws {
+        let (dcgan, dcganSession) = try instance("dcgan", seed: 1)
+        let step = try dcganSession.minimize(dcgan.objectives[0].loss, over: dcgan.objectives[0].parameters, using: .adam(learningRate: 1e-3))
+        let noise = try TensorValue(shape: [2, 1, 28, 28], scalars: (0..<1568).map { Float($0 % 5) / 2 - 1 })
+        for _ in 0..<3 { try dcganSession.train(step, feeds: ["x": noise]) }
+        let u = url("dcgan.safetensors")
+        try Checkpoint.save(dcganSession.parameters, of: dcgan.graph, metadata: CheckpointMetadata(model: "dcgan", step: 3), to: u)
+        let file = try SafeTensors(contentsOf: u)
+        let names = file.entries.map(\.name)
+        let bn = names.firstIndex(of: "D.bn.weight")!
+        XCTAssertEqual(Array(names[bn..<(bn + 5)]), ["D.bn.weight", "D.bn.bias", "D.bn.running_mean", "D.bn.running_var", "D.bn.num_batches_tracked"])
+        let counter = try XCTUnwrap(file.entries.first { $0.name == "D.bn.num_batches_tracked" })
+        XCTAssertEqual(counter.dtype, .i64)
+        XCTAssertEqual(counter.value.shape, [])
+        XCTAssertEqual(counter.integers, [3], "one running-statistics update per training step")
+        XCTAssertEqual(file.entries.first { $0.name == "G.bn0.num_batches_tracked" }?.integers, [3], "the discriminator's loss runs the generator too")
+
+        // The counts come back on loading, and a file without them (an older checkpoint) loads with counts of 0.
+        let (fresh, freshSession) = try instance("dcgan", seed: 2)
+        try Checkpoint.load(from: u, into: freshSession.parameters, of: fresh.graph, model: "dcgan")
+        XCTAssertEqual(freshSession.parameters.updateCounts["D.bn.running_mean"], 3)
+        XCTAssertEqual(bits(freshSession.parameters, fresh.graph), bits(dcganSession.parameters, dcgan.graph))
+        try rewrite(u) { $0.removeAll { $0.name.hasSuffix("num_batches_tracked") } }
+        try Checkpoint.load(from: u, into: freshSession.parameters, of: fresh.graph, model: "dcgan")
+        XCTAssertEqual(freshSession.parameters.updateCounts["D.bn.running_mean"], 0)
+
+        // PixelCNN's masks follow each masked convolution's bias, as in its state_dict.
+        let (pixelcnn, pixelSession) = try instance("pixelcnn")
+        let p = url("pixelcnn.safetensors")
+        try Checkpoint.save(pixelSession.parameters, of: pixelcnn.graph, metadata: CheckpointMetadata(model: "pixelcnn", step: 0), to: p)
+        let masks = try SafeTensors(contentsOf: p)
+        XCTAssertEqual(Array(masks.entries.map(\.name).prefix(4)), ["layers.0.weight", "layers.0.bias", "layers.0.mask", "layers.1.weight"])
+        XCTAssertEqual(masks.entries.filter { $0.name.hasSuffix(".mask") }.count, 6)
+        let typeA = try XCTUnwrap(masks["layers.0.mask"]), typeB = try XCTUnwrap(masks["layers.1.mask"])
+        XCTAssertEqual(typeA.shape, [32, 1, 7, 7])
+        XCTAssertEqual(Array(typeA.scalars[21..<28]), [1, 1, 1, 0, 0, 0, 0], "type A hides the centre of row 3")
+        XCTAssertEqual(Array(typeB.scalars[3..<6]), [1, 1, 0], "type B shows it")
+        XCTAssertEqual(masks["layers.5.mask"]?.scalars.first, 1)
+    }
+
+    func testWrongBuffersAreRefused() throws {
+        let (model, session) = try instance("pixelcnn")
+        let u = url("pixelcnn.safetensors")
+        try Checkpoint.save(session.parameters, of: model.graph, metadata: CheckpointMetadata(model: "pixelcnn", step: 0), to: u)
+        let saved = try Data(contentsOf: u)
+        try rewrite(u) { entries in
+            let i = entries.firstIndex { $0.name == "layers.1.mask" }!
+            entries[i] = .init(name: "layers.1.mask", value: try TensorValue(shape: [32, 32, 3, 3], scalars: .init(repeating: 1, count: 9216)))
         }
-        throw XCTSkip("no Python with \(packages)")
+        assertProblem(try Checkpoint.load(from: u, into: session.parameters, of: model.graph, model: "pixelcnn")) {
+            $0 == .badValue(tensor: "layers.1.mask", reason: "is not the model's type B mask")
+        }
+        try saved.write(to: u)
+        try rewrite(u) { entries in
+            let i = entries.firstIndex { $0.name == "layers.0.weight" }!
+            entries[i] = try .init(name: "layers.0.weight", shape: [32, 1, 7, 7], integers: .init(repeating: 0, count: 1568))
+        }
+        assertProblem(try Checkpoint.load(from: u, into: session.parameters, of: model.graph, model: "pixelcnn")) {
+            $0 == .wrongDType(tensor: "layers.0.weight", found: "I64", expected: "F32")
+        }
+
+        let (dcgan, dcganSession) = try instance("dcgan")
+        let d = url("dcgan.safetensors")
+        try Checkpoint.save(dcganSession.parameters, of: dcgan.graph, metadata: CheckpointMetadata(model: "dcgan", step: 0), to: d)
+        let counter = "G.bn1.num_batches_tracked"
+        for (replacement, problem) in [
+            (SafeTensors.Entry(name: counter, value: try TensorValue(shape: [], scalars: [2])), CheckpointError.Problem.wrongDType(tensor: counter, found: "F32", expected: "I64")),
+            (try SafeTensors.Entry(name: counter, shape: [], integers: [-1]), .badValue(tensor: counter, reason: "holds the negative batch count -1")),
+            (try SafeTensors.Entry(name: counter, shape: [1], integers: [1]), .shapeMismatch(tensor: counter, found: [1], expected: [])),
+        ] {
+            try rewrite(d) { entries in entries[entries.firstIndex { $0.name == counter }!] = replacement }
+            let before = bits(dcganSession.parameters, dcgan.graph)
+            assertProblem(try Checkpoint.load(from: d, into: dcganSession.parameters, of: dcgan.graph, model: "dcgan")) { $0 == problem }
+            XCTAssertEqual(bits(dcganSession.parameters, dcgan.graph), before)
+        }
     }
 
-    private func run(_ command: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    func testInt64TensorsRoundTripExactly() throws {
+        let values: [Int64] = [0, 1, 16_777_217, -5, .max, .min]
+        let u = url("int.safetensors")
+        try SafeTensors(entries: [
+            SafeTensors.Entry(name: "odd", value: try TensorValue(shape: [1], scalars: [0.5])),
+            try SafeTensors.Entry(name: "counts", shape: [2, 3], integers: values),
+        ]).write(to: u)
+        let back = try SafeTensors(contentsOf: u)
+        XCTAssertEqual(back.entries.map(\.dtype), [.f32, .i64])
+        XCTAssertEqual(back.entries[1].integers, values)
+        XCTAssertEqual(back.entries[1].value.shape, [2, 3])
+        XCTAssertEqual(try Data(contentsOf: u).count % 4, 0)
+        let short = try rawFile("{\"c\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,8]}}", data: .init(repeating: 0, count: 8))
+        assertProblem(try SafeTensors(contentsOf: short)) { $0 == .sizeMismatch(tensor: "c", shape: [2], bytes: 8) }
     }
+
+    // MARK: plain state_dicts
+
+    /// The VAE checkpoint at `u` as a bare state_dict file, the way safetensors.torch.save_file writes one.
+    private func stateDict(from u: URL, _ edit: (inout [SafeTensors.Entry]) throws -> Void = { _ in }) throws -> URL {
+        var entries = try SafeTensors(contentsOf: u).entries
+        try edit(&entries)
+        let plain = url("state_dict.safetensors")
+        try SafeTensors(entries: entries.reversed()).write(to: plain)
+        return plain
+    }
+
+    func testAPlainStateDictInitialisesAModelStrictly() throws {
+        let (u, model, session) = try savedVAE()
+        let (other, otherSession) = try instance("vae", seed: 99)
+        XCTAssertNil(try Checkpoint.loadInitialValues(from: try stateDict(from: u), into: otherSession.parameters, of: other.graph, model: "vae"))
+        XCTAssertEqual(bits(otherSession.parameters, other.graph), bits(session.parameters, model.graph))
+        XCTAssertEqual(try Checkpoint.loadInitialValues(from: u, into: otherSession.parameters, of: other.graph, model: "vae")?.step, 3,
+                       "a gengraph checkpoint is still read with its metadata")
+        assertProblem(try Checkpoint.load(from: try stateDict(from: u), into: otherSession.parameters, of: other.graph, model: "vae")) {
+            if case .notACheckpoint = $0 { return true }; return false
+        }
+
+        let (fresh, freshSession) = try instance("vae", seed: 4)
+        let before = bits(freshSession.parameters, fresh.graph)
+        let broken: [(String, (inout [SafeTensors.Entry]) throws -> Void, CheckpointError.Problem)] = [
+            ("missing", { $0.removeAll { $0.name == "dec2.bias" } }, .tensorNames(missing: ["dec2.bias"], unexpected: [])),
+            ("extra", { $0.append(.init(name: "dec3.weight", value: try TensorValue(shape: [1], scalars: [0]))) },
+             .tensorNames(missing: [], unexpected: ["dec3.weight"])),
+            ("mis-shaped", { $0[0] = .init(name: "enc.weight", value: try TensorValue(shape: [784, 400], scalars: .init(repeating: 0, count: 313_600))) },
+             .shapeMismatch(tensor: "enc.weight", found: [784, 400], expected: [400, 784])),
+        ]
+        for (what, edit, problem) in broken {
+            let plain = try stateDict(from: u, edit)
+            assertProblem(try Checkpoint.loadInitialValues(from: plain, into: freshSession.parameters, of: fresh.graph, model: "vae")) {
+                $0 == problem
+            }
+            XCTAssertEqual(bits(freshSession.parameters, fresh.graph), before, "a \(what) tensor changed the store")
+        }
+    }
+
+    // MARK: PyTorch
 
     /// Saves every zoo model's checkpoint, runs tools/check_checkpoint.py over them with `options`
     /// (it writes each back with its library's own writer into a directory), and checks that
-    /// gengraph reads back the same bits.
+    /// gengraph reads back the same bits and batch counts.
     private func roundTrip(_ python: [String], _ options: [String], seed: UInt64, through what: String) throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let resaved = url(what)
         try FileManager.default.createDirectory(at: resaved, withIntermediateDirectories: true)
-        var command = python + [root.appendingPathComponent("tools/check_checkpoint.py").path] + options + ["--resave", resaved.path]
+        var command = python + [Prerequisites.repository.appendingPathComponent("tools/check_checkpoint.py").path] + options + ["--resave", resaved.path]
         let instances = try Zoo.models.map { try instance($0.name, seed: seed) }
         for (model, session) in instances {
+            for state in model.graph.states { if case .state(let name) = state.node.op { session.parameters.updateCounts[name] = 41 } }
             let u = url("\(model.name).safetensors")
             try Checkpoint.save(session.parameters, of: model.graph, metadata: CheckpointMetadata(model: model.name, step: 0, seed: seed), to: u)
             command.append("\(model.name)=\(u.path)")
         }
-        let result = try run(command)
+        let result = try Prerequisites.run(command)
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssert(result.output.hasSuffix("OK\n"), result.output)
         for (model, session) in instances {
             let store = ParameterStore()
             try Checkpoint.load(from: resaved.appendingPathComponent("\(model.name).safetensors"), into: store, of: model.graph, model: model.name)
             XCTAssert(bits(store, model.graph) == bits(session.parameters, model.graph), "\(model.name) changed on its way through \(what)")
+            XCTAssertEqual(store.updateCounts, session.parameters.updateCounts, "\(model.name)'s batch counts changed on their way through \(what)")
         }
     }
 
-    /// The safetensors library itself (numpy flavour, which tools/setup.sh installs) reads every zoo
-    /// model's checkpoint, and gengraph reads back what the library writes, bit for bit.
+    /// The safetensors library itself (numpy flavour) reads every zoo model's checkpoint, and
+    /// gengraph reads back what the library writes, bit for bit.
     func testSafetensorsLibraryReadsAndWritesCheckpoints() throws {
-        try roundTrip(try python(with: "safetensors, numpy"), ["--numpy"], seed: 6, through: "safetensors.numpy")
+        try roundTrip(try Prerequisites.python(importing: "safetensors, numpy"), ["--numpy"], seed: 6, through: "safetensors.numpy")
     }
 
-    /// tools/check_checkpoint.py loads every zoo model's checkpoint into its reference module by
-    /// order and by name, then writes it back with PyTorch's own writer for us to read.
-    func testPyTorchLoadsCheckpointsIntoTheReferenceModules() throws {
-        let python = try python()
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let peers = root.appendingPathComponent("../shared/peers").standardizedFileURL
-        guard FileManager.default.fileExists(atPath: peers.appendingPathComponent("torch_ref.py").path) else {
-            throw XCTSkip("no reference modules at \(peers.path)")
+    /// tools/check_checkpoint.py loads every zoo model's checkpoint into its module of
+    /// tools/peers/torch_ref.py with load_state_dict(strict=True), then writes the module's
+    /// state_dict back with PyTorch's own writer for us to read.
+    func testPyTorchLoadsCheckpointsStrictlyIntoTheReferenceModules() throws {
+        try roundTrip(try Prerequisites.python(importing: "safetensors, torch"), [], seed: 5, through: "PyTorch")
+    }
+
+    /// Trains `model` a few steps with tools/peers/torch_ref.py and saves its state_dict; returns the file and torch_ref's JSON.
+    private func torchTrained(_ model: String, batch: Int, options: [String] = []) throws -> (url: URL, report: [String: Any]) {
+        let python = try Prerequisites.python(importing: "safetensors, torch")
+        let data = try Prerequisites.fashionMNIST()
+        let saved = url("torch-\(model).safetensors")
+        let result = try Prerequisites.run(python + [Prerequisites.repository.appendingPathComponent("tools/peers/torch_ref.py").path,
+                                                     "--model", model, "--steps", "2", "--warmup", "1", "--batch", "\(batch)",
+                                                     "--threads", "1", "--seed", "3", "--data", data, "--save", saved.path, "--json"] + options)
+        XCTAssertEqual(result.status, 0, result.output)
+        let line = try XCTUnwrap(result.output.split(separator: "\n").last { $0.hasPrefix("{") }, result.output)
+        return (saved, try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]))
+    }
+
+    /// A one-step gengraph run of the zoo model `name` started with `--init file`, on the first `batch` training images in file order.
+    private func initialisedRun(_ name: String, batch: Int, from file: URL) throws -> TrainingRun {
+        var options = TrainingOptions()
+        options.dataDirectory = try Prerequisites.fashionMNIST()
+        options.steps = 1
+        options.shuffle = false
+        options.logEvery = 1
+        options.sampleCount = 0
+        options.trainLimit = 4 * batch
+        options.testLimit = batch
+        return try TrainingRun(source: try XCTUnwrap(DSLZoo.model(named: name)), overrides: ["batch": "\(batch)"],
+                               directory: RunDirectory(url("run-\(name)").path), config: RunConfig(threads: 1, seed: 3),
+                               options: options, resume: false, initFrom: file.path)
+    }
+
+    /// A state_dict PyTorch trained and saved with safetensors.torch.save_file starts a gengraph run
+    /// (`gengraph train MODEL --init FILE`), whose first loss on a fixed batch equals PyTorch's.
+    func testPyTorchStateDictStartsTrainingWithTheSameLoss() throws {
+        for (name, batch) in [("pixelcnn", 8), ("ae", 16)] {
+            let (file, report) = try torchTrained(name, batch: batch, options: ["--fixed-batch-loss"])
+            let expected = try XCTUnwrap(report["fixed_batch_loss"] as? Double, "\(report)")
+            let run = try initialisedRun(name, batch: batch, from: file)
+            try run.run()
+            let table = try MetricsCSV.read(run.directory.metrics.path)
+            let first = try XCTUnwrap(table.numbers("loss")?.first)
+            XCTAssertEqual(first, expected, accuracy: 1e-5 * abs(expected), "\(name): gengraph's loss on PyTorch's parameters")
         }
-        try roundTrip(python, ["--peers", peers.path], seed: 5, through: "PyTorch")
+    }
+
+    /// A dcgan state_dict brings its running statistics and batch counters, which go on counting.
+    func testPyTorchBatchNormStateCarriesOver() throws {
+        let (file, _) = try torchTrained("dcgan", batch: 8)
+        let torch = try SafeTensors(contentsOf: file)
+        let run = try initialisedRun("dcgan", batch: 8, from: file)
+        let store = run.trainer.session.parameters
+        for entry in torch.entries where entry.dtype == .f32 {
+            XCTAssertEqual(store.value(entry.name)?.scalars.map(\.bitPattern), entry.value.scalars.map(\.bitPattern), entry.name)
+        }
+        // Three generator passes (warm-up and two steps); the discriminator runs three times a step.
+        XCTAssertEqual(torch["G.bn0.num_batches_tracked"]?.scalars, [3])
+        XCTAssertEqual(torch["D.bn.num_batches_tracked"]?.scalars, [9])
+        try run.run()
+        let after = try SafeTensors(contentsOf: run.directory.checkpoint)
+        XCTAssertEqual(after.entries.first { $0.name == "G.bn0.num_batches_tracked" }?.integers, [4])
+        XCTAssertEqual(after.entries.first { $0.name == "D.bn.num_batches_tracked" }?.integers, [10])
     }
 }

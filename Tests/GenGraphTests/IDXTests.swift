@@ -364,11 +364,7 @@ final class IDXTests: XCTestCase {
     // MARK: Real data
 
     func testRealFashionMNIST() throws {
-        let directory = MNISTDataset.defaultDirectory
-        guard FileManager.default.fileExists(atPath: directory + "train-images-idx3-ubyte.gz")
-            || FileManager.default.fileExists(atPath: directory + "train-images-idx3-ubyte") else {
-            throw XCTSkip("Fashion-MNIST not installed at \(directory)")
-        }
+        _ = try Prerequisites.fashionMNIST()
         let start = Date()
         let dataset = try MNISTDataset()
         let seconds = Date().timeIntervalSince(start)

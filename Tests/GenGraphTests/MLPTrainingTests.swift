@@ -5,11 +5,7 @@ import XCTest
 /// The engine core's acceptance test: the documented MLP example learns Fashion-MNIST.
 final class MLPTrainingTests: XCTestCase {
     func testMLPReachesEightyPercentOnFashionMNIST() throws {
-        let directory = MNISTDataset.defaultDirectory
-        guard FileManager.default.fileExists(atPath: directory + "train-images-idx3-ubyte.gz")
-            || FileManager.default.fileExists(atPath: directory + "train-images-idx3-ubyte") else {
-            throw XCTSkip("Fashion-MNIST is not installed at \(directory) (tools/setup.sh installs it)")
-        }
+        _ = try Prerequisites.fashionMNIST()
         let result = try MLPClassifierExample.run(options: .init(), config: RunConfig(threads: 2))
         XCTAssertLessThan(result.epochLosses.last!, result.epochLosses.first! * 0.5, "loss should fall: \(result.epochLosses)")
         XCTAssertGreaterThan(result.testAccuracy, 0.80)

@@ -166,7 +166,7 @@ final class OutputTests: XCTestCase {
     }
 
     func testNumpyReadsOurFileAndWeReadNumpys() throws {
-        guard python(["-c", "import numpy"])?.status == 0 else { throw XCTSkip("python3 with numpy is not available") }
+        let python = try Prerequisites.python(importing: "numpy")
         let values = (0..<(3 * 28 * 28)).map { Float($0) / 7 - 100 }
         let ours = path("ours.npy"), theirs = path("theirs.npy")
         try NPYArray(shape: [3, 1, 28, 28], values: values).write(to: ours)
@@ -179,8 +179,8 @@ final class OutputTests: XCTestCase {
             np.save(sys.argv[2], np.arange(6, dtype='<f4').reshape(2, 3) * 0.5)
             print("ok")
             """
-        let result = python(["-c", script, ours, theirs])
-        XCTAssertEqual(result?.status, 0, result?.output ?? "")
+        let result = try Prerequisites.run(python + ["-c", script, ours, theirs])
+        XCTAssertEqual(result.status, 0, result.output)
         let back = try NPYArray(contentsOf: theirs)
         XCTAssertEqual(back.shape, [2, 3])
         XCTAssertEqual(back.values, [0, 0.5, 1, 1.5, 2, 2.5])
@@ -395,18 +395,4 @@ private func parseSVG(_ svg: String) throws -> String {
     }
     XCTAssertEqual(collector.root, "svg")
     return collector.texts.joined(separator: "\n")
-}
-
-/// Runs python3 with `arguments`; nil when python3 cannot be started.
-private func python(_ arguments: [String]) -> (status: Int32, output: String)? {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3"] + arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    do { try process.run() } catch { return nil }
-    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    return (process.terminationStatus, output)
 }

@@ -2,14 +2,8 @@ import Foundation
 @testable import GenGraph
 import XCTest
 
-/// Runs the training loop on a slice of the real data; skipped where Fashion-MNIST is not installed.
+/// Runs the training loop on a slice of the real data (see `Prerequisites` where Fashion-MNIST is not installed).
 final class TrainingRunTests: XCTestCase {
-    static var dataAvailable: Bool {
-        ["train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"].contains {
-            FileManager.default.fileExists(atPath: MNISTDataset.defaultDirectory + $0)
-        }
-    }
-
     func temporaryDirectory() throws -> RunDirectory {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("gengraph-run-\(UUID().uuidString)")
         addTeardownBlock { try? FileManager.default.removeItem(at: url) }
@@ -28,7 +22,7 @@ final class TrainingRunTests: XCTestCase {
 
     /// Every zoo model trains a few steps on a small slice: losses stay finite and the first objective's falls.
     func testEveryZooModelTrainsAndItsLossFalls() throws {
-        guard Self.dataAvailable else { throw XCTSkip("Fashion-MNIST is not installed (tools/setup.sh installs it)") }
+        _ = try Prerequisites.fashionMNIST()
         for name in DSLZoo.names {
             let source = try XCTUnwrap(DSLZoo.model(named: name))
             let batch = name.hasPrefix("wgan") ? 8 : 16
@@ -50,7 +44,7 @@ final class TrainingRunTests: XCTestCase {
 
     /// Stopping and resuming gives bit for bit the parameters of an uninterrupted run.
     func testResumeContinuesExactly() throws {
-        guard Self.dataAvailable else { throw XCTSkip("Fashion-MNIST is not installed") }
+        _ = try Prerequisites.fashionMNIST()
         let source = try XCTUnwrap(DSLZoo.model(named: "vae"))
         let config = RunConfig(threads: 2, seed: 9, mode: .fused)
         let whole = try temporaryDirectory(), split = try temporaryDirectory()
@@ -71,7 +65,7 @@ final class TrainingRunTests: XCTestCase {
     }
 
     func testStartingOverAnExistingRunIsAnError() throws {
-        guard Self.dataAvailable else { throw XCTSkip("Fashion-MNIST is not installed") }
+        _ = try Prerequisites.fashionMNIST()
         let source = try XCTUnwrap(DSLZoo.model(named: "ae"))
         let directory = try temporaryDirectory()
         try TrainingRun(source: source, overrides: ["batch": "16"], directory: directory, config: RunConfig(threads: 1),

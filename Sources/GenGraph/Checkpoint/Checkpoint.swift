@@ -25,7 +25,8 @@ public struct CheckpointMetadata: Equatable {
 /// safetensors files that PyTorch's `safetensors.torch.load_file` reads: f32
 /// tensors named as in the `ParameterStore` (`enc.weight`, `G.bn0.running_mean`),
 /// in the order the graph declares them, which is the order of the reference
-/// module's `state_dict()`.
+/// module's `state_dict()`. Parameter files also hold the buffers PyTorch keeps
+/// and gengraph derives (`ReferenceBuffer`), so the reference modules load them with `strict=True`.
 ///
 ///     try Checkpoint.save(session.parameters, of: model.graph, metadata: .init(model: "vae", step: 100), to: url)
 ///     let metadata = try Checkpoint.load(from: url, into: session.parameters, of: model.graph, model: "vae")
@@ -39,11 +40,14 @@ public enum Checkpoint {
 
     /// Writes the values `store` holds for `graph`'s parameters and state.
     public static func save(_ store: ParameterStore, of graph: Graph, metadata: CheckpointMetadata, to url: URL) throws {
-        let entries = try leaves(of: graph).map { leaf in
+        let buffers = ReferenceBuffer.all(in: graph)
+        var entries: [SafeTensors.Entry] = []
+        for leaf in leaves(of: graph) {
             guard let buffer = store.buffer(leaf.name), buffer.count == leaf.shape.count else {
                 throw CheckpointError(file: url.path, .unwritable("the parameter store has no \(CheckpointError.format(leaf.shape)) value for '\(leaf.name)'"))
             }
-            return SafeTensors.Entry(name: leaf.name, value: TensorValue(shape: leaf.shape, buffer: buffer))
+            entries.append(SafeTensors.Entry(name: leaf.name, value: TensorValue(shape: leaf.shape, buffer: buffer)))
+            for derived in buffers where derived.after == leaf.name { entries.append(try derived.entry(from: store)) }
         }
         var fields = header(kind: .parameters, model: metadata.model)
         fields[Key.step] = String(metadata.step)
@@ -70,10 +74,21 @@ public enum Checkpoint {
             let found = [Key.step, Key.seed, Key.mode].map { "\($0) '\(fields[$0] ?? "")'" }.joined(separator: ", ")
             throw fail(.notACheckpoint("metadata needs a step count, a seed and an execution mode, has \(found)"))
         }
-        let values = try check(file, at: url, expecting: leaves(of: graph))
-        for leaf in leaves(of: graph) { try store.assign(leaf.name, values[leaf.name]!) }
+        try assign(file, at: url, into: store, of: graph)
         for key in [Key.format, Key.version, Key.kind, Key.model, Key.step, Key.seed, Key.mode] { fields[key] = nil }
         return CheckpointMetadata(model: model, step: step, seed: seed, mode: mode, extra: fields)
+    }
+
+    /// Sets `graph`'s parameters and state in `store` from a checkpoint of `model`, or from a
+    /// plain PyTorch `state_dict` saved with `safetensors.torch.save_file` (a file without
+    /// gengraph's metadata), checked as strictly: no tensor missing, none extra, every shape
+    /// the model's. Returns the checkpoint's metadata, nil for a state_dict.
+    @discardableResult
+    public static func loadInitialValues(from url: URL, into store: ParameterStore, of graph: Graph, model: String) throws -> CheckpointMetadata? {
+        let file = try SafeTensors(contentsOf: url)
+        if file.metadata[Key.format] == formatName { return try load(from: url, into: store, of: graph, model: model) }
+        try assign(file, at: url, into: store, of: graph)
+        return nil
     }
 
     /// Writes each optimiser's step count and slot tensors (`<objective>.<parameter>.<slot>`),
@@ -169,19 +184,37 @@ public enum Checkpoint {
         return fields
     }
 
-    /// The file's tensors by name, once they are exactly `expected` with the expected shapes.
+    /// Checks `file`'s tensors against `graph`'s parameters and state (and the derived
+    /// buffers, which may be absent), then sets them in `store`; on error `store` is unchanged.
+    private static func assign(_ file: SafeTensors, at url: URL, into store: ParameterStore, of graph: Graph) throws {
+        let buffers = ReferenceBuffer.all(in: graph)
+        let derived = Dictionary(file.entries.filter { e in buffers.contains { $0.name == e.name } }.map { ($0.name, $0) },
+                                 uniquingKeysWith: { a, _ in a })
+        let values = try check(SafeTensors(entries: file.entries.filter { derived[$0.name] == nil }), at: url, expecting: leaves(of: graph))
+        for buffer in buffers { try derived[buffer.name].map { try buffer.check($0, file: url.path) } }
+        for leaf in leaves(of: graph) { try store.assign(leaf.name, values[leaf.name]!) }
+        for buffer in buffers { buffer.restore(derived[buffer.name], into: store) }
+    }
+
+    /// The file's tensors by name, once they are exactly `expected`, F32, with the expected shapes.
     private static func check(_ file: SafeTensors, at url: URL, expecting expected: [(name: String, shape: Shape)]) throws -> [String: TensorValue] {
-        let values = Dictionary(file.entries.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
+        let entries = Dictionary(file.entries.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let wanted = Set(expected.map(\.name))
-        let missing = expected.map(\.name).filter { values[$0] == nil }
+        let missing = expected.map(\.name).filter { entries[$0] == nil }
         let unexpected = file.entries.map(\.name).filter { !wanted.contains($0) }
         if !missing.isEmpty || !unexpected.isEmpty {
             throw CheckpointError(file: url.path, .tensorNames(missing: missing, unexpected: unexpected))
         }
-        for (name, shape) in expected where values[name]!.shape != shape {
-            throw CheckpointError(file: url.path, .shapeMismatch(tensor: name, found: values[name]!.shape, expected: shape))
+        for (name, shape) in expected {
+            let entry = entries[name]!
+            if entry.value.shape != shape {
+                throw CheckpointError(file: url.path, .shapeMismatch(tensor: name, found: entry.value.shape, expected: shape))
+            }
+            if entry.dtype != .f32 {
+                throw CheckpointError(file: url.path, .wrongDType(tensor: name, found: entry.dtype.rawValue, expected: SafeTensors.DType.f32.rawValue))
+            }
         }
-        return values
+        return entries.mapValues(\.value)
     }
 
     /// Parameters and state leaves of `graph` in declaration (node) order.

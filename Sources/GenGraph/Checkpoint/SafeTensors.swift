@@ -12,6 +12,8 @@ public struct CheckpointError: Error, Equatable, CustomStringConvertible {
         /// The JSON header cannot be parsed or does not describe tensors.
         case corruptHeader(String)
         case unsupportedDType(tensor: String, dtype: String)
+        /// A tensor is stored with another supported dtype than the model needs.
+        case wrongDType(tensor: String, found: String, expected: String)
         /// The tensors' byte ranges overlap, leave gaps, or do not cover the data.
         case badOffsets(String)
         /// A tensor's byte range does not hold exactly its shape's values.
@@ -24,6 +26,8 @@ public struct CheckpointError: Error, Equatable, CustomStringConvertible {
         case objectives(missing: [String], unexpected: [String])
         case ruleMismatch(objective: String, found: String, expected: String)
         case shapeMismatch(tensor: String, found: Shape, expected: Shape)
+        /// A tensor the model derives holds something else (`reason` says what).
+        case badValue(tensor: String, reason: String)
     }
 
     /// The path of the file, as the caller gave it.
@@ -42,10 +46,11 @@ public struct CheckpointError: Error, Equatable, CustomStringConvertible {
         case .unwritable(let m): what = "cannot write: \(m)"
         case .truncated(let m): what = "truncated: \(m)"
         case .corruptHeader(let m): what = "corrupt header: \(m)"
-        case .unsupportedDType(let t, let d): what = "tensor '\(t)' has dtype \(d); only F32 is supported"
+        case .unsupportedDType(let t, let d): what = "tensor '\(t)' has dtype \(d); only F32 and I64 are supported"
+        case .wrongDType(let t, let found, let expected): what = "tensor '\(t)' has dtype \(found), model expects \(expected)"
         case .badOffsets(let m): what = "bad data offsets: \(m)"
         case .sizeMismatch(let t, let s, let bytes):
-            what = "tensor '\(t)' has shape \(Self.format(s)) but its data_offsets span \(bytes) bytes (F32 takes 4 a value)"
+            what = "tensor '\(t)' has shape \(Self.format(s)) but its data_offsets span \(bytes) bytes (F32 takes 4 a value, I64 8)"
         case .notACheckpoint(let m): what = "not a gengraph checkpoint: \(m)"
         case .wrongModel(let found, let expected): what = "holds model '\(found)', expected '\(expected)'"
         case .tensorNames(let missing, let unexpected): what = Self.differences("tensors", missing, unexpected)
@@ -54,6 +59,7 @@ public struct CheckpointError: Error, Equatable, CustomStringConvertible {
             what = "objective '\(objective)' was optimised with \(found), the run uses \(expected)"
         case .shapeMismatch(let t, let found, let expected):
             what = "tensor '\(t)' has shape \(Self.format(found)), model expects \(Self.format(expected))"
+        case .badValue(let t, let reason): what = "tensor '\(t)' \(reason)"
         }
         return "checkpoint \(file): \(what)"
     }
@@ -70,17 +76,36 @@ public struct CheckpointError: Error, Equatable, CustomStringConvertible {
 }
 
 /// The contents of a safetensors file (https://huggingface.co/docs/safetensors):
-/// named f32 tensors in file order and string metadata.
+/// named tensors in file order and string metadata. Tensors are f32, except
+/// the i64 counters PyTorch keeps beside them (batch norm's `num_batches_tracked`).
 public struct SafeTensors {
+    /// The element types read and written, as the header spells them.
+    public enum DType: String {
+        case f32 = "F32", i64 = "I64"
+
+        var byteCount: Int { self == .f32 ? 4 : 8 }
+    }
+
     /// One named tensor.
     public struct Entry {
         public var name: String
-        public var value: TensorValue
+        /// The values as f32; an I64 tensor's integers rounded to the nearest Float, for comparing and printing.
+        public private(set) var value: TensorValue
+        /// An I64 tensor's exact values; nil for an F32 tensor.
+        public private(set) var integers: [Int64]?
 
         public init(name: String, value: TensorValue) {
             self.name = name
             self.value = value
         }
+
+        public init(name: String, shape: Shape, integers: [Int64]) throws {
+            self.name = name
+            value = try TensorValue(shape: shape, scalars: integers.map(Float.init))
+            self.integers = integers
+        }
+
+        public var dtype: DType { integers == nil ? .f32 : .i64 }
     }
 
     /// Tensors in file order: the order written, and the order read back.
@@ -128,9 +153,9 @@ public struct SafeTensors {
         }
         var offset = 0
         for e in entries {
-            let bytes = e.value.shape.count * 4
+            let bytes = e.value.shape.count * e.dtype.byteCount
             let shape = e.value.shape.dims.map(String.init).joined(separator: ",")
-            fields.append("\(Self.quoted(e.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+            fields.append("\(Self.quoted(e.name)):{\"dtype\":\"\(e.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + bytes)]}")
             offset += bytes
         }
         var header = Array(("{" + fields.joined(separator: ",") + "}").utf8)
@@ -141,8 +166,12 @@ public struct SafeTensors {
         withUnsafeBytes(of: UInt64(header.count).littleEndian) { out.append(contentsOf: $0) }
         out.append(contentsOf: header)
         for e in entries {
-            let bits = UnsafeBufferPointer(start: e.value.buffer.pointer, count: e.value.shape.count).map { $0.bitPattern.littleEndian }
-            bits.withUnsafeBytes { out.append(contentsOf: $0) }
+            if let integers = e.integers {
+                integers.map(\.littleEndian).withUnsafeBytes { out.append(contentsOf: $0) }
+            } else {
+                let bits = UnsafeBufferPointer(start: e.value.buffer.pointer, count: e.value.shape.count).map { $0.bitPattern.littleEndian }
+                bits.withUnsafeBytes { out.append(contentsOf: $0) }
+            }
         }
         return out
     }
@@ -224,7 +253,7 @@ public struct SafeTensors {
         var end = 0, previous: String?
         var entries: [Entry] = []
         for (name, e) in tensors {
-            guard e.dtype == "F32" else { throw fail(.unsupportedDType(tensor: name, dtype: e.dtype)) }
+            guard let dtype = DType(rawValue: e.dtype) else { throw fail(.unsupportedDType(tensor: name, dtype: e.dtype)) }
             guard e.shape.allSatisfy({ $0 >= 0 }) else {
                 throw fail(.corruptHeader("tensor '\(name)' has a negative dimension in shape \(e.shape)"))
             }
@@ -244,17 +273,25 @@ public struct SafeTensors {
                 let (p, o) = acc.0.multipliedReportingOverflow(by: d)
                 return (p, acc.1 || o)
             }
-            guard !count.1, count.0 <= Int.max / 4, count.0 * 4 == stop - begin else {
+            guard !count.1, count.0 <= Int.max / dtype.byteCount, count.0 * dtype.byteCount == stop - begin else {
                 throw fail(.sizeMismatch(tensor: name, shape: Shape(e.shape), bytes: stop - begin))
             }
-            let buffer = Buffer(count: count.0)
-            data.withUnsafeBytes { raw in
-                for i in 0..<count.0 {
-                    let bits = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: dataStart + begin + 4 * i, as: UInt32.self))
-                    buffer.pointer[i] = Float(bitPattern: bits)
+            switch dtype {
+            case .f32:
+                let buffer = Buffer(count: count.0)
+                data.withUnsafeBytes { raw in
+                    for i in 0..<count.0 {
+                        let bits = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: dataStart + begin + 4 * i, as: UInt32.self))
+                        buffer.pointer[i] = Float(bitPattern: bits)
+                    }
                 }
+                entries.append(Entry(name: name, value: TensorValue(shape: Shape(e.shape), buffer: buffer)))
+            case .i64:
+                let integers = data.withUnsafeBytes { raw in
+                    (0..<count.0).map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: dataStart + begin + 8 * $0, as: Int64.self)) }
+                }
+                entries.append(try Entry(name: name, shape: Shape(e.shape), integers: integers))
             }
-            entries.append(Entry(name: name, value: TensorValue(shape: Shape(e.shape), buffer: buffer)))
             end = stop
             previous = name
         }

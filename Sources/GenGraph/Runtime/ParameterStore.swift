@@ -18,6 +18,9 @@ public enum Initializer: Hashable, Sendable {
 public final class ParameterStore {
     private(set) var buffers: [String: Buffer] = [:]
     private var shapes: [String: Shape] = [:]
+    /// How many times training has written each state (a batch norm's running
+    /// statistics); checkpoints carry it as PyTorch's `num_batches_tracked`.
+    public internal(set) var updateCounts: [String: Int64] = [:]
 
     public init() {}
 

@@ -175,6 +175,7 @@ public final class Session {
             for (update, value) in zip(step.stateUpdates, values.suffix(step.stateUpdates.count))
                 where updatedStates.insert(update.name).inserted {
                 parameters.buffer(update.name)!.pointer.update(from: value.pointer, count: value.shape.count)
+                parameters.updateCounts[update.name, default: 0] += 1
             }
         }
         return losses

@@ -56,7 +56,7 @@ public final class TrainingRun {
 
     /// Starts a run of `source` in `directory`, or with `resume` continues the run there
     /// (its saved model and configuration win; `source` may then be nil). `initFrom`
-    /// loads parameters from a checkpoint of the same model before training.
+    /// loads parameters from a checkpoint of the same model, or from a PyTorch state_dict, before training.
     public init(source: ModelSource?, overrides: [String: String], directory: RunDirectory, config: RunConfig,
                 options: TrainingOptions, resume: Bool, initFrom: String? = nil) throws {
         self.directory = directory
@@ -111,7 +111,7 @@ public final class TrainingRun {
 
     private func initialise(from path: String) throws {
         let url = URL(fileURLWithPath: path)
-        try Checkpoint.load(from: url, into: trainer.session.parameters, of: model.graph, model: definition.name)
+        try Checkpoint.loadInitialValues(from: url, into: trainer.session.parameters, of: model.graph, model: definition.name)
     }
 
     /// Continues from the run directory's checkpoint: parameters, optimiser state, noise counter, batch position.
