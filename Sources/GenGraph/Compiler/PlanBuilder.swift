@@ -489,16 +489,6 @@ private final class PlanBuilder {
     }
 }
 
-extension Op {
-    /// Kernels of these ops read their inputs through strides (no contiguous copy needed).
-    var readsThroughStrides: Bool {
-        switch self {
-        case .pad, .concat, .reshape: return true
-        default: return false
-        }
-    }
-}
-
 private extension StepTemplate {
     func withGroup(_ g: Int) -> StepTemplate {
         StepTemplate(group: g, writes: writes, reads: reads, flops: flops, leaves: leaves, make: make)
