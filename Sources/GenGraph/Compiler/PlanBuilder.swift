@@ -36,7 +36,7 @@ private final class PlanBuilder {
     var leafNames: [String] = []
     var leafTable: [String: Int] = [:]   // leaf name -> pointer-table index
     var constantIndex: [Int: Int] = [:]  // mask node -> pointer-table index (after leaves)
-    var constants: [Buffer] = []
+    var constants: [[Float]] = []
     var randomStreams: [Int] = []
     /// Shapes of values that exist only in the plan (copies), with ids after the program's nodes.
     var extraShapes: [Shape] = []
@@ -453,17 +453,4 @@ private extension StepTemplate {
     func withGroup(_ g: Int) -> StepTemplate {
         StepTemplate(group: g, writes: writes, reads: reads, flops: flops, leaves: leaves, make: make)
     }
-}
-
-/// PixelCNN's causal mask: 1 where a weight may see the pixel, 0 elsewhere.
-func convMaskValues(_ kind: ConvMask, _ shape: Shape) -> Buffer {
-    let out = Buffer(count: shape.count)
-    let kh = shape[2], kw = shape[3], plane = kh * kw
-    for i in 0..<shape.count {
-        let p = i % plane, row = p / kw, col = p % kw
-        let before = row < kh / 2 || (row == kh / 2 && col < kw / 2)
-        let centre = row == kh / 2 && col == kw / 2
-        out.pointer[i] = before || (centre && kind == .b) ? 1 : 0
-    }
-    return out
 }
