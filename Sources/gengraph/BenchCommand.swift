@@ -27,17 +27,13 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Batch size (default: the model's).")
     var batch: Int?
 
-    @Option(help: "Kernel threads (default: GENGRAPH_THREADS, else OpenMP's default).")
-    var threads: Int?
-
     @Option(help: "Timed steps.")
     var steps: Int = 50
 
     @Option(help: "Untimed warm-up steps.")
     var warmup: Int = 5
 
-    @Option(help: "Random seed (weights, noise, batch order).")
-    var seed: UInt64 = 0
+    @OptionGroup var runOptions: SharedRunOptions
 
     @Option(help: "Directory holding the four MNIST-format IDX files.")
     var data: String = MNISTDataset.defaultDirectory
@@ -57,12 +53,12 @@ struct BenchCommand: ParsableCommand {
     func validate() throws {
         if steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
         if warmup < 0 { throw ValidationError("--warmup must not be negative, got \(warmup)") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if let batch, batch < 1 { throw ValidationError("--batch must be at least 1, got \(batch)") }
     }
 
     func run() throws {
         if let workerMode { return try runWorker(workerMode) }
+        _ = try runOptions.config()  // a bad --threads or GENGRAPH_THREADS fails here, before any worker starts
         do {
             _ = try ModelReference.source(model).definition(overrides: ModelReference.overrides(assignments))
         } catch {
@@ -114,9 +110,9 @@ struct BenchCommand: ParsableCommand {
             process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         }
         var arguments = ["bench", model, "--worker", mode.rawValue, "--parameters-out", parametersFile,
-                         "--steps", "\(steps)", "--warmup", "\(warmup)", "--seed", "\(seed)", "--data", data]
+                         "--steps", "\(steps)", "--warmup", "\(warmup)", "--seed", "\(runOptions.seed)", "--data", data]
         if let batch { arguments += ["--batch", "\(batch)"] }
-        if let threads { arguments += ["--threads", "\(threads)"] }
+        if let threads = runOptions.threads { arguments += ["--threads", "\(threads)"] }
         for a in assignments { arguments += ["--set", a] }
         if profile { arguments.append("--profile") }
         process.arguments = arguments
@@ -138,14 +134,13 @@ struct BenchCommand: ParsableCommand {
 
     private func runWorker(_ mode: ExecutionMode) throws {
         do {
-            var config = try RunConfig.fromEnvironment(seed: seed)
-            if let threads { config.threads = threads }
+            var config = try runOptions.config()
             config.mode = mode
             let definition = try ModelReference.source(model).definition(overrides: ModelReference.overrides(assignments))
             let instance = try definition.instantiate(batch: batch)
             let dataset = try MNISTDataset(directory: data)
             var batches = try BatchIterator(split: dataset.train, batchSize: instance.batchSize,
-                                            encoding: instance.encoding, shuffle: true, seed: seed)
+                                            encoding: instance.encoding, shuffle: true, seed: runOptions.seed)
             var epoch = 0
             func nextBatch() throws -> Batch {
                 if let b = batches.next() { return b }

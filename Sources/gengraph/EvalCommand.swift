@@ -5,7 +5,7 @@ import GenGraph
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "A trained model's test metrics (zoo.md): negative ELBO, NLL, test loss or accuracy.")
+        abstract: "A trained model's test metrics (docs/zoo.md): negative ELBO, NLL, test loss or accuracy.")
 
     @Argument(help: "A run directory or a checkpoint written by `gengraph train`.")
     var source: String

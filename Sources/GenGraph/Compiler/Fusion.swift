@@ -59,16 +59,7 @@ public func fuse(_ program: Program) -> FusedProgram {
     /// Whether group `h` depends on group `g`, directly or through others. Searched
     /// each time rather than cached: joining a node adds edges to a group that
     /// other groups already depend on.
-    func dependsOn(_ h: Int, _ g: Int) -> Bool {
-        var seen = Set<Int>(), stack = [h]
-        while let x = stack.popLast() {
-            for d in dependencies[x] where seen.insert(d).inserted {
-                if d == g { return true }
-                stack.append(d)
-            }
-        }
-        return false
-    }
+    func dependsOn(_ h: Int, _ g: Int) -> Bool { upstream(of: h, dependencies).contains(g) }
     var reductionAxes: [[Int]?] = []
     var isPost = [Bool](repeating: false, count: nodes.count)
 
@@ -221,19 +212,22 @@ public func fuse(_ program: Program) -> FusedProgram {
 }
 
 extension FusedProgram {
-    /// The groups each group loads a value from (its direct dependencies between kernels).
-    var groupReads: [Set<Int>] {
+    /// The values (storage roots) each group loads that another group's kernel writes.
+    var groupLoads: [Set<Int>] {
         groups.indices.map { g in
             let members = Set(groups[g].nodes)
             var result = Set<Int>()
             for id in groups[g].nodes {
                 for i in program.nodes[id].inputs where !views[i].isConstant && !(members.contains(i) && views[i].kind == .value) {
-                    if let h = groupOf[views[i].root], h != g { result.insert(h) }
+                    if let h = groupOf[views[i].root], h != g { result.insert(views[i].root) }
                 }
             }
             return result
         }
     }
+
+    /// The groups each group loads a value from (its direct dependencies between kernels).
+    var groupReads: [Set<Int>] { groupLoads.map { Set($0.map { groupOf[$0]! }) } }
 }
 
 /// The groups `g` depends on through `reads` (as `FusedProgram.groupReads` gives them), directly or not.

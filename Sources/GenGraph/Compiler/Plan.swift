@@ -17,7 +17,7 @@ public struct Plan {
     /// Leaf names in pointer-table order (table index = position + 1; 0 is the arena).
     let leafNames: [String]
     /// Plan-owned constant tensors (PixelCNN masks), after the leaves in the pointer table.
-    let constants: [Buffer]
+    let constants: [[Float]]
     /// Random streams in key order (a RAND instruction's `a` indexes this).
     let randomStreams: [Int]
     /// Peak floats live at once, by the schedule.

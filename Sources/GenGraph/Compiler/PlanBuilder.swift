@@ -36,7 +36,7 @@ private final class PlanBuilder {
     var leafNames: [String] = []
     var leafTable: [String: Int] = [:]   // leaf name -> pointer-table index
     var constantIndex: [Int: Int] = [:]  // mask node -> pointer-table index (after leaves)
-    var constants: [Buffer] = []
+    var constants: [[Float]] = []
     var randomStreams: [Int] = []
     /// Shapes of values that exist only in the plan (copies), with ids after the program's nodes.
     var extraShapes: [Shape] = []
@@ -114,7 +114,11 @@ private final class PlanBuilder {
         let results = outputs.indices.filter { !consumed.contains($0) }
         if let updates { insertUpdates(updates, gradients: updates.gradientOutputs.map { outputs[$0] }) }
 
-        let memory = planMemory(outputs: results.map { outputs[$0] })
+        // A result read through a view keeps its root alive.
+        let resultRoots = results.map { outputs[$0] }.map { $0 < nodes.count ? views[$0].root : $0 }
+        let memory = planMemory(lifetimes: lifetimes(of: templates.map { StepAccess(writes: $0.writes, reads: $0.reads) },
+                                                     results: resultRoots),
+                                floats: { self.shape($0).count })
         let resolveLocation: (Int) -> Location = { value in Location(base: 0, offset: memory.slots[value]!.offset) }
         let resolveOperand: (Int) -> Operand = { id in self.operand(id, slots: memory.slots) }
 
@@ -443,77 +447,10 @@ private final class PlanBuilder {
             throw GraphError(op: node.op.name, "no kernel for this op in a plan (internal error)")
         }
     }
-
-    // MARK: - Memory
-
-    struct Memory {
-        var slots: [Int: ArenaSlot]
-        var arenaFloats: Int
-        var peakFloats: Int
-    }
-
-    /// Liveness over the step order, then offsets: largest values first, each
-    /// at the lowest 64-byte-aligned offset that no value live at the same
-    /// time overlaps. Results stay live to the end.
-    func planMemory(outputs: [Int]) -> Memory {
-        var first: [Int: Int] = [:], last: [Int: Int] = [:]
-        for (s, t) in templates.enumerated() {
-            for v in t.writes { first[v] = first[v] ?? s; last[v] = max(last[v] ?? s, s) }
-            for v in t.reads { last[v] = max(last[v] ?? s, s) }
-        }
-        for v in outputs {  // a result read through a view keeps its root alive
-            let root = v < nodes.count ? views[v].root : v
-            if first[root] != nil { last[root] = templates.count }
-        }
-        let values = first.keys.sorted { (shape($0).count, $1) > (shape($1).count, $0) }
-        var placed: [(offset: Int, end: Int, first: Int, last: Int)] = []
-        var slots: [Int: ArenaSlot] = [:]
-        var arena = 0
-        for v in values {
-            let size = max(1, shape(v).count), lo = first[v]!, hi = last[v]!
-            let conflicts = placed.filter { $0.first <= hi && lo <= $0.last }.sorted { $0.offset < $1.offset }
-            var offset = 0
-            for c in conflicts {
-                if offset + size <= c.offset { break }
-                offset = max(offset, (c.end + 15) / 16 * 16)
-            }
-            placed.append((offset, offset + size, lo, hi))
-            slots[v] = ArenaSlot(offset: offset, count: size, firstStep: lo, lastStep: hi)
-            arena = max(arena, offset + size)
-        }
-        var peak = 0
-        for s in 0...templates.count {
-            peak = max(peak, slots.values.filter { $0.firstStep <= s && s <= $0.lastStep }.reduce(0) { $0 + $1.count })
-        }
-        return Memory(slots: slots, arenaFloats: arena, peakFloats: peak)
-    }
-}
-
-extension Op {
-    /// Kernels of these ops read their inputs through strides (no contiguous copy needed).
-    var readsThroughStrides: Bool {
-        switch self {
-        case .pad, .concat, .reshape: return true
-        default: return false
-        }
-    }
 }
 
 private extension StepTemplate {
     func withGroup(_ g: Int) -> StepTemplate {
         StepTemplate(group: g, writes: writes, reads: reads, flops: flops, leaves: leaves, make: make)
     }
-}
-
-/// PixelCNN's causal mask: 1 where a weight may see the pixel, 0 elsewhere.
-func convMaskValues(_ kind: ConvMask, _ shape: Shape) -> Buffer {
-    let out = Buffer(count: shape.count)
-    let kh = shape[2], kw = shape[3], plane = kh * kw
-    for i in 0..<shape.count {
-        let p = i % plane, row = p / kw, col = p % kw
-        let before = row < kh / 2 || (row == kh / 2 && col < kw / 2)
-        let centre = row == kh / 2 && col == kw / 2
-        out.pointer[i] = before || (centre && kind == .b) ? 1 : 0
-    }
-    return out
 }

@@ -5,24 +5,11 @@ func schedule(_ fused: FusedProgram) -> [Int] {
     let groups = fused.groups
     let count = groups.count
     let nodes = fused.program.nodes
-    let views = fused.views
 
     // Which groups each group reads from, and who reads each stored value.
-    var readsFrom = [Set<Int>](repeating: [], count: count)
+    let readsFrom = fused.groupReads
     var readers: [Int: Set<Int>] = [:]  // stored node -> reading groups
-    for (g, group) in groups.enumerated() {
-        let members = Set(group.nodes)
-        for id in group.nodes {
-            for i in nodes[id].inputs {
-                if members.contains(i) && views[i].kind == .value { continue }
-                if case .constant = views[i].kind { continue }
-                let root = views[i].root
-                guard let h = fused.groupOf[root], h != g else { continue }
-                readsFrom[g].insert(h)
-                readers[root, default: []].insert(g)
-            }
-        }
-    }
+    for (g, loads) in fused.groupLoads.enumerated() { for v in loads { readers[v, default: []].insert(g) } }
     var pendingReaders = readers.mapValues(\.count)
     var waiting = readsFrom.map(\.count)
     var dependents = [[Int]](repeating: [], count: count)

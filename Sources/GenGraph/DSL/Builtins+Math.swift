@@ -7,7 +7,7 @@ extension Builtin {
         }
         let slope = ParameterSpec("slope", .value(.real(0.2)))
         table["leaky_relu"] = Builtin([ParameterSpec("x"), slope]) { a, _ in .tensor(try a.tensor("x").leakyRelu(a.float("slope"))) }
-        // zoo.md's name for LeakyReLU(0.2).
+        // docs/zoo.md's name for LeakyReLU(0.2).
         table["lrelu"] = table["leaky_relu"]
         table["clamp"] = Builtin([ParameterSpec("x"), ParameterSpec("min"), ParameterSpec("max")]) { a, _ in
             .tensor(try a.tensor("x").clamp(a.float("min"), a.float("max")))

@@ -1,7 +1,7 @@
-/// The zoo of `../shared/spec/zoo.md` written in the graph DSL; the `.gg`
+/// The zoo of `docs/zoo.md` written in the graph DSL; the `.gg`
 /// files in `DSL/Zoo/` are compiled into the library.
 public enum DSLZoo {
-    /// Model names, in zoo.md's order.
+    /// Model names, in docs/zoo.md's order.
     public static let names = ["ae", "dae", "sae", "conv-ae", "vae", "cvae", "gan", "cgan", "dcgan", "wgan", "wgan-gp", "pixelcnn", "classifier"]
 
     private static let files: [String: [UInt8]] = [

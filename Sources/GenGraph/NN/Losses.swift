@@ -21,7 +21,7 @@ public func meanSquaredError(_ a: Tensor, _ b: Tensor) throws -> Tensor {
     try (a - b).square().mean()
 }
 
-/// Sum over every non-batch axis, then mean over the batch (zoo.md's "per-sample mean").
+/// Sum over every non-batch axis, then mean over the batch (docs/zoo.md's "per-sample mean").
 public func perSampleMean(_ x: Tensor) throws -> Tensor {
     try x.sum(axes: Array(1..<Swift.max(x.rank, 1))).mean()
 }

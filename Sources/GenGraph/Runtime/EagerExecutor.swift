@@ -91,7 +91,7 @@ final class EagerExecutor {
             fixed[id] = one
             return View(buffer: one, shape: node.shape, strides: [Int](repeating: 0, count: node.shape.rank))
         case .convMask(let kind):
-            let mask = fixed[id] ?? convMaskValues(kind, node.shape)
+            let mask = fixed[id] ?? Buffer(copying: convMaskValues(kind, node.shape))
             fixed[id] = mask
             return View(buffer: mask, shape: node.shape)
         case .randomUniform(let stream), .randomNormal(let stream):

@@ -8,6 +8,7 @@ final class PlanExecutor {
     let plan: Plan
     private let kernels: KernelContext
     private let arena: Buffer
+    private let constants: [Buffer]
     private var calls: [KernelCall] = []
     private let statistics: ExecutionStatistics
     private let profileKeys: [String]
@@ -17,6 +18,7 @@ final class PlanExecutor {
         self.kernels = kernels
         self.statistics = statistics
         arena = Buffer(count: plan.arenaFloats)
+        constants = plan.constants.map { Buffer(copying: $0) }
         statistics.workingSetBytes += plan.arenaFloats * 4
         calls = try plan.steps.map { try KernelCall($0.op, kernels: kernels) }
         profileKeys = plan.steps.enumerated().map { k, step in
@@ -31,7 +33,7 @@ final class PlanExecutor {
     func run(leaf: (String) throws -> Buffer, keys: [Int: UInt64], updateStep: Int = 0) throws -> [View] {
         var buffers: [Buffer] = [arena]
         for name in plan.leafNames { buffers.append(try leaf(name)) }
-        buffers += plan.constants
+        buffers += constants
         let bases = buffers.map(\.pointer)
         for (k, call) in calls.enumerated() {
             let step = plan.steps[k]

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Computes a trained model's test metrics (the `metric` lines of its source,
-/// zoo.md's test metrics for the zoo) over a data split.
+/// docs/zoo.md's test metrics for the zoo) over a data split.
 public struct Evaluator {
     public let definition: ModelDefinition
     public let parameters: ParameterStore

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Judges generated images with a trained classifier (zoo.md's `classifier`,
+/// Judges generated images with a trained classifier (docs/zoo.md's `classifier`,
 /// or any model with `features` and `logits` functions): FD-FMNIST, the
 /// Fréchet distance between the classifier's features of generated and of
 /// real test images, and the classifier's accuracy on samples drawn for a

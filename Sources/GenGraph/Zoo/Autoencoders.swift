@@ -1,4 +1,4 @@
-/// The autoencoder family of zoo.md (data in [0, 1]); parameter names follow
+/// The autoencoder family of docs/zoo.md (data in [0, 1]); parameter names follow
 /// the PyTorch reference modules so checkpoints line up with their state_dicts.
 enum AutoencoderZoo {
     static let adam = OptimizerRule.adam(learningRate: 1e-3)

@@ -1,4 +1,4 @@
-/// The GAN family of zoo.md (data in [-1, 1], z ~ N(0, I) of size 100).
+/// The GAN family of docs/zoo.md (data in [-1, 1], z ~ N(0, I) of size 100).
 /// Generator parameters are named "G.*", discriminator/critic "D.*".
 enum GANZoo {
     static let latent = 100

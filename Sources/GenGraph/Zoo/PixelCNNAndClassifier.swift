@@ -1,4 +1,4 @@
-/// PixelCNN (binarised data) and the judge classifier of zoo.md.
+/// PixelCNN (binarised data) and the judge classifier of docs/zoo.md.
 enum PixelCNNZoo {
     static func logits(_ x: Tensor) throws -> Tensor {
         var h = try x.conv2d(32, kernel: 7, padding: 3, name: "layers.0", mask: .a).relu()

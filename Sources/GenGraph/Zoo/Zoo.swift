@@ -1,4 +1,4 @@
-/// Every model of `../shared/spec/zoo.md`, by name.
+/// Every model of `docs/zoo.md`, by name.
 public enum Zoo {
     public static let models: [ModelDefinition] = [
         ModelDefinition(name: "ae", summary: "autoencoder 784-256-32-256-784, BCE", defaultBatch: 128,

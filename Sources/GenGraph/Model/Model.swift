@@ -108,7 +108,7 @@ struct ModelParts {
     var metrics: [EvaluationGraph.Metric] = []
 }
 
-/// How to build one of the zoo's models (`../shared/spec/zoo.md`).
+/// How to build one of the zoo's models (`docs/zoo.md`).
 public struct ModelDefinition {
     public let name: String
     public let summary: String

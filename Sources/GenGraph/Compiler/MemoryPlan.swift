@@ -1,0 +1,54 @@
+/// What one plan step does to the arena: the values it writes and the stored values it reads.
+struct StepAccess: Equatable {
+    let writes: [Int]
+    let reads: [Int]
+}
+
+/// Where each stored value of a plan lives in its one arena.
+struct MemoryPlan: Equatable {
+    var slots: [Int: ArenaSlot]
+    var arenaFloats: Int
+    /// The most floats live during any one step.
+    var peakFloats: Int
+}
+
+/// The steps during which each value must keep its storage when `steps` run in
+/// order: from the first step that writes it to the last that reads it.
+/// `results` are read by the caller after the last step, so they live to
+/// `steps.count`. Values no step writes (leaves, constants) get no lifetime.
+func lifetimes(of steps: [StepAccess], results: [Int]) -> [Int: ClosedRange<Int>] {
+    var first: [Int: Int] = [:], last: [Int: Int] = [:]
+    for (s, t) in steps.enumerated() {
+        for v in t.writes { first[v] = first[v] ?? s; last[v] = max(last[v] ?? s, s) }
+        for v in t.reads { last[v] = max(last[v] ?? s, s) }
+    }
+    for v in results where first[v] != nil { last[v] = steps.count }
+    return first.reduce(into: [:]) { ranges, entry in ranges[entry.key] = entry.value...last[entry.key]! }
+}
+
+/// Arena offsets for values with these lifetimes: largest values first (ties
+/// by id), each at the lowest 64-byte-aligned offset that no value live at the
+/// same time overlaps. `floats` gives a value's size.
+func planMemory(lifetimes: [Int: ClosedRange<Int>], floats: (Int) -> Int) -> MemoryPlan {
+    let values = lifetimes.keys.sorted { (floats($0), $1) > (floats($1), $0) }
+    var placed: [(offset: Int, end: Int, first: Int, last: Int)] = []
+    var slots: [Int: ArenaSlot] = [:]
+    var arena = 0
+    for v in values {
+        let size = max(1, floats(v)), lo = lifetimes[v]!.lowerBound, hi = lifetimes[v]!.upperBound
+        let conflicts = placed.filter { $0.first <= hi && lo <= $0.last }.sorted { $0.offset < $1.offset }
+        var offset = 0
+        for c in conflicts {
+            if offset + size <= c.offset { break }
+            offset = max(offset, (c.end + 15) / 16 * 16)
+        }
+        placed.append((offset, offset + size, lo, hi))
+        slots[v] = ArenaSlot(offset: offset, count: size, firstStep: lo, lastStep: hi)
+        arena = max(arena, offset + size)
+    }
+    var peak = 0
+    for s in 0...(lifetimes.values.map(\.upperBound).max() ?? 0) {
+        peak = max(peak, slots.values.filter { $0.firstStep <= s && s <= $0.lastStep }.reduce(0) { $0 + $1.count })
+    }
+    return MemoryPlan(slots: slots, arenaFloats: arena, peakFloats: peak)
+}
