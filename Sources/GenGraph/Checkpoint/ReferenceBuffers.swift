@@ -59,7 +59,7 @@ struct ReferenceBuffer {
         case .batchCount(let states):
             return try SafeTensors.Entry(name: name, shape: shape, integers: [store.updateCounts[states[0]] ?? 0])
         case .mask(let kind):
-            return SafeTensors.Entry(name: name, value: TensorValue(shape: shape, buffer: convMaskValues(kind, shape)))
+            return SafeTensors.Entry(name: name, value: TensorValue(shape: shape, buffer: Buffer(copying: convMaskValues(kind, shape))))
         }
     }
 
@@ -74,8 +74,7 @@ struct ReferenceBuffer {
             guard count >= 0 else { throw fail(.badValue(tensor: name, reason: "holds the negative batch count \(count)")) }
         case .mask(let kind):
             guard entry.dtype == .f32 else { throw fail(.wrongDType(tensor: name, found: entry.dtype.rawValue, expected: "F32")) }
-            let expected = convMaskValues(kind, shape)
-            guard entry.value.scalars.elementsEqual(UnsafeBufferPointer(start: expected.pointer, count: shape.count)) else {
+            guard entry.value.scalars.elementsEqual(convMaskValues(kind, shape)) else {
                 throw fail(.badValue(tensor: name, reason: "is not the model's type \(kind.rawValue.uppercased()) mask"))
             }
         }
