@@ -165,6 +165,36 @@ final class OutputTests: XCTestCase {
         XCTAssertThrowsError(try NPYArray(shape: [2, 2], values: [1]))
     }
 
+    /// Shapes whose sizes overflow, or do not fit an Int, are errors naming the file and the shape
+    /// before anything is multiplied unchecked or allocated; so are shapes a caller passes in.
+    func testNPYShapesThatOverflowAreRefused() throws {
+        func reason(shape tuple: String, dataBytes: Int = 0) -> String {
+            let header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(tuple), }\n"
+            let bytes = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count), 0] + Array(header.utf8)
+                + [UInt8](repeating: 0, count: dataBytes)
+            do {
+                _ = try NPYArray(decoding: bytes, path: "hostile.npy")
+                return "no error"
+            } catch { return "\(error)" }
+        }
+        let product = reason(shape: "(1099511627776, 1099511627776, 0)")
+        XCTAssertTrue(product.hasPrefix("hostile.npy: ") && product.contains("[1099511627776, 1099511627776, 0]")
+                      && product.contains("overflow"), product)
+        // A count that fits an Int but whose byte size does not.
+        let bytes = reason(shape: "(2305843009213693950,)")
+        XCTAssertTrue(bytes.hasPrefix("hostile.npy: ") && bytes.contains("[2305843009213693950]") && bytes.contains("overflow"), bytes)
+        let huge = reason(shape: "(99999999999999999999, 2)")
+        XCTAssertTrue(huge.hasPrefix("hostile.npy: ") && huge.contains("99999999999999999999") && huge.contains("too large"), huge)
+        let negative = reason(shape: "(-1, 2)")
+        XCTAssertTrue(negative.hasPrefix("hostile.npy: ") && negative.contains("non-negative"), negative)
+        // A zero extent does not excuse the others: every order of multiplying them must stay in range.
+        XCTAssertTrue(reason(shape: "(0, 1099511627776, 1099511627776)").contains("overflow"))
+        XCTAssertEqual(reason(shape: "(0, 1099511627776)"), "no error")
+        XCTAssertThrowsError(try NPYArray(shape: [1 << 40, 1 << 40, 0], values: [])) {
+            XCTAssertTrue("\($0)".contains("overflow"), "\($0)")
+        }
+    }
+
     func testNumpyReadsOurFileAndWeReadNumpys() throws {
         guard python(["-c", "import numpy"])?.status == 0 else { throw XCTSkip("python3 with numpy is not available") }
         let values = (0..<(3 * 28 * 28)).map { Float($0) / 7 - 100 }

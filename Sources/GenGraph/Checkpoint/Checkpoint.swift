@@ -33,6 +33,10 @@ public enum Checkpoint {
     /// Bumped when the layout changes incompatibly; readers refuse newer versions.
     public static let formatVersion = 1
 
+    /// Step counts above this are refused when loading: no run gets near it, the next update's
+    /// count cannot overflow, and every count is exact in metrics.csv's Double columns.
+    public static let maximumStep = 1 << 53
+
     /// Names of `graph`'s parameters and state, in declaration order (a batch
     /// norm's running statistics follow its weight and bias, as in PyTorch).
     public static func tensorNames(of graph: Graph) -> [String] { leaves(of: graph).map(\.name) }
@@ -64,11 +68,11 @@ public enum Checkpoint {
         let file = try SafeTensors(contentsOf: url)
         func fail(_ problem: CheckpointError.Problem) -> CheckpointError { CheckpointError(file: url.path, problem) }
         var fields = try checkHeader(file, at: url, kind: .parameters, model: model)
-        guard let step = fields[Key.step].flatMap(Int.init), step >= 0,
+        guard let step = fields[Key.step].flatMap(Int.init), (0...maximumStep).contains(step),
               let seed = fields[Key.seed].flatMap(UInt64.init),
               let mode = fields[Key.mode].flatMap(ExecutionMode.init(rawValue:)) else {
             let found = [Key.step, Key.seed, Key.mode].map { "\($0) '\(fields[$0] ?? "")'" }.joined(separator: ", ")
-            throw fail(.notACheckpoint("metadata needs a step count, a seed and an execution mode, has \(found)"))
+            throw fail(.notACheckpoint("metadata needs a step count (0 to \(maximumStep)), a seed and an execution mode, has \(found)"))
         }
         let values = try check(file, at: url, expecting: leaves(of: graph))
         for leaf in leaves(of: graph) { try store.assign(leaf.name, values[leaf.name]!) }
@@ -113,8 +117,8 @@ public enum Checkpoint {
             guard rule == ruleName(optimizer.rule) else {
                 throw fail(.ruleMismatch(objective: objective, found: rule, expected: ruleName(optimizer.rule)))
             }
-            guard let step = fields[objective + Key.objectiveStep].flatMap(Int.init), step >= 0 else {
-                throw fail(.notACheckpoint("the step count of '\(objective)' is '\(fields[objective + Key.objectiveStep] ?? "")'"))
+            guard let step = fields[objective + Key.objectiveStep].flatMap(Int.init), (0...maximumStep).contains(step) else {
+                throw fail(.notACheckpoint("the step count of '\(objective)' is '\(fields[objective + Key.objectiveStep] ?? "")', not a whole number from 0 to \(maximumStep)"))
             }
             // Slots appear with the first update, so a file saved before it has none.
             let slots = step == 0 ? [] : try slots(of: optimizer, objective: objective)

@@ -157,8 +157,9 @@ private struct IDXStreamParser {
     /// anything is allocated for them.
     private mutating func readShape() throws {
         let shape = (0..<dimensions).map { Int(bigEndianUInt32(header, at: 4 + 4 * $0)) }
-        var size = shape.contains(0) ? 0 : 1
-        for extent in shape where size > 0 {
+        // Zero extents are skipped so that every partial product, in any order, stays within the limit.
+        var size = 1
+        for extent in shape where extent > 0 {
             let (product, overflow) = size.multipliedReportingOverflow(by: extent)
             guard !overflow, product <= IDXArray.maximumDataBytes else {
                 throw DataError.tooLarge(path: path, shape: shape, limit: IDXArray.maximumDataBytes)
@@ -166,8 +167,8 @@ private struct IDXStreamParser {
             size = product
         }
         self.shape = shape
-        dataSize = size
-        values.reserveCapacity(size)
+        dataSize = shape.contains(0) ? 0 : size
+        values.reserveCapacity(dataSize)
     }
 }
 
