@@ -53,11 +53,7 @@ public enum Checkpoint {
         fields[Key.step] = String(metadata.step)
         fields[Key.seed] = String(metadata.seed)
         fields[Key.mode] = metadata.mode.rawValue
-        for (key, value) in metadata.extra {
-            guard fields.updateValue(value, forKey: key) == nil else {
-                throw CheckpointError(file: url.path, .unwritable("metadata key '\(key)' is reserved"))
-            }
-        }
+        try add(metadata.extra, to: &fields, file: url)
         try SafeTensors(entries: entries, metadata: fields).write(to: url)
     }
 
@@ -81,8 +77,9 @@ public enum Checkpoint {
     }
 
     /// Writes each optimiser's step count and slot tensors (`<objective>.<parameter>.<slot>`),
-    /// one optimiser per objective, so a resumed run continues exactly.
-    public static func saveOptimizers(_ optimizers: [(objective: String, optimizer: Optimizer)], model: String, to url: URL) throws {
+    /// one optimiser per objective, so a resumed run continues exactly; `extra` adds metadata.
+    public static func saveOptimizers(_ optimizers: [(objective: String, optimizer: Optimizer)], model: String,
+                                      extra: [String: String] = [:], to url: URL) throws {
         var fields = header(kind: .optimizer, model: model)
         var entries: [SafeTensors.Entry] = []
         for (objective, optimizer) in optimizers {
@@ -96,6 +93,7 @@ public enum Checkpoint {
                 entries.append(SafeTensors.Entry(name: slot.name, value: TensorValue(shape: slot.shape, buffer: buffers[slot.index])))
             }
         }
+        try add(extra, to: &fields, file: url)
         try SafeTensors(entries: entries, metadata: fields).write(to: url)
     }
 
@@ -150,6 +148,15 @@ public enum Checkpoint {
 
     private static func header(kind: Kind, model: String) -> [String: String] {
         [Key.format: formatName, Key.version: String(formatVersion), Key.kind: kind.rawValue, Key.model: model]
+    }
+
+    /// Adds the caller's metadata, which must not replace any of the format's own.
+    private static func add(_ extra: [String: String], to fields: inout [String: String], file url: URL) throws {
+        for (key, value) in extra {
+            guard fields.updateValue(value, forKey: key) == nil else {
+                throw CheckpointError(file: url.path, .unwritable("metadata key '\(key)' is reserved"))
+            }
+        }
     }
 
     /// The metadata, once it says this is a checkpoint of `kind` for `model` that this version reads.
