@@ -115,7 +115,7 @@ private struct IDXStreamParser {
             try readShape()
         }
         let kept = rest.prefix(dataSize - values.count)
-        values += kept
+        values.append(contentsOf: UnsafeBufferPointer(rebasing: kept))
         excess += rest.count - kept.count
         guard excess <= IDXArray.trailingBytesCounted else {
             throw DataError.dataBeyondHeader(path: path, expectedBytes: headerSize + dataSize, readBytes: presentBytes)
