@@ -17,25 +17,16 @@ final class ResumeTests: XCTestCase {
         return RunDirectory(url.path)
     }
 
-    /// Options a resume does not take from the run directory (how often to log, how much to evaluate) are given again.
-    private func options(steps: Int? = nil) -> TrainingOptions {
-        var options = TrainingOptions()
-        options.steps = steps
-        options.trainLimit = 512
-        options.testLimit = 128
-        options.sampleCount = 0
-        options.logEvery = 2
-        return options
-    }
-
     /// vae at batch 32 on 512 images: 16 steps an epoch, so 20 steps cross an epoch boundary.
     private func start(_ directory: RunDirectory, steps: Int = 20) throws -> TrainingRun {
         try TrainingRun(source: try XCTUnwrap(DSLZoo.model(named: "vae")), overrides: ["batch": "32"], directory: directory,
-                        config: config, options: options(steps: steps), resume: false)
+                        config: config, options: TrainingRunTests.options(steps: steps), resume: false)
     }
 
+    /// Options a resume does not take from the run directory (how often to log, how much to evaluate) are given again.
     private func resume(_ directory: RunDirectory) throws -> TrainingRun {
-        try TrainingRun(source: nil, overrides: [:], directory: directory, config: RunConfig(threads: 1), options: options(), resume: true)
+        try TrainingRun(source: nil, overrides: [:], directory: directory, config: RunConfig(threads: 1),
+                        options: TrainingRunTests.options(steps: nil), resume: true)
     }
 
     /// Trains until `steps` steps are done, then stops as Ctrl-C would (writing a checkpoint).
@@ -51,6 +42,14 @@ final class ResumeTests: XCTestCase {
     /// The step column of metrics.csv: which rows were logged, in order.
     private func loggedSteps(_ directory: RunDirectory) throws -> [String] {
         try String(contentsOf: directory.metrics, encoding: .utf8).split(separator: "\n").map { String($0.prefix { $0 != "," }) }
+    }
+
+    /// Runs `run` to its end and checks that its directory ends as `whole` did: the same
+    /// parameters bit for bit and the same rows logged.
+    private func finish(_ run: TrainingRun, like whole: RunDirectory, file: StaticString = #filePath, line: UInt = #line) throws {
+        XCTAssertTrue(try run.run(), file: file, line: line)
+        XCTAssertEqual(try parameterBits(run.directory), try parameterBits(whole), file: file, line: line)
+        XCTAssertEqual(try loggedSteps(run.directory), try loggedSteps(whole), file: file, line: line)
     }
 
     private func uninterrupted() throws -> RunDirectory {
@@ -71,15 +70,25 @@ final class ResumeTests: XCTestCase {
         let whole = try uninterrupted()
         let killed = temporaryDirectory()
         _ = try start(killed)
-        try Data("2,0,999,1,\n4,0,998,1,\n".utf8).write(to: killed.metrics)
+        try Data("1,0,999,1,\n2,0,998,1,\n".utf8).write(to: killed.metrics)
         XCTAssertThrowsError(try start(killed)) { error in
             XCTAssertTrue("\(error)".contains("already holds a run (saved at step 0); use --resume"), "\(error)")
         }
         let resumed = try resume(killed)
         XCTAssertEqual(resumed.step, 0)
-        XCTAssertTrue(try resumed.run())
-        XCTAssertEqual(try parameterBits(killed), try parameterBits(whole))
-        XCTAssertEqual(try loggedSteps(killed), try loggedSteps(whole))
+        try finish(resumed, like: whole)
+    }
+
+    /// A run stopped while starting (before config.json) is no run: resume says to start it again,
+    /// and starting it again clears what the attempt left.
+    func testRunStoppedWhileStartingCanBeStartedAgain() throws {
+        let directory = temporaryDirectory()
+        _ = try start(directory, steps: 2)
+        try FileManager.default.removeItem(at: directory.configuration)
+        try Data("left,over\n".utf8).write(to: directory.metrics)
+        assertResumeFails(directory, mentioning: ["holds no run to resume", "gengraph train MODEL --out \(directory.url.path)"])
+        XCTAssertTrue(try start(directory, steps: 2).run())
+        XCTAssertEqual(try loggedSteps(directory), ["step", "1", "2", "2"])
     }
 
     /// Stopped mid-epoch, then killed after logging more rows: the resumed run drops those rows,
@@ -92,9 +101,7 @@ final class ResumeTests: XCTestCase {
         handle.seekToEndOfFile()
         handle.write(Data("8,0,1,1,\n".utf8))
         try handle.close()
-        XCTAssertTrue(try resume(split).run())
-        XCTAssertEqual(try parameterBits(split), try parameterBits(whole))
-        XCTAssertEqual(try loggedSteps(split), try loggedSteps(whole))
+        try finish(try resume(split), like: whole)
     }
 
     /// A crash after the optimiser file of a save but before its checkpoint leaves the previous
@@ -111,8 +118,7 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(resumed.step, 5)
         // It saves again (at step 9, 16 and 20) without ever losing the pair it resumed from.
         try stop(resumed, after: 9)
-        XCTAssertTrue(try resume(split).run())
-        XCTAssertEqual(try parameterBits(split), try parameterBits(whole))
+        try finish(try resume(split), like: whole)
     }
 
     /// Parameters and optimiser state from different saves are refused, naming both steps and the way out.
@@ -186,7 +192,7 @@ final class ResumeTests: XCTestCase {
             ({ $0.sampleCount = -1 }, "must not be negative"),
         ]
         for (edit, message) in cases {
-            var o = options()
+            var o = TrainingRunTests.options(steps: nil)
             edit(&o)
             XCTAssertThrowsError(try TrainingRun(source: source, overrides: ["batch": "32"], directory: temporaryDirectory(),
                                                  config: config, options: o, resume: false)) { error in

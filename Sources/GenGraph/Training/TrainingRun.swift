@@ -67,7 +67,10 @@ public final class TrainingRun {
         var options = options
         let configuration: RunConfiguration
         if resume {
-            guard directory.exists else { throw GraphError(op: "resume", "'\(directory.url.path)' holds no run to resume") }
+            guard directory.exists else {
+                throw GraphError(op: "resume", "'\(directory.url.path)' holds no run to resume (no config.json: the run never "
+                                 + "started, or was stopped while starting); start it again with gengraph train MODEL --out \(directory.url.path)")
+            }
             let (definition, saved) = try directory.definition()
             guard let savedID = saved.runID else {
                 throw GraphError(op: "resume", "\(directory.configuration.path) has no run_id: the run was started before checkpoints "
