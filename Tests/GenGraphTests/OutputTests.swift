@@ -253,6 +253,14 @@ final class OutputTests: XCTestCase {
         let empty = try parseSVG(LossPlot(series: [LossPlot.Series(name: "diverged", points: [(0, .nan)])]).svg())
         XCTAssertTrue(empty.contains("no finite data"))
         XCTAssertTrue(try parseSVG(LossPlot(series: []).svg()).contains("no finite data"))
+
+        // Values whose span or ticks would overflow a Double, or a span too small for a tick step (an edited
+        // metrics.csv can hold either), are skipped or widened instead of trapping on Int(infinity).
+        let wide = try parseSVG(LossPlot(series: [LossPlot.Series(name: "wide", points: [(0, -1e308), (1, 1e308), (2, 1e299)])]).svg())
+        XCTAssertTrue(wide.contains("wide (2 points not drawn)") && wide.contains("e299"), wide)
+        let extremes = [(1e308, 1.0), (-1.7e308, 2), (3, 5e-324), (4, 0), (5, -5e-324)]
+        let narrow = try parseSVG(LossPlot(series: [LossPlot.Series(name: "narrow", points: extremes)]).svg())
+        XCTAssertTrue(narrow.contains("narrow (2 points not drawn)"), narrow)
     }
 
     // MARK: CSV
