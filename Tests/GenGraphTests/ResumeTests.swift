@@ -181,6 +181,13 @@ final class ResumeTests: XCTestCase {
             try edited.write(to: split.checkpoint)
             assertResumeFails(split, mentioning: [split.checkpoint.path, key == "epoch" && value == "1" ? "does not match its run position" : "'\(value)'"])
         }
+        // Loading the checkpoint on its own (sample, eval) reads its overrides, which must be JSON.
+        var edited = original
+        edited.metadata["overrides"] = "{\"batch\": 32"
+        try edited.write(to: split.checkpoint)
+        XCTAssertThrowsError(try TrainedModel(split.checkpoint.path)) { error in
+            XCTAssertTrue("\(error)".contains(split.checkpoint.path) && "\(error)".contains("overrides '{\"batch\": 32'"), "\(error)")
+        }
     }
 
     /// Lengths, intervals and configurations the loop cannot run with are refused when the run is set up.

@@ -128,7 +128,10 @@ public struct TrainedModel {
             guard let text = file.metadata["source"], let file0 = file.metadata["model_file"] else {
                 throw GraphError(op: "load", "checkpoint '\(path)' does not carry its model source (not written by gengraph train)")
             }
-            let overrides = try JSONDecoder().decode([String: String].self, from: Data((file.metadata["overrides"] ?? "{}").utf8))
+            let overridesText = file.metadata["overrides"] ?? "{}"
+            guard let overrides = try? JSONDecoder().decode([String: String].self, from: Data(overridesText.utf8)) else {
+                throw GraphError(op: "load", "checkpoint '\(path)': its overrides '\(overridesText)' are not a JSON object of strings")
+            }
             definition = try ModelSource.parse(text, file: file0).definition(overrides: overrides)
             configuration = nil
         }
