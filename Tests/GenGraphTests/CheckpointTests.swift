@@ -281,7 +281,11 @@ final class CheckpointTests: XCTestCase {
             let u = url("length-\(length).safetensors")
             try Data(withUnsafeBytes(of: length.littleEndian, Array.init) + Array("{}".utf8)).write(to: u)
             assertProblem(try SafeTensors(contentsOf: u), isTruncated)
+            assertProblem(try SafeTensors.metadata(contentsOf: u), isTruncated)
         }
+        // Reading the metadata alone gives what reading the whole file gives.
+        let (saved, _, _) = try savedVAE()
+        XCTAssertEqual(try SafeTensors.metadata(contentsOf: saved), try SafeTensors(contentsOf: saved).metadata)
         func tensor(_ shape: String, _ offsets: String, data: Int = 8) throws -> URL {
             try rawFile("{\"w\":{\"dtype\":\"F32\",\"shape\":\(shape),\"data_offsets\":\(offsets)}}", data: .init(repeating: 0, count: data))
         }

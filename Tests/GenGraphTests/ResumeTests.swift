@@ -195,7 +195,7 @@ final class ResumeTests: XCTestCase {
         let source = try XCTUnwrap(DSLZoo.model(named: "vae"))
         let cases: [((inout TrainingOptions) -> Void, String)] = [
             ({ $0.epochs = Int.max / 2 }, "steps a run can count"), ({ $0.steps = 1 << 60 }, "steps a run can count"),
-            ({ $0.logEvery = 0 }, "log every must be at least 1"), ({ $0.epochs = 0 }, "epochs must be at least 1"),
+            ({ $0.logEvery = 0 }, "logEvery must be at least 1"), ({ $0.epochs = 0 }, "epochs must be at least 1"),
             ({ $0.sampleCount = -1 }, "must not be negative"),
         ]
         for (edit, message) in cases {

@@ -109,7 +109,7 @@ public struct SafeTensors {
             defer { try? handle.close() }
             let size = try handle.seekToEnd()
             try handle.seek(toOffset: 0)
-            let header = try headerRange(try handle.read(upToCount: 8) ?? Data(), fileSize: Int(size), file: url.path)
+            let header = try headerRange(try handle.read(upToCount: 8) ?? Data(), fileSize: Int(clamping: size), file: url.path)
             let bytes = try handle.read(upToCount: header.count) ?? Data()
             guard bytes.count == header.count else { throw fail(.truncated("the header ends early")) }
             return try parseHeader(bytes, file: url.path).metadata

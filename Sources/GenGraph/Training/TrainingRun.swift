@@ -139,10 +139,10 @@ public final class TrainingRun {
 
     /// Refuses options the loop cannot run with; on resume some come from config.json.
     private static func validate(_ options: TrainingOptions) throws {
-        for (name, value) in [("epochs", options.epochs), ("steps", options.steps), ("log every", options.logEvery)] {
+        for (name, value) in [("epochs", options.epochs), ("steps", options.steps), ("logEvery", options.logEvery)] {
             if let value, value < 1 { throw GraphError(op: "train", "\(name) must be at least 1, got \(value)") }
         }
-        if options.sampleCount < 0 { throw GraphError(op: "train", "sample count must not be negative, got \(options.sampleCount)") }
+        if options.sampleCount < 0 { throw GraphError(op: "train", "sampleCount must not be negative, got \(options.sampleCount)") }
     }
 
     private func initialise(from path: String) throws {
@@ -166,7 +166,7 @@ public final class TrainingRun {
         let b = try position("batch_in_epoch", 0...batches.batchesPerEpoch)
         // The run counter goes up before each step runs, so it must have room to.
         let r = try position("run_count", 0...UInt64.max - 1)
-        let metricsBytes = try metadata.extra["metrics_bytes"] == nil ? nil : position("metrics_bytes", 0...Int.max)
+        let metricsBytes = try position("metrics_bytes", 0...Int.max)
         // Each epoch is stepsPerEpoch steps, so the step count follows from the position; a file
         // whose numbers disagree was not written by this run.
         let stepsIntoEpoch = b / model.batchesPerStep
@@ -175,7 +175,7 @@ public final class TrainingRun {
             throw GraphError(op: "resume", "checkpoint \(directory.checkpoint.path): step \(metadata.step) does not match its run "
                              + "position, epoch \(e) batch \(b), at \(stepsPerEpoch) steps of \(model.batchesPerStep) batches per epoch")
         }
-        if let metricsBytes { try cutMetrics(to: metricsBytes) }
+        try cutMetrics(to: metricsBytes)
         step = metadata.step
         epoch = e
         batchInEpoch = b
@@ -210,7 +210,6 @@ public final class TrainingRun {
         let metadata = CheckpointMetadata(model: definition.name, step: step, seed: config.seed, mode: config.mode, extra: extra)
         try directory.saveCheckpoint(trainer.session.parameters, of: model.graph, metadata: metadata, runID: runID, optimizers: optimizers)
     }
-
 
     private func nextBatch() throws -> Batch {
         guard let b = batches.next() else { throw GraphError(op: "train", "ran out of batches inside an epoch (internal error)") }
