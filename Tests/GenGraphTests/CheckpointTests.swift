@@ -272,6 +272,76 @@ final class CheckpointTests: XCTestCase {
         try refused { $0["mode"] = "jit" }
     }
 
+    /// Numbers in a safetensors header that are too large for the file, for an Int, or for a product
+    /// of extents are reported as problems of the file, never trapped on or allocated for.
+    func testHeaderNumbersThatOverflowAreReported() throws {
+        func isTruncated(_ p: CheckpointError.Problem) -> Bool { if case .truncated = p { return true }; return false }
+        func isCorrupt(_ p: CheckpointError.Problem) -> Bool { if case .corruptHeader = p { return true }; return false }
+        for length in [UInt64(1) << 63, UInt64.max, UInt64(Int.max) + 1] {
+            let u = url("length-\(length).safetensors")
+            try Data(withUnsafeBytes(of: length.littleEndian, Array.init) + Array("{}".utf8)).write(to: u)
+            assertProblem(try SafeTensors(contentsOf: u), isTruncated)
+            assertProblem(try SafeTensors.metadata(contentsOf: u), isTruncated)
+        }
+        // Reading the metadata alone gives what reading the whole file gives.
+        let (saved, _, _) = try savedVAE()
+        XCTAssertEqual(try SafeTensors.metadata(contentsOf: saved), try SafeTensors(contentsOf: saved).metadata)
+        func tensor(_ shape: String, _ offsets: String, data: Int = 8) throws -> URL {
+            try rawFile("{\"w\":{\"dtype\":\"F32\",\"shape\":\(shape),\"data_offsets\":\(offsets)}}", data: .init(repeating: 0, count: data))
+        }
+        assertProblem(try SafeTensors(contentsOf: tensor("[1099511627776,1099511627776]", "[0,8]"))) {
+            $0 == .sizeMismatch(tensor: "w", shape: [1 << 40, 1 << 40], bytes: 8)
+        }
+        assertProblem(try SafeTensors(contentsOf: tensor("[1099511627776,1099511627776,0]", "[0,0]", data: 0))) {
+            if case .sizeMismatch(let name, _, 0) = $0 { return name == "w" }; return false
+        }
+        assertProblem(try SafeTensors(contentsOf: tensor("[4611686018427387904]", "[0,8]"))) {
+            if case .sizeMismatch(let name, _, 8) = $0 { return name == "w" }; return false
+        }
+        assertProblem(try SafeTensors(contentsOf: tensor("[2]", "[0,4611686018427387904]")), isTruncated)
+        assertProblem(try SafeTensors(contentsOf: tensor("[2]", "[9223372036854775807,9223372036854775807]"))) {
+            $0 == .badOffsets("9223372036854775807 unused bytes before 'w'")
+        }
+        assertProblem(try SafeTensors(contentsOf: tensor("[2]", "[0,99999999999999999999]")), isCorrupt)
+        assertProblem(try SafeTensors(contentsOf: tensor("[99999999999999999999]", "[0,8]")), isCorrupt)
+        assertProblem(try SafeTensors(contentsOf: tensor("[2]", "[-8,0]"))) { if case .badOffsets = $0 { return true }; return false }
+        // Nesting deep enough to exhaust a recursive parser's stack is refused as a corrupt header.
+        let deep = try rawFile("{\"__metadata__\":" + String(repeating: "[", count: 200_000) + String(repeating: "]", count: 200_000) + "}",
+                               data: [], name: "deep.safetensors")
+        assertProblem(try SafeTensors(contentsOf: deep), isCorrupt)
+    }
+
+    /// Step counts too large to continue from are refused by name, for parameters and optimisers alike.
+    func testStepCountsThatCannotContinueAreRefused() throws {
+        let (u, model, session) = try savedVAE()
+        for step in ["99999999999999999999", "9223372036854775807", "-1"] {
+            var file = try SafeTensors(contentsOf: u)
+            file.metadata["step"] = step
+            let v = url("step.safetensors")
+            try file.write(to: v)
+            assertProblem(try Checkpoint.load(from: v, into: session.parameters, of: model.graph, model: "vae")) {
+                if case .notACheckpoint(let m) = $0 { return m.contains(step) }; return false
+            }
+        }
+        let (ae, aeSession) = try instance("ae", seed: 3)
+        let objective = ae.objectives[0]
+        let training = try aeSession.minimize(objective.loss, over: objective.parameters, using: objective.rule)
+        try aeSession.train(training, feeds: batch(0))
+        let optimizers = [(objective: objective.name, optimizer: training.optimizer)]
+        let o = url("optimizer.safetensors")
+        try Checkpoint.saveOptimizers(optimizers, model: "ae", to: o)
+        for step in ["9223372036854775807", "99999999999999999999"] {
+            var file = try SafeTensors(contentsOf: o)
+            file.metadata["\(objective.name).step"] = step
+            try file.write(to: o)
+            // Accepting Int.max would trap on the next update's step += 1.
+            assertProblem(try Checkpoint.loadOptimizers(from: o, into: optimizers, model: "ae")) {
+                if case .notACheckpoint(let m) = $0 { return m.contains(step) }; return false
+            }
+        }
+        XCTAssertEqual(training.optimizer.step, 1)
+    }
+
     // MARK: atomic writes
 
     func testSavingLeavesNoTemporaryFiles() throws {

@@ -224,10 +224,55 @@ final class IDXTests: XCTestCase {
         assertDataError(.trailingBytes(path: long, expectedBytes: 10, presentBytes: 11), naming: long) {
             _ = try MNISTSplit(imagesPath: images, labelsPath: long)
         }
-        // A header whose extents multiply past Int.max must be an error, not an overflow trap.
-        let huge = try write(idx(shape: [0xFFFF_FFFF, 0xFFFF_FFFF, 0xFFFF_FFFF], []), "huge-images")
-        assertDataError(.truncated(path: huge, expectedBytes: Int.max, presentBytes: 16), naming: huge) {
-            _ = try MNISTSplit(imagesPath: huge, labelsPath: labels)
+    }
+
+    /// Extents that multiply past Int.max, or past the limit, are refused from the header alone.
+    func testHeaderSizesThatOverflowOrPassTheLimitAreRefused() throws {
+        let labels = try write(idx(shape: [2], [0, 1]), "labels")
+        for (name, shape) in [("overflowing", [0xFFFF_FFFF, 0xFFFF_FFFF, 0xFFFF_FFFF]),
+                              ("over-limit", [0x10000, 0x100, 0x81])] {
+            let path = try write(gzip(idx(shape: shape, [1, 2, 3])), name + "-images.gz")
+            assertDataError(.tooLarge(path: path, shape: shape, limit: IDXArray.maximumDataBytes), naming: path) {
+                _ = try MNISTSplit(imagesPath: path, labelsPath: labels)
+            }
+        }
+        XCTAssertThrowsError(try MNISTSplit(imagesPath: directory + "/overflowing-images.gz", labelsPath: labels)) {
+            XCTAssertTrue("\($0)".contains("[4294967295, 4294967295, 4294967295]") && "\($0)".contains("\(1 << 31)"), "\($0)")
+        }
+        // The largest size the limit allows is accepted as far as its header goes: the data is then missing.
+        let atLimit = try write(idx(shape: [0x10000, 0x100, 0x80], [1]), "at-limit-images")
+        assertDataError(.truncated(path: atLimit, expectedBytes: 16 + (1 << 31), presentBytes: 17), naming: atLimit) {
+            _ = try MNISTSplit(imagesPath: atLimit, labelsPath: labels)
+        }
+    }
+
+    /// A gzip stream that inflates far past its header's size is stopped within a chunk of that
+    /// size: here 10 images' worth of header followed by 4 GiB of zeros.
+    func testDecompressionBombIsStoppedEarly() throws {
+        let labels = try write(idx(shape: [10], [UInt8](repeating: 1, count: 10)), "labels")
+        let zeros = try gzip([UInt8](repeating: 0, count: 8 << 20))
+        let bomb = try gzip(idx(shape: [10, 28, 28], [UInt8](repeating: 0, count: 7840)))
+            + Array([[UInt8]](repeating: zeros, count: 512).joined())
+        let path = try write(bomb, "bomb-images.gz")
+        let expected = 16 + 7840
+        let start = Date()
+        assertDataError(naming: path, { _ = try MNISTSplit(imagesPath: path, labelsPath: labels) }) {
+            guard case let .dataBeyondHeader(_, expectedBytes, readBytes) = $0 else { return false }
+            return expectedBytes == expected && readBytes <= expected + IDXArray.trailingBytesCounted + (1 << 20)
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 2, "inflated far more than the header describes")
+
+        // The same for an uncompressed file, and a stream only slightly too long still gets its exact size.
+        let tenImages = try write(idx(shape: [10, 1, 1], [UInt8](repeating: 1, count: 10)), "ten-images")
+        let raw = try write(idx(shape: [10], [UInt8](repeating: 1, count: 3 << 20)), "long-raw-labels")
+        assertDataError(naming: raw, { _ = try MNISTSplit(imagesPath: tenImages, labelsPath: raw) }) {
+            guard case let .dataBeyondHeader(_, 18, readBytes) = $0 else { return false }
+            return readBytes <= 18 + IDXArray.trailingBytesCounted + (1 << 20)
+        }
+        let images = try write(idx(shape: [2, 1, 1], [1, 2]), "images")
+        let long = try write(gzip(idx(shape: [2], [0, 1, 2])), "long-labels.gz")
+        assertDataError(.trailingBytes(path: long, expectedBytes: 10, presentBytes: 11), naming: long) {
+            _ = try MNISTSplit(imagesPath: images, labelsPath: long)
         }
     }
 

@@ -165,6 +165,36 @@ final class OutputTests: XCTestCase {
         XCTAssertThrowsError(try NPYArray(shape: [2, 2], values: [1]))
     }
 
+    /// Shapes whose sizes overflow, or do not fit an Int, are errors naming the file and the shape
+    /// before anything is multiplied unchecked or allocated; so are shapes a caller passes in.
+    func testNPYShapesThatOverflowAreRefused() throws {
+        func reason(shape tuple: String, dataBytes: Int = 0) -> String {
+            let header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(tuple), }\n"
+            let bytes = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count), 0] + Array(header.utf8)
+                + [UInt8](repeating: 0, count: dataBytes)
+            do {
+                _ = try NPYArray(decoding: bytes, path: "hostile.npy")
+                return "no error"
+            } catch { return "\(error)" }
+        }
+        let product = reason(shape: "(1099511627776, 1099511627776, 0)")
+        XCTAssertTrue(product.hasPrefix("hostile.npy: ") && product.contains("[1099511627776, 1099511627776, 0]")
+                      && product.contains("overflow"), product)
+        // A count that fits an Int but whose byte size does not.
+        let bytes = reason(shape: "(2305843009213693950,)")
+        XCTAssertTrue(bytes.hasPrefix("hostile.npy: ") && bytes.contains("[2305843009213693950]") && bytes.contains("overflow"), bytes)
+        let huge = reason(shape: "(99999999999999999999, 2)")
+        XCTAssertTrue(huge.hasPrefix("hostile.npy: ") && huge.contains("99999999999999999999") && huge.contains("too large"), huge)
+        let negative = reason(shape: "(-1, 2)")
+        XCTAssertTrue(negative.hasPrefix("hostile.npy: ") && negative.contains("non-negative"), negative)
+        // A zero extent does not excuse the others: every order of multiplying them must stay in range.
+        XCTAssertTrue(reason(shape: "(0, 1099511627776, 1099511627776)").contains("overflow"))
+        XCTAssertEqual(reason(shape: "(0, 1099511627776)"), "no error")
+        XCTAssertThrowsError(try NPYArray(shape: [1 << 40, 1 << 40, 0], values: [])) {
+            XCTAssertTrue("\($0)".contains("overflow"), "\($0)")
+        }
+    }
+
     func testNumpyReadsOurFileAndWeReadNumpys() throws {
         let python = try Prerequisites.python(importing: "numpy")
         let values = (0..<(3 * 28 * 28)).map { Float($0) / 7 - 100 }
@@ -223,6 +253,14 @@ final class OutputTests: XCTestCase {
         let empty = try parseSVG(LossPlot(series: [LossPlot.Series(name: "diverged", points: [(0, .nan)])]).svg())
         XCTAssertTrue(empty.contains("no finite data"))
         XCTAssertTrue(try parseSVG(LossPlot(series: []).svg()).contains("no finite data"))
+
+        // Values whose span or ticks would overflow a Double, or a span too small for a tick step (an edited
+        // metrics.csv can hold either), are skipped or widened instead of trapping on Int(infinity).
+        let wide = try parseSVG(LossPlot(series: [LossPlot.Series(name: "wide", points: [(0, -1e308), (1, 1e308), (2, 1e299)])]).svg())
+        XCTAssertTrue(wide.contains("wide (2 points not drawn)") && wide.contains("e299"), wide)
+        let extremes = [(1e308, 1.0), (-1.7e308, 2), (3, 5e-324), (4, 0), (5, -5e-324)]
+        let narrow = try parseSVG(LossPlot(series: [LossPlot.Series(name: "narrow", points: extremes)]).svg())
+        XCTAssertTrue(narrow.contains("narrow (2 points not drawn)"), narrow)
     }
 
     // MARK: CSV

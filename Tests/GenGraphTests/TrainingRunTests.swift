@@ -10,7 +10,8 @@ final class TrainingRunTests: XCTestCase {
         return RunDirectory(url.path)
     }
 
-    func options(steps: Int) -> TrainingOptions {
+    /// A small run: `steps` steps (nil: as configured) on 512 training and 256 test images, logging every step.
+    static func options(steps: Int?) -> TrainingOptions {
         var o = TrainingOptions()
         o.steps = steps
         o.trainLimit = 512
@@ -27,7 +28,7 @@ final class TrainingRunTests: XCTestCase {
             let source = try XCTUnwrap(DSLZoo.model(named: name))
             let batch = name.hasPrefix("wgan") ? 8 : 16
             let run = try TrainingRun(source: source, overrides: ["batch": "\(batch)"], directory: try temporaryDirectory(),
-                                      config: RunConfig(threads: 2, seed: 1, mode: .fused), options: options(steps: 12), resume: false)
+                                      config: RunConfig(threads: 2, seed: 1, mode: .fused), options: Self.options(steps: 12), resume: false)
             var losses: [Float] = []
             try run.run(events: { event in
                 if case .progress(_, _, _, _, let l, _) = event {
@@ -49,10 +50,10 @@ final class TrainingRunTests: XCTestCase {
         let config = RunConfig(threads: 2, seed: 9, mode: .fused)
         let whole = try temporaryDirectory(), split = try temporaryDirectory()
         try TrainingRun(source: source, overrides: ["batch": "32"], directory: whole, config: config,
-                        options: options(steps: 20), resume: false).run()
+                        options: Self.options(steps: 20), resume: false).run()
         var stopAfter = 7
         let first = try TrainingRun(source: source, overrides: ["batch": "32"], directory: split, config: config,
-                                    options: options(steps: 20), resume: false)
+                                    options: Self.options(steps: 20), resume: false)
         XCTAssertFalse(try first.run(shouldStop: { stopAfter -= 1; return stopAfter < 0 }))
         XCTAssertEqual(first.step, 7)
         try TrainingRun(source: nil, overrides: [:], directory: split, config: RunConfig(threads: 1), options: TrainingOptions(),
@@ -69,15 +70,15 @@ final class TrainingRunTests: XCTestCase {
         let source = try XCTUnwrap(DSLZoo.model(named: "ae"))
         let directory = try temporaryDirectory()
         try TrainingRun(source: source, overrides: ["batch": "16"], directory: directory, config: RunConfig(threads: 1),
-                        options: options(steps: 2), resume: false).run()
+                        options: Self.options(steps: 2), resume: false).run()
         XCTAssertThrowsError(try TrainingRun(source: source, overrides: [:], directory: directory, config: RunConfig(threads: 1),
-                                             options: options(steps: 2), resume: false)) { error in
+                                             options: Self.options(steps: 2), resume: false)) { error in
             XCTAssertTrue("\(error)".contains("already holds a run"), "\(error)")
         }
         // A checkpoint of another model is refused by name.
         let other = try temporaryDirectory()
         XCTAssertThrowsError(try TrainingRun(source: try XCTUnwrap(DSLZoo.model(named: "vae")), overrides: ["batch": "16"],
-                                             directory: other, config: RunConfig(threads: 1), options: options(steps: 1),
+                                             directory: other, config: RunConfig(threads: 1), options: Self.options(steps: 1),
                                              resume: false, initFrom: directory.checkpoint.path)) { error in
             XCTAssertTrue("\(error)".contains("ae"), "\(error)")
         }

@@ -34,6 +34,10 @@ public enum Checkpoint {
     /// Bumped when the layout changes incompatibly; readers refuse newer versions.
     public static let formatVersion = 1
 
+    /// Step counts above this are refused when loading: no run gets near it, the next update's
+    /// count cannot overflow, and every count is exact in metrics.csv's Double columns.
+    public static let maximumStep = 1 << 53
+
     /// Names of `graph`'s parameters and state, in declaration order (a batch
     /// norm's running statistics follow its weight and bias, as in PyTorch).
     public static func tensorNames(of graph: Graph) -> [String] { leaves(of: graph).map(\.name) }
@@ -53,11 +57,7 @@ public enum Checkpoint {
         fields[Key.step] = String(metadata.step)
         fields[Key.seed] = String(metadata.seed)
         fields[Key.mode] = metadata.mode.rawValue
-        for (key, value) in metadata.extra {
-            guard fields.updateValue(value, forKey: key) == nil else {
-                throw CheckpointError(file: url.path, .unwritable("metadata key '\(key)' is reserved"))
-            }
-        }
+        try add(metadata.extra, to: &fields, file: url)
         try SafeTensors(entries: entries, metadata: fields).write(to: url)
     }
 
@@ -68,11 +68,11 @@ public enum Checkpoint {
         let file = try SafeTensors(contentsOf: url)
         func fail(_ problem: CheckpointError.Problem) -> CheckpointError { CheckpointError(file: url.path, problem) }
         var fields = try checkHeader(file, at: url, kind: .parameters, model: model)
-        guard let step = fields[Key.step].flatMap(Int.init), step >= 0,
+        guard let step = fields[Key.step].flatMap(Int.init), (0...maximumStep).contains(step),
               let seed = fields[Key.seed].flatMap(UInt64.init),
               let mode = fields[Key.mode].flatMap(ExecutionMode.init(rawValue:)) else {
             let found = [Key.step, Key.seed, Key.mode].map { "\($0) '\(fields[$0] ?? "")'" }.joined(separator: ", ")
-            throw fail(.notACheckpoint("metadata needs a step count, a seed and an execution mode, has \(found)"))
+            throw fail(.notACheckpoint("metadata needs a step count (0 to \(maximumStep)), a seed and an execution mode, has \(found)"))
         }
         try assign(file, at: url, into: store, of: graph)
         for key in [Key.format, Key.version, Key.kind, Key.model, Key.step, Key.seed, Key.mode] { fields[key] = nil }
@@ -92,8 +92,9 @@ public enum Checkpoint {
     }
 
     /// Writes each optimiser's step count and slot tensors (`<objective>.<parameter>.<slot>`),
-    /// one optimiser per objective, so a resumed run continues exactly.
-    public static func saveOptimizers(_ optimizers: [(objective: String, optimizer: Optimizer)], model: String, to url: URL) throws {
+    /// one optimiser per objective, so a resumed run continues exactly; `extra` adds metadata.
+    public static func saveOptimizers(_ optimizers: [(objective: String, optimizer: Optimizer)], model: String,
+                                      extra: [String: String] = [:], to url: URL) throws {
         var fields = header(kind: .optimizer, model: model)
         var entries: [SafeTensors.Entry] = []
         for (objective, optimizer) in optimizers {
@@ -107,6 +108,7 @@ public enum Checkpoint {
                 entries.append(SafeTensors.Entry(name: slot.name, value: TensorValue(shape: slot.shape, buffer: buffers[slot.index])))
             }
         }
+        try add(extra, to: &fields, file: url)
         try SafeTensors(entries: entries, metadata: fields).write(to: url)
     }
 
@@ -128,8 +130,8 @@ public enum Checkpoint {
             guard rule == ruleName(optimizer.rule) else {
                 throw fail(.ruleMismatch(objective: objective, found: rule, expected: ruleName(optimizer.rule)))
             }
-            guard let step = fields[objective + Key.objectiveStep].flatMap(Int.init), step >= 0 else {
-                throw fail(.notACheckpoint("the step count of '\(objective)' is '\(fields[objective + Key.objectiveStep] ?? "")'"))
+            guard let step = fields[objective + Key.objectiveStep].flatMap(Int.init), (0...maximumStep).contains(step) else {
+                throw fail(.notACheckpoint("the step count of '\(objective)' is '\(fields[objective + Key.objectiveStep] ?? "")', not a whole number from 0 to \(maximumStep)"))
             }
             // Slots appear with the first update, so a file saved before it has none.
             let slots = step == 0 ? [] : try slots(of: optimizer, objective: objective)
@@ -161,6 +163,15 @@ public enum Checkpoint {
 
     private static func header(kind: Kind, model: String) -> [String: String] {
         [Key.format: formatName, Key.version: String(formatVersion), Key.kind: kind.rawValue, Key.model: model]
+    }
+
+    /// Adds the caller's metadata, which must not replace any of the format's own.
+    private static func add(_ extra: [String: String], to fields: inout [String: String], file url: URL) throws {
+        for (key, value) in extra {
+            guard fields.updateValue(value, forKey: key) == nil else {
+                throw CheckpointError(file: url.path, .unwritable("metadata key '\(key)' is reserved"))
+            }
+        }
     }
 
     /// The metadata, once it says this is a checkpoint of `kind` for `model` that this version reads.

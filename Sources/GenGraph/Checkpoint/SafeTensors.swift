@@ -126,6 +126,25 @@ public struct SafeTensors {
         self = try Self.decode(data, file: url.path)
     }
 
+    /// The metadata of the file at `url`, read from its header alone (the tensors may be large).
+    public static func metadata(contentsOf url: URL) throws -> [String: String] {
+        func fail(_ problem: CheckpointError.Problem) -> CheckpointError { CheckpointError(file: url.path, problem) }
+        do {
+            let handle = try FileHandle(forReadingFrom: url)
+            defer { try? handle.close() }
+            let size = try handle.seekToEnd()
+            try handle.seek(toOffset: 0)
+            let header = try headerRange(try handle.read(upToCount: 8) ?? Data(), fileSize: Int(clamping: size), file: url.path)
+            let bytes = try handle.read(upToCount: header.count) ?? Data()
+            guard bytes.count == header.count else { throw fail(.truncated("the header ends early")) }
+            return try parseHeader(bytes, file: url.path).metadata
+        } catch let error as CheckpointError {
+            throw error
+        } catch {
+            throw fail(.unreadable(error.localizedDescription))
+        }
+    }
+
     /// The value of the entry called `name`.
     public subscript(name: String) -> TensorValue? { entries.first { $0.name == name }?.value }
 
@@ -227,22 +246,32 @@ public struct SafeTensors {
         }
     }
 
-    private static func decode(_ data: Data, file: String) throws -> SafeTensors {
+    /// Where the JSON header lies in a file of `fileSize` bytes that starts with `prefix`.
+    private static func headerRange(_ prefix: Data, fileSize: Int, file: String) throws -> Range<Int> {
         func fail(_ problem: CheckpointError.Problem) -> CheckpointError { CheckpointError(file: file, problem) }
-        guard data.count >= 8 else {
-            throw fail(.truncated("\(data.count) bytes, shorter than the 8-byte header length"))
+        guard prefix.count >= 8, fileSize >= 8 else {
+            throw fail(.truncated("\(fileSize) bytes, shorter than the 8-byte header length"))
         }
-        let headerLength = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-        guard headerLength <= UInt64(data.count - 8) else {
-            throw fail(.truncated("header of \(headerLength) bytes runs past the end of the file (\(data.count) bytes)"))
+        let headerLength = prefix.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard headerLength <= UInt64(fileSize - 8) else {
+            throw fail(.truncated("header of \(headerLength) bytes runs past the end of the file (\(fileSize) bytes)"))
         }
-        let dataStart = 8 + Int(headerLength)
-        let headerBytes = data.subdata(in: 8..<dataStart)
-        guard headerBytes.first == UInt8(ascii: "{") else { throw fail(.corruptHeader("does not start with '{'")) }
-        let header: Header
-        do { header = try JSONDecoder().decode(Header.self, from: headerBytes) } catch {
+        return 8..<(8 + Int(headerLength))
+    }
+
+    private static func parseHeader(_ bytes: Data, file: String) throws -> Header {
+        func fail(_ problem: CheckpointError.Problem) -> CheckpointError { CheckpointError(file: file, problem) }
+        guard bytes.first == UInt8(ascii: "{") else { throw fail(.corruptHeader("does not start with '{'")) }
+        do { return try JSONDecoder().decode(Header.self, from: bytes) } catch {
             throw fail(.corruptHeader(Self.explain(error)))
         }
+    }
+
+    private static func decode(_ data: Data, file: String) throws -> SafeTensors {
+        func fail(_ problem: CheckpointError.Problem) -> CheckpointError { CheckpointError(file: file, problem) }
+        let headerBytes = try headerRange(data.prefix(8), fileSize: data.count, file: file)
+        let dataStart = headerBytes.upperBound
+        let header = try parseHeader(data.subdata(in: headerBytes), file: file)
 
         let dataLength = data.count - dataStart
         // File order is data order; ties (empty tensors) are broken by name so reading is deterministic.

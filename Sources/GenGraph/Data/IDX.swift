@@ -9,6 +9,10 @@ public enum DataError: Error, Equatable, CustomStringConvertible, LocalizedError
     case unsupportedElementType(path: String, typeByte: UInt8)
     case truncated(path: String, expectedBytes: Int, presentBytes: Int)
     case trailingBytes(path: String, expectedBytes: Int, presentBytes: Int)
+    /// The data goes on far past the size its header describes (a corrupt file or a decompression bomb); reading stopped at `readBytes`.
+    case dataBeyondHeader(path: String, expectedBytes: Int, readBytes: Int)
+    /// The header's extents overflow or describe more data than `limit` bytes.
+    case tooLarge(path: String, shape: [Int], limit: Int)
     case corruptGzip(path: String, reason: String)
     case countMismatch(imagesPath: String, imageCount: Int, labelsPath: String, labelCount: Int)
     case labelOutOfRange(path: String, index: Int, label: Int, classCount: Int)
@@ -29,6 +33,10 @@ public enum DataError: Error, Equatable, CustomStringConvertible, LocalizedError
             return "\(path): truncated IDX data: expected \(expected) bytes, only \(present) present"
         case let .trailingBytes(path, expected, present):
             return "\(path): IDX data has \(present) bytes but its header describes \(expected)"
+        case let .dataBeyondHeader(path, expected, read):
+            return "\(path): IDX data goes on past \(read) bytes but its header describes \(expected); stopped reading (corrupt file or decompression bomb?)"
+        case let .tooLarge(path, shape, limit):
+            return "\(path): IDX header describes shape \(shape), more than the \(limit)-byte limit on IDX data"
         case let .corruptGzip(path, reason):
             return "\(path): corrupt gzip stream: \(reason)"
         case let .countMismatch(imagesPath, imageCount, labelsPath, labelCount):
@@ -57,47 +65,110 @@ struct IDXArray {
     /// The IDX element type byte for unsigned bytes, the only type MNIST-style files use.
     static let unsignedByteType: UInt8 = 0x08
 
-    /// Reads a u8 IDX file with `dimensions` dimensions, raw or gzip-compressed.
+    /// The most data a header may describe: far above any MNIST-format set (Fashion-MNIST's
+    /// training images are 47 MB), yet small enough that the pixels fit in memory as Floats.
+    static let maximumDataBytes = 1 << 31
+
+    /// Bytes past those the header describes that are still counted, so a slightly long file
+    /// is reported with its exact size; beyond them reading stops.
+    static let trailingBytesCounted = 1 << 16
+
+    /// Reads a u8 IDX file with `dimensions` dimensions, raw or gzip-compressed. The data is
+    /// checked as it streams in, so memory never exceeds what the header describes plus a chunk.
     init(contentsOf path: String, dimensions: Int) throws {
-        var bytes = try readPossiblyGzippedFile(path)
-        let expectedMagic = UInt32(Self.unsignedByteType) << 8 | UInt32(dimensions)
-        guard bytes.count >= 4 else {
-            throw DataError.truncated(path: path, expectedBytes: 4, presentBytes: bytes.count)
+        var parser = IDXStreamParser(path: path, dimensions: dimensions)
+        try readPossiblyGzippedFile(path) { try parser.consume($0) }
+        (shape, values) = try parser.finish()
+    }
+}
+
+/// Checks an IDX file as its bytes arrive: the magic number first, then the shape, then no more
+/// data than the shape describes.
+private struct IDXStreamParser {
+    let path: String
+    let dimensions: Int
+    let headerSize: Int
+    private var header: [UInt8] = []
+    private var shape: [Int]?
+    private var dataSize = 0
+    private var values: [UInt8] = []
+    /// Bytes past `dataSize`, counted but not kept.
+    private var excess = 0
+
+    init(path: String, dimensions: Int) {
+        self.path = path
+        self.dimensions = dimensions
+        headerSize = 4 + 4 * dimensions
+    }
+
+    private var expectedMagic: UInt32 { UInt32(IDXArray.unsignedByteType) << 8 | UInt32(dimensions) }
+    private var presentBytes: Int { header.count + values.count + excess }
+
+    mutating func consume(_ chunk: UnsafeBufferPointer<UInt8>) throws {
+        var rest = chunk[...]
+        if shape == nil {
+            let taken = rest.prefix(headerSize - header.count)
+            header += taken
+            rest = rest.dropFirst(taken.count)
+            if header.count >= 4 { try checkMagic() }
+            guard header.count == headerSize else { return }
+            try readShape()
         }
-        let magic = bigEndianUInt32(bytes, at: 0)
+        let kept = rest.prefix(dataSize - values.count)
+        values.append(contentsOf: UnsafeBufferPointer(rebasing: kept))
+        excess += rest.count - kept.count
+        guard excess <= IDXArray.trailingBytesCounted else {
+            throw DataError.dataBeyondHeader(path: path, expectedBytes: headerSize + dataSize, readBytes: presentBytes)
+        }
+    }
+
+    /// The shape and values, once the input has ended exactly where the header says it should.
+    func finish() throws -> (shape: [Int], values: [UInt8]) {
+        guard header.count >= 4 else {
+            throw DataError.truncated(path: path, expectedBytes: 4, presentBytes: header.count)
+        }
+        guard let shape else {
+            throw DataError.truncated(path: path, expectedBytes: headerSize, presentBytes: header.count)
+        }
+        guard values.count == dataSize else {
+            throw DataError.truncated(path: path, expectedBytes: headerSize + dataSize, presentBytes: presentBytes)
+        }
+        guard excess == 0 else {
+            throw DataError.trailingBytes(path: path, expectedBytes: headerSize + dataSize, presentBytes: presentBytes)
+        }
+        return (shape, values)
+    }
+
+    private func checkMagic() throws {
+        let magic = bigEndianUInt32(header, at: 0)
         // The first two bytes are always zero in IDX; anything else means this is not an IDX file.
-        guard bytes[0] == 0, bytes[1] == 0 else {
+        guard header[0] == 0, header[1] == 0 else {
             throw DataError.badMagic(path: path, found: magic, expected: expectedMagic)
         }
-        guard bytes[2] == Self.unsignedByteType else {
-            throw DataError.unsupportedElementType(path: path, typeByte: bytes[2])
+        guard header[2] == IDXArray.unsignedByteType else {
+            throw DataError.unsupportedElementType(path: path, typeByte: header[2])
         }
-        guard Int(bytes[3]) == dimensions else {
+        guard Int(header[3]) == dimensions else {
             throw DataError.badMagic(path: path, found: magic, expected: expectedMagic)
         }
-        let headerSize = 4 + 4 * dimensions
-        guard bytes.count >= headerSize else {
-            throw DataError.truncated(path: path, expectedBytes: headerSize, presentBytes: bytes.count)
+    }
+
+    /// Reads the extents and sizes the data, refusing sizes that overflow or pass the limit before
+    /// anything is allocated for them.
+    private mutating func readShape() throws {
+        let shape = (0..<dimensions).map { Int(bigEndianUInt32(header, at: 4 + 4 * $0)) }
+        // Zero extents are skipped so that every partial product, in any order, stays within the limit.
+        var size = 1
+        for extent in shape where extent > 0 {
+            let (product, overflow) = size.multipliedReportingOverflow(by: extent)
+            guard !overflow, product <= IDXArray.maximumDataBytes else {
+                throw DataError.tooLarge(path: path, shape: shape, limit: IDXArray.maximumDataBytes)
+            }
+            size = product
         }
-        let shape = (0..<dimensions).map { Int(bigEndianUInt32(bytes, at: 4 + 4 * $0)) }
-        // Saturate rather than trap: a corrupt header must become an error, not a crash.
-        var elementCount = 1
-        for extent in shape {
-            let (product, overflow) = elementCount.multipliedReportingOverflow(by: extent)
-            elementCount = overflow ? Int.max : product
-        }
-        let (sum, overflow) = headerSize.addingReportingOverflow(elementCount)
-        let expectedSize = overflow ? Int.max : sum
-        guard bytes.count >= expectedSize else {
-            throw DataError.truncated(path: path, expectedBytes: expectedSize, presentBytes: bytes.count)
-        }
-        guard bytes.count == expectedSize else {
-            throw DataError.trailingBytes(path: path, expectedBytes: expectedSize, presentBytes: bytes.count)
-        }
-        // Shifting in place keeps the single allocation of a file that may be tens of megabytes.
-        bytes.removeFirst(headerSize)
         self.shape = shape
-        self.values = bytes
+        dataSize = shape.contains(0) ? 0 : size
+        values.reserveCapacity(dataSize)
     }
 }
 
@@ -108,8 +179,9 @@ private func bigEndianUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32 {
 /// Input and output are streamed through buffers of this size, so no file size is ever guessed.
 private let chunkSize = 1 << 20
 
-/// Returns the contents of `path`, inflated when it starts with the gzip magic 0x1f 0x8b.
-func readPossiblyGzippedFile(_ path: String) throws -> [UInt8] {
+/// Streams the contents of `path` to `consume` chunk by chunk, inflated when it starts with the
+/// gzip magic 0x1f 0x8b; an error thrown by `consume` stops the reading.
+func readPossiblyGzippedFile(_ path: String, _ consume: (UnsafeBufferPointer<UInt8>) throws -> Void) throws {
     guard let file = fopen(path, "rb") else {
         let code = errno
         if code == ENOENT { throw DataError.fileNotFound(path: path) }
@@ -119,16 +191,12 @@ func readPossiblyGzippedFile(_ path: String) throws -> [UInt8] {
     var reader = ChunkReader(path: path, file: file)
     try reader.readNext()
     if reader.count >= 2, reader.buffer[0] == 0x1f, reader.buffer[1] == 0x8b {
-        return try inflateGzip(&reader)
+        return try inflateGzip(&reader, consume)
     }
-    var status = stat()
-    var contents = [UInt8]()
-    contents.reserveCapacity(fstat(fileno(file), &status) == 0 ? Int(status.st_size) : 0)
     while reader.count > 0 {
-        contents.append(contentsOf: reader.buffer[..<reader.count])
+        try reader.buffer.withUnsafeBufferPointer { try consume(UnsafeBufferPointer(rebasing: $0[..<reader.count])) }
         try reader.readNext()
     }
-    return contents
 }
 
 /// Reads an open file in fixed-size chunks into one reused buffer.
@@ -148,8 +216,9 @@ private struct ChunkReader {
     }
 }
 
-/// Inflates a gzip file (one or more concatenated members) whose first chunk `reader` already holds.
-private func inflateGzip(_ reader: inout ChunkReader) throws -> [UInt8] {
+/// Inflates a gzip file (one or more concatenated members) whose first chunk `reader` already
+/// holds, handing each inflated chunk to `consume` as it is produced.
+private func inflateGzip(_ reader: inout ChunkReader, _ consume: (UnsafeBufferPointer<UInt8>) throws -> Void) throws {
     let path = reader.path
     // zlib keeps a pointer back to its z_stream and checks it on every call, so it needs a fixed address.
     let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
@@ -161,7 +230,6 @@ private func inflateGzip(_ reader: inout ChunkReader) throws -> [UInt8] {
     }
     defer { inflateEnd(stream) }
 
-    var output = [UInt8]()
     var outputChunk = [UInt8](repeating: 0, count: chunkSize)
     var memberEnded = false
     while reader.count > 0 {
@@ -176,12 +244,12 @@ private func inflateGzip(_ reader: inout ChunkReader) throws -> [UInt8] {
                     inflateReset(stream)
                     memberEnded = false
                 }
-                let result = outputChunk.withUnsafeMutableBufferPointer { out -> Int32 in
+                let result = try outputChunk.withUnsafeMutableBufferPointer { out -> Int32 in
                     stream.pointee.next_out = out.baseAddress
                     stream.pointee.avail_out = UInt32(out.count)
                     let result = inflate(stream, Z_NO_FLUSH)
                     let produced = out.count - Int(stream.pointee.avail_out)
-                    output.append(contentsOf: UnsafeBufferPointer(rebasing: out[..<produced]))
+                    try consume(UnsafeBufferPointer(rebasing: out[..<produced]))
                     return result
                 }
                 switch result {
@@ -199,7 +267,6 @@ private func inflateGzip(_ reader: inout ChunkReader) throws -> [UInt8] {
     guard memberEnded else {
         throw DataError.corruptGzip(path: path, reason: "compressed data ends before the end of the stream (file truncated?)")
     }
-    return output
 }
 
 private func zlibMessage(_ stream: UnsafeMutablePointer<z_stream>, default fallback: String) -> String {

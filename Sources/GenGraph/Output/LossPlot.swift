@@ -1,8 +1,9 @@
 import Foundation
 
 /// An SVG line plot of training curves: one line per named series, with axes, ticks, grid and legend.
-/// Points that cannot be drawn (NaN, infinities, and values <= 0 on a log scale) are skipped and the
-/// line is broken there; the legend counts them so a diverging run is not silently hidden.
+/// Points that cannot be drawn (NaN, infinities, magnitudes past `drawableMagnitude`, and values <= 0
+/// on a log scale) are skipped and the line is broken there; the legend counts them so a diverging run
+/// is not silently hidden.
 public struct LossPlot {
     /// One named curve, drawn in the order its points are given.
     public struct Series {
@@ -45,6 +46,10 @@ public struct LossPlot {
         self.height = height
     }
 
+    /// The largest magnitude drawn: the axis arithmetic (spans, padding, rounding out to a tick) then
+    /// stays far from overflowing a Double; a Float loss never comes near it.
+    static let drawableMagnitude = 1e300
+
     /// Writes the SVG to `path` atomically (temporary file, then rename).
     public func write(to path: String) throws {
         try OutputFile.writeAtomically(Array(svg().utf8), to: path)
@@ -61,7 +66,7 @@ public struct LossPlot {
             var skipped = 0
             let points = s.points.map { p -> (Double, Double)? in
                 let y = logScale ? (p.y > 0 ? log10(p.y) : .nan) : p.y
-                guard p.x.isFinite, y.isFinite else {
+                guard abs(p.x) <= Self.drawableMagnitude, abs(y) <= Self.drawableMagnitude else {
                     skipped += 1
                     return nil
                 }
@@ -157,8 +162,8 @@ private struct Axis {
     /// A domain covering `values`, widened outwards to round tick values (1, 2 or 5 times a power of ten).
     static func linear(_ values: [Double]) -> Axis {
         guard var low = values.min(), var high = values.max() else { return linear([0, 1]) }
-        if low == high {
-            // A single value (or a flat curve) still needs a span; centre it.
+        if !((high - low) / 5).isNormal {
+            // A single value, a flat curve or values a few subnormals apart still need a span; centre it.
             let pad = Swift.max(abs(low) * 0.1, 1)
             low -= pad
             high += pad

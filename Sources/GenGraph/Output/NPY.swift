@@ -8,7 +8,10 @@ public struct NPYArray: Equatable {
 
     /// An array from its shape and values; throws if their sizes disagree.
     public init(shape: [Int], values: [Float]) throws {
-        guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) == values.count else {
+        guard let count = Self.elementCount(shape) else {
+            throw OutputError.invalidArgument(path: nil, reason: Self.overflowReason(shape))
+        }
+        guard count == values.count else {
             throw OutputError.invalidArgument(path: nil, reason: "shape \(shape) does not hold \(values.count) values")
         }
         self.shape = shape
@@ -68,8 +71,10 @@ public struct NPYArray: Equatable {
             throw fail("dtype '\(header.descr)' is not supported; only little-endian float32 ('<f4') is")
         }
         guard !header.fortranOrder else { throw fail("fortran_order True is not supported; only C order is") }
-        let count = header.shape.reduce(1, *)
-        let expected = dataStart + 4 * count
+        guard let count = Self.elementCount(header.shape),
+              case let (expected, overflow) = dataStart.addingReportingOverflow(4 * count), !overflow else {
+            throw fail(Self.overflowReason(header.shape))
+        }
         guard bytes.count == expected else {
             throw fail("shape \(header.shape) needs \(expected) bytes in all, file has \(bytes.count)")
         }
@@ -81,6 +86,24 @@ public struct NPYArray: Equatable {
         }
         self.shape = header.shape
         self.values = values
+    }
+}
+
+extension NPYArray {
+    /// The number of values of `shape`, or nil when an extent is negative or the extents'
+    /// byte size overflows; zero extents are skipped so that no order of multiplying them can overflow.
+    static func elementCount(_ shape: [Int]) -> Int? {
+        var count = 1
+        for extent in shape where extent != 0 {
+            let (product, overflow) = count.multipliedReportingOverflow(by: extent)
+            guard extent > 0, !overflow, product <= Int.max / 4 else { return nil }
+            count = product
+        }
+        return shape.contains(0) ? 0 : count
+    }
+
+    static func overflowReason(_ shape: [Int]) -> String {
+        shape.contains { $0 < 0 } ? "shape \(shape) has a negative extent" : "shape \(shape) is too large: its byte size overflows"
     }
 }
 
@@ -166,18 +189,14 @@ private struct LiteralScanner {
             skipSpace()
             let start = position
             while position < bytes.count, (0x30...0x39).contains(bytes[position]) { position += 1 }
-            guard let value = Int(String(decoding: bytes[start..<position], as: UTF8.self)) else {
-                throw fail("header: expected a non-negative integer in the shape at offset \(start)")
-            }
+            let digits = String(decoding: bytes[start..<position], as: UTF8.self)
+            guard !digits.isEmpty else { throw fail("header: expected a non-negative integer in the shape at offset \(start)") }
+            guard let value = Int(digits) else { throw fail("header: shape extent \(digits) at offset \(start) is too large") }
             values.append(value)
             if !consume(",") {
                 try expect(")", fail)
                 break
             }
-        }
-        // Guard the byte count computation against absurd headers.
-        guard values.reduce(1, { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }) < Int.max / 4 else {
-            throw fail("shape \(values) is too large")
         }
         return values
     }

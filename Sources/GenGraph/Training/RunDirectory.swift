@@ -14,9 +14,22 @@ public struct RunConfiguration: Codable, Equatable {
     public var steps: Int?
     public var data: String
     public var trainLimit: Int?
+    /// Identifies the run in both files of each checkpoint, so a resume can tell they belong
+    /// together; absent in runs from before checkpoints were paired.
+    public var runID: String?
 
     enum CodingKeys: String, CodingKey {
         case model, modelFile = "model_file", overrides, seed, mode, shuffle, epochs, steps, data, trainLimit = "train_limit"
+        case runID = "run_id"
+    }
+
+    /// The first value that cannot start a run, described; nil when all can.
+    var invalidValue: String? {
+        if ExecutionMode(rawValue: mode) == nil { return "mode '\(mode)' is not an execution mode" }
+        for (key, value) in [("epochs", epochs), ("steps", steps), ("train_limit", trainLimit)] {
+            if let value, value < 1 { return "\(key) is \(value), not at least 1" }
+        }
+        return nil
     }
 }
 
@@ -27,6 +40,7 @@ public struct RunConfiguration: Codable, Equatable {
 ///     RUN_DIR/metrics.csv              one row per logged step and per epoch
 ///     RUN_DIR/checkpoint.safetensors   parameters and running statistics (PyTorch layouts)
 ///     RUN_DIR/optimizer.safetensors    optimiser state, for an exact --resume
+///     RUN_DIR/optimizer.previous.safetensors  the optimiser state of the checkpoint before (see RunCheckpoint.swift)
 ///     RUN_DIR/samples/epoch_NNN.png    64 samples after each epoch (generative models)
 ///     RUN_DIR/loss.svg                 the loss curves
 public struct RunDirectory {
@@ -39,25 +53,39 @@ public struct RunDirectory {
     public var metrics: URL { url.appendingPathComponent("metrics.csv") }
     public var checkpoint: URL { url.appendingPathComponent("checkpoint.safetensors") }
     public var optimizer: URL { url.appendingPathComponent("optimizer.safetensors") }
+    public var previousOptimizer: URL { url.appendingPathComponent("optimizer.previous.safetensors") }
     public var samples: URL { url.appendingPathComponent("samples") }
     public var lossPlot: URL { url.appendingPathComponent("loss.svg") }
 
     public var exists: Bool { FileManager.default.fileExists(atPath: configuration.path) }
 
     public func readConfiguration() throws -> RunConfiguration {
+        let saved: RunConfiguration
         do {
-            return try JSONDecoder().decode(RunConfiguration.self, from: Data(contentsOf: configuration))
+            saved = try JSONDecoder().decode(RunConfiguration.self, from: Data(contentsOf: configuration))
         } catch {
             throw GraphError(op: "run", "\(configuration.path): not a readable run configuration (\(error.localizedDescription))")
         }
+        if let problem = saved.invalidValue { throw GraphError(op: "run", "\(configuration.path): \(problem)") }
+        return saved
     }
 
-    func write(_ configuration: RunConfiguration, source text: String) throws {
+    /// Makes the directory with the model source, clearing what an earlier attempt that never
+    /// committed may have left; `commit` then makes it a run.
+    func create(source text: String) throws {
         try FileManager.default.createDirectory(at: samples, withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: source, options: .atomic)
+        for leftover in [metrics, previousOptimizer, lossPlot] where FileManager.default.fileExists(atPath: leftover.path) {
+            try FileManager.default.removeItem(at: leftover)
+        }
+    }
+
+    /// Writes config.json, which makes the directory a run (`exists`). Written after the first
+    /// checkpoint, so a run directory always has one to resume from.
+    func commit(_ configuration: RunConfiguration) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(configuration).write(to: self.configuration, options: .atomic)
-        try Data(text.utf8).write(to: source, options: .atomic)
     }
 
     /// The model this run trained, rebuilt from its saved source and overrides.
@@ -100,7 +128,10 @@ public struct TrainedModel {
             guard let text = file.metadata["source"], let file0 = file.metadata["model_file"] else {
                 throw GraphError(op: "load", "checkpoint '\(path)' does not carry its model source (not written by gengraph train)")
             }
-            let overrides = try JSONDecoder().decode([String: String].self, from: Data((file.metadata["overrides"] ?? "{}").utf8))
+            let overridesText = file.metadata["overrides"] ?? "{}"
+            guard let overrides = try? JSONDecoder().decode([String: String].self, from: Data(overridesText.utf8)) else {
+                throw GraphError(op: "load", "checkpoint '\(path)': its overrides '\(overridesText)' are not a JSON object of strings")
+            }
             definition = try ModelSource.parse(text, file: file0).definition(overrides: overrides)
             configuration = nil
         }

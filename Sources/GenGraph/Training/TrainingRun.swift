@@ -49,9 +49,12 @@ public final class TrainingRun {
     var batchInEpoch = 0
     let planCache = PlanCache()
     let metricColumns: [String]
+    /// The id both files of each checkpoint carry.
+    let runID: String
 
     /// Steps in one epoch: whole steps' worth of batches (a WGAN step takes 5).
     public var stepsPerEpoch: Int { max(1, batches.batchesPerEpoch / model.batchesPerStep) }
+    /// The step the run stops at: `options.steps`, or its epochs' worth (`checkLength` keeps the product in range).
     public var totalSteps: Int { options.steps ?? (options.epochs ?? definition.defaultEpochs) * stepsPerEpoch }
 
     /// Starts a run of `source` in `directory`, or with `resume` continues the run there
@@ -64,10 +67,18 @@ public final class TrainingRun {
         var options = options
         let configuration: RunConfiguration
         if resume {
-            guard directory.exists else { throw GraphError(op: "resume", "'\(directory.url.path)' holds no run to resume") }
+            guard directory.exists else {
+                throw GraphError(op: "resume", "'\(directory.url.path)' holds no run to resume (no config.json: the run never "
+                                 + "started, or was stopped while starting); start it again with gengraph train MODEL --out \(directory.url.path)")
+            }
             let (definition, saved) = try directory.definition()
+            guard let savedID = saved.runID else {
+                throw GraphError(op: "resume", "\(directory.configuration.path) has no run_id: the run was started before checkpoints "
+                                 + "and optimiser state were paired, so they cannot be checked to match; " + directory.restartAdvice(saved))
+            }
             self.definition = definition
             configuration = saved
+            runID = savedID
             config.seed = saved.seed
             config.mode = ExecutionMode(rawValue: saved.mode) ?? config.mode
             options.shuffle = saved.shuffle
@@ -80,14 +91,17 @@ public final class TrainingRun {
         } else {
             guard let source else { throw GraphError(op: "train", "no model given") }
             if directory.exists {
-                throw GraphError(op: "train", "'\(directory.url.path)' already holds a run; use --resume to continue it or choose another --out")
+                let saved = (try? SafeTensors.metadata(contentsOf: directory.checkpoint))?["step"].map { " (saved at step \($0))" } ?? ""
+                throw GraphError(op: "train", "'\(directory.url.path)' already holds a run\(saved); use --resume to continue it or choose another --out")
             }
             definition = try source.definition(overrides: overrides)
+            runID = UUID().uuidString
             configuration = RunConfiguration(model: definition.name, modelFile: source.file, overrides: overrides, seed: config.seed,
                                              mode: config.mode.rawValue, shuffle: options.shuffle,
                                              epochs: options.steps == nil ? options.epochs ?? definition.defaultEpochs : nil, steps: options.steps,
-                                             data: options.dataDirectory, trainLimit: options.trainLimit)
+                                             data: options.dataDirectory, trainLimit: options.trainLimit, runID: runID)
         }
+        try Self.validate(options)
         self.configuration = configuration
         self.config = config
         self.options = options
@@ -100,13 +114,35 @@ public final class TrainingRun {
                                     shuffle: options.shuffle, seed: config.seed)
         metricColumns = ["step", "epoch"] + model.objectives.map(\.name) + ["samples_per_s"]
             + definition.metricNames.map { "test_" + $0 }
+        try checkLength()
 
         if resume {
             try restore()
         } else {
             if let initFrom { try initialise(from: initFrom) }
-            try directory.write(configuration, source: definition.source ?? "")
+            // The directory becomes a run (config.json) only once its first checkpoint is written.
+            try directory.create(source: definition.source ?? "")
+            try saveCheckpoint()
+            try directory.commit(configuration)
         }
+    }
+
+    /// Refuses a run longer than its steps can be counted, before `totalSteps` multiplies anything.
+    private func checkLength() throws {
+        let epochs = options.epochs ?? definition.defaultEpochs
+        let (product, overflow) = epochs.multipliedReportingOverflow(by: stepsPerEpoch)
+        guard (options.steps ?? (overflow ? Int.max : product)) <= Checkpoint.maximumStep else {
+            throw GraphError(op: "train", "\(options.steps.map { "\($0) steps" } ?? "\(epochs) epochs of \(stepsPerEpoch) steps") "
+                             + "are more than the \(Checkpoint.maximumStep) steps a run can count")
+        }
+    }
+
+    /// Refuses options the loop cannot run with; on resume some come from config.json.
+    private static func validate(_ options: TrainingOptions) throws {
+        for (name, value) in [("epochs", options.epochs), ("steps", options.steps), ("logEvery", options.logEvery)] {
+            if let value, value < 1 { throw GraphError(op: "train", "\(name) must be at least 1, got \(value)") }
+        }
+        if options.sampleCount < 0 { throw GraphError(op: "train", "sampleCount must not be negative, got \(options.sampleCount)") }
     }
 
     private func initialise(from path: String) throws {
@@ -114,24 +150,52 @@ public final class TrainingRun {
         try Checkpoint.loadInitialValues(from: url, into: trainer.session.parameters, of: model.graph, model: definition.name)
     }
 
-    /// Continues from the run directory's checkpoint: parameters, optimiser state, noise counter, batch position.
+    /// Continues from the run directory's checkpoint: parameters, optimiser state, noise counter,
+    /// batch position, and metrics.csv cut back to the rows logged up to the checkpoint.
     private func restore() throws {
-        guard FileManager.default.fileExists(atPath: directory.checkpoint.path) else {
-            throw GraphError(op: "resume", "run '\(directory.url.path)' has no checkpoint to resume from")
+        let metadata = try directory.restoreCheckpoint(into: trainer.session.parameters, of: model.graph, optimizers: optimizers,
+                                                       configuration: configuration, runID: runID)
+        func position<T: FixedWidthInteger>(_ key: String, _ range: ClosedRange<T>) throws -> T {
+            guard let value = metadata.extra[key].flatMap({ T($0) }), range.contains(value) else {
+                throw GraphError(op: "resume", "checkpoint \(directory.checkpoint.path): run position '\(key)' is "
+                                 + "'\(metadata.extra[key] ?? "")', not a whole number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return value
         }
-        let metadata = try Checkpoint.load(from: directory.checkpoint, into: trainer.session.parameters, of: model.graph,
-                                           model: definition.name)
-        try Checkpoint.loadOptimizers(from: directory.optimizer, into: optimizers, model: definition.name)
-        guard let e = metadata.extra["epoch"].flatMap(Int.init), let b = metadata.extra["batch_in_epoch"].flatMap(Int.init),
-              let r = metadata.extra["run_count"].flatMap(UInt64.init) else {
-            throw GraphError(op: "resume", "checkpoint \(directory.checkpoint.path) lacks the run position")
+        let e = try position("epoch", 0...metadata.step)
+        let b = try position("batch_in_epoch", 0...batches.batchesPerEpoch)
+        // The run counter goes up before each step runs, so it must have room to.
+        let r = try position("run_count", 0...UInt64.max - 1)
+        let metricsBytes = try position("metrics_bytes", 0...Int.max)
+        // Each epoch is stepsPerEpoch steps, so the step count follows from the position; a file
+        // whose numbers disagree was not written by this run.
+        let stepsIntoEpoch = b / model.batchesPerStep
+        guard b % model.batchesPerStep == 0, (metadata.step - stepsIntoEpoch) % stepsPerEpoch == 0,
+              (metadata.step - stepsIntoEpoch) / stepsPerEpoch == e else {
+            throw GraphError(op: "resume", "checkpoint \(directory.checkpoint.path): step \(metadata.step) does not match its run "
+                             + "position, epoch \(e) batch \(b), at \(stepsPerEpoch) steps of \(model.batchesPerStep) batches per epoch")
         }
+        try cutMetrics(to: metricsBytes)
         step = metadata.step
         epoch = e
         batchInEpoch = b
         trainer.session.runCount = r
         batches.start(epoch: epoch)
         for _ in 0..<batchInEpoch { _ = batches.next() }
+    }
+
+    /// The size of metrics.csv, 0 before it exists.
+    private var metricsBytes: Int {
+        var status = stat()
+        return stat(directory.metrics.path, &status) == 0 ? Int(status.st_size) : 0
+    }
+
+    /// Drops rows logged after the checkpoint (by a run that then crashed); the resumed run logs them again.
+    private func cutMetrics(to bytes: Int) throws {
+        guard metricsBytes > bytes else { return }
+        guard truncate(directory.metrics.path, off_t(bytes)) == 0 else {
+            throw OutputError.cannotWrite(path: directory.metrics.path, reason: String(cString: strerror(errno)))
+        }
     }
 
     private var optimizers: [(objective: String, optimizer: Optimizer)] {
@@ -141,11 +205,10 @@ public final class TrainingRun {
     /// Writes parameters, running statistics and optimiser state with the run position.
     public func saveCheckpoint() throws {
         var extra = ["epoch": "\(epoch)", "batch_in_epoch": "\(batchInEpoch)", "run_count": "\(trainer.session.runCount)",
-                     "source": definition.source ?? "", "model_file": configuration.modelFile]
+                     "metrics_bytes": "\(metricsBytes)", "source": definition.source ?? "", "model_file": configuration.modelFile]
         extra["overrides"] = String(decoding: try JSONEncoder().encode(configuration.overrides), as: UTF8.self)
         let metadata = CheckpointMetadata(model: definition.name, step: step, seed: config.seed, mode: config.mode, extra: extra)
-        try Checkpoint.saveOptimizers(optimizers, model: definition.name, to: directory.optimizer)
-        try Checkpoint.save(trainer.session.parameters, of: model.graph, metadata: metadata, to: directory.checkpoint)
+        try directory.saveCheckpoint(trainer.session.parameters, of: model.graph, metadata: metadata, runID: runID, optimizers: optimizers)
     }
 
     private func nextBatch() throws -> Batch {
