@@ -8,7 +8,7 @@ final class ResumeTests: XCTestCase {
     private let config = RunConfig(threads: 2, seed: 5, mode: .fused)
 
     override func setUpWithError() throws {
-        guard TrainingRunTests.dataAvailable else { throw XCTSkip("Fashion-MNIST is not installed") }
+        _ = try Prerequisites.fashionMNIST()
     }
 
     private func temporaryDirectory() -> RunDirectory {
