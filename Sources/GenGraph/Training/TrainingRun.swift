@@ -88,6 +88,7 @@ public final class TrainingRun {
                                              epochs: options.steps == nil ? options.epochs ?? definition.defaultEpochs : nil, steps: options.steps,
                                              data: options.dataDirectory, trainLimit: options.trainLimit)
         }
+        try options.check()
         self.configuration = configuration
         self.config = config
         self.options = options
