@@ -85,6 +85,22 @@ final class HostileModelTests: XCTestCase {
             .hasSuffix("error: the model expands to more than \(DSLLimits.evaluations) expressions (defs calling defs many times)"))
     }
 
+    func testHugeModelTextIsRefusedUnread() throws {
+        let limit = DSLLimits.sourceBytes
+        XCTAssertEqual(summary("model m\n" + String(repeating: "#", count: limit)),
+                       "m.gg:1:1: error: the model is \(limit + 8) bytes; at most \(limit) are read")
+        // A file is sized before it is read: a sparse gigabyte costs nothing.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("huge-\(UUID()).gg").path
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: nil))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: path))
+        try handle.truncate(atOffset: 1 << 30)
+        try handle.close()
+        XCTAssertThrowsError(try ModelSource.load(path: path)) { error in
+            XCTAssertEqual((error as? DSLError)?.summary, "\(path):1:1: error: the model is \(1 << 30) bytes; at most \(limit) are read")
+        }
+    }
+
     func testOverflowingSizesInAModelAreLocated() {
         let huge = "4611686018427387904"  // 2^62
         let cases: [(String, String)] = [
@@ -111,6 +127,10 @@ final class HostileModelTests: XCTestCase {
         let repeated = model("h = x").replacingOccurrences(of: "minimize loss with adam(lr)",
                                                              with: "phase repeat \(huge) {\nminimize loss with adam(lr)\n}")
         XCTAssertEqual(summary(repeated), "m.gg:8:14: error: 'repeat' needs an integer in 1...\(DSLLimits.repeats)")
+        // Steps are counted in real batches; a model that reads none divided by zero.
+        let noData = model("h = x").replacingOccurrences(of: "minimize loss with adam(lr)",
+                                                           with: "phase nodata {\nminimize loss with adam(lr)\n}")
+        XCTAssertEqual(summary(noData), "m.gg:8:1: error: every phase is 'nodata'; at least one must read a real batch")
     }
 
     func testOverflowingSizesFromSetAreRefusedNamingTheValue() throws {
@@ -248,13 +268,15 @@ extension CLITests {
     func testHostileFlagsAndModelsExitWithAMessage() throws {
         let huge = "4611686018427387904"
         let out = temporaryPath("run")
-        try assertExits(["train", "vae", "--set", "batch=\(huge)", "--out", out], saying: "hyper-parameter 'batch' = \(huge)")
-        try assertExits(["train", "vae", "--batch", huge, "--out", out], saying: "hyper-parameter 'batch' = \(huge)")
-        try assertExits(["train", "vae", "--set", "lr=-1", "--out", out], saying: "(from --set lr=-1) is argument 'lr' of 'adam'")
-        try assertExits(["train", "vae", "--lr=nan", "--out", out], saying: "hyper-parameter 'lr' must be a number, got 'nan'")
-        try assertExits(["train", "vae", "--threads", huge, "--out", out], saying: "--threads must be at most 1024")
-        try assertExits(["train", "vae", "--epochs", huge, "--out", out], saying: "--epochs must be at most 1000000")
-        try assertExits(["train", "vae", "--samples", huge, "--out", out], saying: "--samples must be at most 1000000")
+        // No data: should a check let a run through, it stops at once instead of training.
+        let noData = temporaryPath("no-data")
+        try assertExits(["train", "vae", "--set", "batch=\(huge)", "--out", out, "--data", noData], saying: "hyper-parameter 'batch' = \(huge)")
+        try assertExits(["train", "vae", "--batch", huge, "--out", out, "--data", noData], saying: "hyper-parameter 'batch' = \(huge)")
+        try assertExits(["train", "vae", "--set", "lr=-1", "--out", out, "--data", noData], saying: "(from --set lr=-1) is argument 'lr' of 'adam'")
+        try assertExits(["train", "vae", "--lr=nan", "--out", out, "--data", noData], saying: "hyper-parameter 'lr' must be a number, got 'nan'")
+        try assertExits(["train", "vae", "--threads", huge, "--out", out, "--data", noData], saying: "--threads must be at most 1024")
+        try assertExits(["train", "vae", "--epochs", huge, "--out", out, "--data", noData], saying: "--epochs must be at most 1000000")
+        try assertExits(["train", "vae", "--samples", huge, "--out", out, "--data", noData], saying: "--samples must be at most 1000000")
         try assertExits(["sample", out, "--n", huge], saying: "--n must be at most 1000000")
         try assertExits(["eval", out, "--iw", huge], saying: "--iw must be at most 10000")
         try assertExits(["traverse", out, "--steps", huge], saying: "--steps must be at most 1000")
@@ -264,6 +286,6 @@ extension CLITests {
         try ("model deep\nhyper batch = 4\ninput x : images[batch, 1, 28, 28] unit\nloss = mean("
              + String(repeating: "(", count: 100_000) + "x" + String(repeating: ")", count: 100_000) + ")\nminimize loss with adam(1e-3)\n")
             .write(toFile: deep, atomically: true, encoding: .utf8)
-        try assertExits(["train", deep, "--out", out], saying: "deep.gg:4:\(12 + 400): error: expression nested deeper than 400 levels")
+        try assertExits(["train", deep, "--out", out, "--data", noData], saying: "deep.gg:4:\(12 + 400): error: expression nested deeper than 400 levels")
     }
 }

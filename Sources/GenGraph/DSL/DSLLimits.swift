@@ -22,9 +22,19 @@ enum DSLLimits {
     static let repeats = 10_000
     /// Classes of a labels input: labels travel as f32, exact up to 2^24.
     static let classes = 1 << 24
+    /// Bytes of a model's text: the lexer holds it as characters and tokens, many times its size.
+    static let sourceBytes = 16 << 20
 
     static func tooDeep(at location: SourceLocation) -> Diagnostic {
         Diagnostic("expression nested deeper than \(expressionDepth) levels", at: location)
+    }
+
+    /// Refuses a model of `bytes` before its text is split or lexed.
+    static func checkSize(_ bytes: Int, file: String) throws {
+        guard bytes <= sourceBytes else {
+            throw DSLError("the model is \(bytes) bytes; at most \(sourceBytes) are read",
+                           at: SourceLocation(file: file, line: 1, column: 1), sourceLine: "")
+        }
     }
 }
 

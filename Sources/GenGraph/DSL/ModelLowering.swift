@@ -122,6 +122,10 @@ struct ModelLowering {
         }
         guard training else { return ModelParts(images: x, labels: y, metrics: metrics) }
         if phases.isEmpty { throw Diagnostic("the model minimizes nothing; add 'minimize loss with adam(lr)'", at: model.location) }
+        // Steps are counted in real batches read; a model that reads none would divide by zero.
+        if !phases.contains(where: \.readsData) {
+            throw Diagnostic("every phase is 'nodata'; at least one must read a real batch", at: phases[0].location)
+        }
         return ModelParts(images: x, labels: y, phases: try phases.map { try phase($0, graph: graph, scope: scope, lowering: lowering) })
     }
 

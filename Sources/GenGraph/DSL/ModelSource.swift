@@ -19,6 +19,8 @@ public struct ModelSource {
 
     /// Parses `.gg` text; `file` names it in errors (`vae.gg:12:5: error: ...`).
     public static func parse(_ text: String, file: String) throws -> ModelSource {
+        // Sized before anything splits or lexes the text.
+        try DSLLimits.checkSize(text.utf8.count, file: file)
         let sourceText = SourceText(text, file: file)
         return try sourceText.reporting {
             let declaration = try Parser.parse(text, file: file)
@@ -29,7 +31,10 @@ public struct ModelSource {
 
     /// Reads and parses the `.gg` file at `path`.
     public static func load(path: String) throws -> ModelSource {
-        try parse(String(contentsOfFile: path, encoding: .utf8), file: path)
+        // Sized before reading, so a huge file is refused without being read.
+        let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        try DSLLimits.checkSize(bytes, file: path)
+        return try parse(String(contentsOfFile: path, encoding: .utf8), file: path)
     }
 
     /// The hyper-parameters with `overrides` (name to value text) applied.

@@ -177,7 +177,7 @@ public final class TrainingRun {
             window.steps += 1
             window.seconds += Date().timeIntervalSince(start)
             let stepInEpoch = batchInEpoch / model.batchesPerStep
-            let rate = Double(window.steps * model.batchSize * model.batchesPerStep) / max(window.seconds, 1e-9)
+            let rate = Double(window.steps) * Double(model.batchSize * model.batchesPerStep) / max(window.seconds, 1e-9)
             events(.progress(epoch: epoch, step: step, stepInEpoch: stepInEpoch, stepsPerEpoch: stepsPerEpoch,
                              losses: losses.map { ($0.name, $0.loss) }, samplesPerSecond: rate))
             if step % options.logEvery == 0 || step == totalSteps {
