@@ -77,7 +77,7 @@ struct Arguments {
             switch spec.defaultValue {
             case .required: throw Diagnostic("'\(callee)' is missing its argument '\(spec.name)'", at: location)
             case .optional: break
-            case .value(let v): bound[spec.name] = ArgumentValue(label: spec.name, value: v, location: location)
+            case .value(let v): bound[spec.name] = ArgumentValue(label: nil, value: v, location: location)
             }
         }
     }

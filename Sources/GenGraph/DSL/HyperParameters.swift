@@ -35,10 +35,7 @@ struct HyperResolution {
             try HyperResolution.checkRole(parameter.value, origin)
             resolved.append(parameter)
             origins[name] = origin
-            switch parameter.value {
-            case .integer(let v): scope[name] = .integer(v)
-            case .real(let v): scope[name] = .real(v)
-            }
+            scope[name] = parameter.value.number
         }
         let known = Set(resolved.map(\.name))
         if let unknown = overrides.keys.sorted().first(where: { !known.contains($0) }) {
@@ -60,11 +57,7 @@ struct HyperResolution {
     private static func checkRole(_ value: HyperParameter.Value, _ origin: HyperOrigin) throws {
         guard let role = roles[origin.name] else { return }
         if case .integer(let n) = value, role.range.contains(n) { return }
-        let shown: Value = switch value {
-        case .integer(let v): .integer(v)
-        case .real(let v): .real(v)
-        }
-        throw Diagnostic("\(origin.describe(shown)) is \(role.meaning), which must be an integer in "
+        throw Diagnostic("\(origin.describe(value.number)) is \(role.meaning), which must be an integer in "
                          + "\(role.range.lowerBound)...\(role.range.upperBound)", at: origin.location)
     }
 
@@ -83,6 +76,16 @@ struct HyperResolution {
                 throw Diagnostic("hyper-parameter '\(name)' must be a number, got '\(text)'", at: location)
             }
             return .real(v)
+        }
+    }
+}
+
+extension HyperParameter.Value {
+    /// The value as lowering sees it.
+    var number: Value {
+        switch self {
+        case .integer(let v): return .integer(v)
+        case .real(let v): return .real(v)
         }
     }
 }
