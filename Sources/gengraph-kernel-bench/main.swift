@@ -43,7 +43,7 @@ func parseOptions() -> Options {
         switch flag {
         case "--threads":
             o.threads = value(flag).split(separator: ",").map { Int32($0) ?? 0 }
-            if o.threads.contains(where: { $0 < 1 }) { usage("bad --threads") }
+            if o.threads.contains(where: { $0 < 1 || $0 > 1024 }) { usage("bad --threads (each in 1...1024)") }
         case "--isa":
             let v = value(flag)
             if v == "all" { o.isas = [2, 1, 0] }
@@ -59,11 +59,16 @@ func parseOptions() -> Options {
         case "--shapes":
             o.shapes = value(flag).split(separator: ",").map { s in
                 let d = s.split(separator: "x").compactMap { Int($0) }
-                if d.count != 3 || d.contains(where: { $0 < 1 }) { usage("bad shape \(s)") }
+                // Each operand stays within 2^28 floats (1 GiB), so sizes and FLOP counts cannot overflow.
+                if d.count != 3 || d.contains(where: { $0 < 1 || $0 > 16384 }) { usage("bad shape \(s) (each size in 1...16384)") }
                 return (d[0], d[1], d[2])
             }
-        case "--reps": o.reps = max(1, Int(value(flag)) ?? 0)
-        case "--min-time": o.minTime = Double(value(flag)) ?? 0.02
+        case "--reps":
+            guard let reps = Int(value(flag)), (1...1000).contains(reps) else { usage("bad --reps (1...1000)") }
+            o.reps = reps
+        case "--min-time":
+            guard let t = Double(value(flag)), t > 0, t <= 60 else { usage("bad --min-time (seconds in (0, 60])") }
+            o.minTime = t
         case "--json": o.json = true
         case "-h", "--help": usage("help")
         default: usage("unknown flag \(flag)")

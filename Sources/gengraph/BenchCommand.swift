@@ -51,9 +51,9 @@ struct BenchCommand: ParsableCommand {
     var parametersOut: String?
 
     func validate() throws {
-        if steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
-        if warmup < 0 { throw ValidationError("--warmup must not be negative, got \(warmup)") }
-        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1, got \(batch)") }
+        try requireCount("--steps", steps, in: 1...RunLimits.steps)
+        try requireCount("--warmup", warmup, in: 0...RunLimits.steps)
+        try requireCount("--batch", batch, in: 1...Shape.maxElements)
     }
 
     func run() throws {

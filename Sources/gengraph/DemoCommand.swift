@@ -25,9 +25,10 @@ struct DemoCommand: ParsableCommand {
     @OptionGroup var runOptions: RunOptions
 
     func validate() throws {
-        for (name, value) in [("--train", train), ("--test", test), ("--epochs", epochs), ("--batch", batch)] where value < 1 {
-            throw ValidationError("\(name) must be at least 1, got \(value)")
-        }
+        try requireCount("--train", train, in: 1...Int.max)
+        try requireCount("--test", test, in: 1...Int.max)
+        try requireCount("--epochs", epochs, in: 1...RunLimits.epochs)
+        try requireCount("--batch", batch, in: 1...Shape.maxElements)
     }
 
     func run() throws {

@@ -25,8 +25,8 @@ struct EvalCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if let iw, iw < 1 { throw ValidationError("--iw must be at least 1, got \(iw)") }
-        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
+        try requireCount("--iw", iw, in: 1...RunLimits.importanceSamples)
+        try requireCount("--limit", limit, in: 1...Int.max)
     }
 
     func run() throws {

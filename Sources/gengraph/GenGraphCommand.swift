@@ -23,7 +23,7 @@ struct SharedRunOptions: ParsableArguments {
     func config() throws -> RunConfig {
         var config = try RunConfig.fromEnvironment(seed: seed)
         if let threads {
-            guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+            try requireCount("--threads", threads, in: 1...RunConfig.maxThreads)
             config.threads = threads
         }
         return config
@@ -45,4 +45,12 @@ struct RunOptions: ParsableArguments {
         config.mode = mode
         return config
     }
+}
+
+/// Refuses a count flag outside `range` before any work starts: past the upper bound lie
+/// overflowing products and runs that never end (docs/cli.md lists the bounds).
+func requireCount(_ flag: String, _ value: Int?, in range: ClosedRange<Int>) throws {
+    guard let value else { return }
+    if value < range.lowerBound { throw ValidationError("\(flag) must be at least \(range.lowerBound), got \(value)") }
+    if value > range.upperBound { throw ValidationError("\(flag) must be at most \(range.upperBound), got \(value)") }
 }

@@ -42,8 +42,9 @@ struct JudgeCommand: ParsableCommand {
     }
 
     func validate() throws {
-        if let limit, limit < 2 { throw ValidationError("--limit must be at least 2, got \(limit)") }
-        if n < 2 { throw ValidationError("--n must be at least 2 (a covariance needs two images), got \(n)") }
+        // A covariance needs two images.
+        try requireCount("--limit", limit, in: 2...Int.max)
+        try requireCount("--n", n, in: 2...RunLimits.images)
         if source.hasSuffix(".npy") && range == nil {
             throw ValidationError("say the pixel range of '\(source)' with --range unit or --range signed")
         }

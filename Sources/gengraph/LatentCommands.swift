@@ -50,8 +50,8 @@ struct TraverseCommand: ParsableCommand {
     var out: String = "traverse.png"
 
     func validate() throws {
-        if steps < 2 { throw ValidationError("--steps must be at least 2, got \(steps)") }
-        if !(range > 0) { throw ValidationError("--range must be positive") }
+        try requireCount("--steps", steps, in: 2...RunLimits.pathSteps)
+        if !(range > 0 && range.isFinite) { throw ValidationError("--range must be a finite number > 0, got \(range)") }
     }
 
     func run() throws {
@@ -99,7 +99,7 @@ struct InterpolateCommand: ParsableCommand {
     var out: String = "interpolate.png"
 
     func validate() throws {
-        if steps < 2 { throw ValidationError("--steps must be at least 2, got \(steps)") }
+        try requireCount("--steps", steps, in: 2...RunLimits.pathSteps)
     }
 
     func run() throws {

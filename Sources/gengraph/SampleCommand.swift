@@ -25,7 +25,7 @@ struct SampleCommand: ParsableCommand {
     @OptionGroup var runOptions: RunOptions
 
     func validate() throws {
-        if n < 1 { throw ValidationError("--n must be at least 1, got \(n)") }
+        try requireCount("--n", n, in: 1...RunLimits.images)
         if !(out.hasSuffix(".png") || out.hasSuffix(".npy")) { throw ValidationError("--out must end in .png or .npy, got '\(out)'") }
     }
 

@@ -65,12 +65,12 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         if epochs != nil && steps != nil { throw ValidationError("give --epochs or --steps, not both") }
-        for (name, value) in [("--epochs", epochs), ("--steps", steps), ("--batch", batch), ("--limit", limit)] {
-            if let value, value < 1 { throw ValidationError("\(name) must be at least 1, got \(value)") }
-        }
-        if let lr, !(lr > 0) { throw ValidationError("--lr must be positive, got \(lr)") }
-        if logEvery < 1 { throw ValidationError("--log-every must be at least 1, got \(logEvery)") }
-        if samples < 0 { throw ValidationError("--samples must not be negative") }
+        // --batch and --lr are hyper-parameters: the model checks them with its own values and --set's.
+        try requireCount("--epochs", epochs, in: 1...RunLimits.epochs)
+        try requireCount("--steps", steps, in: 1...RunLimits.steps)
+        try requireCount("--limit", limit, in: 1...Int.max)
+        try requireCount("--log-every", logEvery, in: 1...Int.max)
+        try requireCount("--samples", samples, in: 0...RunLimits.images)
         if resume && out == nil { throw ValidationError("--resume needs --out RUN_DIR") }
         if !resume && model == nil { throw ValidationError("give a model: a zoo name (`gengraph zoo`) or a .gg file") }
         if resume && (`init` != nil || !assignments.isEmpty || batch != nil || lr != nil) {

@@ -132,9 +132,9 @@ final class DSLErrorTests: XCTestCase {
             ^
             """)
         assertError(text, overrides: ["batch": "0"], """
-            m.gg:1:1: error: the model needs a positive integer 'hyper batch = <size>'
-            model m
-            ^
+            m.gg:2:15: error: hyper-parameter 'batch' = 0 (from --set batch=0) is the batch size, which must be an integer in 1...2147483648
+            hyper batch = 4
+                          ^
             """)
     }
 

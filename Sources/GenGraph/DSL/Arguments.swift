@@ -15,18 +15,41 @@ struct ParameterSpec {
     }
 }
 
+/// One evaluated argument of a call, and the hyper-parameter it is when it is exactly one.
+struct ArgumentValue {
+    let label: String?
+    let value: Value
+    let location: SourceLocation
+    var hyper: HyperOrigin?
+}
+
+/// What a numeric argument may be; `description` completes "must be ...".
+struct NumberRange {
+    let description: String
+    let contains: (Double) -> Bool
+
+    static let any = NumberRange(description: "a number") { _ in true }
+    /// Learning rates.
+    static let positive = NumberRange(description: "a number > 0") { $0 > 0 }
+    static let nonNegative = NumberRange(description: "a number >= 0") { $0 >= 0 }
+    /// Decay rates and momentum: at 1 an average never moves, above it diverges.
+    static let fraction = NumberRange(description: "a number in [0, 1)") { $0 >= 0 && $0 < 1 }
+    static let probability = NumberRange(description: "a number in [0, 1]") { $0 >= 0 && $0 <= 1 }
+}
+
 /// The arguments of one call bound to a built-in's parameters, with typed
-/// accessors whose errors point at the offending argument.
+/// accessors whose errors point at the offending argument (or, for an argument
+/// that is a hyper-parameter, at that hyper-parameter).
 struct Arguments {
     let callee: String
     let location: SourceLocation
     let graph: Graph
-    private var bound: [String: (value: Value, location: SourceLocation)] = [:]
+    private var bound: [String: ArgumentValue] = [:]
     /// Extra positional arguments of a variadic built-in (concat's tensors).
-    private(set) var rest: [(value: Value, location: SourceLocation)] = []
+    private(set) var rest: [ArgumentValue] = []
 
     init(callee: String, location: SourceLocation, graph: Graph, specs: [ParameterSpec], variadic: Bool,
-         values: [(label: String?, value: Value, location: SourceLocation)]) throws {
+         values: [ArgumentValue]) throws {
         self.callee = callee
         self.location = location
         self.graph = graph
@@ -38,15 +61,15 @@ struct Arguments {
                     throw Diagnostic("'\(callee)' has no argument '\(label)' (it takes \(known.isEmpty ? "none" : known))", at: v.location)
                 }
                 if bound[label] != nil { throw Diagnostic("argument '\(label)' of '\(callee)' given twice", at: v.location) }
-                bound[label] = (v.value, v.location)
+                bound[label] = v
             } else if variadic {
-                rest.append((v.value, v.location))
+                rest.append(v)
             } else {
                 guard position < specs.count else {
                     throw Diagnostic("'\(callee)' takes at most \(specs.count) argument\(specs.count == 1 ? "" : "s"), got \(values.count)",
                                      at: v.location)
                 }
-                bound[specs[position].name] = (v.value, v.location)
+                bound[specs[position].name] = v
                 position += 1
             }
         }
@@ -54,7 +77,7 @@ struct Arguments {
             switch spec.defaultValue {
             case .required: throw Diagnostic("'\(callee)' is missing its argument '\(spec.name)'", at: location)
             case .optional: break
-            case .value(let v): bound[spec.name] = (v, location)
+            case .value(let v): bound[spec.name] = ArgumentValue(label: nil, value: v, location: location)
             }
         }
     }
@@ -62,14 +85,19 @@ struct Arguments {
     func has(_ name: String) -> Bool { bound[name] != nil }
 
     /// The argument bound to `name`; an absent optional one is reported as missing.
-    func value(_ name: String) throws -> (value: Value, location: SourceLocation) {
+    func value(_ name: String) throws -> ArgumentValue {
         guard let v = bound[name] else { throw Diagnostic("'\(callee)' is missing its argument '\(name)'", at: location) }
         return v
     }
 
     private func mismatch(_ name: String, _ expected: String) -> Diagnostic {
-        guard let (v, l) = bound[name] else { return Diagnostic("'\(callee)' is missing its argument '\(name)'", at: location) }
-        return Diagnostic("argument '\(name)' of '\(callee)' must be \(expected), got \(v.kindDescription)", at: l)
+        guard let v = bound[name] else { return Diagnostic("'\(callee)' is missing its argument '\(name)'", at: location) }
+        if let hyper = v.hyper {
+            // The value to change is the hyper-parameter's (or its --set), not the argument's text.
+            return Diagnostic("\(hyper.describe(v.value)) is argument '\(name)' of '\(callee)' at \(v.location.line):\(v.location.column), "
+                              + "which must be \(expected)", at: hyper.location)
+        }
+        return Diagnostic("argument '\(name)' of '\(callee)' must be \(expected), got \(v.value.kindDescription)", at: v.location)
     }
 
     /// A tensor; a number becomes a scalar constant.
@@ -77,10 +105,12 @@ struct Arguments {
         try Arguments.tensor(value(name), graph: graph) ?? { throw mismatch(name, "a tensor") }()
     }
 
-    static func tensor(_ v: (value: Value, location: SourceLocation), graph: Graph) throws -> Tensor? {
+    static func tensor(_ v: ArgumentValue, graph: Graph) throws -> Tensor? {
         switch v.value {
         case .tensor(let t): return t
-        case .integer, .real: return try graph.constant(Float(v.value.number!))
+        case .integer, .real:
+            guard let f = v.value.float else { throw Diagnostic("\(v.value.kindDescription) is beyond the range of f32", at: v.location) }
+            return try graph.constant(f)
         default: return nil
         }
     }
@@ -97,9 +127,12 @@ struct Arguments {
         return i
     }
 
-    func float(_ name: String) throws -> Float {
-        guard let v = try value(name).value.number else { throw mismatch(name, "a number") }
-        return Float(v)
+    /// A number in `range` that an f32 holds.
+    func float(_ name: String, _ range: NumberRange = .any) throws -> Float {
+        let v = try value(name).value
+        guard let number = v.number, range.contains(number) else { throw mismatch(name, range.description) }
+        guard let f = v.float else { throw mismatch(name, "\(range.description) within the range of f32") }
+        return f
     }
 
     /// A list of integers such as `[batch, 784]`.

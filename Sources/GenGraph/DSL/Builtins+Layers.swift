@@ -28,8 +28,8 @@ extension Builtin {
         let bn = [x, ParameterSpec("momentum", .value(.real(0.1))), ParameterSpec("eps", .value(.real(1e-5)))]
         table["batch_norm"] = Builtin(bn, isLayer: true) { a, c in
             // Eval mode (running statistics) whenever the graph samples rather than trains.
-            .tensor(try a.tensor("x").batchNorm(name: c.layerName, training: c.training, momentum: a.float("momentum"),
-                                                epsilon: a.float("eps"), gammaInit: c.initScheme.gamma))
+            .tensor(try a.tensor("x").batchNorm(name: c.layerName, training: c.training, momentum: a.float("momentum", .probability),
+                                                epsilon: a.float("eps", .positive), gammaInit: c.initScheme.gamma))
         }
         return table
     }()

@@ -97,9 +97,10 @@ struct Lexer {
                 isReal = true
             }
         }
-        if isReal, let v = Double(text) { return .real(v) }
-        guard let v = Int(text) else { throw Diagnostic("number '\(text)' is out of range", at: here) }
-        return .integer(v)
+        // A literal too large for a Double would read as inf.
+        let value: Token.Kind? = isReal ? Double(text).flatMap { $0.isFinite ? .real($0) : nil } : Int(text).map { .integer($0) }
+        guard let value else { throw Diagnostic("number '\(text)' is out of range", at: here) }
+        return value
     }
 
     private mutating func string(at here: SourceLocation) throws -> Token.Kind {

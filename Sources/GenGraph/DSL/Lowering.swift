@@ -4,6 +4,8 @@
 struct Lowering {
     let graph: Graph
     let hypers: [String: Value]
+    /// Where each hyper-parameter's value came from, so an argument that is one can say so.
+    var hyperOrigins: [String: HyperOrigin] = [:]
     let functions: [String: FunctionDeclaration]
     let layerNames: [SourceLocation: String]
     let initScheme: InitScheme
@@ -11,6 +13,8 @@ struct Lowering {
     let training: Bool
     /// In a `sample` body: the images input's name and shape at the sample count.
     let canvas: (name: String, shape: Shape)?
+    /// What this build has used of `DSLLimits`, shared by every copy of this lowering.
+    let budget = LoweringBudget()
 
     /// Runs `assignments` in order (each tagging its nodes with its line), then evaluates `result`.
     func run(_ body: Body, scope: [String: Value]) throws -> Value {
@@ -27,6 +31,8 @@ struct Lowering {
     }
 
     func evaluate(_ e: Expression, scope: [String: Value]) throws -> Value {
+        try budget.enter(at: e.location)
+        defer { budget.leave() }
         do {
             return try evaluateUnchecked(e, scope: scope)
         } catch let error as GraphError {
@@ -76,7 +82,7 @@ struct Lowering {
             case .div: return .tensor(try x / y)
             }
         case (.tensor(let x), _) where b.number != nil:
-            let y = Float(b.number!)
+            let y = try float(b, at: location)
             switch op {
             case .add: return .tensor(try x + y)
             case .sub: return .tensor(try x - y)
@@ -84,7 +90,7 @@ struct Lowering {
             case .div: return .tensor(try x / y)
             }
         case (_, .tensor(let y)) where a.number != nil:
-            let x = Float(a.number!)
+            let x = try float(a, at: location)
             switch op {
             case .add: return .tensor(try x + y)
             case .sub: return .tensor(try x - y)
@@ -95,13 +101,23 @@ struct Lowering {
             guard let x = a.number, let y = b.number else {
                 throw Diagnostic("'\(op.rawValue)' needs numbers or tensors, got \(a.kindDescription) and \(b.kindDescription)", at: location)
             }
+            let result: Double
             switch op {
-            case .add: return .real(x + y)
-            case .sub: return .real(x - y)
-            case .mul: return .real(x * y)
-            case .div: return .real(x / y)
+            case .add: result = x + y
+            case .sub: result = x - y
+            case .mul: result = x * y
+            case .div: result = x / y
             }
+            // Folding must not make inf or NaN (1 / 0, 1e300 * 1e300): no value in a model is either.
+            guard result.isFinite else { throw Diagnostic("\(x) \(op.rawValue) \(y) is not a finite number", at: location) }
+            return .real(result)
         }
+    }
+
+    /// A number meeting a tensor, as the f32 constant it becomes.
+    private func float(_ v: Value, at location: SourceLocation) throws -> Float {
+        guard let f = v.float else { throw Diagnostic("\(v.kindDescription) is beyond the range of f32", at: location) }
+        return f
     }
 
     private func checked(_ result: (partialValue: Int, overflow: Bool), at location: SourceLocation) throws -> Int {
@@ -109,8 +125,17 @@ struct Lowering {
         return result.partialValue
     }
 
+    /// Evaluates a call's arguments, noting those that are exactly a hyper-parameter.
+    func arguments(of c: Call, scope: [String: Value]) throws -> [ArgumentValue] {
+        try c.arguments.map { a in
+            var hyper: HyperOrigin?
+            if case .name(let name, _) = a.value, scope[name] == nil { hyper = hyperOrigins[name] }
+            return ArgumentValue(label: a.label, value: try evaluate(a.value, scope: scope), location: a.location, hyper: hyper)
+        }
+    }
+
     private func call(_ c: Call, scope: [String: Value]) throws -> Value {
-        let values = try c.arguments.map { (label: $0.label, value: try evaluate($0.value, scope: scope), location: $0.location) }
+        let values = try arguments(of: c, scope: scope)
         if let f = functions[c.callee] {
             if let label = values.first(where: { $0.label != nil }) {
                 throw Diagnostic("'\(c.callee)' takes positional arguments only", at: label.location)
@@ -137,6 +162,8 @@ struct Lowering {
             throw Diagnostic("'\(f.name)' takes \(f.parameters.count) argument\(f.parameters.count == 1 ? "" : "s"), got \(arguments.count)",
                              at: location)
         }
+        try budget.call(f.name, at: location)
+        defer { budget.leaveCall() }
         let caller = graph.currentOrigin
         defer { graph.currentOrigin = caller }
         return try run(f.body, scope: Dictionary(uniqueKeysWithValues: zip(f.parameters, arguments)))

@@ -48,40 +48,47 @@ struct ModelLowering {
         sample = samples.first
     }
 
-    private func lowering(_ graph: Graph, _ hypers: [String: Value], training: Bool, canvas: (String, Shape)? = nil) -> Lowering {
-        Lowering(graph: graph, hypers: hypers, functions: functions, layerNames: layerNames, initScheme: initScheme,
-                 training: training, canvas: canvas)
+    private func lowering(_ graph: Graph, _ hypers: HyperResolution, training: Bool, canvas: (String, Shape)? = nil) -> Lowering {
+        Lowering(graph: graph, hypers: hypers.values, hyperOrigins: hypers.origins, functions: functions, layerNames: layerNames,
+                 initScheme: initScheme, training: training, canvas: canvas)
     }
 
     /// The images' shape, such as [batch, 1, 28, 28].
-    func imageShape(_ hypers: [String: Value]) throws -> Shape {
+    func imageShape(_ hypers: HyperResolution) throws -> Shape {
         try shape(images, hypers)
     }
 
     /// Classes of the labels input, 0 without one.
-    func classes(_ hypers: [String: Value]) throws -> Int {
+    func classes(_ hypers: HyperResolution) throws -> Int {
         guard let labels, case .labels(let expression) = labels.kind else { return 0 }
         let value = try lowering(Graph(), hypers, training: true).evaluate(expression, scope: [:])
-        guard case .integer(let n) = value, n >= 1 else {
-            throw Diagnostic("the number of classes must be a positive integer, got \(value.kindDescription)", at: expression.location)
+        guard case .integer(let n) = value, (1...DSLLimits.classes).contains(n) else {
+            throw Diagnostic("the number of classes must be an integer in 1...\(DSLLimits.classes), got \(value.kindDescription)",
+                             at: expression.location)
         }
         return n
     }
 
-    private func shape(_ input: InputDeclaration, _ hypers: [String: Value]) throws -> Shape {
+    private func shape(_ input: InputDeclaration, _ hypers: HyperResolution) throws -> Shape {
         let lowering = lowering(Graph(), hypers, training: true)
-        return Shape(try input.shape.map { e in
+        let shape = Shape(try input.shape.map { e in
             guard case .integer(let d) = try lowering.evaluate(e, scope: [:]), d >= 1 else {
                 throw Diagnostic("an input dimension must be a positive integer", at: e.location)
             }
             return d
         })
+        do {
+            _ = try shape.checkedCount(op: "input")
+        } catch let error as GraphError {
+            throw Diagnostic(error.description, at: input.location)
+        }
+        return shape
     }
 
     /// Builds the statements in order after the inputs, then for training one step's phases
     /// (metrics are skipped), for evaluation the metrics where they are written (batch norm on
     /// running statistics, objectives skipped).
-    func build(_ graph: Graph, _ hypers: [String: Value], purpose: BuildPurpose) throws -> ModelParts {
+    func build(_ graph: Graph, _ hypers: HyperResolution, purpose: BuildPurpose) throws -> ModelParts {
         let training = purpose == .training
         let lowering = lowering(graph, hypers, training: training)
         // Nodes built later (gradients, optimiser steps) do not come from a line of this file.
@@ -92,7 +99,7 @@ struct ModelLowering {
         for declaration in model.declarations {
             switch declaration {
             case .input(let input):
-                if scope[input.name] != nil || hypers[input.name] != nil {
+                if scope[input.name] != nil || hypers.values[input.name] != nil {
                     throw Diagnostic("'\(input.name)' is already defined", at: input.location)
                 }
                 graph.currentOrigin = input.location.description
@@ -115,6 +122,10 @@ struct ModelLowering {
         }
         guard training else { return ModelParts(images: x, labels: y, metrics: metrics) }
         if phases.isEmpty { throw Diagnostic("the model minimizes nothing; add 'minimize loss with adam(lr)'", at: model.location) }
+        // Steps are counted in real batches read; a model that reads none would divide by zero.
+        if !phases.contains(where: \.readsData) {
+            throw Diagnostic("every phase is 'nodata'; at least one must read a real batch", at: phases[0].location)
+        }
         return ModelParts(images: x, labels: y, phases: try phases.map { try phase($0, graph: graph, scope: scope, lowering: lowering) })
     }
 
@@ -143,7 +154,7 @@ struct ModelLowering {
     }
 
     /// Builds the `def` or `network` `name` on `arguments` into `graph` (for a caller such as the CLI).
-    func call(_ f: FunctionDeclaration, _ arguments: [Tensor], graph: Graph, _ hypers: [String: Value], training: Bool) throws -> Tensor {
+    func call(_ f: FunctionDeclaration, _ arguments: [Tensor], graph: Graph, _ hypers: HyperResolution, training: Bool) throws -> Tensor {
         let lowering = lowering(graph, hypers, training: training)
         let caller = graph.currentOrigin
         defer { graph.currentOrigin = caller }
@@ -157,8 +168,8 @@ struct ModelLowering {
     private func phase(_ p: PhaseDeclaration, graph: Graph, scope: [String: Value], lowering: Lowering) throws -> Phase {
         var repeats = 1
         if let r = p.repeats {
-            guard case .integer(let n) = try lowering.evaluate(r, scope: [:]), n >= 1 else {
-                throw Diagnostic("'repeat' needs a positive integer", at: r.location)
+            guard case .integer(let n) = try lowering.evaluate(r, scope: [:]), (1...DSLLimits.repeats).contains(n) else {
+                throw Diagnostic("'repeat' needs an integer in 1...\(DSLLimits.repeats)", at: r.location)
             }
             repeats = n
         }
@@ -200,13 +211,15 @@ struct ModelLowering {
         switch c.callee {
         case "adam":
             let a = try arguments(c, specs: [lr, spec("beta1", 0.9), spec("beta2", 0.999), spec("eps", 1e-8)], lowering: lowering)
-            return .adam(learningRate: try a.float("lr"), beta1: try a.float("beta1"), beta2: try a.float("beta2"), epsilon: try a.float("eps"))
+            return .adam(learningRate: try a.float("lr", .positive), beta1: try a.float("beta1", .fraction),
+                         beta2: try a.float("beta2", .fraction), epsilon: try a.float("eps", .nonNegative))
         case "rmsprop":
             let a = try arguments(c, specs: [lr, spec("alpha", 0.99), spec("eps", 1e-8)], lowering: lowering)
-            return .rmsprop(learningRate: try a.float("lr"), alpha: try a.float("alpha"), epsilon: try a.float("eps"))
+            return .rmsprop(learningRate: try a.float("lr", .positive), alpha: try a.float("alpha", .fraction),
+                            epsilon: try a.float("eps", .nonNegative))
         case "sgd":
             let a = try arguments(c, specs: [lr, spec("momentum", 0)], lowering: lowering)
-            return .sgd(learningRate: try a.float("lr"), momentum: try a.float("momentum"))
+            return .sgd(learningRate: try a.float("lr", .positive), momentum: try a.float("momentum", .fraction))
         default:
             throw Diagnostic("unknown optimiser '\(c.callee)' (known: adam, rmsprop, sgd)", at: c.location)
         }
@@ -214,12 +227,12 @@ struct ModelLowering {
 
     /// Binds a call whose arguments are numbers (hyper-parameters and literals only).
     private func arguments(_ c: Call, specs: [ParameterSpec], lowering: Lowering) throws -> Arguments {
-        let values = try c.arguments.map { (label: $0.label, value: try lowering.evaluate($0.value, scope: [:]), location: $0.location) }
-        return try Arguments(callee: c.callee, location: c.location, graph: lowering.graph, specs: specs, variadic: false, values: values)
+        try Arguments(callee: c.callee, location: c.location, graph: lowering.graph, specs: specs, variadic: false,
+                      values: lowering.arguments(of: c, scope: [:]))
     }
 
     /// Builds the `sample` graph for `count` images, batch norm on running statistics.
-    func sample(_ graph: Graph, count: Int, _ hypers: [String: Value]) throws -> (labels: Tensor?, output: SampleGraph.Output) {
+    func sample(_ graph: Graph, count: Int, _ hypers: HyperResolution) throws -> (labels: Tensor?, output: SampleGraph.Output) {
         guard let sample else { throw Diagnostic("the model has no 'sample'", at: model.location) }
         let imageDims = try imageShape(hypers).dims
         let expected = Shape([count] + imageDims.dropFirst())

@@ -19,6 +19,8 @@ public struct ModelSource {
 
     /// Parses `.gg` text; `file` names it in errors (`vae.gg:12:5: error: ...`).
     public static func parse(_ text: String, file: String) throws -> ModelSource {
+        // Sized before anything splits or lexes the text.
+        try DSLLimits.checkSize(text.utf8.count, file: file)
         let sourceText = SourceText(text, file: file)
         return try sourceText.reporting {
             let declaration = try Parser.parse(text, file: file)
@@ -29,7 +31,10 @@ public struct ModelSource {
 
     /// Reads and parses the `.gg` file at `path`.
     public static func load(path: String) throws -> ModelSource {
-        try parse(String(contentsOfFile: path, encoding: .utf8), file: path)
+        // Sized before reading, so a huge file is refused without being read.
+        let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        try DSLLimits.checkSize(bytes, file: path)
+        return try parse(String(contentsOfFile: path, encoding: .utf8), file: path)
     }
 
     /// The hyper-parameters with `overrides` (name to value text) applied.
@@ -42,27 +47,26 @@ public struct ModelSource {
     public func definition(overrides: [String: String] = [:]) throws -> ModelDefinition {
         let (lowering, declaration, source) = (self.lowering, self.declaration, self.sourceText)
         let hypers = try sourceText.reporting { try HyperResolution(declaration, overrides: overrides) }
-        let values = hypers.values
         let (batch, encoding, classes) = try sourceText.reporting { () -> (Int, PixelEncoding, Int) in
-            guard case .integer(let b)? = values["batch"], b >= 1 else {
+            guard case .integer(let b)? = hypers.values["batch"] else {
                 throw Diagnostic("the model needs a positive integer 'hyper batch = <size>'", at: declaration.location)
             }
             guard case .images(let encoding) = lowering.images.kind else { throw Diagnostic("no images input", at: declaration.location) }
-            return (b, encoding, try lowering.classes(values))
+            return (b, encoding, try lowering.classes(hypers))
         }
         let build = { (graph: Graph, b: Int, purpose: BuildPurpose) in
             try source.reporting {
                 let atBatch = try HyperResolution(declaration, overrides: overrides.merging(["batch": "\(b)"]) { _, new in new })
-                return try lowering.build(graph, atBatch.values, purpose: purpose)
+                return try lowering.build(graph, atBatch, purpose: purpose)
             }
         }
         let sampler = lowering.sample == nil ? nil : { (graph: Graph, n: Int) in
-            try source.reporting { try lowering.sample(graph, count: n, values) }
+            try source.reporting { try lowering.sample(graph, count: n, hypers) }
         }
         // Functions see the definition's hyper-parameters (`batch` is its default batch).
         let functions = lowering.functionOrder.map { f in
             ModelFunction(name: f.name, parameters: f.parameters, isNetwork: f.isNetwork) { graph, arguments, training in
-                try source.reporting { try lowering.call(f, arguments, graph: graph, values, training: training) }
+                try source.reporting { try lowering.call(f, arguments, graph: graph, hypers, training: training) }
             }
         }
         let definition = ModelDefinition(name: declaration.name, summary: declaration.summary, defaultBatch: batch,

@@ -2,6 +2,8 @@
 struct Parser {
     private let tokens: [Token]
     private var index = 0
+    /// Expressions being parsed inside one another right now.
+    private var nesting = 0
 
     init(_ tokens: [Token]) { self.tokens = tokens }
 
@@ -107,7 +109,7 @@ struct Parser {
         try expectSymbol(":")
         let (kindWord, kindLocation) = try identifier("'images' or 'labels'")
         try expectSymbol("[")
-        let shape = try list(closing: "]")
+        let shape = try list(closing: "]").0
         let kind: InputKind
         switch kindWord {
         case "images":
@@ -218,7 +220,7 @@ struct Parser {
     }
 
     private mutating func call(named what: String) throws -> Call {
-        guard case .call(let c) = try primary(), c.layerName == nil else {
+        guard case .call(let c) = try primary().expression, c.layerName == nil else {
             throw Diagnostic("expected \(what)", at: previous.location)
         }
         return c
@@ -226,91 +228,127 @@ struct Parser {
 
     // MARK: Expressions
 
+    /// An expression and its height: how many levels a recursive walk of it descends
+    /// (brackets count too). Every height is checked as it is formed, so no tree deeper
+    /// than `DSLLimits.expressionDepth` is ever built.
+    private typealias Parsed = (expression: Expression, height: Int)
+
+    mutating func expression() throws -> Expression { try pipeline().expression }
+
+    /// One more level for a node starting at `location`, or the error when it is one too many.
+    private func level(above height: Int, at location: SourceLocation) throws -> Int {
+        guard height < DSLLimits.expressionDepth else { throw DSLLimits.tooDeep(at: location) }
+        return height + 1
+    }
+
     /// pipeline := sum { "->" stage }; `a -> f(b)` is `f(a, b)`.
-    mutating func expression() throws -> Expression {
-        var value = try sum()
+    private mutating func pipeline() throws -> Parsed {
+        let start = current.location
+        // Refused on the way down too: the parser's own recursion must stop before the stack does.
+        nesting += 1
+        defer { nesting -= 1 }
+        if nesting > DSLLimits.expressionDepth { throw DSLLimits.tooDeep(at: start) }
+        var (value, height) = try sum()
         while true {
             if current.kind == .newline, peek(1).kind == .symbol("->") { advance() }
-            guard current.kind == .symbol("->") else { return value }
+            guard current.kind == .symbol("->") else { return (value, height) }
             advance()
             let (name, location) = try identifier("a function or layer after '->'")
             var c = Call(callee: name, location: location,
                          arguments: [Argument(label: nil, value: value, location: value.location)], layerName: nil)
             if current.kind == .symbol("(") {
                 advance()
-                c.arguments += try arguments()
+                let (more, argumentsHeight) = try arguments()
+                c.arguments += more
+                height = max(height, argumentsHeight)
             }
             c.layerName = try layerName()
             value = .call(c)
+            height = try level(above: height, at: start)
         }
     }
 
-    private mutating func sum() throws -> Expression {
-        var value = try product()
+    private mutating func sum() throws -> Parsed {
+        let start = current.location
+        var (value, height) = try product()
         while case .symbol(let s) = current.kind, s == "+" || s == "-" {
             let location = current.location
             advance()
-            value = .binary(BinaryOperator(rawValue: s)!, value, try product(), location)
+            let right = try product()
+            value = .binary(BinaryOperator(rawValue: s)!, value, right.expression, location)
+            height = try level(above: max(height, right.height), at: start)
         }
-        return value
+        return (value, height)
     }
 
-    private mutating func product() throws -> Expression {
-        var value = try unary()
+    private mutating func product() throws -> Parsed {
+        let start = current.location
+        var (value, height) = try unary()
         while case .symbol(let s) = current.kind, s == "*" || s == "/" {
             let location = current.location
             advance()
-            value = .binary(BinaryOperator(rawValue: s)!, value, try unary(), location)
+            let right = try unary()
+            value = .binary(BinaryOperator(rawValue: s)!, value, right.expression, location)
+            height = try level(above: max(height, right.height), at: start)
         }
-        return value
+        return (value, height)
     }
 
-    private mutating func unary() throws -> Expression {
-        if current.kind == .symbol("-") {
-            let location = current.location
+    /// Leading minuses loop rather than recurse, so `- - - x` costs no stack.
+    private mutating func unary() throws -> Parsed {
+        var minuses: [SourceLocation] = []
+        while current.kind == .symbol("-") {
+            minuses.append(current.location)
             advance()
-            return .negate(try unary(), location)
         }
-        return try primary()
+        var (value, height) = try primary()
+        for location in minuses.reversed() {
+            value = .negate(value, location)
+            height = try level(above: height, at: minuses[0])
+        }
+        return (value, height)
     }
 
-    private mutating func primary() throws -> Expression {
+    private mutating func primary() throws -> Parsed {
         let token = current
         switch token.kind {
         case .integer(let v):
             advance()
-            return .integer(v, token.location)
+            return (.integer(v, token.location), 1)
         case .real(let v):
             advance()
-            return .real(v, token.location)
+            return (.real(v, token.location), 1)
         case .identifier(let name):
             advance()
             guard current.kind == .symbol("(") else {
                 if current.kind == .keyword("as") {
                     throw Diagnostic("'as' names a layer call, such as dense(32) as enc", at: current.location)
                 }
-                return .name(name, token.location)
+                return (.name(name, token.location), 1)
             }
             advance()
-            var c = Call(callee: name, location: token.location, arguments: try arguments(), layerName: nil)
+            let (arguments, height) = try arguments()
+            var c = Call(callee: name, location: token.location, arguments: arguments, layerName: nil)
             c.layerName = try layerName()
-            return .call(c)
+            return (.call(c), try level(above: height, at: token.location))
         case .symbol("("):
             advance()
-            let inner = try expression()
+            let (inner, height) = try pipeline()
             try expectSymbol(")")
-            return inner
+            return (inner, try level(above: height, at: token.location))
         case .symbol("["):
             advance()
-            return .list(try list(closing: "]"), token.location)
+            let (items, height) = try list(closing: "]")
+            return (.list(items, token.location), try level(above: height, at: token.location))
         default:
             throw Diagnostic("expected an expression, found \(token.display)", at: token.location)
         }
     }
 
-    /// Arguments after "(" up to and including ")".
-    private mutating func arguments() throws -> [Argument] {
+    /// Arguments after "(" up to and including ")", with the greatest height among them.
+    private mutating func arguments() throws -> ([Argument], height: Int) {
         var out: [Argument] = []
+        var height = 0
         while current.kind != .symbol(")") {
             if !out.isEmpty { try expectSymbol(",") }
             let location = current.location
@@ -322,20 +360,26 @@ struct Parser {
             } else if let previous = out.last, previous.label != nil {
                 throw Diagnostic("positional argument after a named one", at: location)
             }
-            out.append(Argument(label: label, value: try expression(), location: location))
+            let (value, valueHeight) = try pipeline()
+            out.append(Argument(label: label, value: value, location: location))
+            height = max(height, valueHeight)
         }
         advance()
-        return out
+        return (out, height)
     }
 
-    private mutating func list(closing: String) throws -> [Expression] {
+    /// Items up to and including `closing`, with the greatest height among them.
+    private mutating func list(closing: String) throws -> ([Expression], height: Int) {
         var out: [Expression] = []
+        var height = 0
         while current.kind != .symbol(closing) {
             if !out.isEmpty { try expectSymbol(",") }
-            out.append(try expression())
+            let (item, itemHeight) = try pipeline()
+            out.append(item)
+            height = max(height, itemHeight)
         }
         advance()
-        return out
+        return (out, height)
     }
 
     /// `as name` or `as layers.0`.

@@ -30,4 +30,9 @@ enum Value {
         default: return nil
         }
     }
+
+    /// The number as an f32, nil when it is no number or too large for one (it would become inf).
+    var float: Float? {
+        number.map(Float.init).flatMap { $0.isFinite ? $0 : nil }
+    }
 }

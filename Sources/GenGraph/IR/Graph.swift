@@ -32,7 +32,10 @@ public final class Graph {
         for t in inputs where t.graph !== self {
             throw GraphError(op: op.name, "input %\(t.id) belongs to another graph")
         }
+        // A declared shape is checked before inference computes with it, the result after.
+        _ = try declared?.checkedCount(op: op.name)
         let shape = try op.inferShape(inputs.map(\.shape), declared: declared)
+        _ = try shape.checkedCount(op: op.name)
         nodes.append(Node(op: op, inputs: inputs.map(\.id), shape: shape, origin: currentOrigin))
         return Tensor(graph: self, id: nodes.count - 1)
     }

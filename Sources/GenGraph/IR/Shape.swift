@@ -1,3 +1,5 @@
+import Kernels
+
 /// The dimensions of an f32 tensor, row-major. Rank 0 is a scalar.
 public struct Shape: Hashable, Sendable, CustomStringConvertible, ExpressibleByArrayLiteral {
     public var dims: [Int]
@@ -7,6 +9,29 @@ public struct Shape: Hashable, Sendable, CustomStringConvertible, ExpressibleByA
 
     public var rank: Int { dims.count }
     public var count: Int { dims.reduce(1, *) }
+
+    /// The most elements one tensor may have: 2^31, 8 GiB of f32. Every node's shape is
+    /// checked against it as the node is built, so counts, strides and byte sizes
+    /// computed from shapes cannot overflow.
+    public static let maxElements = 1 << 31
+    /// The most axes a tensor may have: the kernels' limit.
+    public static let maxRank = Int(GG_MAX_RANK)
+
+    /// The element count, or the error naming `op` when a dimension is negative, the rank
+    /// exceeds `maxRank` or the elements (counting a zero dimension as one) exceed `maxElements`.
+    public func checkedCount(op: String) throws -> Int {
+        if rank > Shape.maxRank { throw GraphError(op: op, "shape \(self) has \(rank) axes; at most \(Shape.maxRank) are supported") }
+        var bound = 1
+        for d in dims {
+            if d < 0 { throw GraphError(op: op, "negative dimension in \(self)") }
+            // Both factors are at most 2^31 here, so the product fits before it is compared.
+            guard d <= Shape.maxElements, case let next = bound * Swift.max(d, 1), next <= Shape.maxElements else {
+                throw GraphError(op: op, "shape \(self) has more than \(Shape.maxElements) elements (8 GiB of f32)")
+            }
+            bound = next
+        }
+        return count
+    }
     public subscript(axis: Int) -> Int { dims[axis] }
 
     /// Element strides of the contiguous row-major layout.

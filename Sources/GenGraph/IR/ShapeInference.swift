@@ -163,13 +163,16 @@ extension Op {
         }
 
         func convOutput(_ size: Int, _ kernel: Int, _ c: Conv2DAttributes) throws -> Int {
-            if c.stride < 1 || c.padding < 0 || kernel < 1 || size + 2 * c.padding < kernel {
+            // Attributes beyond any tensor's size are refused before the arithmetic could overflow.
+            if c.stride < 1 || c.padding < 0 || kernel < 1 || c.stride > Shape.maxElements || c.padding > Shape.maxElements
+                || size + 2 * c.padding < kernel {
                 throw fail("kernel \(kernel), stride \(c.stride), padding \(c.padding) do not fit size \(size)")
             }
             return (size + 2 * c.padding - kernel) / c.stride + 1
         }
         func poolOutput(_ size: Int, _ p: Pool2DAttributes) throws -> Int {
-            if p.stride < 1 || p.kernel < 1 || p.padding < 0 || 2 * p.padding > p.kernel || size + 2 * p.padding < p.kernel {
+            if p.stride < 1 || p.kernel < 1 || p.padding < 0 || p.kernel > Shape.maxElements || p.stride > Shape.maxElements
+                || 2 * p.padding > p.kernel || size + 2 * p.padding < p.kernel {
                 throw fail("window \(p.kernel), stride \(p.stride), padding \(p.padding) do not fit size \(size)")
             }
             return (size + 2 * p.padding - p.kernel) / p.stride + 1

@@ -26,6 +26,10 @@ extension Tensor {
         if outputPadding < 0 || outputPadding >= Swift.max(stride, 1) {
             throw GraphError(op: "conv_transpose2d", "output padding \(outputPadding) must be in [0, stride)")
         }
+        // Bounded like every size, so the output size below cannot overflow (shape inference judges the rest).
+        if stride > Shape.maxElements || padding > Shape.maxElements {
+            throw GraphError(op: "conv_transpose2d", "stride \(stride) or padding \(padding) exceeds \(Shape.maxElements)")
+        }
         let oh = (shape[2] - 1) * stride - 2 * padding + weight.shape[2] + outputPadding
         let ow = (shape[3] - 1) * stride - 2 * padding + weight.shape[3] + outputPadding
         return try graph.add(.convTranspose2d(Conv2DAttributes(stride: stride, padding: padding)), [self, weight],

@@ -52,7 +52,10 @@ extension Tensor {
     public func reshape(_ target: Shape) throws -> Tensor {
         var dims = target.dims
         if let hole = dims.firstIndex(of: -1) {
-            let known = dims.enumerated().filter { $0.offset != hole }.reduce(1) { $0 * $1.element }
+            var rest = dims
+            rest.remove(at: hole)
+            // The other dims must form a valid shape before their product means anything.
+            let known = try Shape(rest).checkedCount(op: "reshape")
             if known == 0 || shape.count % known != 0 || dims.filter({ $0 == -1 }).count > 1 {
                 throw GraphError(op: "reshape", "cannot reshape \(shape) to \(target)")
             }

@@ -16,7 +16,7 @@ extension Tensor {
     public func conv2d(_ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, name: String,
                        mask: ConvMask? = nil, weightInit: Initializer? = nil, biasInit: Initializer? = nil) throws -> Tensor {
         guard rank == 4 else { throw GraphError(op: "conv2d", "'\(name)' needs input (n, c, h, w), got \(shape)") }
-        let fanIn = shape[1] * kernel * kernel
+        let fanIn = try Shape([shape[1], kernel, kernel]).checkedCount(op: "conv2d")
         var w = try graph.parameter(name + ".weight", [outChannels, shape[1], kernel, kernel], initializer: weightInit ?? .fanIn(fanIn))
         if let mask { w = try w * graph.add(.convMask(mask), [], shape: w.shape) }
         let b = try graph.parameter(name + ".bias", [outChannels], initializer: biasInit ?? .fanIn(fanIn))
@@ -28,7 +28,7 @@ extension Tensor {
                                 name: String, weightInit: Initializer? = nil, biasInit: Initializer? = nil) throws -> Tensor {
         guard rank == 4 else { throw GraphError(op: "conv_transpose2d", "'\(name)' needs input (n, c, h, w), got \(shape)") }
         // PyTorch computes fan-in from weight dim 1 (the output channels) for transposed convs.
-        let fanIn = outChannels * kernel * kernel
+        let fanIn = try Shape([outChannels, kernel, kernel]).checkedCount(op: "conv_transpose2d")
         let w = try graph.parameter(name + ".weight", [shape[1], outChannels, kernel, kernel], initializer: weightInit ?? .fanIn(fanIn))
         let b = try graph.parameter(name + ".bias", [outChannels], initializer: biasInit ?? .fanIn(fanIn))
         return try convTranspose2d(w, stride: stride, padding: padding, outputPadding: outputPadding) + b.reshape([outChannels, 1, 1])

@@ -15,8 +15,11 @@ public struct RunConfig: Sendable {
     public var seed: UInt64
     public var mode: ExecutionMode
 
+    /// The most kernel threads a session runs with; the kernels take the count as an Int32.
+    public static let maxThreads = 1024
+
     public init(threads: Int? = nil, seed: UInt64 = 0, mode: ExecutionMode = .eager) {
-        self.threads = Swift.max(1, threads ?? Int(gg_default_threads()))
+        self.threads = Swift.max(1, threads ?? Swift.min(Int(gg_default_threads()), RunConfig.maxThreads))
         self.seed = seed
         self.mode = mode
     }
@@ -26,9 +29,16 @@ public struct RunConfig: Sendable {
         guard let text = ProcessInfo.processInfo.environment["GENGRAPH_THREADS"], !text.isEmpty else {
             return RunConfig(seed: seed)
         }
-        guard let n = Int(text), n >= 1 else {
-            throw GraphError(op: "GENGRAPH_THREADS", "expected a positive integer, got '\(text)'")
+        guard let n = Int(text), (1...maxThreads).contains(n) else {
+            throw GraphError(op: "GENGRAPH_THREADS", "expected an integer in 1...\(maxThreads), got '\(text)'")
         }
         return RunConfig(threads: n, seed: seed)
+    }
+
+    /// Refuses a thread count the kernels cannot take (`threads` is a public var, so set freely).
+    func checkThreads() throws {
+        guard (1...RunConfig.maxThreads).contains(threads) else {
+            throw GraphError(op: "threads", "expected 1...\(RunConfig.maxThreads) kernel threads, got \(threads)")
+        }
     }
 }

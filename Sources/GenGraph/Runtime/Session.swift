@@ -28,6 +28,7 @@ public final class Session {
         self.planCache = planCache
         self.config = config
         self.parameters = parameters
+        try config.checkThreads()
         kernels = KernelContext(threads: config.threads)
         executor = EagerExecutor(graph: graph, kernels: kernels, statistics: statistics)
         for t in graph.parameters + graph.states {

@@ -40,6 +40,7 @@ public struct Evaluator {
         for name in ["encode_mu", "encode_logvar", "decode"] where definition.function(named: name) == nil {
             throw GraphError(op: "eval --iw", "model '\(definition.name)' has no '\(name)' function (the VAE family has)")
         }
+        try RunLimits.check(k, in: 1...RunLimits.importanceSamples, "importance samples")
         let conditional = definition.function(named: "decode")!.parameters.count == 2
         let b = min(batch, split.count)
         let g = Graph()

@@ -41,13 +41,26 @@ public struct LatentExplorer {
 
     private func feeds(_ base: [String: TensorValue], _ labels: [Int]) throws -> [String: TensorValue] {
         var feeds = base
-        if conditional { feeds["y"] = try TensorValue(shape: [labels.count], scalars: labels.map(Float.init)) }
+        if conditional {
+            // A label outside the classes would one-hot to nothing and decode silently wrong.
+            if let bad = labels.first(where: { !(0..<definition.classes).contains($0) }) {
+                throw GraphError(op: "latent", "label \(bad) is not a class of '\(definition.name)' (0..<\(definition.classes))")
+            }
+            feeds["y"] = try TensorValue(shape: [labels.count], scalars: labels.map(Float.init))
+        }
         return feeds
+    }
+
+    /// Refuses paths too long to decode at once, or ranges that are no finite distance.
+    private func checkPath(steps: Int, range: Float = 1) throws {
+        try RunLimits.check(steps, in: 2...RunLimits.pathSteps, "steps")
+        guard range.isFinite, range > 0 else { throw GraphError(op: "latent", "the range must be a finite number > 0, got \(range)") }
     }
 
     /// Latent perturbation: one row per latent dimension, `steps` images varying
     /// that dimension over [-range, range] around `code` with the others fixed.
     public func traversal(code: [Float], label: Int, steps: Int, range: Float) throws -> TensorValue {
+        try checkPath(steps: steps, range: range)
         let latent = code.count
         var codes: [Float] = []
         for d in 0..<latent {
@@ -62,6 +75,7 @@ public struct LatentExplorer {
 
     /// `steps` images decoded along the straight line between two codes.
     public func interpolation(from a: [Float], to b: [Float], label: Int, steps: Int) throws -> TensorValue {
+        try checkPath(steps: steps)
         var codes: [Float] = []
         for s in 0..<steps {
             let t = Float(s) / Float(max(steps - 1, 1))

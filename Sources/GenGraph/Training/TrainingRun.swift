@@ -101,7 +101,7 @@ public final class TrainingRun {
                                              epochs: options.steps == nil ? options.epochs ?? definition.defaultEpochs : nil, steps: options.steps,
                                              data: options.dataDirectory, trainLimit: options.trainLimit, runID: runID)
         }
-        try Self.validate(options)
+        try options.check()
         self.configuration = configuration
         self.config = config
         self.options = options
@@ -138,13 +138,6 @@ public final class TrainingRun {
     }
 
     /// Refuses options the loop cannot run with; on resume some come from config.json.
-    private static func validate(_ options: TrainingOptions) throws {
-        for (name, value) in [("epochs", options.epochs), ("steps", options.steps), ("logEvery", options.logEvery)] {
-            if let value, value < 1 { throw GraphError(op: "train", "\(name) must be at least 1, got \(value)") }
-        }
-        if options.sampleCount < 0 { throw GraphError(op: "train", "sampleCount must not be negative, got \(options.sampleCount)") }
-    }
-
     private func initialise(from path: String) throws {
         let url = URL(fileURLWithPath: path)
         try Checkpoint.loadInitialValues(from: url, into: trainer.session.parameters, of: model.graph, model: definition.name)
@@ -239,7 +232,7 @@ public final class TrainingRun {
             window.steps += 1
             window.seconds += Date().timeIntervalSince(start)
             let stepInEpoch = batchInEpoch / model.batchesPerStep
-            let rate = Double(window.steps * model.batchSize * model.batchesPerStep) / max(window.seconds, 1e-9)
+            let rate = Double(window.steps) * Double(model.batchSize * model.batchesPerStep) / max(window.seconds, 1e-9)
             events(.progress(epoch: epoch, step: step, stepInEpoch: stepInEpoch, stepsPerEpoch: stepsPerEpoch,
                              losses: losses.map { ($0.name, $0.loss) }, samplesPerSecond: rate))
             if step % options.logEvery == 0 || step == totalSteps {
