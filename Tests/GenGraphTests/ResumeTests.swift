@@ -194,9 +194,9 @@ final class ResumeTests: XCTestCase {
     func testImpossibleRunLengthsAndConfigurationsAreRefused() throws {
         let source = try XCTUnwrap(DSLZoo.model(named: "vae"))
         let cases: [((inout TrainingOptions) -> Void, String)] = [
-            ({ $0.epochs = Int.max / 2 }, "steps a run can count"), ({ $0.steps = 1 << 60 }, "steps a run can count"),
-            ({ $0.logEvery = 0 }, "logEvery must be at least 1"), ({ $0.epochs = 0 }, "epochs must be at least 1"),
-            ({ $0.sampleCount = -1 }, "must not be negative"),
+            ({ $0.epochs = Int.max / 2 }, "epochs: must be in 1...1000000"), ({ $0.steps = 1 << 60 }, "steps: must be in 1...1000000000"),
+            ({ $0.logEvery = 0 }, "log every: must be in 1..."), ({ $0.epochs = 0 }, "epochs: must be in 1..."),
+            ({ $0.sampleCount = -1 }, "samples: must be in 0..."),
         ]
         for (edit, message) in cases {
             var o = TrainingRunTests.options(steps: nil)
