@@ -9,9 +9,11 @@ them with load_state_dict(strict=True) (--load), and --save x.safetensors writes
 state_dict that `gengraph train MODEL --init x.safetensors` starts from.
 
 A step is one optimiser update of every network; for wgan and wgan-gp that is five critic
-updates, each on its own real batch, then one generator update.
+updates, each on its own real batch, then one generator update. realnvp, ddpm and cyclegan
+live in torch_families.py.
 """
 import argparse
+import functools
 import json
 import math
 import os
@@ -27,6 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import idx  # noqa: E402
+import torch_families  # noqa: E402
 
 LATENT_GAN = 100
 CLASSES = 10
@@ -381,10 +384,16 @@ MODELS = {
     "wgan-gp": (lambda: WGAN(penalty=True), "symmetric", 64),
     "pixelcnn": (PixelCNN, "binary", 64),
     "classifier": (Classifier, "unit", 128),
+    "realnvp": (torch_families.RealNVP, "byte", 64),
+    "ddpm": (torch_families.DDPM, "symmetric", 128),
+    "cyclegan": (torch_families.CycleGAN, "symmetric", 32),
 }
 # Models whose loss on a given batch involves no random draw.
 DETERMINISTIC = {"ae", "sae", "conv-ae", "pixelcnn", "classifier"}
 CONDITIONAL = {"cvae", "cgan"}
+# Flags of one model each: flag -> (model, default).
+MODEL_FLAGS = {"temperature": ("realnvp", 1.0), "dequant": ("realnvp", 1),
+               "sampler": ("ddpm", "ddim"), "sample_steps": ("ddpm", 50)}
 
 
 def build(name):
@@ -394,6 +403,8 @@ def build(name):
 
 def encode(images, encoding):
     """uint8 N x 28 x 28 -> float N x 1 x 28 x 28 in the model's pixel range."""
+    if encoding == "byte":
+        return torch.from_numpy(images).float().unsqueeze(1)
     x = torch.from_numpy(images).float().div(255).unsqueeze(1)
     if encoding == "symmetric":
         return 2 * x - 1
@@ -468,10 +479,16 @@ def parse_arguments():
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", default=idx.FASHION_MNIST, help="directory of the four IDX files")
+    ap.add_argument("--train-limit", type=int, metavar="N", help="train on the first N training images (file order)")
+    ap.add_argument("--test-limit", type=int, metavar="N", help="evaluate (cyclegan: translate) the first N test images")
     ap.add_argument("--eval", action="store_true", help="report the test metric of docs/zoo.md")
     ap.add_argument("--iw", type=int, default=0, metavar="K", help="vae/cvae: importance-weighted -log p(x) with K samples")
     ap.add_argument("--save-samples", metavar="FILE.npy", help="write samples, float32 N x 1 x 28 x 28 in the data's range")
-    ap.add_argument("--n-samples", type=int, default=64)
+    ap.add_argument("--n-samples", type=int, default=64, help="not cyclegan: it translates every test image of both domains")
+    ap.add_argument("--temperature", type=float, help="realnvp: the latent's scale when sampling (default 1)")
+    ap.add_argument("--dequant", type=int, metavar="K", help="realnvp: --eval averages K dequantisation draws (default 1)")
+    ap.add_argument("--sampler", choices=["ddim", "ddpm"], help="ddpm: DDIM (eta 0, default) or ancestral over all T steps")
+    ap.add_argument("--sample-steps", type=int, help="ddpm: DDIM's number of steps, 1..1000 (default 50)")
     ap.add_argument("--load", metavar="FILE", help="start from this state_dict (.safetensors: a gengraph checkpoint too)")
     ap.add_argument("--save", metavar="FILE", help="write the state_dict at the end (.safetensors or torch.save)")
     ap.add_argument("--fixed-batch-loss", action="store_true",
@@ -489,6 +506,22 @@ def parse_arguments():
         ap.error("--iw applies to vae and cvae")
     if a.fixed_batch_loss and a.model not in DETERMINISTIC:
         ap.error(f"--fixed-batch-loss needs a model without noise in its loss: {', '.join(sorted(DETERMINISTIC))}")
+    for flag in ("train_limit", "test_limit"):
+        if getattr(a, flag) is not None and getattr(a, flag) < 1:
+            ap.error(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(a, flag)}")
+    if a.sampler == "ddpm" and a.sample_steps is not None:
+        ap.error("--sample-steps is DDIM's: the ddpm sampler runs all 1000 steps")
+    for flag, (model, default) in MODEL_FLAGS.items():
+        if getattr(a, flag) is None:
+            setattr(a, flag, default)
+        elif a.model != model:
+            ap.error(f"--{flag.replace('_', '-')} applies to {model}")
+    if not (math.isfinite(a.temperature) and a.temperature >= 0):
+        ap.error(f"--temperature must be finite and not negative, got {a.temperature}")
+    if a.dequant < 1:
+        ap.error(f"--dequant must be at least 1, got {a.dequant}")
+    if not 1 <= a.sample_steps <= torch_families.DIFFUSION_STEPS:
+        ap.error(f"--sample-steps must be in 1..{torch_families.DIFFUSION_STEPS}, got {a.sample_steps}")
     return a
 
 
@@ -500,6 +533,8 @@ def main():
     batch = a.batch or default_batch
     images, labels = idx.load(a.data, "train")
     x, y = encode(images, encoding), torch.from_numpy(labels)
+    if a.train_limit is not None:
+        x, y = x[:a.train_limit], y[:a.train_limit]
     if x.shape[0] < batch:
         raise SystemExit(f"--batch {batch} is larger than the {x.shape[0]} training images")
 
@@ -513,10 +548,13 @@ def main():
         step = torch.compile(step)
         compiled = "whole train step (forward, backward, optimiser)"
 
-    stream = shuffled_batches(x, y, batch, a.seed)
+    if hasattr(model, "batches"):
+        stream, batches_per_epoch = model.batches(x, y, batch, a.seed)
+    else:
+        stream, batches_per_epoch = shuffled_batches(x, y, batch, a.seed), x.shape[0] // batch
     per_step = model.batches_per_step
     if a.epochs:
-        total = max(1, int(a.epochs * (x.shape[0] // batch) / per_step))
+        total = max(1, int(a.epochs * batches_per_epoch / per_step))
         warmup, timed = min(a.warmup, total - 1), total - min(a.warmup, total - 1)
     else:
         warmup, timed = a.warmup, a.steps
@@ -540,20 +578,30 @@ def main():
            "samples_per_s": batch * per_step / median, "compile_s": compile_s,
            "loss_first": losses[0], "loss_last": losses[-1],
            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-    if a.eval or a.iw:
+
+    @functools.cache
+    def test_split():
         test_images, test_labels = idx.load(a.data, "test")
-        key, value = test_metric(a.model, model, encode(test_images, encoding), torch.from_numpy(test_labels), a.iw)
+        return encode(test_images[:a.test_limit], encoding), torch.from_numpy(test_labels[:a.test_limit])
+
+    if a.eval and hasattr(model, "evaluate"):
+        out.update(model.evaluate(a, *test_split()))
+    elif a.eval or a.iw:
+        key, value = test_metric(a.model, model, *test_split(), a.iw)
         out[key] = value
     if a.fixed_batch_loss:
         with torch.no_grad():
             out["fixed_batch_loss"] = model.objective(x[:batch], y[:batch]).item()
     if a.save_samples:
-        if not hasattr(model, "generate"):
+        if not hasattr(model, "generate") and not hasattr(model, "write_samples"):
             raise SystemExit(f"{a.model} does not generate samples")
         model.eval()
         with torch.no_grad():
-            labels = torch.arange(a.n_samples) % CLASSES if a.model in CONDITIONAL else None
-            np.save(a.save_samples, model.generate(a.n_samples, labels).float().numpy())
+            if hasattr(model, "write_samples"):
+                model.write_samples(a, test_split)
+            else:
+                labels = torch.arange(a.n_samples) % CLASSES if a.model in CONDITIONAL else None
+                np.save(a.save_samples, model.generate(a.n_samples, labels).float().numpy())
         model.train()
     if a.save:
         save_state(model, a.save)
