@@ -68,7 +68,7 @@ gg_status gg_gemm_batched_f32(const gg_ctx *ctx, float *C, int64_t ldc, int64_t 
                               int64_t batch, int64_t M, int64_t N, int64_t K,
                               float alpha, float beta);
 
-/* ---- Convolution (gg_conv.c) ----
+/* ---- Convolution (gg_conv.c, gg_conv_im2col.c, gg_conv_igemm.c) ----
  * One shape record serves the three conv kernels:
  *   x: (n, c, h, w)   w: (oc, c, kh, kw)   y: (n, oc, oh, ow)
  *   oh = (h + 2*pad - kh) / stride + 1, likewise ow; kernels check this.
@@ -278,7 +278,7 @@ gg_status gg_sgd_multi_f32(const gg_ctx *ctx, int32_t count, float *const *param
                            float lr, float momentum, int nesterov, int first,
                            int clip, float clip_lo, float clip_hi);
 
-/* ---- Convolutions with an epilogue (gg_conv.c) ----
+/* ---- Convolutions with an epilogue (gg_conv.c, gg_conv_epilogue.c) ----
  * As gg_conv2d_f32 / gg_conv2d_bwd_data_f32, then applies `epilogue` (may be
  * NULL) to the output soon after its pixels are finished, through
  * gg_fused_region_f32. The epilogue is an elementwise program whose iteration
