@@ -57,9 +57,8 @@ gg_status gg__conv_ep_make(conv_ep *e, const gg_ctx *ctx, const gg_conv2d_shape 
     e->h = h;
     e->w = w;
     if (!prog) return GG_OK;
-    if (gg__fused_validate(prog, 0) != GG_OK || prog->post || prog->rank != 4 || prog->shape[0] != s->n ||
-        prog->shape[1] != c || prog->shape[2] != h || prog->shape[3] != w)
-        return GG_ERR_ARG;
+    const int64_t space[4] = {s->n, c, h, w};
+    if (!gg__fused_elementwise_over(prog, 4, space)) return GG_ERR_ARG;
     const int64_t need = gg_conv2d_ep_f32_scratch(ctx, s, prog);
     if (ctx->scratch_len < need || ctx->scratch == 0) return GG_ERR_SCRATCH;
     e->prog = prog;
