@@ -134,6 +134,25 @@ gg_status gg__fused_validate(const gg_fprogram *p, int allow_reduce) {
     return GG_OK;
 }
 
+int gg__fused_elementwise_over(const gg_fprogram *p, int rank, const int64_t *shape) {
+    if (gg__fused_validate(p, 0) != GG_OK || p->post || p->rank != rank) return 0;
+    for (int d = 0; d < rank; d++)
+        if (p->shape[d] != shape[d]) return 0;
+    return 1;
+}
+
+int gg__fused_region_into_ok(const gg_fprogram *p, int rank, const int64_t *shape) {
+    if (!p || p->noutputs != 1 || rank < 0 || rank > GG_MAX_RANK) return 0;
+    gg_fprogram q = *p;
+    float block;
+    float *out[1] = {&block};
+    int64_t st[GG_MAX_RANK];
+    for (int d = 0; d < rank; d++) st[d] = 1; /* never 0: a stored output cannot broadcast */
+    q.outputs = out;
+    q.out_strides = st;
+    return gg__fused_elementwise_over(&q, rank, shape);
+}
+
 /* Strided fill of the positions `base + sum idx[d] * st[d]` over shape. */
 static void strided_fill(float *base, const int64_t *shape, const int64_t *st, int rank, float v) {
     int64_t idx[GG_MAX_RANK] = {0};

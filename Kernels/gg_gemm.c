@@ -772,23 +772,14 @@ gg_status gg_gemm_batched_f32(const gg_ctx *ctx, float *C, int64_t ldc, int64_t 
 
 /* ------------------------------------------- GEMM + prologues + epilogue */
 
-/* An epilogue must be an elementwise program over (batch, M, N). */
-static int ep_ok(const gg_fprogram *ep, int64_t batch, int64_t M, int64_t N) {
-    return gg__fused_validate(ep, 0) == GG_OK && !ep->post && ep->rank == 3 && ep->shape[0] == batch &&
-           ep->shape[1] == M && ep->shape[2] == N;
-}
-
-/* A prologue: an elementwise program with one output over the operand's storage (batch, rows, cols);
- * checked as the kernel runs it, writing to a block buffer (its own output pointer is not used). */
-static int pro_ok(const gg_fprogram *pro, int64_t batch, int64_t rows, int64_t cols) {
-    if (!pro || pro->noutputs != 1) return 0;
-    gg_fprogram q = *pro;
-    float block;
-    float *out[1] = {&block};
-    int64_t st[GG_MAX_RANK] = {rows * cols + 1, cols + 1, 1}; /* never 0, as operand_block's */
-    q.outputs = out;
-    q.out_strides = st;
-    return ep_ok(&q, batch, rows, cols);
+int gg__gemm_programs_ok(int64_t batch, int64_t M, int64_t N, int64_t K, int trans_a, int trans_b,
+                         const gg_fprogram *prologue_a, const gg_fprogram *prologue_b, const gg_fprogram *epilogue) {
+    const int64_t space[3] = {batch, M, N};
+    const int64_t a_space[3] = {batch, trans_a ? K : M, trans_a ? M : K};
+    const int64_t b_space[3] = {batch, trans_b ? N : K, trans_b ? K : N};
+    return (!epilogue || gg__fused_elementwise_over(epilogue, 3, space)) &&
+           (!prologue_a || gg__fused_region_into_ok(prologue_a, 3, a_space)) &&
+           (!prologue_b || gg__fused_region_into_ok(prologue_b, 3, b_space));
 }
 
 int64_t gg_gemm_pro_ep_f32_scratch(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K, const gg_fprogram *prologue_a,
@@ -805,9 +796,7 @@ gg_status gg_gemm_pro_ep_f32(const gg_ctx *ctx, float *C, int64_t ldc, int64_t s
                              const float *B, int64_t ldb, int64_t stride_b, int trans_b,
                              int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, float beta,
                              const gg_fprogram *prologue_a, const gg_fprogram *prologue_b, const gg_fprogram *epilogue) {
-    if (epilogue && !ep_ok(epilogue, batch, M, N)) return GG_ERR_ARG;
-    if (prologue_a && !pro_ok(prologue_a, batch, trans_a ? K : M, trans_a ? M : K)) return GG_ERR_ARG;
-    if (prologue_b && !pro_ok(prologue_b, batch, trans_b ? N : K, trans_b ? K : N)) return GG_ERR_ARG;
+    if (!gg__gemm_programs_ok(batch, M, N, K, trans_a, trans_b, prologue_a, prologue_b, epilogue)) return GG_ERR_ARG;
     return gemm_batched(ctx, C, ldc, stride_c, A, lda, stride_a, trans_a, B, ldb, stride_b, trans_b,
                         batch, M, N, K, alpha, beta, prologue_a, prologue_b, epilogue);
 }

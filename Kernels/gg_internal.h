@@ -134,8 +134,20 @@ gg__binary_fn gg__binary_pick(const gg_ctx *ctx);     /* gg_elementwise.c */
 gg__rand_fn gg__rand_uniform_pick(const gg_ctx *ctx); /* gg_random.c */
 gg__rand_fn gg__rand_normal_pick(const gg_ctx *ctx);  /* gg_random.c */
 
+/* gg_gemm.c: 1 when the epilogue (if any) is elementwise over (batch, M, N)
+ * and each prologue (if any) computes its operand's storage (batch, rows,
+ * cols): (M, K) or, transposed, (K, M) for A; (K, N) or (N, K) for B. */
+int gg__gemm_programs_ok(int64_t batch, int64_t M, int64_t N, int64_t K, int trans_a, int trans_b,
+                         const gg_fprogram *prologue_a, const gg_fprogram *prologue_b, const gg_fprogram *epilogue);
+
 /* gg_fused.c: program checks shared with the reference interpreter. */
 gg_status gg__fused_validate(const gg_fprogram *p, int allow_reduce);
+/* 1 when p is an elementwise program (no REDUCE, no post) over exactly
+ * shape[0..rank): what an epilogue must be. */
+int gg__fused_elementwise_over(const gg_fprogram *p, int rank, const int64_t *shape);
+/* 1 when gg__fused_region_into can run p over boxes of `shape`: one output,
+ * elementwise over the shape (p's own output pointer and strides are unused). */
+int gg__fused_region_into_ok(const gg_fprogram *p, int rank, const int64_t *shape);
 /* Fills every REDUCE output's footprint with 0 (sum) or -inf (max). */
 void gg__fused_init_reductions(const gg_fprogram *p);
 /* gg_fused.c: gg_fused_region_f32 for a program with one output, written to
@@ -144,5 +156,8 @@ void gg__fused_init_reductions(const gg_fprogram *p);
  * small buffer. Random draws keep the space's own counters. */
 gg_status gg__fused_region_into(const gg_ctx *ctx, const gg_fprogram *p, const int64_t *lo, const int64_t *extent,
                                 float *dst, const int64_t *dst_strides);
+/* gg_ref_fused.c: the value p's one STORE writes at element idx of its space,
+ * from the reference interpreter, written to *value and nowhere else. */
+gg_status gg__fused_ref_value(const gg_ctx *ctx, const gg_fprogram *p, const int64_t *idx, float *value);
 
 #endif /* GG_INTERNAL_H */

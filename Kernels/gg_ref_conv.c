@@ -5,9 +5,11 @@
  *   x: (n, c, h, w)   w: (oc, c, kh, kw)   y: (n, oc, oh, ow)
  *   y[b,o,oy,ox] = sum_{ci,ki,kj} x[b,ci,oy*stride-pad+ki, ox*stride-pad+kj] * w[o,ci,ki,kj]
  * with x read as 0 outside the image. The two backward kernels are written as
- * gathers (each output element one sum), not as scatters.
+ * gathers (each output element one sum), not as scatters. The epilogue forms
+ * are compositions: the convolution, then gg_fused_f32_ref over its output.
  */
 #include "gg_kernels.h"
+#include "gg_internal.h"
 
 /* Same rule as gg_conv.c: every size positive (n may be 0), oh/ow from the
  * floor formula, so a transposed conv's output padding is accepted. */
@@ -106,4 +108,27 @@ gg_status gg_conv2d_bwd_filter_f32_ref(const gg_ctx *ctx, float *dw, const float
                     dw[((o * C + ci) * KH + ki) * KW + kj] = (float)acc;
                 }
     return GG_OK;
+}
+
+/* The epilogue (may be NULL) over the output (n, c, h, w), once it is complete. */
+static gg_status ref_epilogue(const gg_ctx *ctx, gg_status conv, const gg_fprogram *epilogue) {
+    return conv == GG_OK && epilogue ? gg_fused_f32_ref(ctx, epilogue) : conv;
+}
+
+/* An epilogue must be elementwise over that output; checked before anything is written. */
+static int ref_epilogue_ok(const gg_fprogram *epilogue, int64_t n, int64_t c, int64_t h, int64_t w) {
+    const int64_t space[4] = {n, c, h, w};
+    return !epilogue || gg__fused_elementwise_over(epilogue, 4, space);
+}
+
+gg_status gg_conv2d_ep_f32_ref(const gg_ctx *ctx, float *y, const float *x, const float *w,
+                               const gg_conv2d_shape *s, const gg_fprogram *epilogue) {
+    if (!ref_conv_shape_ok(s) || !ref_epilogue_ok(epilogue, s->n, s->oc, s->oh, s->ow)) return GG_ERR_ARG;
+    return ref_epilogue(ctx, gg_conv2d_f32_ref(ctx, y, x, w, s), epilogue);
+}
+
+gg_status gg_conv2d_bwd_data_ep_f32_ref(const gg_ctx *ctx, float *dx, const float *dy, const float *w,
+                                        const gg_conv2d_shape *s, const gg_fprogram *epilogue) {
+    if (!ref_conv_shape_ok(s) || !ref_epilogue_ok(epilogue, s->n, s->c, s->h, s->w)) return GG_ERR_ARG;
+    return ref_epilogue(ctx, gg_conv2d_bwd_data_f32_ref(ctx, dx, dy, w, s), epilogue);
 }

@@ -68,7 +68,7 @@ gg_status gg_gemm_batched_f32(const gg_ctx *ctx, float *C, int64_t ldc, int64_t 
                               int64_t batch, int64_t M, int64_t N, int64_t K,
                               float alpha, float beta);
 
-/* ---- Convolution (gg_conv.c) ----
+/* ---- Convolution (gg_conv.c, gg_conv_im2col.c, gg_conv_igemm.c) ----
  * One shape record serves the three conv kernels:
  *   x: (n, c, h, w)   w: (oc, c, kh, kw)   y: (n, oc, oh, ow)
  *   oh = (h + 2*pad - kh) / stride + 1, likewise ow; kernels check this.
@@ -278,7 +278,7 @@ gg_status gg_sgd_multi_f32(const gg_ctx *ctx, int32_t count, float *const *param
                            float lr, float momentum, int nesterov, int first,
                            int clip, float clip_lo, float clip_hi);
 
-/* ---- Convolutions with an epilogue (gg_conv.c) ----
+/* ---- Convolutions with an epilogue (gg_conv.c, gg_conv_epilogue.c) ----
  * As gg_conv2d_f32 / gg_conv2d_bwd_data_f32, then applies `epilogue` (may be
  * NULL) to the output soon after its pixels are finished, through
  * gg_fused_region_f32. The epilogue is an elementwise program whose iteration
@@ -327,12 +327,27 @@ gg_status gg_gemm_f32_ref(const gg_ctx *ctx, float *C, int64_t ldc,
                           const float *A, int64_t lda, int trans_a,
                           const float *B, int64_t ldb, int trans_b,
                           int64_t M, int64_t N, int64_t K, float alpha, float beta);
+/* The GEMM variants' reference, a composition: the plain reference per item,
+ * each element of a prologued operand computed by the reference interpreter,
+ * then gg_fused_f32_ref(epilogue) over the finished C. With NULL prologues it
+ * is gg_gemm_ep_f32's reference; with no programs, gg_gemm_batched_f32's. */
+gg_status gg_gemm_pro_ep_f32_ref(const gg_ctx *ctx, float *C, int64_t ldc, int64_t stride_c,
+                                 const float *A, int64_t lda, int64_t stride_a, int trans_a,
+                                 const float *B, int64_t ldb, int64_t stride_b, int trans_b,
+                                 int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, float beta,
+                                 const gg_fprogram *prologue_a, const gg_fprogram *prologue_b,
+                                 const gg_fprogram *epilogue);
 gg_status gg_conv2d_f32_ref(const gg_ctx *ctx, float *y, const float *x, const float *w,
                             const gg_conv2d_shape *s);
 gg_status gg_conv2d_bwd_data_f32_ref(const gg_ctx *ctx, float *dx, const float *dy, const float *w,
                                      const gg_conv2d_shape *s);
 gg_status gg_conv2d_bwd_filter_f32_ref(const gg_ctx *ctx, float *dw, const float *x, const float *dy,
                                        const gg_conv2d_shape *s);
+/* The convolution's reference, then gg_fused_f32_ref(epilogue) over its output. */
+gg_status gg_conv2d_ep_f32_ref(const gg_ctx *ctx, float *y, const float *x, const float *w,
+                               const gg_conv2d_shape *s, const gg_fprogram *epilogue);
+gg_status gg_conv2d_bwd_data_ep_f32_ref(const gg_ctx *ctx, float *dx, const float *dy, const float *w,
+                                        const gg_conv2d_shape *s, const gg_fprogram *epilogue);
 gg_status gg_maxpool2d_f32_ref(const gg_ctx *ctx, float *y, const float *x, const gg_pool2d_shape *s);
 gg_status gg_maxpool2d_bwd_f32_ref(const gg_ctx *ctx, float *dx, const float *x, const float *dy,
                                    const gg_pool2d_shape *s);

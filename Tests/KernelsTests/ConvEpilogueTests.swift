@@ -39,38 +39,72 @@ final class ConvEpilogueTests: XCTestCase {
     private typealias Run = (UnsafePointer<gg_ctx>, UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
                              UnsafePointer<gg_conv2d_shape>, UnsafePointer<gg_fprogram>?) -> gg_status
 
-    private func check(backward: Bool) {
-        for (i, var s) in shapes.enumerated() {
-            // Forward: x (n, c, h, w) -> y (n, oc, oh, ow). Data gradient: dy (n, oc, oh, ow) -> dx (n, c, h, w).
+    /// One kernel on one shape: its input, weights, a bias per output channel, and the output shape.
+    /// Forward: x (n, c, h, w) -> y (n, oc, oh, ow). Data gradient: dy (n, oc, oh, ow) -> dx (n, c, h, w).
+    private struct Problem {
+        var s: gg_conv2d_shape
+        let backward: Bool
+        let x: AlignedBuffer, w: AlignedBuffer, bias: AlignedBuffer
+        let outShape: [Int64]
+        var count: Int { Int(outShape.reduce(1, *)) }
+
+        init(_ s: gg_conv2d_shape, backward: Bool, seed: UInt64) {
+            self.s = s
+            self.backward = backward
             let inShape: [Int64] = backward ? [s.n, s.oc, s.oh, s.ow] : [s.n, s.c, s.h, s.w]
-            let outShape: [Int64] = backward ? [s.n, s.c, s.h, s.w] : [s.n, s.oc, s.oh, s.ow]
-            var g = SeededValues(seed: 77 + UInt64(i))
-            let x = AlignedBuffer(g.array(Int(inShape.reduce(1, *))))
-            let w = AlignedBuffer(g.array(Int(s.oc * s.c * s.kh * s.kw)))
-            let bias = AlignedBuffer(g.array(Int(outShape[1])))
-            let count = Int(outShape.reduce(1, *))
-            let withEpilogue: Run = backward ? { gg_conv2d_bwd_data_ep_f32($0, $1, $2, $3, $4, $5) } : { gg_conv2d_ep_f32($0, $1, $2, $3, $4, $5) }
-            for threads: Int32 in [1, 2] {
-                let what = (backward ? "bwd_data " : "forward ") + "shape \(i) threads \(threads)"
-                let out1 = AlignedBuffer(count: count, fill: .nan), act1 = AlignedBuffer(count: count, fill: .nan)
-                let st1: gg_status = withBiasLeakyRelu(out: out1, act: act1, bias: bias, shape: outShape) { p in
+            outShape = backward ? [s.n, s.c, s.h, s.w] : [s.n, s.oc, s.oh, s.ow]
+            var g = SeededValues(seed: seed)
+            x = AlignedBuffer(g.array(Int(inShape.reduce(1, *))))
+            w = AlignedBuffer(g.array(Int(s.oc * s.c * s.kh * s.kw)))
+            bias = AlignedBuffer(g.array(Int(outShape[1])))
+        }
+
+        var what: String { backward ? "bwd_data" : "forward" }
+        var withEpilogue: Run {
+            backward ? { gg_conv2d_bwd_data_ep_f32($0, $1, $2, $3, $4, $5) } : { gg_conv2d_ep_f32($0, $1, $2, $3, $4, $5) }
+        }
+
+        /// The plain convolution into out: the fast kernel, or the reference.
+        mutating func convolve(_ ctx: inout gg_ctx, _ out: AlignedBuffer, reference: Bool) -> gg_status {
+            switch (backward, reference) {
+            case (false, false): return gg_conv2d_f32(&ctx, out.pointer, x.pointer, w.pointer, &s)
+            case (true, false): return gg_conv2d_bwd_data_f32(&ctx, out.pointer, x.pointer, w.pointer, &s)
+            case (false, true): return gg_conv2d_f32_ref(&ctx, out.pointer, x.pointer, w.pointer, &s)
+            case (true, true): return gg_conv2d_bwd_data_f32_ref(&ctx, out.pointer, x.pointer, w.pointer, &s)
+            }
+        }
+    }
+
+    /// The fused kernel with the epilogue on `threads` threads: (pre-activation, activation).
+    private func fastWithEpilogue(_ pr: inout Problem, threads: Int32) -> [[Float]] {
+        let out = AlignedBuffer(count: pr.count, fill: .nan), act = AlignedBuffer(count: pr.count, fill: .nan)
+        let st: gg_status = withBiasLeakyRelu(out: out, act: act, bias: pr.bias, shape: pr.outShape) { p in
+            var probe = gg_ctx(nthreads: threads, isa: -1, scratch: nil, scratch_len: 0)
+            let tc = TestContext(threads: threads, scratchFloats: Int(gg_conv2d_ep_f32_scratch(&probe, &pr.s, p)))
+            return pr.withEpilogue(&tc.ctx, out.pointer, pr.x.pointer, pr.w.pointer, &pr.s, p)
+        }
+        XCTAssertEqual(st, GG_OK, pr.what)
+        return [out.array, act.array]
+    }
+
+    private func check(backward: Bool) {
+        for (i, s) in shapes.enumerated() {
+            var pr = Problem(s, backward: backward, seed: 77 + UInt64(i))
+            assertSameOnThreadCounts(threadCounts, "\(pr.what) shape \(i)") { threads in
+                let what = "\(pr.what) shape \(i) threads \(threads)"
+                let fused = fastWithEpilogue(&pr, threads: threads)
+                let out2 = AlignedBuffer(count: pr.count, fill: .nan), act2 = AlignedBuffer(count: pr.count, fill: .nan)
+                let st2: gg_status = withBiasLeakyRelu(out: out2, act: act2, bias: pr.bias, shape: pr.outShape) { p in
                     var probe = gg_ctx(nthreads: threads, isa: -1, scratch: nil, scratch_len: 0)
-                    let tc = TestContext(threads: threads, scratchFloats: Int(gg_conv2d_ep_f32_scratch(&probe, &s, p)))
-                    return withEpilogue(&tc.ctx, out1.pointer, x.pointer, w.pointer, &s, p)
-                }
-                XCTAssertEqual(st1, GG_OK, what)
-                let out2 = AlignedBuffer(count: count, fill: .nan), act2 = AlignedBuffer(count: count, fill: .nan)
-                let st2: gg_status = withBiasLeakyRelu(out: out2, act: act2, bias: bias, shape: outShape) { p in
-                    var probe = gg_ctx(nthreads: threads, isa: -1, scratch: nil, scratch_len: 0)
-                    let need = max(Int(gg_conv2d_f32_scratch(&probe, &s)), Int(gg_fused_f32_scratch(&probe, p)))
+                    let need = max(Int(gg_conv2d_f32_scratch(&probe, &pr.s)), Int(gg_fused_f32_scratch(&probe, p)))
                     let tc = TestContext(threads: threads, scratchFloats: need)
-                    let st = backward ? gg_conv2d_bwd_data_f32(&tc.ctx, out2.pointer, x.pointer, w.pointer, &s)
-                                      : gg_conv2d_f32(&tc.ctx, out2.pointer, x.pointer, w.pointer, &s)
+                    let st = pr.convolve(&tc.ctx, out2, reference: false)
                     return st == GG_OK ? gg_fused_f32(&tc.ctx, p) : st
                 }
                 XCTAssertEqual(st2, GG_OK, what)
-                assertBitIdentical(out1.array, out2.array, "pre-activation " + what)
-                assertBitIdentical(act1.array, act2.array, "activation " + what)
+                assertBitIdentical(fused[0], out2.array, "pre-activation " + what)
+                assertBitIdentical(fused[1], act2.array, "activation " + what)
+                return fused
             }
         }
     }
@@ -78,6 +112,58 @@ final class ConvEpilogueTests: XCTestCase {
     func testForwardEpilogueEqualsConvThenFused() { check(backward: false) }
 
     func testDataGradientEpilogueEqualsConvThenFused() { check(backward: true) }
+
+    /// Against compositions of scalar references. gg_conv2d_(bwd_data_)ep_f32_ref (the reference
+    /// convolution, then gg_fused_f32_ref of the epilogue) sums in double, the kernels in float in
+    /// their own order. An output element is a sum of at most K products (K = c*kh*kw forward,
+    /// oc*kh*kw for the data gradient) plus the bias, then leaky relu: the kernel rounds each term at
+    /// most 2K + 3 times (its product, the additions of its K block, a scaling and a carry per block,
+    /// the bias add, the activation's product), the reference at most 6 times (its double sum once,
+    /// the scaling, the bias add, the activation), so the two differ by at most gamma(2K + 9) *
+    /// (sum |x||w| + |bias|), the sum being the reference convolution of |x| and |w|.
+    /// The fast convolution followed by the reference epilogue sums in the kernel's own order, and the
+    /// epilogue's add and leaky relu round once either way: that composition matches bit for bit.
+    func testEpiloguesMatchScalarReferences() {
+        for backward in [false, true] {
+            for (i, s) in shapes.enumerated() {
+                var pr = Problem(s, backward: backward, seed: 177 + UInt64(i))
+                let what = "\(pr.what) shape \(i)"
+                let fused = fastWithEpilogue(&pr, threads: 2)
+                let ref = TestContext(threads: 1)
+                // The scalar references, composed.
+                let out = AlignedBuffer(count: pr.count, fill: .nan), act = AlignedBuffer(count: pr.count, fill: .nan)
+                let st: gg_status = withBiasLeakyRelu(out: out, act: act, bias: pr.bias, shape: pr.outShape) { p in
+                    backward ? gg_conv2d_bwd_data_ep_f32_ref(&ref.ctx, out.pointer, pr.x.pointer, pr.w.pointer, &pr.s, p)
+                             : gg_conv2d_ep_f32_ref(&ref.ctx, out.pointer, pr.x.pointer, pr.w.pointer, &pr.s, p)
+                }
+                XCTAssertEqual(st, GG_OK, what)
+                var magnitude = Problem(s, backward: backward, seed: 177 + UInt64(i))
+                for buffer in [magnitude.x, magnitude.w] {
+                    for k in 0..<buffer.count { buffer.pointer[k] = abs(buffer.pointer[k]) }
+                }
+                let sums = AlignedBuffer(count: pr.count)
+                XCTAssertEqual(magnitude.convolve(&ref.ctx, sums, reference: true), GG_OK, what)
+                let K = Int((backward ? s.oc : s.c) * s.kh * s.kw), plane = Int(pr.outShape[2] * pr.outShape[3])
+                let channels = Int(pr.outShape[1])
+                let bound = (0..<pr.count).map { k in
+                    gamma(2 * K + 9) * (Double(sums.pointer[k]) + Double(abs(pr.bias.pointer[k / plane % channels])))
+                }
+                assertWithinBound(fused[0], out.array, bound, "pre-activation vs references " + what)
+                assertWithinBound(fused[1], act.array, bound, "activation vs references " + what)
+                // The fast convolution, then the reference epilogue.
+                let out3 = AlignedBuffer(count: pr.count, fill: .nan), act3 = AlignedBuffer(count: pr.count, fill: .nan)
+                let st3: gg_status = withBiasLeakyRelu(out: out3, act: act3, bias: pr.bias, shape: pr.outShape) { p in
+                    var probe = gg_ctx(nthreads: 2, isa: -1, scratch: nil, scratch_len: 0)
+                    let tc = TestContext(threads: 2, scratchFloats: Int(gg_conv2d_f32_scratch(&probe, &pr.s)))
+                    let conv = pr.convolve(&tc.ctx, out3, reference: false)
+                    return conv == GG_OK ? gg_fused_f32_ref(&ref.ctx, p) : conv
+                }
+                XCTAssertEqual(st3, GG_OK, what)
+                assertBitIdentical(fused[0], out3.array, "pre-activation vs reference epilogue " + what)
+                assertBitIdentical(fused[1], act3.array, "activation vs reference epilogue " + what)
+            }
+        }
+    }
 
     func testBadEpilogueAndShortScratch() {
         var s = shape(2, 16, 8, 8, 16, 3, 1, 1)
@@ -87,6 +173,9 @@ final class ConvEpilogueTests: XCTestCase {
         // An epilogue whose space is not the output.
         let wrong: gg_status = withBiasLeakyRelu(out: y, act: act, bias: bias, shape: [s.n, s.oc, s.oh, s.ow + 1]) { p in
             let tc = TestContext(threads: 1, scratchFloats: 1 << 22)
+            // the references refuse it too, before writing anything
+            XCTAssertEqual(gg_conv2d_ep_f32_ref(&tc.ctx, y.pointer, x.pointer, w.pointer, &s, p), GG_ERR_ARG)
+            XCTAssertEqual(gg_conv2d_bwd_data_ep_f32_ref(&tc.ctx, x.pointer, y.pointer, w.pointer, &s, p), GG_ERR_ARG)
             return gg_conv2d_ep_f32(&tc.ctx, y.pointer, x.pointer, w.pointer, &s, p)
         }
         XCTAssertEqual(wrong, GG_ERR_ARG)

@@ -62,20 +62,20 @@ final class ConvTests: XCTestCase {
                 r.array(Int(s.n * s.oc * s.oh * s.ow)))
     }
 
-    /// Fast vs reference, 1 vs 2 threads, and the adjoint identity on one shape.
+    /// Fast vs reference, every thread count vs one, and the adjoint identity on one shape.
     private func checkShape(_ s: gg_conv2d_shape, seed: UInt64, file: StaticString = #filePath, line: UInt = #line) {
         let (x, w, dy) = data(s, seed: seed)
         let ref = ConvRun(s, threads: 1, x: x, w: w, dy: dy, reference: true, file: file, line: line)
-        let one = ConvRun(s, threads: 1, x: x, w: w, dy: dy, file: file, line: line)
-        let two = ConvRun(s, threads: 2, x: x, w: w, dy: dy, file: file, line: line)
         let name = describe(s)
+        let fast = assertSameOnThreadCounts(threadCounts, name, file: file, line: line) { threads in
+            let run = ConvRun(s, threads: threads, x: x, w: w, dy: dy, file: file, line: line)
+            return [run.y, run.dx, run.dw]
+        }
+        let one = (y: fast[0], dx: fast[1], dw: fast[2])
         // The fast kernels sum in f32 (up to a few hundred terms of size <= 1 here).
         assertClose(one.y, ref.y, rtol: 1e-4, atol: 1e-4, "forward " + name, file: file, line: line)
         assertClose(one.dx, ref.dx, rtol: 1e-4, atol: 1e-4, "bwd_data " + name, file: file, line: line)
         assertClose(one.dw, ref.dw, rtol: 1e-4, atol: 1e-4, "bwd_filter " + name, file: file, line: line)
-        assertBitIdentical(one.y, two.y, "forward threads " + name, file: file, line: line)
-        assertBitIdentical(one.dx, two.dx, "bwd_data threads " + name, file: file, line: line)
-        assertBitIdentical(one.dw, two.dw, "bwd_filter threads " + name, file: file, line: line)
         // <conv(x, w), dy> == <x, bwd_data(dy, w)> == <w, bwd_filter(x, dy)>
         let a = dot(one.y, dy), b = dot(x, one.dx), c = dot(w, one.dw)
         let tol = 1e-4 * max(a.scale, 1)
@@ -167,7 +167,7 @@ final class ConvTests: XCTestCase {
         var s = gg_conv2d_shape(n: Int64(n), c: Int64(oc), h: Int64(hOut), w: Int64(wOut), oc: Int64(ic),
                                 kh: Int64(k), kw: Int64(k), stride: Int64(stride), pad: Int64(pad),
                                 oh: Int64(hIn), ow: Int64(wIn))
-        for threads: Int32 in [1, 2] {
+        for threads in threadCounts {
             var probe = gg_ctx(nthreads: threads, isa: -1, scratch: nil, scratch_len: 0)
             let tc = TestContext(threads: threads, scratchFloats: Int(gg_conv2d_f32_scratch(&probe, &s)))
             let dy = AlignedBuffer(xT), w = AlignedBuffer(wT), out = AlignedBuffer(count: expect.count, fill: .nan)
@@ -214,7 +214,7 @@ final class ConvTests: XCTestCase {
     }
 
     func testShortScratchIsRejected() {
-        for threads: Int32 in [1, 2] {
+        for threads in threadCounts {
             for shape in [convShape(n: 4, c: 3, h: 9, w: 9, oc: 4, kh: 3, kw: 3, stride: 2, pad: 1)!,
                           convShape(n: 1, c: 3, h: 5, w: 5, oc: 2, kh: 3, kw: 3, stride: 1, pad: 0)!] {
                 var s = shape

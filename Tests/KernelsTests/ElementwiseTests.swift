@@ -84,9 +84,8 @@ final class ElementwiseTests: XCTestCase {
         for raw in 0..<Int(GG_UNARY_COUNT.rawValue) {
             let op = gg_unary_op(rawValue: numericCast(raw))
             let x = Self.unaryInputs(300_007, op: op, seed: UInt64(raw))
-            let one = runUnary(x, op: op, threads: 1, isa: -1)
-            assertBitIdentical(runUnary(x, op: op, threads: 2, isa: -1), one, "threads op \(raw)")
-            assertBitIdentical(runUnary(x, op: op, threads: 2, isa: -1, inPlace: true), one, "in place op \(raw)")
+            let one = assertSameOnThreadCounts(threadCounts, "op \(raw)") { [runUnary(x, op: op, threads: $0, isa: -1)] }[0]
+            assertBitIdentical(runUnary(x, op: op, threads: 3, isa: -1, inPlace: true), one, "in place op \(raw)")
         }
     }
 
@@ -188,7 +187,7 @@ final class ElementwiseTests: XCTestCase {
                                                  Int32(c.shape.count), op), GG_OK)
                 let expect = r.array
                 for isa in Self.isas {
-                    for threads: Int32 in [1, 2] where threads == 2 || isa == 2 {
+                    for threads: Int32 in [1, 2, 3] where threads == 2 || isa == 2 {
                         let tc = TestContext(threads: threads, isa: isa)
                         XCTAssertEqual(gg_binary_f32(&tc.ctx, y.pointer, a.pointer, c.a, b.pointer, c.b, c.shape,
                                                      Int32(c.shape.count), op), GG_OK)
@@ -250,7 +249,7 @@ final class ElementwiseTests: XCTestCase {
             XCTAssertEqual(gg_where_f32_ref(&ref.ctx, r2.pointer, b.pointer, condB, a.pointer, c.a, b.pointer, c.b,
                                             c.shape, Int32(c.shape.count)), GG_OK)
             for isa in Self.isas {
-                for threads: Int32 in [1, 2] {
+                for threads: Int32 in [1, 2, 3] where threads < 3 || isa == 2 {
                     let tc = TestContext(threads: threads, isa: isa)
                     XCTAssertEqual(gg_where_f32(&tc.ctx, y.pointer, a.pointer, c.a, b.pointer, c.b, a.pointer, c.b,
                                                 c.shape, Int32(c.shape.count)), GG_OK)
@@ -285,7 +284,7 @@ final class ElementwiseTests: XCTestCase {
             let ref = TestContext(threads: 1)
             XCTAssertEqual(gg_copy_f32_ref(&ref.ctx, r.pointer, ys, x.pointer, xs, shape, Int32(shape.count)), GG_OK)
             for isa in Self.isas {
-                for threads: Int32 in [1, 2] {
+                for threads in threadCounts {
                     let tc = TestContext(threads: threads, isa: isa)
                     y.pointer.initialize(repeating: -7, count: max(ysize, 1))
                     XCTAssertEqual(gg_copy_f32(&tc.ctx, y.pointer, ys, x.pointer, xs, shape, Int32(shape.count)), GG_OK)
@@ -305,7 +304,7 @@ final class ElementwiseTests: XCTestCase {
         for (n, depth) in [(0, 3), (1, 1), (7, 5), (129, 10), (100_003, 3)] {
             let labels = AlignedBuffer((0..<n).map { Float(($0 * 7 + 3) % depth) })
             let y = AlignedBuffer(count: n * depth, fill: -1)
-            for threads: Int32 in [1, 2] {
+            for threads in threadCounts {
                 let tc = TestContext(threads: threads)
                 XCTAssertEqual(gg_one_hot_f32(&tc.ctx, y.pointer, labels.pointer, Int64(n), Int64(depth)), GG_OK)
                 let out = y.array

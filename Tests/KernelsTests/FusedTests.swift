@@ -66,6 +66,12 @@ final class FusedCase {
         return outs
     }
 
+    /// gg_fused_f32 on every count of `counts`, asserted bit-identical; the one-thread outputs.
+    func runOnThreadCounts(_ what: @autoclosure () -> String = "", counts: [Int32] = threadCounts,
+                           file: StaticString = #filePath, line: UInt = #line) -> [[Float]] {
+        assertSameOnThreadCounts(counts, what(), file: file, line: line) { runChecked(threads: $0, file: file, line: line) }
+    }
+
     func reference() -> [[Float]] {
         let (st, outs) = withProgram { p in
             let tc = TestContext(threads: 1)
@@ -113,10 +119,9 @@ final class FusedTests: XCTestCase {
             let xb = AlignedBuffer(x)
             let tc = TestContext(threads: 1)
             XCTAssertEqual(gg_unary_f32(&tc.ctx, eager.pointer, xb.pointer, Int64(n), gg_unary_op(rawValue: UInt32(op)), 0.1, 0.5), GG_OK)
-            for threads: Int32 in [1, 2] {
-                assertBitIdentical(fc.runChecked(threads: threads)[0], eager.array, "unary \(op)")
-            }
-            assertNear(fc.runChecked(threads: 1)[0], fc.reference()[0], rtol: 1e-5, atol: 1e-6, "unary \(op) vs reference")
+            let fused = fc.runOnThreadCounts("unary \(op)")[0]
+            assertBitIdentical(fused, eager.array, "unary \(op)")
+            assertNear(fused, fc.reference()[0], rtol: 1e-5, atol: 1e-6, "unary \(op) vs reference")
         }
     }
 
@@ -143,10 +148,9 @@ final class FusedTests: XCTestCase {
                 let ast: [Int64] = [131, 1]
                 XCTAssertEqual(gg_binary_f32(&tc.ctx, eager.pointer, ab.pointer, ast, bb.pointer, bs, shape, 2,
                                              gg_binary_op(rawValue: UInt32(op))), GG_OK)
-                for threads: Int32 in [1, 2] {
-                    assertBitIdentical(fc.runChecked(threads: threads)[0], eager.array, "binary \(op) operand \(k)")
-                }
-                assertNear(fc.runChecked(threads: 1)[0], fc.reference()[0], rtol: 1e-6, atol: 0, "binary \(op) vs reference")
+                let fused = fc.runOnThreadCounts("binary \(op) operand \(k)")[0]
+                assertBitIdentical(fused, eager.array, "binary \(op) operand \(k)")
+                assertNear(fused, fc.reference()[0], rtol: 1e-6, atol: 0, "binary \(op) vs reference")
             }
         }
     }
@@ -197,9 +201,7 @@ final class FusedTests: XCTestCase {
             fc.input(bias, strides: biasStrides)
             fc.output(count: n, strides: cs)
             fc.output(count: n, strides: cs)
-            let one = fc.runChecked(threads: 1), two = fc.runChecked(threads: 2)
-            assertBitIdentical(one[0], two[0], "\(shape)")
-            assertBitIdentical(one[1], two[1], "\(shape)")
+            let one = fc.runOnThreadCounts("\(shape)")
             if n <= 200_000 {
                 let ref = fc.reference()
                 assertNear(one[0], ref[0], rtol: 1e-5, atol: 1e-6, "\(shape)")
@@ -232,7 +234,7 @@ final class FusedTests: XCTestCase {
             fc.input(colv, strides: [1, 0])
             fc.output(count: R * C, strides: [Int64(C), 1])
             fc.output(count: R * C, strides: [1, Int64(R)])
-            let out = fc.runChecked(threads: 2)
+            let out = fc.runOnThreadCounts("\(R)x\(C)")
             var want = [Float](repeating: 0, count: R * C), wantT = want
             for i in 0..<R { for j in 0..<C {
                 want[i * C + j] = xt[j * R + i] - colv[i]
@@ -240,7 +242,6 @@ final class FusedTests: XCTestCase {
             } }
             assertBitIdentical(out[0], want, "\(R)x\(C)")
             assertBitIdentical(out[1], wantT, "\(R)x\(C)")
-            assertBitIdentical(fc.runChecked(threads: 1)[0], want)
         }
     }
 
@@ -260,10 +261,10 @@ final class FusedTests: XCTestCase {
                 } else {
                     XCTAssertEqual(gg_rand_uniform_f32(&tc.ctx, eager.pointer, Int64(n), key, 0), GG_OK)
                 }
-                assertBitIdentical(fc.runChecked(threads: 2)[0], eager.array, "\(shape) normal \(normal)")
-                assertBitIdentical(fc.runChecked(threads: 1)[0], eager.array, "\(shape) normal \(normal)")
+                let fused = fc.runOnThreadCounts("\(shape) normal \(normal)")[0]
+                assertBitIdentical(fused, eager.array, "\(shape) normal \(normal)")
                 if n < 10_000 {
-                    assertNear(fc.runChecked(threads: 1)[0], fc.reference()[0], rtol: 1e-5, atol: 1e-5)
+                    assertNear(fused, fc.reference()[0], rtol: 1e-5, atol: 1e-5)
                 }
             }
         }
@@ -303,9 +304,8 @@ final class FusedTests: XCTestCase {
                 fc.output(count: osz, strides: os)
                 fc.output(count: osz, strides: os)
                 fc.output(count: n, strides: xs)
-                let one = fc.runChecked(threads: 1), two = fc.runChecked(threads: 2)
                 let what = "shape \(s) reduced axes mask \(mask)"
-                for k in 0..<3 { assertBitIdentical(one[k], two[k], "1 vs 2 threads " + what) }
+                let one = fc.runOnThreadCounts(what, counts: n < 1_000_000 ? threadCounts : fewThreadCounts)
                 if n < 200_000 {
                     let ref = fc.reference()
                     assertNear(one[0], ref[0], rtol: 1e-4, atol: 1e-4, "sum " + what)
@@ -355,8 +355,7 @@ final class FusedTests: XCTestCase {
             fc.output(count: Int(s[1]), strides: [0, 1])
             fc.output(count: Int(s[0]), strides: [1, 0])
             fc.output(count: Int(s[1]), strides: [0, 1])
-            let one = fc.runChecked(threads: 1), two = fc.runChecked(threads: 2), ref = fc.reference()
-            for k in 0..<3 { assertBitIdentical(one[k], two[k], "\(s) output \(k)") }
+            let one = fc.runOnThreadCounts("\(s)"), ref = fc.reference()
             assertNear(one[0], ref[0], rtol: 1e-6, atol: 0, "\(s) column sums")
             assertNear(one[1], ref[1], rtol: 1e-4, atol: 0, "\(s) row sums")
             assertBitIdentical(one[2], ref[2], "\(s) column max")
@@ -382,8 +381,7 @@ final class FusedTests: XCTestCase {
         fc.input(x, strides: xs)
         fc.output(count: 3 * 4 * 70, strides: [280, 0, 70, 1])
         fc.output(count: 3 * 70, strides: [70, 0, 0, 1])
-        let one = fc.runChecked(threads: 1), two = fc.runChecked(threads: 2), ref = fc.reference()
-        assertBitIdentical(one[0], two[0]); assertBitIdentical(one[1], two[1])
+        let one = fc.runOnThreadCounts(), ref = fc.reference()
         assertNear(one[0], ref[0], rtol: 1e-5, atol: 1e-5)
         assertBitIdentical(one[1], ref[1])
     }
@@ -418,6 +416,72 @@ final class FusedTests: XCTestCase {
         XCTAssertEqual(gg_binary_f32(&tc.ctx, t.pointer, t.pointer, cs, e.pointer, cs, shape, 2, GG_BINARY_SUB), GG_OK)
         XCTAssertEqual(gg_reduce_f32(&tc.ctx, y.pointer, t.pointer, 1, Int64(n), 1, GG_REDUCE_SUM), GG_OK)
         assertBitIdentical(fused, y.array)
+    }
+
+    /// Programs with a post program against the composition of scalar references (gg_fused_f32_ref
+    /// runs the program, then its post program). v = x * x - 0.25 is the same two roundings in both.
+    /// Column sums keep the innermost axis: the kernel and the reference add the rows in the same
+    /// order, and the post program's product by 0.5 and add round once either way, so the column
+    /// post matches bit for bit. Row sums are chunked and folded pairwise in the kernel but added in
+    /// order by the reference, both in float: each is within gamma(C) * sum |v| of the exact sum, so
+    /// they differ by at most 2 gamma(C) * sum |v|; the post scales that by 0.5 (exactly) and its add
+    /// rounds once on each side, within gamma(3) * (|sum / 2| + |max|). Maxima are exact.
+    func testPostProgramsMatchScalarReferences() {
+        for (R, C) in [(3, 20_000), (70, 130), (300, 9)] {
+            var g = SeededValues(seed: UInt64(R * C) &+ 3)
+            let xs = g.array(R * C), x = AlignedBuffer(xs), bias = AlignedBuffer(g.array(C))
+            let (r, c) = (Int64(R), Int64(C))
+            let main = [finstr(GG_FOP_LOAD, dst: 0, a: 0), finstr(GG_FOP_BINARY, Int32(GG_BINARY_MUL.rawValue), dst: 0, a: 0, b: 0),
+                        finstr(GG_FOP_CONST, dst: 1, p0: 0.25), finstr(GG_FOP_BINARY, Int32(GG_BINARY_SUB.rawValue), dst: 0, a: 0, b: 1),
+                        finstr(GG_FOP_REDUCE, Int32(GG_REDUCE_SUM.rawValue), dst: 0, a: 0),
+                        finstr(GG_FOP_REDUCE, Int32(GG_REDUCE_SUM.rawValue), dst: 1, a: 0),
+                        finstr(GG_FOP_REDUCE, Int32(GG_REDUCE_MAX.rawValue), dst: 2, a: 0)]
+            // out = first * 0.5 + second over the post space
+            let post = [finstr(GG_FOP_LOAD, dst: 0, a: 0), finstr(GG_FOP_CONST, dst: 1, p0: 0.5),
+                        finstr(GG_FOP_BINARY, Int32(GG_BINARY_MUL.rawValue), dst: 0, a: 0, b: 1), finstr(GG_FOP_LOAD, dst: 1, a: 1),
+                        finstr(GG_FOP_BINARY, Int32(GG_BINARY_ADD.rawValue), dst: 0, a: 0, b: 1), finstr(GG_FOP_STORE, dst: 0, a: 0)]
+            for columns in [true, false] {
+                // column sums, row sums, row maxima, post output
+                func run(reference: Bool) -> [[Float]] {
+                    let colSums = AlignedBuffer(count: C, fill: .nan), rowSums = AlignedBuffer(count: R, fill: .nan)
+                    let rowMax = AlignedBuffer(count: R, fill: .nan), out = AlignedBuffer(count: columns ? C : R, fill: .nan)
+                    let postIn: [UnsafePointer<Float>?] = columns ? [UnsafePointer(colSums.pointer), UnsafePointer(bias.pointer)]
+                                                                  : [UnsafePointer(rowSums.pointer), UnsafePointer(rowMax.pointer)]
+                    let st: gg_status = withFusedProgram(post, nregs: 2, shape: [columns ? c : r], inputs: postIn, inStrides: [1, 1],
+                                                         outputs: [out.pointer], outStrides: [1]) { postProgram in
+                        withFusedProgram(main, nregs: 2, shape: [r, c], inputs: [UnsafePointer(x.pointer)], inStrides: [c, 1],
+                                         outputs: [colSums.pointer, rowSums.pointer, rowMax.pointer],
+                                         outStrides: [0, 1, 1, 0, 1, 0]) { mainProgram in
+                            var p = mainProgram.pointee
+                            p.post = postProgram
+                            if reference {
+                                let tc = TestContext(threads: 1)
+                                return gg_fused_f32_ref(&tc.ctx, &p)
+                            }
+                            var probe = gg_ctx(nthreads: 2, isa: -1, scratch: nil, scratch_len: 0)
+                            let tc = TestContext(threads: 2, scratchFloats: Int(gg_fused_f32_scratch(&probe, &p)))
+                            return gg_fused_f32(&tc.ctx, &p)
+                        }
+                    }
+                    XCTAssertEqual(st, GG_OK)
+                    return [colSums.array, rowSums.array, rowMax.array, out.array]
+                }
+                let fast = run(reference: false), ref = run(reference: true)
+                let what = "\(R)x\(C) \(columns ? "column" : "row") post"
+                assertBitIdentical(fast[0], ref[0], "column sums " + what)
+                assertBitIdentical(fast[2], ref[2], "row maxima " + what)
+                if columns {
+                    assertBitIdentical(fast[3], ref[3], what)
+                    continue
+                }
+                let magnitudes = (0..<R).map { i in (0..<C).reduce(0.0) { $0 + Double(abs(xs[i * C + $1] * xs[i * C + $1] - 0.25)) } }
+                assertWithinBound(fast[1], ref[1], magnitudes.map { 2 * gamma(C) * $0 }, "row sums " + what)
+                let bound = (0..<R).map { i in
+                    gamma(C) * magnitudes[i] + gamma(3) * (Double(abs(ref[1][i])) / 2 + Double(abs(ref[2][i])))
+                }
+                assertWithinBound(fast[3], ref[3], bound, what)
+            }
+        }
     }
 
     func testEmptyReductionsAreInitialised() {
@@ -456,10 +520,15 @@ final class FusedTests: XCTestCase {
         }
         XCTAssertEqual(st, GG_OK)
         let region = outs[0]
+        // the scalar reference over the whole space: add, relu and the uniform draw are the same bits
+        let ref = fc.reference()[0]
         for b in 0..<2 { for i in 0..<37 { for j in 0..<50 {
             let k = b * 1850 + i * 50 + j
             let inside = b == 1 && i >= 3 && i < 33 && j >= 5 && j < 45
-            if inside { XCTAssertEqual(region[k].bitPattern, full[k].bitPattern, "\(b),\(i),\(j)") }
+            if inside {
+                XCTAssertEqual(region[k].bitPattern, full[k].bitPattern, "\(b),\(i),\(j)")
+                XCTAssertEqual(region[k].bitPattern, ref[k].bitPattern, "reference \(b),\(i),\(j)")
+            }
             else { XCTAssertTrue(region[k].isNaN, "outside the box written at \(b),\(i),\(j)") }
         } } }
     }

@@ -18,6 +18,12 @@ final class AlignedBuffer {
         for (i, v) in values.enumerated() { pointer[i] = v }
     }
 
+    /// A copy of another buffer's values.
+    convenience init(copying other: AlignedBuffer) {
+        self.init(count: other.count)
+        pointer.update(from: other.pointer, count: other.count)
+    }
+
     deinit { UnsafeMutableRawPointer(pointer).deallocate() }
 
     var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
@@ -94,4 +100,50 @@ func assertClose(_ a: [Float], _ b: [Float], rtol: Float = 1e-5, atol: Float = 1
 func assertBitIdentical(_ a: [Float], _ b: [Float], _ message: @autoclosure () -> String = "",
                         file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), message(), file: file, line: line)
+}
+
+/// Thread counts whose results must equal one thread's, bit for bit: even and odd teams, a prime
+/// one, and more threads than cores (parts of uneven sizes that start and end mid-tile).
+let threadCounts: [Int32] = [1, 2, 3, 4, 5, 7]
+/// The same idea where every run is costly: one even team and one odd.
+let fewThreadCounts: [Int32] = [1, 2, 3]
+
+/// Runs `run` with each of `counts` threads and asserts that every output equals the first count's,
+/// bit for bit; returns the first count's outputs.
+@discardableResult
+func assertSameOnThreadCounts(_ counts: [Int32], _ what: @autoclosure () -> String = "",
+                              file: StaticString = #filePath, line: UInt = #line,
+                              _ run: (Int32) -> [[Float]]) -> [[Float]] {
+    let first = run(counts[0])
+    for threads in counts.dropFirst() {
+        let other = run(threads)
+        XCTAssertEqual(other.count, first.count, what(), file: file, line: line)
+        for (k, (a, b)) in zip(first, other).enumerated() {
+            assertBitIdentical(b, a, "\(what()) output \(k): \(threads) vs \(counts[0]) threads", file: file, line: line)
+        }
+    }
+    return first
+}
+
+/// gamma_n = n u / (1 - n u), u = 2^-24: a float computation whose every result goes through at most
+/// n roundings is within gamma_n * (sum of the magnitudes of its terms) of the exact value (Higham,
+/// "Accuracy and Stability of Numerical Algorithms", ch. 3), whatever the order of its additions.
+func gamma(_ n: Int) -> Double {
+    let nu = Double(n) * Double(Float.ulpOfOne) / 2
+    return nu / (1 - nu)
+}
+
+/// Asserts |a[i] - b[i]| <= bound[i] everywhere (NaNs and infinities must match exactly), naming the
+/// first element that is off.
+func assertWithinBound(_ a: [Float], _ b: [Float], _ bound: [Double], _ message: @autoclosure () -> String = "",
+                       file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(a.count, b.count, "length " + message(), file: file, line: line)
+    for i in 0..<min(a.count, b.count, bound.count) {
+        let ok = a[i].isFinite && b[i].isFinite ? abs(Double(a[i]) - Double(b[i])) <= bound[i]
+                                                : a[i] == b[i] || (a[i].isNaN && b[i].isNaN)
+        if !ok {
+            XCTFail("index \(i): \(a[i]) vs reference \(b[i]), bound \(bound[i]) \(message())", file: file, line: line)
+            return
+        }
+    }
 }

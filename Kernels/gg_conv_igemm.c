@@ -1,0 +1,698 @@
+/*
+ * gg_conv_igemm.c: the implicit-GEMM method of the convolution kernels
+ * (AVX-512, stride <= 2, layers with enough channels; gg_conv.c sends the
+ * other shapes to gg_conv_im2col.c).
+ * The lowered matrix is never materialised whole. Output pixels (of all
+ * images, flattened) are cut into panels of CV_NR = 32; for each panel the
+ * packer builds its B panel (K x 32, one row per (channel, tap)) straight
+ * from the image with masked loads (stride 2: a load pair and a permute), and
+ * an 8 x 32 register-blocked micro-kernel multiplies the pre-packed weights
+ * (8-row panels, k-major) by it, storing straight into the NCHW output.
+ * Panels may straddle images, so small images (7x7) waste no lanes. Every
+ * output element is one micro-kernel sum over the full K, in k order, so the
+ * way panels are split over threads changes no bit.
+ *   forward      out[b][o][oy][ox], K = c*kh*kw, taps (ki - pad, kj - pad),
+ *                source x read at (oy*stride + ty, ox*stride + tx).
+ *   bwd_data     split by output phase (iy mod stride, ix mod stride): each
+ *                phase is a stride-1 correlation of dy with the taps of w
+ *                that reach it (sub-pixel decomposition of the transposed
+ *                conv): no col2im, no scatter-add, every dx element written once.
+ *   bwd_filter   dw^T (c*kh*kw, oc) = col (c*kh*kw, P) * dy^T (P, oc) over
+ *                blocks of P pixels: the packer writes col for the block in
+ *                32-pixel panels (the A side, read in place), dy is transposed
+ *                into the B side; images are summed in fixed chunks.
+ * Threads split output panels (forward, bwd_data) or fixed image chunks
+ * (bwd_filter); the epilogue runs per group of panels (forward) or per
+ * thread share once the phases meet (bwd_data).
+ */
+#include "gg_conv_internal.h"
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if GG__X86
+#include <immintrin.h>
+#endif
+
+#define CV_MR 8
+#define CV_NR 32
+#define CV_MAXTAPS 1024
+#ifndef CV_WF_FLOATS
+#define CV_WF_FLOATS (1 << 17) /* bwd_filter: floats of the col block */
+#endif
+
+typedef struct cv_run { int32_t pos, len; int64_t b, gy, gx; } cv_run;
+typedef struct cv_op { int64_t off; uint32_t lmask, wmask; int32_t first, pad_; } cv_op;
+
+/* One implicit GEMM: out(b, m, g) = sum_{cs, t} A(m, cs*T + t) * src(b, cs, gy*sg + ty[t], gx*sg + tx[t]). */
+typedef struct cv_geo {
+    const float *src;
+    int64_t src_b, src_c, hs, ws, cs, sg;
+    int64_t T;
+    const int64_t *ty, *tx;
+    int64_t nimg, gh, gw;
+    float *out;
+    int64_t out_b, out_m, out_y, out_x;
+    int64_t M;
+    const float *Ap; /* ceil(M/8) panels of K x 8, K = cs*T */
+    const float *src_end; /* src + nimg*src_b: loads inside [src, src_end) need no mask */
+} cv_geo;
+
+static inline int64_t cv_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* Runs of the panel [g0, g1) of flattened grid pixels (each a piece of one grid row). */
+static int cv_runs(cv_run *r, int64_t g0, int64_t g1, int64_t gh, int64_t gw, int64_t maxlen) {
+    int n = 0;
+    const int64_t ghw = gh * gw;
+    for (int64_t g = g0; g < g1;) {
+        const int64_t b = g / ghw, q = g - b * ghw, gy = q / gw, gx = q - gy * gw;
+        const int64_t len = conv_min(conv_min(gw - gx, g1 - g), maxlen);
+        r[n].pos = (int32_t)(g - g0);
+        r[n].len = (int32_t)len;
+        r[n].b = b;
+        r[n].gy = gy;
+        r[n].gx = gx;
+        n++;
+        g += len;
+    }
+    return n;
+}
+
+/* Load ops of every tap for these runs; ops of tap t are [start[t], start[t+1]). */
+static void cv_ops(cv_op *ops, int32_t *start, const cv_run *r, int nr, const cv_geo *G) {
+    int n = 0;
+    const int64_t S = G->sg;
+    for (int64_t t = 0; t < G->T; t++) {
+        start[t] = n;
+        for (int i = 0; i < nr; i++) {
+            const int64_t iy = r[i].gy * S + G->ty[t];
+            if (iy < 0 || iy >= G->hs) continue;
+            const int64_t a = r[i].gx * S + G->tx[t]; /* ix of the run's first pixel */
+            int64_t lo = a >= 0 ? 0 : (-a + S - 1) / S;
+            int64_t hi = G->ws - 1 - a < 0 ? 0 : (G->ws - 1 - a) / S + 1;
+            if (hi > r[i].len) hi = r[i].len;
+            if (lo >= hi) continue;
+            const uint64_t bits = ((1ull << (hi - lo)) - 1) << (r[i].pos + lo);
+            cv_op *o = &ops[n++];
+            o->lmask = (uint32_t)bits;
+            const int64_t row = r[i].b * G->src_b + iy * G->ws;
+            if (S == 1) {
+                o->off = row + a - r[i].pos; /* lane l reads off + l */
+                o->first = 0;
+                o->wmask = 0;
+                /* Grid rows as wide as the source rows (a 7x7 bwd_data phase,
+                 * "same" convs) continue one window: one load covers them. */
+                if (n - 1 > start[t] && ops[n - 2].off == o->off) {
+                    ops[n - 2].lmask |= o->lmask;
+                    n--;
+                }
+            } else { /* lanes [pos+lo, pos+hi) read row[a + S*(lane - pos)]: window from the first */
+                const int64_t span = S * (hi - lo - 1) + 1;
+                o->off = row + a + S * lo;
+                o->first = (int32_t)(r[i].pos + lo);
+                o->wmask = span >= 32 ? 0xFFFFFFFFu : (uint32_t)((1ull << span) - 1);
+            }
+        }
+    }
+    start[G->T] = n;
+}
+
+#if GG__X86
+/* B rows k = cs*T + t (cs in [0, G->cs)), 32 lanes each, row stride ldb. */
+static GG__TGT_AVX512 void cv_pack(float *Bp, int64_t ldb, const cv_op *ops, const int32_t *start, const cv_geo *G) {
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i iota16 = _mm512_add_epi32(iota, _mm512_set1_epi32(16));
+    for (int64_t c = 0; c < G->cs; c++) {
+        const float *sc = G->src + c * G->src_c;
+        for (int64_t t = 0; t < G->T; t++) {
+            __m512 v0 = _mm512_setzero_ps(), v1 = _mm512_setzero_ps();
+            if (G->sg == 1) {
+                /* Masked loads whose masked-off lanes cross a page are slow on
+                 * Zen 4: inside the source, load plainly and blend. */
+                for (int32_t i = start[t]; i < start[t + 1]; i++) {
+                    const float *p = sc + ops[i].off;
+                    const __mmask16 m0 = (__mmask16)ops[i].lmask, m1 = (__mmask16)(ops[i].lmask >> 16);
+                    if (p >= G->src && p + 32 <= G->src_end) {
+                        if (m0) {
+                            __m512 a0 = _mm512_loadu_ps(p);
+                            __asm__("" : "+v"(a0)); /* keep the plain load (no folding into a masked one) */
+                            v0 = _mm512_mask_mov_ps(v0, m0, a0);
+                        }
+                        if (m1) {
+                            __m512 a1 = _mm512_loadu_ps(p + 16);
+                            __asm__("" : "+v"(a1));
+                            v1 = _mm512_mask_mov_ps(v1, m1, a1);
+                        }
+                    } else {
+                        if (m0) v0 = _mm512_mask_loadu_ps(v0, m0, p);
+                        if (m1) v1 = _mm512_mask_loadu_ps(v1, m1, p + 16);
+                    }
+                }
+            } else {
+                for (int32_t i = start[t]; i < start[t + 1]; i++) {
+                    const float *p = sc + ops[i].off;
+                    __m512 w0, w1;
+                    if (p + 32 <= G->src_end) { /* p >= src: the window starts at a valid element */
+                        w0 = _mm512_loadu_ps(p);
+                        w1 = _mm512_loadu_ps(p + 16);
+                    } else {
+                        w0 = _mm512_maskz_loadu_ps((__mmask16)ops[i].wmask, p);
+                        w1 = _mm512_maskz_loadu_ps((__mmask16)(ops[i].wmask >> 16), p + 16);
+                    }
+                    const __m512i f = _mm512_set1_epi32(ops[i].first);
+                    const __m512i i0 = _mm512_slli_epi32(_mm512_sub_epi32(iota, f), 1);
+                    const __m512i i1 = _mm512_slli_epi32(_mm512_sub_epi32(iota16, f), 1);
+                    v0 = _mm512_mask_mov_ps(v0, (__mmask16)ops[i].lmask, _mm512_permutex2var_ps(w0, i0, w1));
+                    v1 = _mm512_mask_mov_ps(v1, (__mmask16)(ops[i].lmask >> 16), _mm512_permutex2var_ps(w0, i1, w1));
+                }
+            }
+            float *d = Bp + (c * G->T + t) * ldb;
+            _mm512_storeu_ps(d, v0);
+            _mm512_storeu_ps(d + 16, v1);
+        }
+    }
+}
+
+/* C rows r < ROWS: lanes of segment s go to segp[s] + r*ldm + lane (masked),
+ * C = A * B (or C += when acc). A(r, k) = Ap[r*ars + k*aks], B(k, :) = Bp[k*ldb ..+32]. */
+static inline __attribute__((always_inline)) GG__TGT_AVX512 void
+cv_ukr_body(const int ROWS, int64_t nch, int64_t K, const float *Ap, int64_t ars, int64_t aks, int64_t ach,
+            const float *Bp, int64_t ldb, float *const *segp, const uint32_t *segm, int nseg, int64_t ldm, int acc_in) {
+    __m512 c[CV_MR][2];
+    for (int r = 0; r < ROWS; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
+    for (int64_t ch = 0; ch < nch; ch++) { /* K in nch chunks, A chunks ach apart */
+        const float *a[CV_MR];
+        for (int r = 0; r < ROWS; r++) a[r] = Ap + ch * ach + r * ars;
+        for (int64_t k = 0; k < K; k++) {
+            const __m512 b0 = _mm512_loadu_ps(Bp), b1 = _mm512_loadu_ps(Bp + 16);
+            for (int r = 0; r < ROWS; r++) {
+                const __m512 av = _mm512_set1_ps(a[r][k * aks]);
+                c[r][0] = _mm512_fmadd_ps(av, b0, c[r][0]);
+                c[r][1] = _mm512_fmadd_ps(av, b1, c[r][1]);
+            }
+            Bp += ldb;
+        }
+    }
+    for (int s = 0; s < nseg; s++) {
+        const __mmask16 m0 = (__mmask16)segm[s], m1 = (__mmask16)(segm[s] >> 16);
+        for (int r = 0; r < ROWS; r++) {
+            float *p = segp[s] + r * ldm;
+            __m512 x0 = c[r][0], x1 = c[r][1];
+            if (acc_in) {
+                x0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, p), x0);
+                x1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, p + 16), x1);
+            }
+            _mm512_mask_storeu_ps(p, m0, x0);
+            _mm512_mask_storeu_ps(p + 16, m1, x1);
+        }
+    }
+}
+
+/* Packed A (ars = 1, aks = 8) and row-strided A (aks = 1) versions. */
+static GG__TGT_AVX512 void cv_ukr_packed(int rows, int64_t K, const float *Ap, const float *Bp, int64_t ldb,
+                                      float *const *segp, const uint32_t *segm, int nseg, int64_t ldm) {
+#define CV_P(R) case R: cv_ukr_body(R, 1, K, Ap, 1, CV_MR, 0, Bp, ldb, segp, segm, nseg, ldm, 0); break;
+    switch (rows) { CV_P(1) CV_P(2) CV_P(3) CV_P(4) CV_P(5) CV_P(6) CV_P(7) CV_P(8) default: break; }
+#undef CV_P
+}
+/* A in chunks of 32 k: chunk ch, row r, k at A[ch*ach + r*CV_NR + k]. */
+static GG__TGT_AVX512 void cv_ukr_chunked(int rows, int64_t nch, const float *A, int64_t ach, const float *Bp, int64_t ldb,
+                                       float *const *segp, const uint32_t *segm, int nseg, int64_t ldm, int acc_in) {
+#define CV_S(R) case R: cv_ukr_body(R, nch, CV_NR, A, CV_NR, 1, ach, Bp, ldb, segp, segm, nseg, ldm, acc_in); break;
+    switch (rows) { CV_S(1) CV_S(2) CV_S(3) CV_S(4) CV_S(5) CV_S(6) CV_S(7) CV_S(8) default: break; }
+#undef CV_S
+}
+
+/* Prefetches the source lines the panel of grid pixels [g0, g1) will read:
+ * the packer's loads are scattered over channels and rows, which the
+ * hardware prefetchers miss; issued one panel ahead, they overlap the
+ * micro-kernels of the current one. */
+static void cv_prefetch(const cv_geo *G, int64_t g0, int64_t g1, cv_run *tmp) {
+    int64_t ty0 = 0, ty1 = 0, tx0 = 0, tx1 = 0;
+    for (int64_t t = 0; t < G->T; t++) {
+        if (t == 0 || G->ty[t] < ty0) ty0 = G->ty[t];
+        if (t == 0 || G->ty[t] > ty1) ty1 = G->ty[t];
+        if (t == 0 || G->tx[t] < tx0) tx0 = G->tx[t];
+        if (t == 0 || G->tx[t] > tx1) tx1 = G->tx[t];
+    }
+    const int nr = cv_runs(tmp, g0, g1, G->gh, G->gw, CV_NR);
+    for (int i = 0; i < nr; i++) {
+        const int64_t ya = conv_max(0, tmp[i].gy * G->sg + ty0), yb = conv_min(G->hs - 1, tmp[i].gy * G->sg + ty1);
+        const int64_t xa = conv_max(0, tmp[i].gx * G->sg + tx0);
+        const int64_t xb = conv_min(G->ws - 1, (tmp[i].gx + tmp[i].len - 1) * G->sg + tx1);
+        if (ya > yb || xa > xb) continue;
+        const float *base = G->src + tmp[i].b * G->src_b;
+        for (int64_t c = 0; c < G->cs; c++)
+            for (int64_t y = ya; y <= yb; y++) {
+                const char *r = (const char *)(base + c * G->src_c + y * G->ws);
+                for (int64_t x = xa * 4 & ~(int64_t)63; x <= xb * 4; x += 64) _mm_prefetch(r + x, _MM_HINT_T0);
+            }
+    }
+}
+
+/* Panels [p0, p1) of geometry G, prefetching the next one if below pf_end.
+ * Scratch: Bp (K x 32), ops, start, runs. */
+static GG__TGT_AVX512 void cv_panels(const cv_geo *G, int64_t p0, int64_t p1, int64_t pf_end, float *Bp, cv_op *ops, int32_t *start,
+                      cv_run *runs) {
+    const int64_t total = G->nimg * G->gh * G->gw, K = G->cs * G->T, ghw = G->gh * G->gw;
+    const int dense = G->out_x == 1 && G->out_y == G->gw;
+    float tile[CV_MR * CV_NR] __attribute__((aligned(64)));
+    float *segp[CV_NR + 1];
+    uint32_t segm[CV_NR + 1];
+    for (int64_t p = p0; p < p1; p++) {
+        const int64_t g0 = p * CV_NR, g1 = conv_min(total, g0 + CV_NR);
+        if (p + 1 < pf_end) cv_prefetch(G, g1, conv_min(total, g1 + CV_NR), runs);
+        const int nr = cv_runs(runs, g0, g1, G->gh, G->gw, G->sg == 1 ? CV_NR : 32 / G->sg);
+        cv_ops(ops, start, runs, nr, G);
+        cv_pack(Bp, CV_NR, ops, start, G);
+        int nseg = 0;
+        if (dense) { /* one segment per image: its pixels are contiguous in out */
+            for (int64_t g = g0; g < g1;) {
+                const int64_t b = g / ghw, q = g - b * ghw, e = conv_min(g1, (b + 1) * ghw);
+                const int64_t l0 = g - g0, l1 = e - g0;
+                segp[nseg] = G->out + b * G->out_b + q - l0;
+                segm[nseg] = (uint32_t)(((1ull << (l1 - l0)) - 1) << l0);
+                nseg++;
+                g = e;
+            }
+        }
+        for (int64_t m0 = 0; m0 < G->M; m0 += CV_MR) {
+            const int rows = (int)conv_min(CV_MR, G->M - m0);
+            const float *Ap = G->Ap + m0 * K;
+            if (dense) {
+                float *sp[CV_NR + 1];
+                for (int s = 0; s < nseg; s++) sp[s] = segp[s] + m0 * G->out_m;
+                cv_ukr_packed(rows, K, Ap, Bp, CV_NR, sp, segm, nseg, G->out_m);
+            } else {
+                float *tp = tile;
+                const uint32_t all = 0xFFFFFFFFu;
+                cv_ukr_packed(rows, K, Ap, Bp, CV_NR, &tp, &all, 1, CV_NR);
+                for (int i = 0; i < nr; i++) {
+                    float *d = G->out + runs[i].b * G->out_b + m0 * G->out_m + runs[i].gy * G->out_y +
+                               runs[i].gx * G->out_x;
+                    if (G->out_x == 2) { /* 8 values to the even lanes of 16, masked stores */
+                        const __m512i half = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+                        for (int32_t c0 = 0; c0 < runs[i].len; c0 += 8) {
+                            const int32_t nv = runs[i].len - c0 < 8 ? runs[i].len - c0 : 8;
+                            const __mmask16 m = (__mmask16)(0x5555u & ((1u << (2 * nv)) - 1));
+                            const __m512i idx = _mm512_add_epi32(half, _mm512_set1_epi32(runs[i].pos + c0));
+                            for (int r = 0; r < rows; r++) {
+                                const __m512 t0 = _mm512_load_ps(tile + r * CV_NR), t1 = _mm512_load_ps(tile + r * CV_NR + 16);
+                                _mm512_mask_storeu_ps(d + r * G->out_m + 2 * c0, m, _mm512_permutex2var_ps(t0, idx, t1));
+                            }
+                        }
+                        continue;
+                    }
+                    for (int r = 0; r < rows; r++)
+                        for (int32_t l = 0; l < runs[i].len; l++)
+                            d[r * G->out_m + l * G->out_x] = tile[r * CV_NR + runs[i].pos + l];
+                }
+            }
+        }
+    }
+}
+#endif
+
+/* Can the implicit GEMM run this shape? (AVX-512, stride <= 2, tap tables fit) */
+static int cv_ok(const gg_ctx *ctx, const gg_conv2d_shape *s) {
+#if GG__X86
+    return gg_ctx_isa(ctx) == GG_ISA_AVX512 && s->kh * s->kw <= CV_MAXTAPS && s->stride <= 2;
+#else
+    (void)ctx; (void)s;
+    return 0;
+#endif
+}
+
+/* Which kernels take the implicit GEMM. Its micro-kernel wants >= 8 output
+ * rows (oc forward, c for bwd_data, c*kh*kw for bwd_filter) and a K long
+ * enough (>= 64) to amortise packing; thin layers (one input channel, K
+ * below 64, e.g. 1x1 32 -> 32) measured as fast or faster on the small-K
+ * and per-image paths below. */
+#ifndef CV_FORCE /* testing: -DCV_FORCE sends every shape cv_ok accepts to the implicit GEMM */
+static int cv_use_fwd(const gg_ctx *ctx, const gg_conv2d_shape *s) {
+    return cv_ok(ctx, s) && s->oc >= CV_MR && s->c >= 2 && s->c * s->kh * s->kw >= 64;
+}
+static int cv_use_bwd_data(const gg_ctx *ctx, const gg_conv2d_shape *s) {
+    const int64_t tmax = cv_cdiv(s->kh, s->stride) * cv_cdiv(s->kw, s->stride);
+    return cv_ok(ctx, s) && s->c >= CV_MR && s->oc * tmax >= 64;
+}
+static int cv_use_bwd_filter(const gg_ctx *ctx, const gg_conv2d_shape *s) {
+    return cv_ok(ctx, s) && s->c * s->kh * s->kw >= 64 && s->oc >= 16;
+}
+#endif
+
+/* Per-thread scratch of the panel loop for K rows, T taps (floats). */
+static int64_t cv_slot_floats(int64_t K, int64_t T) {
+    const int64_t ops = T * (CV_NR + 1) * (int64_t)sizeof(cv_op), start = (T + 1) * 4, runs = (CV_NR + 1) * (int64_t)sizeof(cv_run);
+    return conv_round(K * CV_NR) + conv_round((ops + start + runs + 3) / 4) + CONV_ALIGN;
+}
+static void cv_slot_ptrs(float *base, int64_t K, int64_t T, float **Bp, cv_op **ops, int32_t **start, cv_run **runs) {
+    *Bp = base;
+    char *q = (char *)(base + conv_round(K * CV_NR));
+    *ops = (cv_op *)q;
+    q += T * (CV_NR + 1) * sizeof(cv_op);
+    *runs = (cv_run *)q;
+    q += (CV_NR + 1) * sizeof(cv_run);
+    *start = (int32_t *)q;
+}
+
+/* Scratch of the implicit-GEMM forward / bwd_data for t threads. */
+static int64_t cv_fwd_scratch(const gg_conv2d_shape *s, int t) {
+    const int64_t ckk = s->c * s->kh * s->kw, T = s->kh * s->kw;
+    return conv_round(cv_cdiv(s->oc, CV_MR) * CV_MR * ckk) + t * cv_slot_floats(ckk, T);
+}
+static int64_t cv_bwd_data_scratch(const gg_conv2d_shape *s, int t) {
+    /* every tap lands in exactly one phase: packed A of all phases <= ceil(c/8)*8 * oc*kh*kw + slack */
+    const int64_t S = s->stride, T = s->kh * s->kw;
+    const int64_t tmax = cv_cdiv(s->kh, S) * cv_cdiv(s->kw, S);
+    return conv_round(cv_cdiv(s->c, CV_MR) * CV_MR * s->oc * T) + S * S * CONV_ALIGN +
+           t * cv_slot_floats(s->oc * tmax, conv_max(tmax, 1));
+}
+
+/* bwd_filter: pixels per block (a multiple of 32) so that the col block stays near 512 KiB. */
+static int64_t cv_wf_kb(const gg_conv2d_shape *s) {
+    const int64_t ckk = s->c * s->kh * s->kw;
+    int64_t kb = (int64_t)CV_WF_FLOATS / ckk / CV_NR * CV_NR;
+    return conv_max(CV_NR, conv_min(kb, 1024));
+}
+static int64_t cv_wf_slot(const gg_conv2d_shape *s) {
+    const int64_t ckk = s->c * s->kh * s->kw, kb = cv_wf_kb(s), ocp = cv_cdiv(s->oc, CV_NR) * CV_NR;
+    return conv_round(ckk * kb) + conv_round(kb * ocp) + conv_round(ckk * ocp) + cv_slot_floats(0, s->kh * s->kw);
+}
+
+static int64_t cv_bwd_filter_scratch(const gg_conv2d_shape *s, int t) {
+    const int64_t chunks = conv_min(s->n, CONV_WCHUNKS);
+    return t * cv_wf_slot(s) + (chunks > 1 ? (chunks - 1) * conv_round(s->oc * s->c * s->kh * s->kw) : 0);
+}
+
+#if GG__X86
+static int cv_team(int t, int64_t units) { return t > 1 && units >= 2 * t ? t : 1; }
+
+/* Panels per epilogue call: 8 x 32 pixels of every channel, still in L2. */
+#define CV_EP_PANELS 8
+
+/* Thread id of nt: its share of the packed w, a barrier, then its even share
+ * of the panels, each group of CV_EP_PANELS followed by the epilogue. */
+static void cv_fwd_body(const cv_geo *G, const float *w, float *scr, int64_t K, const conv_ep *ep, int id, int nt) {
+    float *Ap = (float *)G->Ap;
+    const int64_t mp = cv_cdiv(G->M, CV_MR);
+    for (int64_t i = mp * id / nt; i < mp * (id + 1) / nt; i++)
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t r = 0; r < CV_MR; r++)
+                Ap[(i * K + k) * CV_MR + r] = i * CV_MR + r < G->M ? w[(i * CV_MR + r) * K + k] : 0.0f;
+#ifdef _OPENMP
+    if (nt > 1) {
+#pragma omp barrier
+    }
+#endif
+    float *Bp;
+    cv_op *ops;
+    int32_t *start;
+    cv_run *runs;
+    cv_slot_ptrs(scr + id * cv_slot_floats(K, G->T), K, G->T, &Bp, &ops, &start, &runs);
+    const int64_t total = G->nimg * G->gh * G->gw, np = cv_cdiv(total, CV_NR);
+    const int64_t p0 = np * id / nt, p1 = np * (id + 1) / nt;
+    if (!ep->prog) {
+        cv_panels(G, p0, p1, p1, Bp, ops, start, runs);
+        return;
+    }
+    for (int64_t p = p0; p < p1; p += CV_EP_PANELS) {
+        const int64_t pe = conv_min(p1, p + CV_EP_PANELS);
+        cv_panels(G, p, pe, p1, Bp, ops, start, runs);
+        gg__conv_ep_apply(ep, p * CV_NR, conv_min(total, pe * CV_NR));
+    }
+}
+
+static gg_status cv_forward(const gg_ctx *ctx, float *y, const float *x, const float *w, const gg_conv2d_shape *s,
+                            const conv_ep *ep) {
+    const int64_t T = s->kh * s->kw, K = s->c * T;
+    int64_t ty[CV_MAXTAPS], tx[CV_MAXTAPS];
+    for (int64_t ki = 0; ki < s->kh; ki++)
+        for (int64_t kj = 0; kj < s->kw; kj++) {
+            ty[ki * s->kw + kj] = ki - s->pad;
+            tx[ki * s->kw + kj] = kj - s->pad;
+        }
+    float *Ap = ctx->scratch, *slots = Ap + conv_round(cv_cdiv(s->oc, CV_MR) * CV_MR * K);
+    const cv_geo G = {x, s->c * s->h * s->w, s->h * s->w, s->h, s->w, s->c, s->stride, T, ty, tx,
+                      s->n, s->oh, s->ow, y, s->oc * s->oh * s->ow, s->oh * s->ow, s->ow, 1, s->oc, Ap,
+                      x + s->n * s->c * s->h * s->w};
+    const int nt = cv_team(conv_threads(ctx), cv_cdiv(s->n * s->oh * s->ow, CV_NR));
+    if (nt == 1) {
+        cv_fwd_body(&G, w, slots, K, ep, 0, 1);
+        return GG_OK;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+    {
+        cv_fwd_body(&G, w, slots, K, ep, omp_get_thread_num(), omp_get_num_threads());
+    }
+#endif
+    return GG_OK;
+}
+
+/* bwd_data phases: for ry in [0, S): taps ki with ki = ry + pad (mod S), ty = (ry + pad - ki) / S. */
+typedef struct cv_phases {
+    int n;
+    cv_geo g[4];
+    int64_t kis[4], kjs[4]; /* first ki / kj of the phase (steps of S) */
+    int64_t nki[4], nkj[4];
+    int64_t panels[4];
+    int64_t ty[CV_MAXTAPS], tx[CV_MAXTAPS];
+} cv_phases;
+
+static void cv_make_phases(cv_phases *ph, float *dx, const float *dy, float *Ap, const gg_conv2d_shape *s) {
+    const int64_t S = s->stride, P = s->pad;
+    int64_t toff = 0, aoff = 0;
+    ph->n = 0;
+    for (int64_t ry = 0; ry < S && ry < s->h; ry++)
+        for (int64_t rx = 0; rx < S && rx < s->w; rx++) {
+            const int i = ph->n++;
+            const int64_t ki0 = ((ry + P) % S), kj0 = ((rx + P) % S);
+            const int64_t nki = ki0 < s->kh ? (s->kh - ki0 + S - 1) / S : 0;
+            const int64_t nkj = kj0 < s->kw ? (s->kw - kj0 + S - 1) / S : 0;
+            int64_t *ty = ph->ty + toff, *tx = ph->tx + toff;
+            for (int64_t a = 0; a < nki; a++)
+                for (int64_t b = 0; b < nkj; b++) {
+                    ty[a * nkj + b] = (ry + P - (ki0 + a * S)) / S;
+                    tx[a * nkj + b] = (rx + P - (kj0 + b * S)) / S;
+                }
+            const int64_t T = nki * nkj, gh = (s->h - ry + S - 1) / S, gw = (s->w - rx + S - 1) / S;
+            ph->kis[i] = ki0;
+            ph->kjs[i] = kj0;
+            ph->nki[i] = nki;
+            ph->nkj[i] = nkj;
+            const cv_geo G = {dy, s->oc * s->oh * s->ow, s->oh * s->ow, s->oh, s->ow, s->oc, 1, T, ty, tx,
+                              s->n, gh, gw, dx + ry * s->w + rx, s->c * s->h * s->w, s->h * s->w, S * s->w, S,
+                              s->c, Ap + aoff, dy + s->n * s->oc * s->oh * s->ow};
+            ph->g[i] = G;
+            ph->panels[i] = cv_cdiv(s->n * gh * gw, CV_NR);
+            toff += T;
+            aoff += conv_round(cv_cdiv(s->c, CV_MR) * CV_MR * s->oc * T);
+        }
+}
+
+static void cv_bwd_data_body(const cv_phases *ph, const float *w, const gg_conv2d_shape *s, float *scr, int id, int nt) {
+    const int64_t mp = cv_cdiv(s->c, CV_MR), KH = s->kh, KW = s->kw, S = s->stride, C = s->c;
+    for (int64_t i = mp * id / nt; i < mp * (id + 1) / nt; i++)
+        for (int q = 0; q < ph->n; q++) {
+            const int64_t T = ph->nki[q] * ph->nkj[q], K = s->oc * T;
+            float *Ap = (float *)ph->g[q].Ap + i * K * CV_MR;
+            for (int64_t o = 0; o < s->oc; o++)
+                for (int64_t a = 0; a < ph->nki[q]; a++)
+                    for (int64_t b = 0; b < ph->nkj[q]; b++) {
+                        const int64_t ki = ph->kis[q] + a * S, kj = ph->kjs[q] + b * S;
+                        float *d = Ap + (o * T + a * ph->nkj[q] + b) * CV_MR;
+                        for (int64_t r = 0; r < CV_MR; r++) {
+                            const int64_t ci = i * CV_MR + r;
+                            d[r] = ci < C ? w[((o * C + ci) * KH + ki) * KW + kj] : 0.0f;
+                        }
+                    }
+        }
+#ifdef _OPENMP
+    if (nt > 1) {
+#pragma omp barrier
+    }
+#endif
+    const int64_t tmax = cv_cdiv(KH, S) * cv_cdiv(KW, S);
+    float *Bp;
+    cv_op *ops;
+    int32_t *start;
+    cv_run *runs;
+    cv_slot_ptrs(scr + id * cv_slot_floats(s->oc * tmax, conv_max(tmax, 1)), s->oc * tmax, conv_max(tmax, 1), &Bp, &ops,
+                 &start, &runs);
+    /* Panel p of every phase in turn: the phases interleave in dx, so its
+     * lines are written while in cache. Threads take ranges of p. The phases
+     * read nearly the same dy around panel p, so only the first prefetches
+     * the next panel (prefetching from every phase cost more than it saved). */
+    int64_t np = 0;
+    for (int q = 0; q < ph->n; q++) np = conv_max(np, ph->panels[q]);
+    const int64_t lo = np * id / nt, hi = np * (id + 1) / nt;
+    for (int64_t p = lo; p < hi; p++)
+        for (int q = 0; q < ph->n; q++) {
+            const cv_geo *G = &ph->g[q];
+            if (p >= ph->panels[q]) continue;
+            if (G->T > 0) {
+                cv_panels(G, p, p + 1, q == 0 ? conv_min(hi, ph->panels[q]) : 0, Bp, ops, start, runs);
+            } else { /* no tap reaches this phase: zeros */
+                const int64_t ghw = G->gh * G->gw, g1 = conv_min((p + 1) * CV_NR, G->nimg * ghw);
+                for (int64_t g = p * CV_NR; g < g1; g++) {
+                    const int64_t bi = g / ghw, qq = g - bi * ghw, gy = qq / G->gw, gx = qq - gy * G->gw;
+                    float *d = G->out + bi * G->out_b + gy * G->out_y + gx * G->out_x;
+                    for (int64_t m = 0; m < G->M; m++) d[m * G->out_m] = 0.0f;
+                }
+            }
+        }
+}
+
+static gg_status cv_bwd_data(const gg_ctx *ctx, float *dx, const float *dy, const float *w, const gg_conv2d_shape *s,
+                              const conv_ep *ep) {
+    cv_phases ph;
+    cv_make_phases(&ph, dx, dy, ctx->scratch, s);
+    const int64_t S = s->stride, T = s->kh * s->kw;
+    float *slots = ctx->scratch + conv_round(cv_cdiv(s->c, CV_MR) * CV_MR * s->oc * T) + S * S * CONV_ALIGN;
+    int64_t np = 0;
+    for (int q = 0; q < ph.n; q++) np = conv_max(np, ph.panels[q]);
+    const int nt = cv_team(conv_threads(ctx), np);
+    /* The phases interleave in dx, so a pixel is finished only when every
+     * phase's panels are: the epilogue waits for the team, then takes even
+     * shares (close to what each thread just wrote). */
+    const int64_t pixels = s->n * s->h * s->w;
+    if (nt == 1) {
+        cv_bwd_data_body(&ph, w, s, slots, 0, 1);
+        gg__conv_ep_apply(ep, 0, pixels);
+        return GG_OK;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+    {
+        const int id = omp_get_thread_num(), team = omp_get_num_threads();
+        cv_bwd_data_body(&ph, w, s, slots, id, team);
+        if (ep->prog) {
+#pragma omp barrier
+            gg__conv_ep_apply(ep, pixels * id / team, pixels * (id + 1) / team);
+        }
+    }
+#endif
+    return GG_OK;
+}
+
+/* Images [b0, b1) -> dwp (oc, ckk), their sum: blocks of kb pixels, each
+ * dwT (ckk, ocp) (+)= col_blk (ckk, kb) * dyT_blk (kb, ocp), then dwp = dwT^T. */
+static GG__TGT_AVX512 void cv_wf_chunk(const cv_geo *G, float *slot, float *dwp, const float *dy, int64_t b0, int64_t b1,
+                                    const gg_conv2d_shape *s) {
+    const int64_t ckk = s->c * s->kh * s->kw, kb = cv_wf_kb(s), ocp = cv_cdiv(s->oc, CV_NR) * CV_NR;
+    const int64_t ohw = s->oh * s->ow, ys = s->oc * ohw, T = s->kh * s->kw;
+    float *col = slot, *dyT = col + conv_round(ckk * kb), *dwT = dyT + conv_round(kb * ocp);
+    float *unusedB;
+    cv_op *ops;
+    int32_t *start;
+    cv_run *runs;
+    cv_slot_ptrs(dwT + conv_round(ckk * ocp), 0, T, &unusedB, &ops, &start, &runs);
+    const int64_t p0 = b0 * ohw, p1 = b1 * ohw;
+    float tmp[CV_NR] __attribute__((aligned(64)));
+    for (int64_t k0 = p0; k0 < p1; k0 += kb) {
+        const int64_t k1 = conv_min(p1, k0 + kb), npp = cv_cdiv(k1 - k0, CV_NR);
+        for (int64_t pp = 0; pp < npp; pp++) {
+            const int64_t g0 = k0 + pp * CV_NR, g1 = conv_min(k1, g0 + CV_NR);
+            const int nr = cv_runs(runs, g0, g1, G->gh, G->gw, G->sg == 1 ? CV_NR : 32 / G->sg);
+            cv_ops(ops, start, runs, nr, G);
+            cv_pack(col + pp * ckk * CV_NR, CV_NR, ops, start, G);
+            /* dy rows of these pixels, transposed into dyT */
+            for (int64_t o = 0; o < s->oc; o++) {
+                __m512 v0 = _mm512_setzero_ps(), v1 = _mm512_setzero_ps();
+                for (int64_t g = g0; g < g1;) {
+                    const int64_t b = g / ohw, q = g - b * ohw, e = conv_min(g1, (b + 1) * ohw);
+                    const int64_t l0 = g - g0, l1 = e - g0;
+                    const uint32_t m = (uint32_t)(((1ull << (l1 - l0)) - 1) << l0);
+                    const float *src = dy + b * ys + o * ohw + q - l0;
+                    if ((__mmask16)m) v0 = _mm512_mask_loadu_ps(v0, (__mmask16)m, src);
+                    if ((__mmask16)(m >> 16)) v1 = _mm512_mask_loadu_ps(v1, (__mmask16)(m >> 16), src + 16);
+                    g = e;
+                }
+                _mm512_store_ps(tmp, v0);
+                _mm512_store_ps(tmp + 16, v1);
+                float *d = dyT + pp * CV_NR * ocp + o;
+                for (int l = 0; l < CV_NR; l++) d[l * ocp] = tmp[l];
+            }
+        }
+        /* pixels past k1 are zero in col and dyT; while the block computes,
+         * fetch the next block's x and dy (the packer's reads are scattered) */
+        const int64_t k2 = conv_min(p1, k1 + kb);
+        for (int64_t g = k1; g < k2; g += CV_NR) cv_prefetch(G, g, conv_min(k2, g + CV_NR), runs);
+        for (int64_t g = k1; g < k2;) {
+            const int64_t b = g / ohw, q = g - b * ohw, e = conv_min(k2, (b + 1) * ohw);
+            for (int64_t o = 0; o < s->oc; o++) {
+                const char *r = (const char *)(dy + b * ys + o * ohw);
+                for (int64_t xb = q * 4 & ~(int64_t)63; xb < (e - b * ohw) * 4; xb += 64) _mm_prefetch(r + xb, _MM_HINT_T0);
+            }
+            g = e;
+        }
+        const int acc = k0 != p0;
+        for (int64_t n0 = 0; n0 < s->oc; n0 += CV_NR) {
+            const int64_t nn = conv_min(CV_NR, s->oc - n0);
+            for (int64_t m0 = 0; m0 < ckk; m0 += CV_MR) {
+                const int rows = (int)conv_min(CV_MR, ckk - m0);
+                float *sp = dwT + m0 * ocp + n0;
+                const uint32_t m = nn >= 32 ? 0xFFFFFFFFu : (uint32_t)((1ull << nn) - 1);
+                cv_ukr_chunked(rows, npp, col + m0 * CV_NR, ckk * CV_NR, dyT + n0, ocp, &sp, &m, 1, ocp, acc);
+            }
+        }
+    }
+    for (int64_t o = 0; o < s->oc; o++)
+        for (int64_t k = 0; k < ckk; k++) dwp[o * ckk + k] = dwT[k * ocp + o];
+}
+
+/* Chunk j holds images [n*j/chunks, n*(j+1)/chunks); chunk 0 sums into dw, the
+ * others into partials that are then added to dw in chunk order. n >= 1. */
+static gg_status cv_bwd_filter(const gg_ctx *ctx, float *dw, const float *x, const float *dy, const gg_conv2d_shape *s) {
+    const int64_t T = s->kh * s->kw, wsz = s->oc * s->c * T, n = s->n;
+    const int64_t chunks = conv_min(n, CONV_WCHUNKS);
+    int64_t ty[CV_MAXTAPS], tx[CV_MAXTAPS];
+    for (int64_t ki = 0; ki < s->kh; ki++)
+        for (int64_t kj = 0; kj < s->kw; kj++) {
+            ty[ki * s->kw + kj] = ki - s->pad;
+            tx[ki * s->kw + kj] = kj - s->pad;
+        }
+    const cv_geo G = {x, s->c * s->h * s->w, s->h * s->w, s->h, s->w, s->c, s->stride, T, ty, tx,
+                      s->n, s->oh, s->ow, 0, 0, 0, 0, 0, 0, 0, x + s->n * s->c * s->h * s->w};
+    const int t = conv_threads(ctx), nt = t > 1 && chunks >= t ? t : 1;
+    const int64_t slot = cv_wf_slot(s), pstride = conv_round(wsz);
+    float *partials = ctx->scratch + t * slot;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#endif
+    for (int64_t j = 0; j < chunks; j++) {
+        cv_wf_chunk(&G, ctx->scratch + conv_tid() * slot, j == 0 ? dw : partials + (j - 1) * pstride, dy, n * j / chunks,
+                    n * (j + 1) / chunks, s);
+    }
+    if (chunks > 1) gg__conv_add_chunks(ctx, dw, partials, wsz, chunks, pstride);
+    return GG_OK;
+}
+#endif
+
+int gg__conv_igemm_takes(const gg_ctx *ctx, const gg_conv2d_shape *s, int kind) {
+    switch (kind) {
+    case CONV_FWD: return cv_use_fwd(ctx, s);
+    case CONV_BWD_DATA: return cv_use_bwd_data(ctx, s);
+    default: return cv_use_bwd_filter(ctx, s);
+    }
+}
+
+int64_t gg__conv_igemm_scratch(const gg_conv2d_shape *s, int t, int kind) {
+    switch (kind) {
+    case CONV_FWD: return cv_fwd_scratch(s, t);
+    case CONV_BWD_DATA: return cv_bwd_data_scratch(s, t);
+    default: return cv_bwd_filter_scratch(s, t);
+    }
+}
+
+#if GG__X86
+gg_status gg__conv_igemm(const gg_ctx *ctx, int kind, float *out, const float *a, const float *b,
+                         const gg_conv2d_shape *s, const conv_ep *ep) {
+    switch (kind) {
+    case CONV_FWD: return cv_forward(ctx, out, a, b, s, ep);
+    case CONV_BWD_DATA: return cv_bwd_data(ctx, out, a, b, s, ep);
+    default: return cv_bwd_filter(ctx, out, a, b, s);
+    }
+}
+#endif
