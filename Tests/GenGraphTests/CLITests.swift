@@ -18,16 +18,8 @@ final class CLITests: XCTestCase {
     /// Runs gengraph with `arguments`; returns (exit status, stdout + stderr).
     func gengraph(_ arguments: [String]) throws -> (Int32, String) {
         let binary = try XCTUnwrap(Self.binary, "the gengraph binary is not built next to the tests")
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try Prerequisites.run([binary.path] + arguments)
+        return (result.status, result.output)
     }
 
     func temporaryPath(_ name: String) -> String {

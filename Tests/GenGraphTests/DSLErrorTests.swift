@@ -46,6 +46,19 @@ final class DSLErrorTests: XCTestCase {
             """)
     }
 
+    /// A generated model's very long line is quoted only around the column, so the message stays readable.
+    func testLongLinesAreQuotedAroundTheColumn() {
+        let padding = String(repeating: "x + ", count: 5000)
+        let text = model(line5: "h = " + padding + "@ + x")
+        let column = 5 + padding.count
+        let window = String(padding.suffix(DSLError.quotedContext))
+        assertError(text, """
+            m.gg:5:\(column): error: unexpected character '@'
+            ...\(window)@ + x
+            \(String(repeating: " ", count: 3 + DSLError.quotedContext))^
+            """)
+    }
+
     func testUnknownLayerFunctionAndName() {
         assertError(model(line5: "h = x -> conv3(16, 3) as c"), """
             m.gg:5:10: error: unknown layer 'conv3' (did you mean 'conv'?)

@@ -18,11 +18,22 @@ public struct DSLError: Error, Equatable, CustomStringConvertible {
     /// The first line alone: `file:line:col: error: message`.
     public var summary: String { "\(location): error: \(message)" }
 
-    /// The summary, the source line, and a caret under the column.
+    /// How much of a long source line (over twice this) the caret display quotes on each side of the column.
+    static let quotedContext = 60
+
+    /// The summary, the source line, and a caret under the column. A long line (a generated
+    /// model's) is quoted only around the column, with `...` where it was cut.
     public var description: String {
+        let characters = Array(sourceLine)
+        let column = min(max(location.column - 1, 0), characters.count)
+        let long = characters.count > 2 * Self.quotedContext
+        let start = long ? max(column - Self.quotedContext, 0) : 0
+        let end = long ? min(column + Self.quotedContext, characters.count) : characters.count
+        let before = start > 0 ? "..." : ""
+        let quoted = before + String(characters[start..<end]) + (end < characters.count ? "..." : "")
         // Copy tabs so the caret lines up however the terminal renders them.
-        let lead = sourceLine.prefix(max(location.column - 1, 0)).map { $0 == "\t" ? "\t" : " " }.joined()
-        return "\(summary)\n\(sourceLine)\n\(lead)^"
+        let lead = String(repeating: " ", count: before.count) + characters[start..<column].map { $0 == "\t" ? "\t" : " " }.joined()
+        return "\(summary)\n\(quoted)\n\(lead)^"
     }
 }
 
