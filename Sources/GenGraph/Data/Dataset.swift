@@ -8,8 +8,8 @@ public enum PixelEncoding: Sendable {
     case symmetric
     /// 1 where `u8 / 255 > 0.5`, else 0.
     case binarized
-    /// The byte itself, 0 ... 255, for models that dequantise it themselves (`u8 + U(0, 1)`,
-    /// a flow's likelihood of continuous pixels): their images live in [0, 256].
+    /// The byte itself, 0 ... 255, for models that dequantise it themselves (x = (u8 + v) / 256
+    /// with v ~ U(0, 1), a flow's likelihood of continuous pixels); their samples are in [0, 1].
     case bytes
 
     /// The encoded value of every possible byte; a table lookup keeps conversion cheap and

@@ -300,12 +300,7 @@ extension ModelDefinition {
 }
 
 extension PixelEncoding {
-    /// The value range images of this encoding take (a dequantised byte, `u8 + v` with v in [0, 1), is below 256).
-    public var range: ClosedRange<Float> {
-        switch self {
-        case .symmetric: return -1...1
-        case .bytes: return 0...256
-        case .unitInterval, .binarized: return 0...1
-        }
-    }
+    /// The value range images of this encoding take, samples included: a model of `bytes`
+    /// dequantises them to x = (u8 + v) / 256 in [0, 1) and samples in [0, 1].
+    public var range: ClosedRange<Float> { self == .symmetric ? -1...1 : 0...1 }
 }

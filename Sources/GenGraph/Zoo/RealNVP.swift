@@ -78,9 +78,9 @@ enum RealNVPZoo {
                           metrics: metrics)
     }
 
-    /// z ~ N(0, temperature^2 I) through the inverse flow, clamped, in the bytes' range [0, 256].
+    /// z ~ N(0, temperature^2 I) through the inverse flow, clamped to [0, 1].
     static func sampler(_ g: Graph, _ n: Int, _ temperature: Float) throws -> (labels: Tensor?, output: SampleGraph.Output) {
         let z = try g.randomNormal([n, 1, 28, 28]) * temperature
-        return (nil, .images(try fromLatent(z).clamp(0, 1) * 256))
+        return (nil, .images(try fromLatent(z).clamp(0, 1)))
     }
 }
