@@ -19,7 +19,7 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Class label for conditional models (default: 0..9 cycling).")
     var label: Int?
 
-    @Option(help: "Models that take one (realnvp): scale the latent noise by T, finite and >= 0 (default 1).")
+    @Option(help: ArgumentHelp("Models that take one (realnvp): scale the latent noise by T, finite and >= 0 (default 1).", valueName: "T"))
     var temperature: Float?
 
     @Flag(help: "PixelCNN: every pixel on the full canvas with one compiled plan (default: only the rows filled so far, one plan per height, about half the work).")

@@ -5,7 +5,7 @@ extension Builtin {
     static let layers: [String: Builtin] = {
         var table: [String: Builtin] = [:]
         let x = ParameterSpec("x"), stride = ParameterSpec("stride", .value(.integer(1))), pad = ParameterSpec("pad", .value(.integer(0)))
-        let initValue = ParameterSpec("init", .optional)
+        let initValue = ParameterSpec("init", .optional, keywordOnly: true)
         let conv = [x, ParameterSpec("channels"), ParameterSpec("kernel"), stride, pad, initValue]
 
         table["dense"] = Builtin([x, ParameterSpec("units"), initValue], isLayer: true) { a, c in
@@ -33,7 +33,7 @@ extension Builtin {
             .tensor(try a.tensor("x").batchNorm(name: c.layerName, training: c.training, momentum: a.float("momentum", .probability),
                                                 epsilon: a.float("eps", .positive), gammaInit: c.initScheme.gamma))
         }
-        table["param"] = Builtin([ParameterSpec("shape"), ParameterSpec("init", .value(.integer(0)))], isLayer: true) { a, c in
+        table["param"] = Builtin([ParameterSpec("shape"), ParameterSpec("init", .value(.integer(0)), keywordOnly: true)], isLayer: true) { a, c in
             .tensor(try c.graph.parameter(c.layerName, a.shape("shape"), initializer: .constant(a.float("init"))))
         }
         return table
