@@ -23,6 +23,13 @@ final class DSLFlowConstructTests: XCTestCase {
         }
     }
 
+    /// docs/dsl.md shows realnvp.gg whole; the two must not drift apart.
+    func testTheDocsShowRealNVPsSource() throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/dsl.md").standardized
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        XCTAssertTrue(text.contains("```\n" + (try XCTUnwrap(DSLZoo.source(named: "realnvp"))) + "```\n"))
+    }
+
     // MARK: Instances and several values
 
     /// `f(...) as P` names the layers the call builds `P.<layer>`, through nested calls too;
