@@ -58,6 +58,19 @@ final class DSLFlowConstructTests: XCTestCase {
         XCTAssertEqual(d.functionNames, [])
     }
 
+    /// An instance made inside a network belongs to it (`N.p.<layer>`), so `over N` trains it.
+    func testAnInstanceInsideANetworkBelongsToIt() throws {
+        let d = try definition([
+            "def layer(h) = h -> dense(3) as fc",
+            "network N(h) = layer(flatten(h)) as first -> dense(2) as out",
+            "loss = mean(N(x))",
+            "minimize loss over N with sgd(0.1)",
+        ])
+        let model = try d.instantiate()
+        XCTAssertEqual(parameterNames(model.graph), ["N.first.fc.weight", "N.first.fc.bias", "N.out.weight", "N.out.bias"])
+        XCTAssertEqual(model.objectives[0].parameters.count, 4)
+    }
+
     /// A function called both as an instance and plainly keeps its own layers, and stays callable.
     func testAFunctionAlsoCalledPlainlyStaysCallable() throws {
         let d = try definition([

@@ -4,7 +4,8 @@
 /// parameters (a GAN's D on real and fake images); a call `f(...) as P`
 /// prefixes the names of the layers it builds with `P.` while lowering.
 struct LayerNaming {
-    /// Full layer names (`D.l1`, `enc1`, `dense0`) by call-site location, before any call's prefix.
+    /// Full layer names (`D.l1`, `enc1`, `dense0`) by call-site location, before any call's prefix;
+    /// for a call `f(...) as p`, the prefix it gives the layers it builds (`p`, or `N.p` in network N).
     private(set) var names: [SourceLocation: String] = [:]
     private var used: [String: SourceLocation] = [:]
     private var counters: [String: Int] = [:]
@@ -84,6 +85,8 @@ struct LayerNaming {
         guard let builtin = Builtin.all[c.callee] else {
             if declared.contains(c.callee) {
                 calls.append((c.callee, enclosing, c.layerName != nil))
+                // An instance inside a network belongs to it: `f(x) as p` in network N is `N.p`.
+                if let (path, _) = c.layerName { names[c.location] = prefix + path }
                 return
             }
             if defined.contains(c.callee) {

@@ -150,7 +150,7 @@ struct Lowering {
             if let label = values.first(where: { $0.label != nil }) {
                 throw Diagnostic("'\(c.callee)' takes positional arguments only", at: label.location)
             }
-            return try apply(f, values.map(\.value), at: c.location, instance: c.layerName?.path)
+            return try apply(f, values.map(\.value), at: c.location, instance: c.layerName == nil ? nil : layerNames[c.location])
         }
         guard let builtin = Builtin.all[c.callee] else {
             // LayerNaming rejected unknown callees before lowering started.
