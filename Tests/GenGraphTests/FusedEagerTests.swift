@@ -146,7 +146,7 @@ final class FusedEagerTests: XCTestCase {
 final class FusedThreadDeterminismTests: XCTestCase {
     func testFusedTrainingIsBitIdenticalOnOneAndTwoThreads() throws {
         // Batches large enough that the kernels split work across threads.
-        for (name, batch) in [("vae", 128), ("dcgan", 16), ("pixelcnn", 8)] {
+        for (name, batch) in [("vae", 128), ("dcgan", 16), ("pixelcnn", 8), ("realnvp", 8)] {
             var results: [[UInt32]] = []
             for threads in [1, 2] {
                 let model = try Zoo.model(named: name)!.instantiate(batch: batch)
