@@ -5,7 +5,7 @@ import GenGraph
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "A trained model's test metrics (docs/zoo.md): negative ELBO, NLL, test loss or accuracy.")
+        abstract: "A trained model's test metrics (docs/zoo.md): negative ELBO, NLL, bits per dimension, test loss or accuracy.")
 
     @Argument(help: "A run directory or a checkpoint written by `gengraph train`.")
     var source: String
@@ -15,6 +15,9 @@ struct EvalCommand: ParsableCommand {
 
     @Option(help: "Also the importance-weighted estimate of -log p(x) with K samples (VAE family).")
     var iw: Int?
+
+    @Option(name: .customLong("dequant"), help: ArgumentHelp("Evaluate every test image K times, each with fresh noise (a flow's dequantisation), and average (default 1).", valueName: "K"))
+    var draws: Int?
 
     @Option(help: "Use only the first N test images.")
     var limit: Int?
@@ -26,6 +29,7 @@ struct EvalCommand: ParsableCommand {
 
     func validate() throws {
         try requireCount("--iw", iw, in: 1...RunLimits.importanceSamples)
+        try requireCount("--dequant", draws, in: 1...RunLimits.evaluationDraws)
         try requireCount("--limit", limit, in: 1...Int.max)
     }
 
@@ -35,10 +39,11 @@ struct EvalCommand: ParsableCommand {
             let config = try runOptions.config()
             let test = try MNISTDataset.split(.test, directory: data, limit: limit)
             let evaluator = Evaluator(definition: trained.definition, parameters: trained.parameters, config: config)
-            var results = try evaluator.evaluate(test).map { ("test_" + $0.name, $0.value) }
+            var results = try evaluator.evaluate(test, draws: draws ?? 1).map { ("test_" + $0.name, $0.value) }
             if let iw { results.append(("test_neg_log_px_iw\(iw)", try evaluator.importanceWeightedNLL(test, samples: iw))) }
             if json {
                 var object: [String: Any] = ["model": trained.definition.name, "step": trained.metadata.step, "test_images": test.count]
+                if let draws { object["dequant"] = draws }
                 for (name, value) in results { object[name] = value }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))

@@ -19,6 +19,9 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Class label for conditional models (default: 0..9 cycling).")
     var label: Int?
 
+    @Option(help: ArgumentHelp("Models that take one (realnvp): scale the latent noise by T, finite and >= 0 (default 1).", valueName: "T"))
+    var temperature: Float?
+
     @Flag(help: "PixelCNN: every pixel on the full canvas with one compiled plan (default: only the rows filled so far, one plan per height, about half the work).")
     var fullCanvas = false
 
@@ -27,6 +30,9 @@ struct SampleCommand: ParsableCommand {
     func validate() throws {
         try requireCount("--n", n, in: 1...RunLimits.images)
         if !(out.hasSuffix(".png") || out.hasSuffix(".npy")) { throw ValidationError("--out must end in .png or .npy, got '\(out)'") }
+        if let temperature, !(temperature.isFinite && temperature >= 0) {
+            throw ValidationError("--temperature must be a finite number >= 0, got \(temperature)")
+        }
     }
 
     func run() throws {
@@ -37,7 +43,7 @@ struct SampleCommand: ParsableCommand {
             let start = Date()
             var sampler = Sampler(definition: trained.definition, parameters: trained.parameters, config: config)
             sampler.fullCanvas = fullCanvas
-            let images = try sampler.sample(count: n, labels: labels)
+            let images = try sampler.sample(count: n, labels: labels, temperature: temperature)
             if out.hasSuffix(".npy") {
                 try NPYArray(shape: images.shape.dims, values: images.scalars).write(to: out)
             } else {

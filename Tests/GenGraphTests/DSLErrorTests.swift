@@ -104,7 +104,7 @@ final class DSLErrorTests: XCTestCase {
                                          ^
             """)
         assertError(model(line5: "h = x -> conv(16, 3, strid=2)"), """
-            m.gg:5:22: error: 'conv' has no argument 'strid' (it takes x, channels, kernel, stride, pad)
+            m.gg:5:22: error: 'conv' has no argument 'strid' (it takes x, channels, kernel, stride, pad, init)
             h = x -> conv(16, 3, strid=2)
                                  ^
             """)

@@ -115,6 +115,10 @@ final class HostileModelTests: XCTestCase {
             ("h = reshape(x, [-1, \(huge), \(huge)])", "m.gg:6:5: error: reshape: shape [\(huge),\(huge)] has more than"),
             ("h = one_hot(reshape(x, [-1]), \(huge))", "m.gg:6:5: error: one_hot: shape [3136,\(huge)] has more than"),
             ("h = zeros([1, 1, 1, 1, 1, 1, 1, 1, 1])", "m.gg:6:5: error: const: shape [1,1,1,1,1,1,1,1,1] has 9 axes; at most 8"),
+            ("h = checkerboard([\(huge), 4])", "m.gg:6:5: error: checkerboard: shape [\(huge),4] has more than"),
+            ("h = checkerboard([65536, 65537], 1)", "m.gg:6:5: error: checkerboard: shape [65536,65537] has more than"),
+            ("h = param([\(huge), 2]) as big", "m.gg:6:5: error: param: shape [\(huge),2] has more than"),
+            ("h = x -> flatten -> dense(1, init=1e39)", "m.gg:6:30: error: argument 'init' of 'dense' must be a number within the range of f32"),
         ]
         for (line, expected) in cases {
             XCTAssertTrue(summary(model(line)).hasPrefix(expected), "\(line): \(summary(model(line)))")

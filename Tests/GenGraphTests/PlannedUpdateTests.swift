@@ -5,14 +5,15 @@ import XCTest
 /// each as soon as the parameter's gradient is done and nothing later reads the parameter.
 final class PlannedUpdateTests: XCTestCase {
     /// Bit for bit what the same plan computes when the optimiser runs after it: Adam (vae),
-    /// a GAN's generator step that reads the discriminator's parameters, RMSProp with clipping (wgan).
+    /// a GAN's generator step that reads the discriminator's parameters, RMSProp with clipping (wgan),
+    /// Adam on gradients clipped to a global norm (realnvp: no update before the norm of all of them).
     /// An update placed before a read of its parameter would change later gradients.
     func testPlannedUpdatesEqualUpdatesAfterThePlan() throws {
-        for name in ["vae", "gan", "wgan"] {
+        for name in ["vae", "gan", "wgan", "realnvp"] {
             let model = try Zoo.model(named: name)!.instantiate(batch: 8)
             let trainer = try Trainer(model: model, config: RunConfig(threads: 2, seed: 3, mode: .fused))
             let feeds = try (0..<3).map { try trainer.feeds(FusedEagerTests.batch(model, seed: UInt64($0))) }
-            try assertPlannedEqualsAfter(model.graph, model.objectives.map { ($0.loss, $0.parameters, $0.rule, $0.clip) },
+            try assertPlannedEqualsAfter(model.graph, model.objectives.map { ($0.loss, $0.parameters, $0.rule, $0.clip, $0.clipNorm) },
                                          feeds: feeds, name)
         }
     }
@@ -30,20 +31,20 @@ final class PlannedUpdateTests: XCTestCase {
                 let pixels: [Float] = (0..<(16 * 300)).map { i in Float((i * 7 + k * 13) % 101) / 50 - 1 }
                 feeds.append(["x": try TensorValue(shape: [16, 300], scalars: pixels)])
             }
-            try assertPlannedEqualsAfter(g, [(loss, g.parameters, rule, nil)], feeds: feeds, "\(rule)")
+            try assertPlannedEqualsAfter(g, [(loss, g.parameters, rule, nil, nil)], feeds: feeds, "\(rule)")
         }
     }
 
     /// Trains `objectives` on `feeds` twice in fused mode: with the plan applying the updates,
     /// and with the plan computing gradients that the optimiser applies after it.
-    private func assertPlannedEqualsAfter(_ graph: Graph, _ objectives: [(Tensor, [Tensor], OptimizerRule, ClosedRange<Float>?)],
+    private func assertPlannedEqualsAfter(_ graph: Graph, _ objectives: [(Tensor, [Tensor], OptimizerRule, ClosedRange<Float>?, Float?)],
                                           feeds: [[String: TensorValue]], _ name: String,
                                           file: StaticString = #filePath, line: UInt = #line) throws {
         let config = RunConfig(threads: 2, seed: 3, mode: .fused)
         let planned = try Session(graph: graph, config: config)
         let after = try Session(graph: graph, config: config)
         func steps(_ s: Session) throws -> [TrainingStep] {
-            try objectives.map { try s.minimize($0.0, over: $0.1, using: $0.2, clip: $0.3) }
+            try objectives.map { try s.minimize($0.0, over: $0.1, using: $0.2, clip: $0.3, clipNorm: $0.4) }
         }
         let (plannedSteps, afterSteps) = (try steps(planned), try steps(after))
         for (k, feed) in feeds.enumerated() {

@@ -41,7 +41,7 @@ final class ThreadDeterminismTests: XCTestCase {
     /// Batches large enough that row-parallel reductions, per-thread images and bwd_filter
     /// chunks come into play.
     func testLargerBatchesTrainBitIdenticallyOnOneTwoAndThreeThreads() throws {
-        for (name, batch) in [("vae", 128), ("dcgan", 16), ("pixelcnn", 8)] {
+        for (name, batch) in [("vae", 128), ("dcgan", 16), ("pixelcnn", 8), ("realnvp", 8)] {
             try assertSameOnOneTwoAndThreeThreads(name, batch: batch)
         }
     }

@@ -36,7 +36,9 @@ enum BinaryOperator: String {
 }
 
 /// `f(a, b, k=v)`, or a pipeline stage `a -> f(b)` (the piped value is the
-/// first argument), optionally naming the layer it declares: `as enc1`.
+/// first argument), optionally naming the layer it declares: `as enc1`. On a
+/// call of a `def` or `network`, `as couplings.0` prefixes every layer the call
+/// builds: an instance of the function with parameters of its own.
 struct Call {
     let callee: String
     let location: SourceLocation
@@ -50,14 +52,15 @@ struct Argument {
     let location: SourceLocation
 }
 
-/// `name = expression`.
+/// `name = expression`, or `a, b = expression` for a function that returns several values.
 struct Assignment {
-    let name: String
+    let names: [String]
     let value: Expression
     let location: SourceLocation
 }
 
-/// Local assignments and a result: `{ h = ...; return h }` or `= expression`.
+/// Local assignments and a result: `{ h = ...; return h }` or `= expression`;
+/// `return a, b` returns several values (a list).
 struct Body {
     let assignments: [Assignment]
     let result: Expression
@@ -86,12 +89,13 @@ struct InputDeclaration {
     let location: SourceLocation
 }
 
-/// `minimize loss over D with adam(lr) clip(-0.01, 0.01)`.
+/// `minimize loss over D with adam(lr) clip(-0.01, 0.01)`, or `... clip_norm(100)`.
 struct ObjectiveDeclaration {
     let loss: String
     let networks: [(name: String, location: SourceLocation)]
     let optimizer: Call
     let clip: Call?
+    let clipNorm: Call?
     let location: SourceLocation
 }
 
@@ -103,10 +107,12 @@ struct PhaseDeclaration {
     let location: SourceLocation
 }
 
-/// `sample n, y { ... }`: images from the prior, `n` at a time, with labels `y` for conditional models.
+/// `sample n, y { ... }`: images from the prior, `n` at a time, with labels `y` for conditional models;
+/// `sample n, temperature t { ... }` binds the sampler's temperature (1 unless asked) to `t`.
 struct SampleDeclaration {
     let count: String
     let labels: String?
+    let temperature: String?
     let body: Body
     let location: SourceLocation
 }

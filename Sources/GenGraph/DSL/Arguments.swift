@@ -1,4 +1,5 @@
-/// A built-in's parameter: required, optional (absent means "not given"), or with a default.
+/// A built-in's parameter: required, optional (absent means "not given"), or with a default;
+/// a keyword-only one is given by name alone (`init=0`), never by position.
 struct ParameterSpec {
     enum Default {
         case required
@@ -8,10 +9,12 @@ struct ParameterSpec {
 
     let name: String
     let defaultValue: Default
+    let isKeywordOnly: Bool
 
-    init(_ name: String, _ defaultValue: Default = .required) {
+    init(_ name: String, _ defaultValue: Default = .required, keywordOnly: Bool = false) {
         self.name = name
         self.defaultValue = defaultValue
+        isKeywordOnly = keywordOnly
     }
 }
 
@@ -53,6 +56,7 @@ struct Arguments {
         self.callee = callee
         self.location = location
         self.graph = graph
+        let positional = specs.filter { !$0.isKeywordOnly }
         var position = 0
         for v in values {
             if let label = v.label {
@@ -65,11 +69,11 @@ struct Arguments {
             } else if variadic {
                 rest.append(v)
             } else {
-                guard position < specs.count else {
-                    throw Diagnostic("'\(callee)' takes at most \(specs.count) argument\(specs.count == 1 ? "" : "s"), got \(values.count)",
+                guard position < positional.count else {
+                    throw Diagnostic("'\(callee)' takes at most \(positional.count) argument\(positional.count == 1 ? "" : "s"), got \(values.filter { $0.label == nil }.count)",
                                      at: v.location)
                 }
-                bound[specs[position].name] = v
+                bound[positional[position].name] = v
                 position += 1
             }
         }

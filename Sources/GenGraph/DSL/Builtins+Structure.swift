@@ -1,4 +1,4 @@
-/// Shape and movement ops, pooling, one-hot, and autoregressive sampling.
+/// Shape and movement ops, shapes as lists, masks, pooling, one-hot, and autoregressive sampling.
 extension Builtin {
     static let structure: [String: Builtin] = {
         var table: [String: Builtin] = [:]
@@ -24,6 +24,10 @@ extension Builtin {
                     ?? { throw Diagnostic("'concat' joins tensors, got \(part.value.kindDescription)", at: part.location) }()
             }
             return .tensor(try concat(parts, axis: a.integer("axis")))
+        }
+        table["shape"] = Builtin([x]) { a, _ in .list(try a.tensor("x").shape.dims.map { .integer($0) }) }
+        table["checkerboard"] = Builtin([ParameterSpec("shape"), ParameterSpec("parity", .value(.integer(0)))]) { a, _ in
+            .tensor(try a.graph.checkerboard(a.shape("shape"), parity: a.integer("parity")))
         }
         table["one_hot"] = Builtin([ParameterSpec("labels"), ParameterSpec("depth")]) { a, _ in
             .tensor(try a.tensor("labels").oneHot(depth: a.integer("depth", atLeast: 1)))

@@ -1,20 +1,43 @@
 /// The static pass before lowering: gives every layer call site its parameter
 /// name, and checks calls that need no graph to check. A layer's name is a
 /// property of where it is written, so calling a network twice reuses its
-/// parameters (a GAN's D on real and fake images).
+/// parameters (a GAN's D on real and fake images); a call `f(...) as P`
+/// prefixes the names of the layers it builds with `P.` while lowering.
 struct LayerNaming {
-    /// Full layer names (`D.l1`, `enc1`, `dense0`) by call-site location.
+    /// Full layer names (`D.l1`, `enc1`, `dense0`) by call-site location, before any call's prefix;
+    /// for a call `f(...) as p`, the prefix it gives the layers it builds (`p`, or `N.p` in network N).
     private(set) var names: [SourceLocation: String] = [:]
     private var used: [String: SourceLocation] = [:]
     private var counters: [String: Int] = [:]
     private var declared: Set<String> = []
     private var defined: Set<String> = []
+    /// The function whose body is being visited (nil at the top level).
+    private var enclosing: String?
+    /// Every call of a `def` or `network`: who calls it (nil: the top level) and whether with `as`.
+    private var calls: [(callee: String, caller: String?, prefixed: Bool)] = []
 
-    static func resolve(_ model: ModelDeclaration) throws -> [SourceLocation: String] {
+    /// Layer names by call site, and the functions that are instance templates: called, and
+    /// only ever with `as` or from other templates, so their layers exist only under prefixes.
+    static func resolve(_ model: ModelDeclaration) throws -> (names: [SourceLocation: String], templates: Set<String>) {
         var naming = LayerNaming()
         for case .function(let f) in model.declarations { naming.defined.insert(f.name) }
         for declaration in model.declarations { try naming.visit(declaration) }
-        return naming.names
+        return (naming.names, naming.templates())
+    }
+
+    /// The largest set of called functions each of whose calls is prefixed or made by a member.
+    private func templates() -> Set<String> {
+        var templates = Set(calls.map(\.callee))
+        var changed = true
+        while changed {
+            changed = false
+            for call in calls where templates.contains(call.callee) && !call.prefixed {
+                if let caller = call.caller, templates.contains(caller) { continue }
+                templates.remove(call.callee)
+                changed = true
+            }
+        }
+        return templates
     }
 
     private mutating func visit(_ declaration: Declaration) throws {
@@ -27,6 +50,8 @@ struct LayerNaming {
             if declared.contains(f.name) { throw Diagnostic("'\(f.name)' is already defined", at: f.location) }
             if Set(f.parameters).count != f.parameters.count { throw Diagnostic("'\(f.name)' repeats a parameter name", at: f.location) }
             // Declared after its body, so a function cannot call itself: lowering always terminates.
+            enclosing = f.name
+            defer { enclosing = nil }
             try visit(f.body, prefix: f.isNetwork ? f.name + "." : "")
             declared.insert(f.name)
         case .assignment(let a): try visit(a.value, prefix: "")
@@ -59,7 +84,9 @@ struct LayerNaming {
     private mutating func name(_ c: Call, prefix: String) throws {
         guard let builtin = Builtin.all[c.callee] else {
             if declared.contains(c.callee) {
-                if let (_, l) = c.layerName { throw Diagnostic("'as' names a layer, and '\(c.callee)' is a function", at: l) }
+                calls.append((c.callee, enclosing, c.layerName != nil))
+                // An instance inside a network belongs to it: `f(x) as p` in network N is `N.p`.
+                if let (path, _) = c.layerName { names[c.location] = prefix + path }
                 return
             }
             if defined.contains(c.callee) {

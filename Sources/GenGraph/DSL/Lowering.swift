@@ -15,19 +15,29 @@ struct Lowering {
     let canvas: (name: String, shape: Shape)?
     /// What this build has used of `DSLLimits`, shared by every copy of this lowering.
     let budget = LoweringBudget()
+    /// Prepended to every layer name: the `as` prefixes of the function calls being lowered (`couplings.0.`).
+    var layerPrefix = ""
 
     /// Runs `assignments` in order (each tagging its nodes with its line), then evaluates `result`.
     func run(_ body: Body, scope: [String: Value]) throws -> Value {
         var scope = scope
-        for a in body.assignments { scope[a.name] = try assign(a, scope: scope) }
+        for a in body.assignments { try assign(a, into: &scope) }
         graph.currentOrigin = body.result.start.description
         return try evaluate(body.result, scope: scope)
     }
 
-    func assign(_ a: Assignment, scope: [String: Value]) throws -> Value {
-        if hypers[a.name] != nil { throw Diagnostic("'\(a.name)' is a hyper-parameter and cannot be assigned", at: a.location) }
+    /// Evaluates `a` and binds its name, or each of its names to one of the values a list holds.
+    func assign(_ a: Assignment, into scope: inout [String: Value]) throws {
+        for name in a.names where hypers[name] != nil {
+            throw Diagnostic("'\(name)' is a hyper-parameter and cannot be assigned", at: a.location)
+        }
         graph.currentOrigin = a.location.description
-        return try evaluate(a.value, scope: scope)
+        let value = try evaluate(a.value, scope: scope)
+        guard a.names.count > 1 else { return scope[a.names[0]] = value }
+        guard case .list(let values) = value, values.count == a.names.count else {
+            throw Diagnostic("\(a.names.count) names need as many values, got \(value.kindDescription)", at: a.value.start)
+        }
+        for (name, v) in zip(a.names, values) { scope[name] = v }
     }
 
     func evaluate(_ e: Expression, scope: [String: Value]) throws -> Value {
@@ -140,7 +150,7 @@ struct Lowering {
             if let label = values.first(where: { $0.label != nil }) {
                 throw Diagnostic("'\(c.callee)' takes positional arguments only", at: label.location)
             }
-            return try apply(f, values.map(\.value), at: c.location)
+            return try apply(f, values.map(\.value), at: c.location, instance: c.layerName == nil ? nil : layerNames[c.location])
         }
         guard let builtin = Builtin.all[c.callee] else {
             // LayerNaming rejected unknown callees before lowering started.
@@ -148,7 +158,7 @@ struct Lowering {
         }
         let arguments = try Arguments(callee: c.callee, location: c.location, graph: graph, specs: builtin.parameters,
                                       variadic: builtin.variadic, values: values)
-        let context = CallContext(graph: graph, layerName: layerNames[c.location] ?? c.callee, training: training,
+        let context = CallContext(graph: graph, layerName: layerPrefix + (layerNames[c.location] ?? c.callee), training: training,
                                   initScheme: initScheme, apply: { name, args in
                                       guard let f = self.functions[name] else { throw Diagnostic("unknown function '\(name)'", at: c.location) }
                                       return try self.apply(f, args, at: c.location)
@@ -157,7 +167,8 @@ struct Lowering {
     }
 
     /// Calls a `def` or `network`: its body sees its parameters, hyper-parameters and other functions.
-    func apply(_ f: FunctionDeclaration, _ arguments: [Value], at location: SourceLocation) throws -> Value {
+    /// With an `instance` path (`as couplings.0`) its layers are named under that prefix.
+    func apply(_ f: FunctionDeclaration, _ arguments: [Value], at location: SourceLocation, instance: String? = nil) throws -> Value {
         guard arguments.count == f.parameters.count else {
             throw Diagnostic("'\(f.name)' takes \(f.parameters.count) argument\(f.parameters.count == 1 ? "" : "s"), got \(arguments.count)",
                              at: location)
@@ -166,6 +177,8 @@ struct Lowering {
         defer { budget.leaveCall() }
         let caller = graph.currentOrigin
         defer { graph.currentOrigin = caller }
-        return try run(f.body, scope: Dictionary(uniqueKeysWithValues: zip(f.parameters, arguments)))
+        var body = self
+        if let instance { body.layerPrefix += instance + "." }
+        return try body.run(f.body, scope: Dictionary(uniqueKeysWithValues: zip(f.parameters, arguments)))
     }
 }

@@ -3,6 +3,8 @@
 struct ModelLowering {
     let model: ModelDeclaration
     let layerNames: [SourceLocation: String]
+    /// Functions whose layers exist only under the prefixes of `as` calls (`LayerNaming`).
+    let templates: Set<String>
     let functions: [String: FunctionDeclaration]
     let initScheme: InitScheme
     let images: InputDeclaration
@@ -14,7 +16,7 @@ struct ModelLowering {
 
     init(_ model: ModelDeclaration) throws {
         self.model = model
-        layerNames = try LayerNaming.resolve(model)
+        (layerNames, templates) = try LayerNaming.resolve(model)
         var functions: [String: FunctionDeclaration] = [:]
         var functionOrder: [FunctionDeclaration] = [], metrics: [MetricDeclaration] = []
         var schemes: [(InitScheme, SourceLocation)] = []
@@ -46,6 +48,15 @@ struct ModelLowering {
         self.images = image
         self.labels = labels.first
         sample = samples.first
+    }
+
+    /// The functions a caller outside the model can build (`ModelDefinition.functions`): those that
+    /// return one value and whose layers have names of their own (no instance templates).
+    var callableFunctions: [FunctionDeclaration] {
+        functionOrder.filter { f in
+            if case .list = f.body.result { return false }
+            return !templates.contains(f.name)
+        }
     }
 
     private func lowering(_ graph: Graph, _ hypers: HyperResolution, training: Bool, canvas: (String, Shape)? = nil) -> Lowering {
@@ -105,7 +116,7 @@ struct ModelLowering {
                 graph.currentOrigin = input.location.description
                 scope[input.name] = .tensor(try graph.input(input.name, shape(input, hypers)))
             case .assignment(let a):
-                scope[a.name] = try lowering.assign(a, scope: scope)
+                try lowering.assign(a, into: &scope)
             case .phase(let p):
                 phases.append(p)
             case .metric(let m) where !training:
@@ -201,7 +212,11 @@ struct ModelLowering {
             guard lo <= hi else { throw Diagnostic("clip needs min <= max, got \(lo) and \(hi)", at: c.location) }
             clip = lo...hi
         }
-        return Objective(name: o.loss, loss: loss, parameters: parameters, rule: rule, clip: clip)
+        var clipNorm: Float?
+        if let c = o.clipNorm {
+            clipNorm = try arguments(c, specs: [ParameterSpec("max")], lowering: lowering).float("max", .positive)
+        }
+        return Objective(name: o.loss, loss: loss, parameters: parameters, rule: rule, clip: clip, clipNorm: clipNorm)
     }
 
     /// `adam(lr, beta1=0.9, beta2=0.999, eps=1e-8)`, `rmsprop(lr, alpha=0.99, eps=1e-8)`, `sgd(lr, momentum=0)`.
@@ -231,14 +246,16 @@ struct ModelLowering {
                       values: lowering.arguments(of: c, scope: [:]))
     }
 
-    /// Builds the `sample` graph for `count` images, batch norm on running statistics.
-    func sample(_ graph: Graph, count: Int, _ hypers: HyperResolution) throws -> (labels: Tensor?, output: SampleGraph.Output) {
+    /// Builds the `sample` graph for `count` images at `temperature` (bound to the sample's
+    /// `temperature` name, if it has one), batch norm on running statistics.
+    func sample(_ graph: Graph, count: Int, temperature: Float, _ hypers: HyperResolution) throws -> (labels: Tensor?, output: SampleGraph.Output) {
         guard let sample else { throw Diagnostic("the model has no 'sample'", at: model.location) }
         let imageDims = try imageShape(hypers).dims
         let expected = Shape([count] + imageDims.dropFirst())
         let lowering = lowering(graph, hypers, training: false, canvas: (images.name, expected))
         defer { graph.currentOrigin = nil }
         var scope: [String: Value] = [sample.count: .integer(count)]
+        if let name = sample.temperature { scope[name] = .real(Double(temperature)) }
         var y: Tensor?
         if let name = sample.labels {
             guard let labels else { throw Diagnostic("'sample \(sample.count), \(name)' needs a labels input", at: sample.location) }

@@ -60,11 +60,11 @@ public struct ModelSource {
                 return try lowering.build(graph, atBatch, purpose: purpose)
             }
         }
-        let sampler = lowering.sample == nil ? nil : { (graph: Graph, n: Int) in
-            try source.reporting { try lowering.sample(graph, count: n, hypers) }
+        let sampler = lowering.sample == nil ? nil : { (graph: Graph, n: Int, temperature: Float) in
+            try source.reporting { try lowering.sample(graph, count: n, temperature: temperature, hypers) }
         }
         // Functions see the definition's hyper-parameters (`batch` is its default batch).
-        let functions = lowering.functionOrder.map { f in
+        let functions = lowering.callableFunctions.map { f in
             ModelFunction(name: f.name, parameters: f.parameters, isNetwork: f.isNetwork) { graph, arguments, training in
                 try source.reporting { try lowering.call(f, arguments, graph: graph, hypers, training: training) }
             }
@@ -72,7 +72,7 @@ public struct ModelSource {
         let definition = ModelDefinition(name: declaration.name, summary: declaration.summary, defaultBatch: batch,
                                          encoding: encoding, classes: classes, hyperParameters: hypers.parameters,
                                          source: text, metrics: lowering.metrics.map(\.name), functions: functions,
-                                         build: build, sampler: sampler)
+                                         build: build, temperedSampler: sampler, takesTemperature: lowering.sample?.temperature != nil)
         let model = try definition.instantiate()
         _ = try definition.sampleGraph(count: 1)
         if let evaluation = try definition.evaluationGraph() {

@@ -77,12 +77,20 @@ struct Parser {
         case .keyword("sample"):
             advance()
             let (count, _) = try identifier("the sample count's name")
-            var labels: String?
-            if current.kind == .symbol(",") {
+            var labels: String?, temperature: String?
+            while current.kind == .symbol(",") {
                 advance()
-                labels = try identifier("the labels' name").name
+                // `temperature t` binds the temperature; a lone name is the labels.
+                if current.kind == .identifier("temperature"), case .identifier = peek(1).kind, temperature == nil {
+                    advance()
+                    temperature = try identifier("the temperature's name").name
+                } else if labels == nil, temperature == nil {
+                    labels = try identifier("the labels' name or 'temperature t'").name
+                } else {
+                    throw Diagnostic("expected 'temperature t' or the sample's body, found \(current.display)", at: current.location)
+                }
             }
-            return .sample(SampleDeclaration(count: count, labels: labels, body: try body(), location: location))
+            return .sample(SampleDeclaration(count: count, labels: labels, temperature: temperature, body: try body(), location: location))
         case .keyword("metric"):
             advance()
             let (name, nameLocation) = try identifier("a metric name")
@@ -113,10 +121,10 @@ struct Parser {
         let kind: InputKind
         switch kindWord {
         case "images":
-            let (word, wordLocation) = try identifier("a pixel range (unit, symmetric or binary)")
-            let encodings: [String: PixelEncoding] = ["unit": .unitInterval, "symmetric": .symmetric, "binary": .binarized]
+            let (word, wordLocation) = try identifier("a pixel range (unit, symmetric, binary or bytes)")
+            let encodings: [String: PixelEncoding] = ["unit": .unitInterval, "symmetric": .symmetric, "binary": .binarized, "bytes": .bytes]
             guard let encoding = encodings[word] else {
-                throw Diagnostic("unknown pixel range '\(word)' (known: unit, symmetric, binary)", at: wordLocation)
+                throw Diagnostic("unknown pixel range '\(word)' (known: unit, symmetric, binary, bytes)", at: wordLocation)
             }
             kind = .images(encoding)
         case "labels":
@@ -163,18 +171,33 @@ struct Parser {
             try endOfStatement()
             skipNewlines()
         }
+        let returnLocation = current.location
         advance()
-        let result = try expression()
+        var result = try expression()
+        if current.kind == .symbol(",") {
+            var values = [result]
+            while current.kind == .symbol(",") {
+                advance()
+                values.append(try expression())
+            }
+            result = .list(values, returnLocation)
+        }
         skipNewlines()
         try expectSymbol("}")
         try endOfStatement()
         return Body(assignments: assignments, result: result)
     }
 
+    /// `name = expression` or `a, b = expression`.
     private mutating func assignment() throws -> Assignment {
         let (name, location) = try identifier("a name")
+        var names = [name]
+        while current.kind == .symbol(",") {
+            advance()
+            names.append(try identifier("a name").name)
+        }
         try expectSymbol("=")
-        return Assignment(name: name, value: try expression(), location: location)
+        return Assignment(names: names, value: try expression(), location: location)
     }
 
     private mutating func phase() throws -> PhaseDeclaration {
@@ -213,10 +236,15 @@ struct Parser {
         }
         try expectWord("with")
         let optimizer = try call(named: "an optimiser such as adam(lr)")
-        var clip: Call?
-        if current.kind == .identifier("clip") { clip = try call(named: "clip(min, max)") }
+        var clip: Call?, clipNorm: Call?
+        while case .identifier(let word) = current.kind, word == "clip" || word == "clip_norm" {
+            let given = word == "clip" ? clip : clipNorm
+            if given != nil { throw Diagnostic("'\(word)' is given twice", at: current.location) }
+            if word == "clip" { clip = try call(named: "clip(min, max)") } else { clipNorm = try call(named: "clip_norm(max)") }
+        }
         try endOfStatement()
-        return ObjectiveDeclaration(loss: loss, networks: networks, optimizer: optimizer, clip: clip, location: location)
+        return ObjectiveDeclaration(loss: loss, networks: networks, optimizer: optimizer, clip: clip, clipNorm: clipNorm,
+                                    location: location)
     }
 
     private mutating func call(named what: String) throws -> Call {
@@ -353,7 +381,8 @@ struct Parser {
             if !out.isEmpty { try expectSymbol(",") }
             let location = current.location
             var label: String?
-            if case .identifier(let name) = current.kind, peek(1).kind == .symbol("=") {
+            // `init` is also the keyword of `init torch`; before `=` it is a layer's argument.
+            if let name = current.labelName, peek(1).kind == .symbol("=") {
                 label = name
                 advance()
                 advance()

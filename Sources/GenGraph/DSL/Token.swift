@@ -20,6 +20,14 @@ struct Token: Equatable {
         "model", "hyper", "input", "init", "def", "network", "minimize", "phase", "sample", "metric", "return", "as",
     ]
 
+    /// The name an argument label may have: an identifier, or `init` (a layer's `init=0`).
+    var labelName: String? {
+        switch kind {
+        case .identifier(let name), .keyword(let name) where name == "init": return name
+        default: return nil
+        }
+    }
+
     /// How the token reads in an error message.
     var display: String {
         switch kind {

@@ -17,7 +17,7 @@ enum Value {
         case .integer(let v): return "the integer \(v)"
         case .real(let v): return "the number \(v)"
         case .tensor(let t): return "a tensor of shape \(t.shape)"
-        case .list: return "a list"
+        case .list(let items): return "a list of \(items.count) value\(items.count == 1 ? "" : "s")"
         case .function(let name): return "the function '\(name)'"
         case .autoregressive: return "an autoregressive sampler"
         }

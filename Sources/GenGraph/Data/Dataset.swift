@@ -8,6 +8,9 @@ public enum PixelEncoding: Sendable {
     case symmetric
     /// 1 where `u8 / 255 > 0.5`, else 0.
     case binarized
+    /// The byte itself, 0 ... 255, for models that dequantise it themselves (x = (u8 + v) / 256
+    /// with v ~ U(0, 1), a flow's likelihood of continuous pixels); their samples are in [0, 1].
+    case bytes
 
     /// The encoded value of every possible byte; a table lookup keeps conversion cheap and
     /// guarantees every code path encodes a byte identically.
@@ -18,6 +21,7 @@ public enum PixelEncoding: Sendable {
             case .unitInterval: return unit
             case .symmetric: return 2 * Float(byte) / 255 - 1
             case .binarized: return unit > 0.5 ? 1 : 0
+            case .bytes: return Float(byte)
             }
         }
     }

@@ -2,6 +2,8 @@
 public enum Initializer: Hashable, Sendable {
     case zeros
     case ones
+    /// Every element `value` (a layer's `init=` in the DSL: RealNVP's zero last conv, its scale of 1).
+    case constant(Float)
     case uniform(low: Float, high: Float)
     case normal(mean: Float, std: Float)
 

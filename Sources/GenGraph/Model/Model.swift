@@ -5,13 +5,17 @@ public struct Objective {
     public let parameters: [Tensor]
     public let rule: OptimizerRule
     public let clip: ClosedRange<Float>?
+    /// The largest L2 norm of all the objective's gradients together; larger ones are scaled down to it.
+    public let clipNorm: Float?
 
-    public init(name: String, loss: Tensor, parameters: [Tensor], rule: OptimizerRule, clip: ClosedRange<Float>? = nil) {
+    public init(name: String, loss: Tensor, parameters: [Tensor], rule: OptimizerRule, clip: ClosedRange<Float>? = nil,
+                clipNorm: Float? = nil) {
         self.name = name
         self.loss = loss
         self.parameters = parameters
         self.rule = rule
         self.clip = clip
+        self.clipNorm = clipNorm
     }
 }
 
@@ -124,13 +128,19 @@ public struct ModelDefinition {
     public let metricNames: [String]
     /// The model's functions (a `.gg` file's `def`s and `network`s), in declaration order.
     public let functions: [ModelFunction]
+    /// Whether sampling takes a temperature (RealNVP scales its latent by it).
+    public let takesTemperature: Bool
     let build: (_ graph: Graph, _ batch: Int, _ purpose: BuildPurpose) throws -> ModelParts
-    let sampler: ((_ graph: Graph, _ count: Int) throws -> (labels: Tensor?, output: SampleGraph.Output))?
+    let sampler: ((_ graph: Graph, _ count: Int, _ temperature: Float) throws -> (labels: Tensor?, output: SampleGraph.Output))?
 
+    /// `sampler` builds a sample graph for a count; a model whose samples depend on a temperature
+    /// gives `temperedSampler` instead, and `takesTemperature` says whether it reads it.
     init(name: String, summary: String, defaultBatch: Int, encoding: PixelEncoding, classes: Int = 0,
          hyperParameters: [HyperParameter] = [], source: String? = nil, metrics: [String] = [], functions: [ModelFunction] = [],
          build: @escaping (_ graph: Graph, _ batch: Int, _ purpose: BuildPurpose) throws -> ModelParts,
-         sampler: ((_ graph: Graph, _ count: Int) throws -> (labels: Tensor?, output: SampleGraph.Output))? = nil) {
+         sampler: ((_ graph: Graph, _ count: Int) throws -> (labels: Tensor?, output: SampleGraph.Output))? = nil,
+         temperedSampler: ((_ graph: Graph, _ count: Int, _ temperature: Float) throws -> (labels: Tensor?, output: SampleGraph.Output))? = nil,
+         takesTemperature: Bool = false) {
         self.name = name
         self.summary = summary
         self.defaultBatch = defaultBatch
@@ -153,7 +163,8 @@ public struct ModelDefinition {
             return f
         }
         self.build = build
-        self.sampler = sampler
+        self.sampler = temperedSampler ?? sampler.map { sample in { graph, count, _ in try sample(graph, count) } }
+        self.takesTemperature = takesTemperature
     }
 
     private func checkBatch(_ b: Int) throws {
@@ -174,11 +185,18 @@ public struct ModelDefinition {
     public var canSample: Bool { sampler != nil }
 
     /// A fresh graph generating `count` images, or nil when the model has no prior to sample.
-    public func sampleGraph(count: Int) throws -> SampleGraph? {
+    /// `temperature` (finite, >= 0; 1 when nil) is for models that take one (`takesTemperature`).
+    public func sampleGraph(count: Int, temperature: Float? = nil) throws -> SampleGraph? {
         guard let sampler else { return nil }
         guard count >= 1 else { throw GraphError(op: name, "sample count must be at least 1, got \(count)") }
+        if let temperature {
+            guard takesTemperature else { throw GraphError(op: name, "the model's sampling takes no temperature") }
+            guard temperature.isFinite, temperature >= 0 else {
+                throw GraphError(op: name, "the temperature must be a finite number >= 0, got \(temperature)")
+            }
+        }
         let graph = Graph()
-        let parts = try sampler(graph, count)
+        let parts = try sampler(graph, count, temperature ?? 1)
         return SampleGraph(graph: graph, count: count, labels: parts.labels, output: parts.output)
     }
 

@@ -41,6 +41,7 @@ public final class ParameterStore {
         switch initializer {
         case .zeros: try check(gg_fill_f32(&ctx, b.pointer, n, 0), "init")
         case .ones: try check(gg_fill_f32(&ctx, b.pointer, n, 1), "init")
+        case .constant(let value): try check(gg_fill_f32(&ctx, b.pointer, n, value), "init")
         case .uniform(let lo, let hi):
             try check(gg_rand_uniform_f32(&ctx, b.pointer, n, key, 0), "init")
             for i in 0..<shape.count { b.pointer[i] = lo + (hi - lo) * b.pointer[i] }

@@ -118,12 +118,14 @@ public final class Session {
     }
 
     /// Builds the gradient nodes of `loss` (a scalar) over `parameters` (all of
-    /// the graph's when nil) and an optimiser for them.
+    /// the graph's when nil) and an optimiser for them; `clipNorm` scales the
+    /// gradients down to that global L2 norm first (`clippedByGlobalNorm`).
     public func minimize(_ loss: Tensor, over parameters: [Tensor]? = nil, using rule: OptimizerRule,
-                         clip: ClosedRange<Float>? = nil) throws -> TrainingStep {
+                         clip: ClosedRange<Float>? = nil, clipNorm: Float? = nil) throws -> TrainingStep {
         if loss.shape.count != 1 { throw GraphError(op: "minimize", "loss must have one element, got \(loss.shape)") }
         let params = parameters ?? graph.parameters
-        let gradients = try graph.gradients(of: loss, withRespectTo: params)
+        var gradients = try graph.gradients(of: loss, withRespectTo: params)
+        if let clipNorm { gradients = try graph.clippedByGlobalNorm(gradients, maxNorm: clipNorm) }
         // A state update belongs to this step when it is computed from the
         // step's forward pass (batch norm's batch statistics), not merely
         // from the state itself.

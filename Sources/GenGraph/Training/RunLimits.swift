@@ -9,6 +9,8 @@ public enum RunLimits {
     public static let images = 1_000_000
     /// Importance samples per image (`eval --iw`).
     public static let importanceSamples = 10_000
+    /// Evaluations of every test batch, each with fresh noise (`eval --dequant`).
+    public static let evaluationDraws = 10_000
     /// Images along one latent traversal row or interpolation (`--steps`).
     public static let pathSteps = 1000
 

@@ -20,9 +20,10 @@ public struct Sampler {
 
     /// `count` images, (count, 1, 28, 28), in the model's pixel range. `labels`
     /// (one per image) for conditional models; default 0, 1, ..., 9, 0, ...
+    /// `temperature` for models whose sampling takes one (RealNVP; 1 when nil).
     /// PixelCNN-style models run their 784-step loop on one compiled plan.
-    public func sample(count: Int, labels: [Int]? = nil) throws -> TensorValue {
-        guard let sampleGraph = try definition.sampleGraph(count: count) else {
+    public func sample(count: Int, labels: [Int]? = nil, temperature: Float? = nil) throws -> TensorValue {
+        guard let sampleGraph = try definition.sampleGraph(count: count, temperature: temperature) else {
             throw GraphError(op: "sample", "model '\(definition.name)' has no 'sample' entry")
         }
         let session = try Session(graph: sampleGraph.graph, config: config, parameters: parameters)

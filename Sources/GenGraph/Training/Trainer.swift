@@ -11,7 +11,7 @@ public final class Trainer {
         let session = try Session(graph: model.graph, config: config, parameters: parameters, planCache: planCache)
         self.session = session
         phases = try model.phases.map { phase in
-            (try phase.objectives.map { try session.minimize($0.loss, over: $0.parameters, using: $0.rule, clip: $0.clip) },
+            (try phase.objectives.map { try session.minimize($0.loss, over: $0.parameters, using: $0.rule, clip: $0.clip, clipNorm: $0.clipNorm) },
              phase.objectives.map(\.name), phase.repeats, phase.readsData)
         }
     }

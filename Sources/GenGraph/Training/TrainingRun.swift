@@ -300,6 +300,7 @@ extension ModelDefinition {
 }
 
 extension PixelEncoding {
-    /// The value range images of this encoding take.
+    /// The value range images of this encoding take, samples included: a model of `bytes`
+    /// dequantises them to x = (u8 + v) / 256 in [0, 1) and samples in [0, 1].
     public var range: ClosedRange<Float> { self == .symmetric ? -1...1 : 0...1 }
 }

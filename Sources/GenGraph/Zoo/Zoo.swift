@@ -41,6 +41,9 @@ public enum Zoo {
         ModelDefinition(name: "classifier", summary: "CNN classifier (the judge for generated samples)", defaultBatch: 128,
                         encoding: .unitInterval, classes: 10, metrics: ["accuracy"], functions: ClassifierZoo.functions,
                         build: ClassifierZoo.build),
+        ModelDefinition(name: "realnvp", summary: "RealNVP, 8 affine couplings with checkerboard masks", defaultBatch: 64,
+                        encoding: .bytes, metrics: ["bpd"], functions: RealNVPZoo.functions,
+                        build: RealNVPZoo.build, temperedSampler: RealNVPZoo.sampler, takesTemperature: true),
     ]
 
     public static func model(named name: String) -> ModelDefinition? { models.first { $0.name == name } }
