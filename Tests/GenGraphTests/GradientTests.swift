@@ -63,7 +63,7 @@ final class ElementwiseGradientTests: XCTestCase {
             case .sign:
                 draw = .normal(avoiding: [0])
                 tolerance.expectNonzero = false
-            case .neg, .exp, .square, .tanh, .sigmoid, .softplus: draw = .normal()
+            case .neg, .exp, .square, .tanh, .sigmoid, .softplus, .silu, .sin, .cos: draw = .normal()
             }
             let report = GC.check("unary \(f)", tolerance: tolerance) { b in
                 let x = try b.param("x", [3, 4], draw)
