@@ -123,7 +123,7 @@ final class BuildingBlockTests: XCTestCase {
         let g = Graph()
         let timesteps: [Float] = [0, 1, 7, 500, 999, 1000]
         let t = try g.input("t", [6])
-        let out = try run(g, [t.sinusoidalEmbedding(width: 64), t.sinusoidalEmbedding(width: 2)],
+        let out = try run(g, [t.sinusoidalEmbedding(dim: 64), t.sinusoidalEmbedding(dim: 2)],
                           feeds: ["t": TensorValue(shape: [6], scalars: timesteps)])
         XCTAssertEqual(out[0].shape, [6, 64])
         for (row, step) in timesteps.enumerated() {
@@ -192,10 +192,10 @@ final class BuildingBlockTests: XCTestCase {
         assertError("upsample: factor 0 must be in 1...2147483648") { try image.upsampled(by: 0) }
         assertError("upsample: shape [2,6,4,65536,4,65536] has more than 2147483648 elements (8 GiB of f32)") { try image.upsampled(by: 65536) }
         assertError("softmax: axis 3 out of range for [2,6]") { try flat.softmax(axes: [3]) }
-        assertError("sinusoidal: needs timesteps (n), got [2,1]") { try t.sinusoidalEmbedding(width: 8) }
-        assertError("sinusoidal: width 7 must be even, in 2...33554432") { try flat.sum(axes: [1]).sinusoidalEmbedding(width: 7) }
-        assertError("sinusoidal: width 4611686018427387904 must be even, in 2...33554432") {
-            try flat.sum(axes: [1]).sinusoidalEmbedding(width: 1 << 62)
+        assertError("sinusoidal: needs timesteps (n), got [2,1]") { try t.sinusoidalEmbedding(dim: 8) }
+        assertError("sinusoidal: dim 7 must be even, in 2...33554432") { try flat.sum(axes: [1]).sinusoidalEmbedding(dim: 7) }
+        assertError("sinusoidal: dim 4611686018427387904 must be even, in 2...33554432") {
+            try flat.sum(axes: [1]).sinusoidalEmbedding(dim: 1 << 62)
         }
     }
 }
@@ -269,9 +269,64 @@ extension FusedEagerTests {
     func testTimeEmbeddingAndLossesAgree() throws {
         let t = try TensorValue(shape: [4], scalars: [1, 10, 500, 1000])
         try assertBlockAgrees("sinusoidal, dense, silu, l1, mse", feeds: ["t": t]) { g in
-            let time = try g.input("t", [4]).sinusoidalEmbedding(width: 16).dense(8, name: "time1").silu().dense(8, name: "time2")
+            let time = try g.input("t", [4]).sinusoidalEmbedding(dim: 16).dense(8, name: "time1").silu().dense(8, name: "time2")
             let a = try image(g, "a", [4, 8]), b = try image(g, "b", [4, 8])
             return [time, try meanAbsoluteError(a, b) + meanSquaredError(time, b), try a.sin() * b.cos() + a.silu()]
         }
+    }
+}
+
+// MARK: - In the DSL
+
+/// A model written with every new built-in: it lowers, names group norm's parameters as
+/// PyTorch does, samples, and trains the same in both modes.
+final class DSLBlockTests: XCTestCase {
+    static let source = """
+        model blocks "the blocks of ddpm and cyclegan"
+        hyper batch = 4
+        hyper lr = 1e-3
+        input x : images[batch, 1, 28, 28] symmetric
+        input y : labels[batch] of 10
+
+        network N(x, t) {
+          time = sinusoidal(t, 16) -> dense(32) as time1 -> silu
+          h = x -> conv(8, 3, stride=2, pad=1) as c1 -> group_norm(4) as n1 -> silu
+          g = h + reshape(dense(time, 8) as proj, [-1, 8, 1, 1])
+          q = reshape(g, [-1, 8, 196])
+          w = softmax(matmul(transpose(q), q) / 8, axis=-1)
+          a = reshape(matmul(q, transpose(w)), [-1, 8, 14, 14]) * cos(g) + sin(g)
+          return a -> upsample(2) -> conv(1, 3, pad=1) as out -> instance_norm -> tanh
+        }
+
+        loss = l1(N(x, y), x) + mse(N(x, y), x)
+        minimize loss with adam(lr)
+        sample n, y = N(normal([n, 1, 28, 28]), y)
+        """
+
+    func testAModelOfTheBlocksTrainsTheSameFusedAndEager() throws {
+        let definition = try ModelSource.parse(Self.source, file: "blocks.gg").definition()
+        var losses: [ExecutionMode: [Float]] = [:]
+        for mode in ExecutionMode.allCases {
+            let model = try definition.instantiate(batch: 4)
+            var shapes: [String: Shape] = [:]
+            for p in model.graph.parameters { if case .parameter(let name) = p.node.op { shapes[name] = p.shape } }
+            XCTAssertEqual(shapes["N.n1.weight"], [8])
+            XCTAssertEqual(shapes["N.n1.bias"], [8])
+            XCTAssertEqual(model.graph.initializers["N.n1.weight"], .ones)
+            XCTAssertEqual(model.graph.initializers["N.n1.bias"], .zeros)
+            let trainer = try Trainer(model: model, config: RunConfig(threads: 2, seed: 3, mode: mode))
+            var k: UInt64 = 0
+            for _ in 0..<3 {
+                losses[mode, default: []] += try trainer.step { k += 1; return FusedEagerTests.batch(model, seed: k) }.map(\.loss)
+            }
+        }
+        for (e, f) in zip(losses[.eager]!, losses[.fused]!) {
+            XCTAssertEqual(f, e, accuracy: 1e-3 * Swift.max(1, Swift.abs(e)), "\(losses)")
+        }
+        XCTAssertNotEqual(losses[.eager]!.first, losses[.eager]!.last, "training moves the loss")
+        let sampler = try XCTUnwrap(definition.sampleGraph(count: 3))
+        guard case .images(let images) = sampler.output else { return XCTFail("sampled images expected") }
+        XCTAssertEqual(images.shape, [3, 1, 28, 28])
+        XCTAssertTrue(sampler.graph.stateUpdates.isEmpty)
     }
 }

@@ -42,7 +42,7 @@ extension Builtin {
             .tensor(try a.tensor("x").softmax(axes: a.axes("axis") ?? [-1]))
         }
         table["sinusoidal"] = Builtin([ParameterSpec("t"), ParameterSpec("dim")]) { a, _ in
-            .tensor(try a.tensor("t").sinusoidalEmbedding(width: a.integer("dim", atLeast: 2)))
+            .tensor(try a.tensor("t").sinusoidalEmbedding(dim: a.integer("dim", atLeast: 2)))
         }
 
         let reductions: [String: (Tensor, [Int]?) throws -> Tensor] = [

@@ -21,15 +21,15 @@ extension Graph {
 }
 
 extension Tensor {
-    /// Timesteps t (n) to (n, width): [sin(t f_0) .. sin(t f_{h-1}), cos(t f_0) .. cos(t f_{h-1})]
-    /// with h = width / 2 and f_i = exp(-ln(10000) i / h), in f32 in the order PyTorch's
+    /// Timesteps t (n) to (n, dim): [sin(t f_0) .. sin(t f_{h-1}), cos(t f_0) .. cos(t f_{h-1})]
+    /// with h = dim / 2 and f_i = exp(-ln(10000) i / h), in f32 in the order PyTorch's
     /// reference (tools/peers/torch_families.py) computes it.
-    public func sinusoidalEmbedding(width: Int) throws -> Tensor {
+    public func sinusoidalEmbedding(dim: Int) throws -> Tensor {
         guard rank == 1 else { throw GraphError(op: "sinusoidal", "needs timesteps (n), got \(shape)") }
-        guard width >= 2, width % 2 == 0, width / 2 <= Graph.maxExactInteger else {
-            throw GraphError(op: "sinusoidal", "width \(width) must be even, in 2...\(2 * Graph.maxExactInteger)")
+        guard dim >= 2, dim % 2 == 0, dim / 2 <= Graph.maxExactInteger else {
+            throw GraphError(op: "sinusoidal", "dim \(dim) must be even, in 2...\(2 * Graph.maxExactInteger)")
         }
-        let half = width / 2
+        let half = dim / 2
         let frequencies = try (graph.arange(half) * Float(-Foundation.log(10000.0)) / Float(half)).exp()
         let angles = try reshape([shape[0], 1]) * frequencies.reshape([1, half])
         return try concat([angles.sin(), angles.cos()], axis: 1)
