@@ -29,6 +29,7 @@ extension Tensor {
         guard dim >= 2, dim % 2 == 0, dim / 2 <= Graph.maxExactInteger else {
             throw GraphError(op: "sinusoidal", "dim \(dim) must be even, in 2...\(2 * Graph.maxExactInteger)")
         }
+        _ = try Shape([shape[0], dim]).checkedCount(op: "sinusoidal")
         let half = dim / 2
         let frequencies = try (graph.arange(half) * Float(-Foundation.log(10000.0)) / Float(half)).exp()
         let angles = try reshape([shape[0], 1]) * frequencies.reshape([1, half])
