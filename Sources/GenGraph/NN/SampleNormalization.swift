@@ -2,10 +2,10 @@
 /// the same in training and sampling): group norm and instance norm, PyTorch's
 /// `nn.GroupNorm` and `nn.InstanceNorm2d`.
 extension Tensor {
-    /// (x - mean) / sqrt(variance + epsilon) with the biased variance over `axes`.
-    func standardized(axes: [Int], epsilon: Float) throws -> Tensor {
-        let centred = try self - mean(axes: axes, keepDims: true)
-        return try centred * (centred.square().mean(axes: axes, keepDims: true) + epsilon).rsqrt()
+    /// The mean and 1 / sqrt(variance + epsilon) over `axes` (biased variance), kept as size-1 axes.
+    func standardization(axes: [Int], epsilon: Float) throws -> (mean: Tensor, scale: Tensor) {
+        let mean = try self.mean(axes: axes, keepDims: true)
+        return (mean, try ((self - mean).square().mean(axes: axes, keepDims: true) + epsilon).rsqrt())
     }
 
     /// Group normalisation of (n, c, ...): the channels split into `groups` groups of
@@ -18,17 +18,23 @@ extension Tensor {
         guard groups >= 1, c % groups == 0 else {
             throw GraphError(op: "group_norm", "'\(name)': \(groups) groups do not divide \(c) channels")
         }
-        let grouped = try reshape([shape[0], groups, -1]).standardized(axes: [2], epsilon: epsilon).reshape(shape)
-        let perChannel = Shape([1, c] + [Int](repeating: 1, count: rank - 2))
-        let weight = try graph.parameter(name + ".weight", [c], initializer: weightInit).reshape(perChannel)
-        let bias = try graph.parameter(name + ".bias", [c], initializer: biasInit).reshape(perChannel)
-        return try grouped * weight + bias
+        let n = shape[0], spatial = [Int](repeating: 1, count: rank - 2)
+        let (mean, scale) = try reshape([n, groups, -1]).standardization(axes: [2], epsilon: epsilon)
+        // The group statistics per channel, (n, c, 1, ...): normalising, scaling and shifting are
+        // then one elementwise pass over x in its own shape, which a reshape would split in two.
+        func perChannel(_ statistic: Tensor) throws -> Tensor {
+            try statistic.expand(to: [n, groups, c / groups]).reshape(Shape([n, c] + spatial))
+        }
+        let weight = try graph.parameter(name + ".weight", [c], initializer: weightInit).reshape(Shape([1, c] + spatial))
+        let bias = try graph.parameter(name + ".bias", [c], initializer: biasInit).reshape(Shape([1, c] + spatial))
+        return try (self - perChannel(mean)) * (perChannel(scale) * weight) + bias
     }
 
     /// Instance normalisation of (n, c, spatial...): each sample's channel standardised
     /// over its positions; no affine parameters (PyTorch's default).
     public func instanceNorm(epsilon: Float = 1e-5) throws -> Tensor {
         guard rank >= 3 else { throw GraphError(op: "instance_norm", "needs (n, c, h, ...), got \(shape)") }
-        return try standardized(axes: Array(2..<rank), epsilon: epsilon)
+        let (mean, scale) = try standardization(axes: Array(2..<rank), epsilon: epsilon)
+        return try (self - mean) * scale
     }
 }
