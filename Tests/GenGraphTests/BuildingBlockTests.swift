@@ -330,3 +330,27 @@ final class DSLBlockTests: XCTestCase {
         XCTAssertTrue(sampler.graph.stateUpdates.isEmpty)
     }
 }
+
+// MARK: - Fusion
+
+final class BlockFusionTests: XCTestCase {
+    /// group_norm, silu, conv (ddpm's residual block), forward: two reductions (mean, then
+    /// variance), one pass over x that normalises, scales, shifts and applies silu, and the
+    /// conv. Only the (n, c) statistics are copied, to their per-channel layout.
+    func testGroupNormAndSiluAreOnePassBeforeTheConv() throws {
+        let g = Graph()
+        let x = try g.input("x", [4, 8, 6, 6])
+        let y = try x.groupNorm(groups: 4, name: "gn").silu().conv2d(8, kernel: 3, padding: 1, name: "conv")
+        let fused = try Compiler.compile(Program(g, outputs: [y])).fused
+        let nodes = fused.program.nodes
+        let passes = fused.groups.filter { $0.kind == .elementwise && $0.space == x.shape }
+        XCTAssertEqual(passes.count, 1, "\(fused.groups.map { "\($0.kind) \($0.space)" })")
+        XCTAssertTrue(passes.first?.nodes.contains { nodes[$0].op == .unary(.silu) } ?? false)
+        XCTAssertTrue(passes.first?.nodes.contains { nodes[$0].op == .binary(.sub) } ?? false)
+        XCTAssertEqual(fused.groups.filter { $0.kind == .reduction }.count, 2)
+        XCTAssertEqual(fused.groups.filter { $0.kind == .contraction }.count, 1)
+        for group in fused.groups where group.kind == .single {
+            XCTAssertLessThanOrEqual(group.space.count, 4 * 8, "only statistics are copied: \(group.space)")
+        }
+    }
+}
