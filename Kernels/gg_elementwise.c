@@ -10,11 +10,14 @@
  * contiguous (or broadcast) for every operand, then walk rows of the
  * innermost dimension with an index vector (no per-element division); rows
  * with unit or zero strides take vectorised fast paths.
- * Transcendentals (exp, log, log1p, tanh, sigmoid, softplus) are branch-free
- * range reduction + polynomial so they vectorise; they are within a few ulp
- * of libm (tests hold them to rel 2e-6 / abs 1e-7) and handle inf/NaN/
- * denormals. Each kernel is compiled for AVX-512F, AVX2+FMA and baseline
- * x86-64 and picked by gg_ctx_isa(ctx); results never depend on nthreads.
+ * Transcendentals (exp, log, log1p, tanh, sigmoid, softplus, silu, sin, cos)
+ * are branch-free range reduction + polynomial so they vectorise; they are
+ * within a few ulp of libm (tests hold them to rel 2e-6 / abs 1e-7) and
+ * handle inf/NaN/denormals. sin and cos hand a row with an |x| over 1e6 (or
+ * inf, NaN) to libm element by element, as a vectorised reduction that exact
+ * would need Payne-Hanek's many bits of pi. Each kernel is compiled for
+ * AVX-512F, AVX2+FMA and baseline x86-64 and picked by gg_ctx_isa(ctx);
+ * results never depend on nthreads.
  * Not done here: pow is libm powf per element (not vectorised); no
  * -ffast-math anywhere, NaN propagates through max/min/clamp/relu/sign.
  */
@@ -127,10 +130,68 @@ GG__INLINE float v_softplus(float x) {
     return (x > 0.0f ? x : 0.0f) + v_log1p_unit(e);
 }
 
+/* x sigmoid(x); at -inf the product would be -inf * 0, so it is the limit, -0. */
+GG__INLINE float v_silu(float x) {
+    float res = x * v_sigmoid(x);
+    return x == -INFINITY ? -0.0f : res;
+}
+
+/* Arguments with |x| beyond this go to libm's sinf/cosf: the reduction below
+ * keeps the quadrant q = round(x 2/pi) under 2^20. */
+#define TRIG_RANGE 1.0e6f
+
+/* sin(x + quadrant pi/2) for |x| <= TRIG_RANGE: x = q pi/2 + r, |r| <= pi/4,
+ * reduced in double with pi/2 in two parts (its first 33 bits, so q times
+ * them is exact, then the rest), which leaves r good to ~1e-16; then sin r or
+ * cos r by their Taylor polynomials (to r^11, r^12) in float, picked and
+ * signed by (q + quadrant) mod 4. Any other x gives a finite value the caller
+ * replaces. */
+GG__INLINE float v_sin_quadrant(float x, int32_t quadrant) {
+    float xc = fabsf(x) <= TRIG_RANGE ? x : 0.0f;
+    double xd = xc;
+    const double shifter = 6755399441055744.0; /* 1.5 * 2^52: adding it rounds to an integer */
+    double qd = (xd * 0.636619772367581343 + shifter) - shifter;
+    int32_t q = (int32_t)qd + quadrant;
+    double rd = xd - qd * 1.57079632673412561417;
+    rd = rd - qd * 6.07710050650619224932e-11;
+    float r = (float)rd, z = r * r;
+    float sp = -2.50521083854417188e-8f; /* Taylor coefficients of sin, r^11 .. r^3 */
+    sp = sp * z + 2.75573192239858907e-6f;
+    sp = sp * z - 1.98412698412698413e-4f;
+    sp = sp * z + 8.33333333333333333e-3f;
+    sp = sp * z - 1.66666666666666667e-1f;
+    float sine = r == 0.0f ? r : r + r * (z * sp); /* keeps sin(-0) = -0 */
+    float cp = 2.08767569878680990e-9f; /* Taylor coefficients of cos, r^12 .. r^2 */
+    cp = cp * z - 2.75573192239858907e-7f;
+    cp = cp * z + 2.48015873015873016e-5f;
+    cp = cp * z - 1.38888888888888889e-3f;
+    cp = cp * z + 4.16666666666666667e-2f;
+    cp = cp * z - 0.5f;
+    float cosine = 1.0f + z * cp;
+    float res = (q & 1) ? cosine : sine;
+    return (q & 2) ? -res : res;
+}
+
 /* ------------------------------------------------------------------ */
 /* Unary                                                               */
 
 #define UN_LOOP(EXPR) do { VLOOP for (int64_t i = 0; i < n; i++) { float v = x[i]; y[i] = (EXPR); } } while (0)
+
+/* sin (quadrant 0) or cos (quadrant 1) of n elements: vectorised while every
+ * |x| is within TRIG_RANGE; otherwise element by element, libm beyond it
+ * (and for inf and NaN). The value of an element depends on it alone. */
+GG__INLINE void trig_row(float *y, const float *x, int64_t n, int32_t quadrant) {
+    int wide = 0;
+    VLOOP for (int64_t i = 0; i < n; i++) wide |= !(fabsf(x[i]) <= TRIG_RANGE);
+    if (!wide) {
+        UN_LOOP(v_sin_quadrant(v, quadrant));
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        y[i] = fabsf(v) <= TRIG_RANGE ? v_sin_quadrant(v, quadrant) : (quadrant ? cosf(v) : sinf(v));
+    }
+}
 
 GG__INLINE void unary_body(float *y, const float *x, int64_t n, int op, float p0, float p1) {
     switch (op) {
@@ -148,6 +209,9 @@ GG__INLINE void unary_body(float *y, const float *x, int64_t n, int op, float p0
     case GG_UNARY_RELU: UN_LOOP((v > 0.0f || v != v) ? v : 0.0f); break;
     case GG_UNARY_LEAKY_RELU: UN_LOOP(v > 0.0f ? v : v * p0); break;
     case GG_UNARY_SOFTPLUS: UN_LOOP(v_softplus(v)); break;
+    case GG_UNARY_SIN: trig_row(y, x, n, 0); break;
+    case GG_UNARY_COS: trig_row(y, x, n, 1); break;
+    case GG_UNARY_SILU: UN_LOOP(v_silu(v)); break;
     case GG_UNARY_CLAMP: {
         UN_LOOP(v < p0 ? p0 : (v > p1 ? p1 : v));
         break;

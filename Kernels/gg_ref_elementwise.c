@@ -9,6 +9,12 @@
 
 #include <math.h>
 
+static float ref_sigmoid(float x) {
+    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
 static float ref_unary(float x, gg_unary_op op, float p0, float p1) {
     switch (op) {
     case GG_UNARY_NEG: return -x;
@@ -21,12 +27,7 @@ static float ref_unary(float x, gg_unary_op op, float p0, float p1) {
     case GG_UNARY_RSQRT: return 1.0f / sqrtf(x);
     case GG_UNARY_SQUARE: return x * x;
     case GG_UNARY_TANH: return tanhf(x);
-    case GG_UNARY_SIGMOID:
-        if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
-        else {
-            float e = expf(x);
-            return e / (1.0f + e);
-        }
+    case GG_UNARY_SIGMOID: return ref_sigmoid(x);
     case GG_UNARY_RELU: return isnan(x) ? x : (x > 0.0f ? x : 0.0f);
     case GG_UNARY_LEAKY_RELU: return x > 0.0f ? x : x * p0;
     case GG_UNARY_SOFTPLUS:
@@ -35,6 +36,9 @@ static float ref_unary(float x, gg_unary_op op, float p0, float p1) {
     case GG_UNARY_CLAMP:
         if (isnan(x)) return x;
         return fminf(fmaxf(x, p0), p1);
+    case GG_UNARY_SIN: return sinf(x);
+    case GG_UNARY_COS: return cosf(x);
+    case GG_UNARY_SILU: return x == -INFINITY ? -0.0f : x * ref_sigmoid(x);
     default: return 0.0f;
     }
 }

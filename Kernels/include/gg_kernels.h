@@ -125,7 +125,10 @@ typedef enum gg_unary_op {
     GG_UNARY_LEAKY_RELU = 12, /* p0 = negative slope */
     GG_UNARY_SOFTPLUS = 13,   /* log(1 + exp(x)), stable */
     GG_UNARY_CLAMP = 14,      /* min(max(x, p0), p1); NaN stays NaN */
-    GG_UNARY_COUNT = 15,
+    GG_UNARY_SIN = 15,        /* sin, cos: NaN for +-inf */
+    GG_UNARY_COS = 16,
+    GG_UNARY_SILU = 17,       /* x * sigmoid(x); silu(-inf) = -0, the limit */
+    GG_UNARY_COUNT = 18,
 } gg_unary_op;
 
 typedef enum gg_binary_op {

@@ -207,6 +207,31 @@ final class DSLErrorTests: XCTestCase {
             """)
     }
 
+    /// The blocks of ddpm and cyclegan, misused: each error at the call that builds the node.
+    func testBlockMisuseIsLocated() {
+        let cases: [(String, String)] = [
+            ("h = x -> conv(6, 3) as c -> group_norm(4) as gn", "m.gg:5:29: error: group_norm: 'gn': 4 groups do not divide 6 channels"),
+            ("h = group_norm(x, 0)", "m.gg:5:19: error: argument 'groups' of 'group_norm' must be a positive integer, got the integer 0"),
+            ("h = group_norm(x, 1, eps=0)", "m.gg:5:22: error: argument 'eps' of 'group_norm' must be a number > 0, got the integer 0"),
+            ("h = instance_norm(flatten(x))", "m.gg:5:5: error: instance_norm: needs (n, c, h, ...), got [4,784]"),
+            ("h = instance_norm(x, eps=-1e-5)", "m.gg:5:22: error: argument 'eps' of 'instance_norm' must be a number > 0, got the number -1e-05"),
+            ("h = upsample(x, 0)", "m.gg:5:17: error: argument 'factor' of 'upsample' must be a positive integer, got the integer 0"),
+            ("h = upsample(flatten(x))", "m.gg:5:5: error: upsample: needs (n, c, h, w), got [4,784]"),
+            ("h = softmax(x, axis=4)", "m.gg:5:5: error: softmax: axis 4 out of range for [4,1,28,28]"),
+            ("h = sinusoidal(x, 8)", "m.gg:5:5: error: sinusoidal: needs timesteps (n), got [4,1,28,28]"),
+            ("h = sinusoidal(reshape(x, [-1]), 7)", "m.gg:5:5: error: sinusoidal: dim 7 must be even, in 2...33554432"),
+            ("h = l1(x, ones([3]))", "m.gg:5:5: error: sub: cannot broadcast [4,1,28,28] with [3]"),
+        ]
+        for (line, expected) in cases {
+            do {
+                _ = try ModelSource.parse(model(line5: line), file: "m.gg").definition()
+                XCTFail("\(line): expected an error")
+            } catch {
+                XCTAssertEqual((error as? DSLError)?.summary, expected, line)
+            }
+        }
+    }
+
     func testSummaryIsTheFirstLine() throws {
         do {
             _ = try ModelSource.parse("model m\nhyper batch = 2\nh = relu(q)", file: "dir/m.gg").definition()

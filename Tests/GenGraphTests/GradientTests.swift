@@ -63,7 +63,7 @@ final class ElementwiseGradientTests: XCTestCase {
             case .sign:
                 draw = .normal(avoiding: [0])
                 tolerance.expectNonzero = false
-            case .neg, .exp, .square, .tanh, .sigmoid, .softplus: draw = .normal()
+            case .neg, .exp, .square, .tanh, .sigmoid, .softplus, .silu, .sin, .cos: draw = .normal()
             }
             let report = GC.check("unary \(f)", tolerance: tolerance) { b in
                 let x = try b.param("x", [3, 4], draw)
@@ -635,5 +635,90 @@ final class SecondOrderGradientTests: XCTestCase {
             return (terms, weights)
         }
         XCTAssertEqual(report?.names.sorted(), ["critic.conv.bias", "critic.conv.weight", "critic.fc.bias", "critic.fc.weight"])
+    }
+}
+
+// MARK: - The blocks of ddpm and cyclegan
+
+final class BlockGradientTests: XCTestCase {
+    private func declared(_ b: CheckBuilder, _ name: String) throws -> Tensor {
+        try XCTUnwrap(b.graph.parameters.first { $0.node.op == .parameter(name) }, name)
+    }
+
+    func testGroupNorm() {
+        for (shape, groups) in [([2, 6, 3, 3], 3), ([2, 4, 2, 2], 1), ([3, 4], 4)] as [(Shape, Int)] {
+            GC.check("group norm \(shape), \(groups) groups") { b in
+                let x = try b.param("x", shape)
+                let y = try x.groupNorm(groups: groups, name: "gn", weightInit: .uniform(low: 0.5, high: 1.5),
+                                        biasInit: .uniform(low: -0.5, high: 0.5))
+                return try (b.weigh(y), [x, declared(b, "gn.weight"), declared(b, "gn.bias")])
+            }
+        }
+    }
+
+    func testInstanceNorm() {
+        GC.check("instance norm") { b in
+            let x = try b.param("x", [2, 3, 3, 3])
+            return (try b.weigh(x.instanceNorm()), [x])
+        }
+    }
+
+    func testSoftmax() {
+        for axes in [[-1], [1], [0, 2]] {
+            GC.check("softmax over \(axes)") { b in
+                let x = try b.param("x", [2, 3, 4], .normal(std: 2))
+                return (try b.weigh(x.softmax(axes: axes)), [x])
+            }
+        }
+    }
+
+    func testNearestUpsampling() {
+        GC.check("upsample x2") { b in
+            let x = try b.param("x", [2, 2, 3, 3])
+            let y = try x.upsampled(by: 2)
+            XCTAssertEqual(y.shape, [2, 2, 6, 6])
+            return (try b.weigh(y), [x])
+        }
+    }
+
+    func testL1() {
+        GC.check("l1") { b in
+            // a - b is at least 0.1 away from 0, the kink of |.|.
+            let a = try b.param("a", [3, 4], .awayFromZero(0.1, 1.5)), c = try b.param("b", [3, 4], .uniform(-0.05, 0.05))
+            return (try meanAbsoluteError(a, c), [a, c])
+        }
+    }
+
+    func testSinusoidalEmbeddingInTheTimestep() {
+        GC.check("sinusoidal embedding") { b in
+            // d/dt sin(t f) = f cos(t f): small t keeps f_0 t's curvature within what ε resolves.
+            let t = try b.param("t", [3], .values([0.5, 1.25, 3]))
+            return (try b.weigh(t.sinusoidalEmbedding(dim: 8)), [t])
+        }
+    }
+
+    /// Attention's two batched products with transposed operands, and the softmax between.
+    func testBatchedAttention() {
+        GC.check("attention") { b in
+            let q = try b.param("q", [2, 3, 4]), k = try b.param("k", [2, 3, 4]), v = try b.param("v", [2, 3, 4])
+            let weights = try (q.matmul(k, transposeA: true) * 0.5).softmax()
+            return (try b.weigh(v.matmul(weights, transposeB: true)), [q, k, v])
+        }
+    }
+
+    func testSiluSecondOrder() {
+        GC.checkSecondOrder("silu") { b in
+            let x = try b.param("x", [3, 4]), w = try b.param("w", [3, 4])
+            let f = try b.weigh((x * w).silu()).sum()
+            return (f, [x], [x, w])
+        }
+    }
+
+    func testSinAndCosSecondOrder() {
+        GC.checkSecondOrder("sin, cos") { b in
+            let x = try b.param("x", [3, 4]), w = try b.param("w", [3, 4])
+            let f = try b.weigh((x * w).sin() + x.cos() * w).sum()
+            return (f, [x], [x, w])
+        }
     }
 }

@@ -137,6 +137,23 @@ final class HostileModelTests: XCTestCase {
         XCTAssertEqual(summary(noData), "m.gg:8:1: error: every phase is 'nodata'; at least one must read a real batch")
     }
 
+    /// Sizes of the diffusion and translation blocks past every bound, each refused where it is written.
+    func testOverflowingSizesOfTheBlocksAreLocated() {
+        let huge = "4611686018427387904"  // 2^62
+        let cases: [(String, String)] = [
+            ("h = upsample(x, \(huge))", "m.gg:6:5: error: upsample: factor \(huge) must be in 1...2147483648"),
+            ("h = upsample(x, 65536)", "m.gg:6:5: error: upsample: shape [4,1,28,65536,28,65536] has more than"),
+            ("h = sinusoidal(reshape(x, [-1]), \(huge))", "m.gg:6:5: error: sinusoidal: dim \(huge) must be even, in 2...33554432"),
+            ("h = sinusoidal(reshape(x, [-1]), 33554432)", "m.gg:6:5: error: sinusoidal: shape [3136,33554432] has more than"),
+            ("h = x -> group_norm(\(huge))", "m.gg:6:10: error: group_norm: 'group_norm0': \(huge) groups do not divide 1 channels"),
+            ("h = softmax(x, axis=\(huge))", "m.gg:6:5: error: softmax: axis \(huge) out of range for [4,1,28,28]"),
+            ("h = softmax(x, axis=-\(huge))", "m.gg:6:5: error: softmax: axis -\(huge) out of range for [4,1,28,28]"),
+        ]
+        for (line, expected) in cases {
+            XCTAssertTrue(summary(model(line)).hasPrefix(expected), "\(line): \(summary(model(line)))")
+        }
+    }
+
     func testOverflowingSizesFromSetAreRefusedNamingTheValue() throws {
         let vae = try XCTUnwrap(DSLZoo.source(named: "vae"))
         func zooSummary(_ overrides: [String: String]) -> String {

@@ -68,6 +68,12 @@ extension Graph {
             case .sigmoid: return [try g * y * (1 - y)]
             case .relu: return [try g * a.greater(0)]
             case .softplus: return [try g * a.sigmoid()]
+            case .silu:
+                // d/dx x s(x) = s + x s (1 - s) = s + y (1 - s).
+                let s = try a.sigmoid()
+                return [try g * (s + y * (1 - s))]
+            case .sin: return [try g * a.cos()]
+            case .cos: return [try (g * a.sin()).neg()]
             }
         case .leakyRelu(let slope):
             return [try select(x[0].greater(0), g, g * slope)]

@@ -23,6 +23,7 @@ extension Builtin {
             "matmul": { try $0.matmul($1) },
             "bce_logits": { try bceWithLogits($0, $1) },
             "mse": { try meanSquaredError($0, $1) },
+            "l1": { try meanAbsoluteError($0, $1) },
         ]
         for (name, f) in binaries {
             table[name] = Builtin(pair) { a, _ in .tensor(try f(a.tensor("a"), a.tensor("b"))) }
@@ -37,6 +38,12 @@ extension Builtin {
             .tensor(try correctPredictions(logits: a.tensor("logits"), labels: a.tensor("labels")))
         }
         table["per_sample_mean"] = Builtin([ParameterSpec("x")]) { a, _ in .tensor(try perSampleMean(a.tensor("x"))) }
+        table["softmax"] = Builtin([ParameterSpec("x"), ParameterSpec("axis", .value(.integer(-1)))]) { a, _ in
+            .tensor(try a.tensor("x").softmax(axes: a.axes("axis") ?? [-1]))
+        }
+        table["sinusoidal"] = Builtin([ParameterSpec("t"), ParameterSpec("dim")]) { a, _ in
+            .tensor(try a.tensor("t").sinusoidalEmbedding(dim: a.integer("dim", atLeast: 2)))
+        }
 
         let reductions: [String: (Tensor, [Int]?) throws -> Tensor] = [
             "sum": { try $0.sum(axes: $1) }, "mean": { try $0.mean(axes: $1) }, "max": { try $0.max(axes: $1) },

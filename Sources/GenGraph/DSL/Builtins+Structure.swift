@@ -36,6 +36,9 @@ extension Builtin {
             let stride = a.has("stride") ? try a.integer("stride", atLeast: 1) : nil
             return .tensor(try a.tensor("x").maxPool2d(kernel: a.integer("kernel", atLeast: 1), stride: stride, padding: a.integer("pad", atLeast: 0)))
         }
+        table["upsample"] = Builtin([x, ParameterSpec("factor", .value(.integer(2)))]) { a, _ in
+            .tensor(try a.tensor("x").upsampled(by: a.integer("factor", atLeast: 1)))
+        }
         table["autoregressive"] = Builtin([ParameterSpec("logits")]) { a, c in
             guard let canvas = c.canvas else {
                 throw Diagnostic("'autoregressive' is only allowed as the result of a 'sample'", at: a.location)

@@ -1,6 +1,9 @@
 /// Elementwise functions of one tensor without attributes.
 public enum UnaryFunction: String, CaseIterable, Sendable {
     case neg, abs, sign, exp, log, log1p, sqrt, rsqrt, square, tanh, sigmoid, relu, softplus
+    /// x · sigmoid(x), one function so that its derivative is exact and fuses as one op.
+    case silu
+    case sin, cos
 }
 
 /// Elementwise functions of two tensors of the same shape. Comparisons give 1 or 0.

@@ -16,6 +16,10 @@ func evaluate(_ f: UnaryFunction, _ x: Float) -> Float {
     case .sigmoid: return 1 / (1 + Foundation.exp(-x))
     case .relu: return x.isNaN ? x : Swift.max(x, 0)
     case .softplus: return Swift.max(x, 0) + Foundation.log1p(Foundation.exp(-Swift.abs(x)))
+    // At -inf the product is -inf · 0; the kernels give the limit.
+    case .silu: return x == -.infinity ? -0.0 : x * evaluate(.sigmoid, x)
+    case .sin: return Foundation.sin(x)
+    case .cos: return Foundation.cos(x)
     }
 }
 

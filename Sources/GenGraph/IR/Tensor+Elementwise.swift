@@ -37,6 +37,9 @@ extension Tensor {
     public func sigmoid() throws -> Tensor { try unary(.sigmoid) }
     public func relu() throws -> Tensor { try unary(.relu) }
     public func softplus() throws -> Tensor { try unary(.softplus) }
+    public func silu() throws -> Tensor { try unary(.silu) }
+    public func sin() throws -> Tensor { try unary(.sin) }
+    public func cos() throws -> Tensor { try unary(.cos) }
     public func leakyRelu(_ slope: Float = 0.2) throws -> Tensor { try graph.add(.leakyRelu(slope: slope), [self]) }
     public func clamp(_ lo: Float, _ hi: Float) throws -> Tensor { try graph.add(.clamp(min: lo, max: hi), [self]) }
     /// The same values, but no gradient flows back through it.

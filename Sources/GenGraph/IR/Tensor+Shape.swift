@@ -48,6 +48,29 @@ extension Tensor {
         return try shifted.reshape(Shape(shape.dims.enumerated().filter { !axes.contains($0.offset) }.map(\.element)))
     }
 
+    /// exp(x) / sum(exp(x)) over `axes`, computed from x - max (softmax does not change
+    /// when its input is shifted, so the maximum carries no gradient).
+    public func softmax(axes: [Int] = [-1]) throws -> Tensor {
+        let axes = try normalizedAxes(axes, op: "softmax")
+        let e = try (self - max(axes: axes, keepDims: true).stopGradient()).exp()
+        return try e / e.sum(axes: axes, keepDims: true)
+    }
+
+    /// Nearest-neighbour upsampling of NCHW by an integer `factor`: each pixel becomes a
+    /// factor x factor block (PyTorch's interpolate, mode "nearest"). A reshape, a broadcast
+    /// and a reshape, so its gradient is the sum over each block.
+    public func upsampled(by factor: Int) throws -> Tensor {
+        guard rank == 4 else { throw GraphError(op: "upsample", "needs (n, c, h, w), got \(shape)") }
+        guard factor >= 1, factor <= Shape.maxElements else {
+            throw GraphError(op: "upsample", "factor \(factor) must be in 1...\(Shape.maxElements)")
+        }
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let blocks = Shape([n, c, h, factor, w, factor])
+        // Counted (overflow-checked) before h * factor is formed.
+        _ = try blocks.checkedCount(op: "upsample")
+        return try reshape([n, c, h, 1, w, 1]).expand(to: blocks).reshape([n, c, h * factor, w * factor])
+    }
+
     /// Same elements in a new shape; one dimension may be -1 (inferred).
     public func reshape(_ target: Shape) throws -> Tensor {
         var dims = target.dims

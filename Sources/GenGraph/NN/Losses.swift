@@ -21,6 +21,11 @@ public func meanSquaredError(_ a: Tensor, _ b: Tensor) throws -> Tensor {
     try (a - b).square().mean()
 }
 
+/// Mean absolute error over all elements (L1; its gradient at a tie is 0).
+public func meanAbsoluteError(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    try (a - b).abs().mean()
+}
+
 /// Sum over every non-batch axis, then mean over the batch (docs/zoo.md's "per-sample mean").
 public func perSampleMean(_ x: Tensor) throws -> Tensor {
     try x.sum(axes: Array(1..<Swift.max(x.rank, 1))).mean()
