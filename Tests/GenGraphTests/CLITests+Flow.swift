@@ -8,12 +8,10 @@ extension CLITests {
         let data = try Prerequisites.fashionMNIST()
         // A run written through the library, so its end-of-run evaluation reads 8 test images only.
         let run = temporaryPath("realnvp")
-        var options = TrainingOptions()
+        var options = TrainingRunTests.options(steps: 1)
         options.dataDirectory = data
-        options.steps = 1
         options.trainLimit = 64
         options.testLimit = 8
-        options.sampleCount = 0
         try TrainingRun(source: XCTUnwrap(DSLZoo.model(named: "realnvp")), overrides: ["batch": "8"], directory: RunDirectory(run),
                         config: RunConfig(threads: 2), options: options, resume: false).run()
 
