@@ -137,7 +137,6 @@ public final class TrainingRun {
         }
     }
 
-    /// Refuses options the loop cannot run with; on resume some come from config.json.
     private func initialise(from path: String) throws {
         let url = URL(fileURLWithPath: path)
         try Checkpoint.loadInitialValues(from: url, into: trainer.session.parameters, of: model.graph, model: definition.name)
