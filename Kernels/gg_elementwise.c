@@ -212,6 +212,7 @@ GG__INLINE void unary_body(float *y, const float *x, int64_t n, int op, float p0
     case GG_UNARY_SIN: trig_row(y, x, n, 0); break;
     case GG_UNARY_COS: trig_row(y, x, n, 1); break;
     case GG_UNARY_SILU: UN_LOOP(v_silu(v)); break;
+    case GG_UNARY_FLOOR: UN_LOOP(floorf(v)); break;
     case GG_UNARY_CLAMP: {
         UN_LOOP(v < p0 ? p0 : (v > p1 ? p1 : v));
         break;

@@ -39,6 +39,7 @@ static float ref_unary(float x, gg_unary_op op, float p0, float p1) {
     case GG_UNARY_SIN: return sinf(x);
     case GG_UNARY_COS: return cosf(x);
     case GG_UNARY_SILU: return x == -INFINITY ? -0.0f : x * ref_sigmoid(x);
+    case GG_UNARY_FLOOR: return floorf(x);
     default: return 0.0f;
     }
 }

@@ -128,7 +128,8 @@ typedef enum gg_unary_op {
     GG_UNARY_SIN = 15,        /* sin, cos: NaN for +-inf */
     GG_UNARY_COS = 16,
     GG_UNARY_SILU = 17,       /* x * sigmoid(x); silu(-inf) = -0, the limit */
-    GG_UNARY_COUNT = 18,
+    GG_UNARY_FLOOR = 18,
+    GG_UNARY_COUNT = 19,
 } gg_unary_op;
 
 typedef enum gg_binary_op {

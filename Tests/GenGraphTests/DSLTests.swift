@@ -39,6 +39,9 @@ final class DSLTests: XCTestCase {
             case (.autoregressive(let c, let l, let f), .autoregressive(let d, let m, let h)):
                 XCTAssertEqual(f, h, "\(name) autoregressive function")
                 XCTAssertEqual([c.id, l.id], [d.id, m.id], name)
+            case (.diffusion(let d), .diffusion(let e)):
+                XCTAssertEqual([d.canvas.id, d.time.id, d.noise.id], [e.canvas.id, e.time.id, e.noise.id], name)
+                XCTAssertEqual(d.schedule, e.schedule, name)
             default:
                 XCTFail("\(name): sample outputs differ in kind")
             }
@@ -50,8 +53,9 @@ final class DSLTests: XCTestCase {
     func testEveryZooEvaluationGraphBuildsTheSwiftZoosGraph() throws {
         let expected = ["ae": "test_loss", "dae": "test_loss", "sae": "test_loss", "conv-ae": "test_loss", "vae": "neg_elbo",
                         "cvae": "neg_elbo", "gan": "d_loss", "cgan": "d_loss", "dcgan": "d_loss", "wgan": "critic_loss",
-                        "wgan-gp": "critic_loss", "pixelcnn": "nll", "classifier": "accuracy", "realnvp": "bpd"]
-        let perExample: Set = ["neg_elbo", "nll", "accuracy", "bpd"]
+                        "wgan-gp": "critic_loss", "pixelcnn": "nll", "classifier": "accuracy", "realnvp": "bpd",
+                        "ddpm": "loss"]
+        let perExample: Set = ["neg_elbo", "nll", "accuracy", "bpd", "loss"]
         for name in DSLZoo.names {
             let dsl = try XCTUnwrap(DSLZoo.definition(named: name))
             let swift = try XCTUnwrap(Zoo.model(named: name))
@@ -82,7 +86,8 @@ final class DSLTests: XCTestCase {
     /// Arguments for zoo functions by parameter name, as inputs of a fresh graph.
     private func arguments(_ f: ModelFunction, model: String, in graph: Graph) throws -> [Tensor] {
         let latent: Shape = ["vae", "cvae"].contains(model) ? [3, 20] : model == "realnvp" ? [3, 1, 28, 28] : [3, 100]
-        let shapes: [String: Shape] = ["x": [3, 1, 28, 28], "y": [3], "z": latent, "flat": [3, 784], "h": [3, 400], "t": [3, 5]]
+        let shapes: [String: Shape] = ["x": [3, 1, 28, 28], "y": [3], "z": latent, "flat": [3, 784], "h": [3, 400],
+                                       "t": model == "ddpm" ? [3] : [3, 5]]
         return try f.parameters.map { try graph.input($0, XCTUnwrap(shapes[$0], "\(model).\(f.name)(\($0))")) }
     }
 
@@ -95,6 +100,7 @@ final class DSLTests: XCTestCase {
             "wgan-gp": ["G(z)", "D(x)"], "pixelcnn": ["pixel_logits(x)"], "classifier": ["features(x)", "logits(x)"],
             // Its other defs return several values or are instances' templates (called `as couplings.i`).
             "realnvp": ["to_latent(x)", "from_latent(z)"],
+            "ddpm": ["eps(x, t)"],
         ]
         for name in DSLZoo.names {
             let dsl = try XCTUnwrap(DSLZoo.definition(named: name))

@@ -63,13 +63,16 @@ final class ElementwiseGradientTests: XCTestCase {
             case .sign:
                 draw = .normal(avoiding: [0])
                 tolerance.expectNonzero = false
+            case .floor:
+                draw = .uniform(1.1, 1.9)  // between integers, where floor is flat
+                tolerance.expectNonzero = false
             case .neg, .exp, .square, .tanh, .sigmoid, .softplus, .silu, .sin, .cos: draw = .normal()
             }
             let report = GC.check("unary \(f)", tolerance: tolerance) { b in
                 let x = try b.param("x", [3, 4], draw)
                 return (try b.weigh(x.unary(f)), [x])
             }
-            if f == .sign, let report { XCTAssertEqual(report.analytic[0], [Float](repeating: 0, count: 12)) }
+            if f == .sign || f == .floor, let report { XCTAssertEqual(report.analytic[0], [Float](repeating: 0, count: 12)) }
             if f == .relu, let report {
                 // Exactly zero where the input is negative, not just small.
                 XCTAssertTrue(report.numeric[0].contains(0))

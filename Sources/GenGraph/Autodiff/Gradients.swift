@@ -47,7 +47,7 @@ extension Graph {
         func zeros(_ s: Shape) throws -> Tensor { try constant(0, s) }
 
         switch node.op {
-        case .input, .parameter, .state, .constant, .convMask, .randomUniform, .randomNormal:
+        case .input, .parameter, .state, .constant, .convMask, .constantData, .randomUniform, .randomNormal:
             return []
         case .stopGradient, .oneHot:
             return [nil]
@@ -57,7 +57,7 @@ extension Graph {
             switch f {
             case .neg: return [try g.neg()]
             case .abs: return [try g * a.sign()]
-            case .sign: return [nil]
+            case .sign, .floor: return [nil]
             case .exp: return [try g * y]
             case .log: return [try g / a]
             case .log1p: return [try g / (a + 1)]

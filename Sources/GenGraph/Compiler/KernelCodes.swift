@@ -8,6 +8,7 @@ enum KernelCodes {
         .log1p: GG_UNARY_LOG1P, .sqrt: GG_UNARY_SQRT, .rsqrt: GG_UNARY_RSQRT, .square: GG_UNARY_SQUARE,
         .tanh: GG_UNARY_TANH, .sigmoid: GG_UNARY_SIGMOID, .relu: GG_UNARY_RELU, .softplus: GG_UNARY_SOFTPLUS,
         .silu: GG_UNARY_SILU, .sin: GG_UNARY_SIN, .cos: GG_UNARY_COS,
+        .floor: GG_UNARY_FLOOR,
     ]
 
     static let binary: [BinaryFunction: gg_binary_op] = [

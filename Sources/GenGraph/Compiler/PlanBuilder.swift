@@ -88,10 +88,12 @@ private final class PlanBuilder {
             }
         }
         for (id, node) in nodes.enumerated() {
-            if case .convMask(let kind) = node.op {
-                constants.append(convMaskValues(kind, node.shape))
-                constantIndex[id] = leafNames.count + constants.count
+            switch node.op {
+            case .convMask(let kind): constants.append(convMaskValues(kind, node.shape))
+            case .constantData(let data): constants.append(data.values)
+            default: continue
             }
+            constantIndex[id] = leafNames.count + constants.count
         }
 
         for g in schedule(fused) { try lower(group: g) }

@@ -131,6 +131,12 @@ struct Arguments {
         return i
     }
 
+    /// A number in `range` at full precision (a schedule computed in f64, as PyTorch's reference does).
+    func number(_ name: String, _ range: NumberRange = .any) throws -> Double {
+        guard let number = try value(name).value.number, range.contains(number) else { throw mismatch(name, range.description) }
+        return number
+    }
+
     /// A number in `range` that an f32 holds.
     func float(_ name: String, _ range: NumberRange = .any) throws -> Float {
         let v = try value(name).value

@@ -30,7 +30,7 @@ struct Builtin {
 
     /// Every built-in, by name.
     static let all: [String: Builtin] = layers.merging(math) { a, _ in a }.merging(structure) { a, _ in a }
-        .merging(normalization) { a, _ in a }
+        .merging(normalization) { a, _ in a }.merging(diffusion) { a, _ in a }
 
     /// Closest built-in names, for "did you mean" hints.
     static func suggestion(for name: String, among candidates: [String]) -> String? {

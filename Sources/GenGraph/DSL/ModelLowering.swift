@@ -271,8 +271,10 @@ struct ModelLowering {
             return (y, .images(images))
         case .autoregressive(let canvas, let logits, let function):
             return (y, .autoregressive(canvas: canvas, logits: logits, function: function))
+        case .diffusion(let denoiser):
+            return (y, .diffusion(denoiser))
         case let other:
-            throw Diagnostic("a sample produces images or autoregressive(f), got \(other.kindDescription)", at: sample.body.result.location)
+            throw Diagnostic("a sample produces images, autoregressive(f) or diffusion(f, ...), got \(other.kindDescription)", at: sample.body.result.location)
         }
     }
 }

@@ -10,6 +10,8 @@ enum Value {
     case function(String)
     /// The result of `autoregressive(f)` in a `sample` body.
     case autoregressive(canvas: Tensor, logits: Tensor, function: String)
+    /// The result of `diffusion(f, ...)` in a `sample` body.
+    case diffusion(SampleGraph.Denoiser)
 
     /// How the value reads in an error message.
     var kindDescription: String {
@@ -20,6 +22,7 @@ enum Value {
         case .list(let items): return "a list of \(items.count) value\(items.count == 1 ? "" : "s")"
         case .function(let name): return "the function '\(name)'"
         case .autoregressive: return "an autoregressive sampler"
+        case .diffusion: return "a diffusion sampler"
         }
     }
 

@@ -9,6 +9,7 @@ extension Op {
         case .input(let n), .parameter(let n), .state(let n): return quoted(n)
         case .constant(let v): return "\(v)"
         case .convMask(let m): return m.rawValue
+        case .constantData(let d): return quoted(d.name) + ",fnv=" + String(d.fingerprint, radix: 16)
         case .randomUniform(let s), .randomNormal(let s): return "stream=\(s)"
         case .leakyRelu(let slope): return "slope=\(slope)"
         case .clamp(let lo, let hi): return "min=\(lo),max=\(hi)"

@@ -4,6 +4,8 @@ public enum UnaryFunction: String, CaseIterable, Sendable {
     /// x · sigmoid(x), one function so that its derivative is exact and fuses as one op.
     case silu
     case sin, cos
+    /// The largest integer <= x; its derivative is zero (it draws integer timesteps from uniforms).
+    case floor
 }
 
 /// Elementwise functions of two tensors of the same shape. Comparisons give 1 or 0.
@@ -60,6 +62,7 @@ public enum Op: Hashable, Sendable {
     case state(String)      // non-trainable, persistent (batch-norm running statistics)
     case constant(Float)    // every element equal; the node's shape says how many
     case convMask(ConvMask) // (oc, ic, kh, kw) PixelCNN mask of zeros and ones
+    case constantData(ConstantData) // elements that differ, in row-major order
     case randomUniform(stream: Int) // U[0,1); stream keeps draws in one graph apart
     case randomNormal(stream: Int)  // N(0,1)
 
@@ -99,7 +102,7 @@ public enum Op: Hashable, Sendable {
 
     public var category: Category {
         switch self {
-        case .input, .parameter, .state, .constant, .convMask: return .leaf
+        case .input, .parameter, .state, .constant, .convMask, .constantData: return .leaf
         case .randomUniform, .randomNormal: return .random
         case .unary, .leakyRelu, .clamp, .binary, .select, .stopGradient: return .elementwise
         case .reduce: return .reduction
@@ -117,6 +120,7 @@ public enum Op: Hashable, Sendable {
         case .state: return "state"
         case .constant: return "const"
         case .convMask: return "conv_mask"
+        case .constantData: return "const_data"
         case .randomUniform: return "random_uniform"
         case .randomNormal: return "random_normal"
         case .unary(let f): return f.rawValue

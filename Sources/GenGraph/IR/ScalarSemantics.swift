@@ -20,6 +20,7 @@ func evaluate(_ f: UnaryFunction, _ x: Float) -> Float {
     case .silu: return x == -.infinity ? -0.0 : x * evaluate(.sigmoid, x)
     case .sin: return Foundation.sin(x)
     case .cos: return Foundation.cos(x)
+    case .floor: return x.rounded(.down)
     }
 }
 

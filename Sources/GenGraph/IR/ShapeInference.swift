@@ -17,7 +17,7 @@ extension Op {
         }
 
         switch self {
-        case .input, .parameter, .state, .constant, .randomUniform, .randomNormal:
+        case .input, .parameter, .state, .constant, .constantData, .randomUniform, .randomNormal:
             try expectInputs(0)
             return try requireDeclared()
         case .convMask:

@@ -40,6 +40,7 @@ extension Tensor {
     public func silu() throws -> Tensor { try unary(.silu) }
     public func sin() throws -> Tensor { try unary(.sin) }
     public func cos() throws -> Tensor { try unary(.cos) }
+    public func floor() throws -> Tensor { try unary(.floor) }
     public func leakyRelu(_ slope: Float = 0.2) throws -> Tensor { try graph.add(.leakyRelu(slope: slope), [self]) }
     public func clamp(_ lo: Float, _ hi: Float) throws -> Tensor { try graph.add(.clamp(min: lo, max: hi), [self]) }
     /// The same values, but no gradient flows back through it.

@@ -87,6 +87,19 @@ public struct SampleGraph {
         /// run it on the rows filled so far only: a causal model's logits of row i
         /// never read rows below it.
         case autoregressive(canvas: Tensor, logits: Tensor, function: String)
+        /// A network predicting the noise in images at a time step: the sampler starts from
+        /// N(0, I) and replays the one graph once per step of DDIM or ancestral DDPM.
+        case diffusion(Denoiser)
+    }
+
+    /// eps(x_t, t): `noise` from the noised images `canvas` (count, 1, 28, 28), named like the
+    /// model's images, and integer time steps `time` (count), named `timeInputName`.
+    public struct Denoiser {
+        public static let timeInputName = "diffusion_t"
+        public let canvas: Tensor
+        public let time: Tensor
+        public let noise: Tensor
+        public let schedule: DiffusionSchedule
     }
 
     public let graph: Graph

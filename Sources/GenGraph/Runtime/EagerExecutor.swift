@@ -94,6 +94,10 @@ final class EagerExecutor {
             let mask = fixed[id] ?? Buffer(copying: convMaskValues(kind, node.shape))
             fixed[id] = mask
             return View(buffer: mask, shape: node.shape)
+        case .constantData(let data):
+            let values = fixed[id] ?? Buffer(copying: data.values)
+            fixed[id] = values
+            return View(buffer: values, shape: node.shape)
         case .randomUniform(let stream), .randomNormal(let stream):
             let out = allocate(node.shape)
             let key = randomKey(stream)

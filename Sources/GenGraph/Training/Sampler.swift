@@ -11,6 +11,8 @@ public struct Sampler {
     /// the work). The logits agree to rounding, so the images agree unless rounding
     /// decides a draw.
     public var fullCanvas = false
+    /// Diffusion models: DDIM over 50 steps unless set.
+    public var diffusion = DiffusionSampling.standard
 
     public init(definition: ModelDefinition, parameters: ParameterStore, config: RunConfig) {
         self.definition = definition
@@ -21,7 +23,8 @@ public struct Sampler {
     /// `count` images, (count, 1, 28, 28), in the model's pixel range. `labels`
     /// (one per image) for conditional models; default 0, 1, ..., 9, 0, ...
     /// `temperature` for models whose sampling takes one (RealNVP; 1 when nil).
-    /// PixelCNN-style models run their 784-step loop on one compiled plan.
+    /// PixelCNN-style models run their 784-step loop on one compiled plan, diffusion
+    /// models each step of `diffusion`.
     public func sample(count: Int, labels: [Int]? = nil, temperature: Float? = nil) throws -> TensorValue {
         guard let sampleGraph = try definition.sampleGraph(count: count, temperature: temperature) else {
             throw GraphError(op: "sample", "model '\(definition.name)' has no 'sample' entry")
@@ -44,6 +47,8 @@ public struct Sampler {
             return try session.run([images], feeds: feeds)[0]
         case .autoregressive(let canvas, _, let function):
             return try autoregressive(canvas.shape, function: function, feeds: feeds, count: count)
+        case .diffusion(let denoiser):
+            return try diffuse(denoiser, session: session, feeds: feeds)
         }
     }
 

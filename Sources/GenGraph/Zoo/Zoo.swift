@@ -44,6 +44,9 @@ public enum Zoo {
         ModelDefinition(name: "realnvp", summary: "RealNVP, 8 affine couplings with checkerboard masks", defaultBatch: 64,
                         encoding: .bytes, metrics: ["bpd"], functions: RealNVPZoo.functions,
                         build: RealNVPZoo.build, temperedSampler: RealNVPZoo.sampler, takesTemperature: true),
+        ModelDefinition(name: "ddpm", summary: "DDPM, a U-Net predicting the noise (DDIM 50-step sampling)", defaultBatch: 128,
+                        encoding: .symmetric, metrics: ["loss"], functions: DDPMZoo.functions,
+                        build: DDPMZoo.build, sampler: DDPMZoo.sampler),
     ]
 
     public static func model(named name: String) -> ModelDefinition? { models.first { $0.name == name } }
