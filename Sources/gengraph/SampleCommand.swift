@@ -22,6 +22,16 @@ struct SampleCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Models that take one (realnvp): scale the latent noise by T, finite and >= 0 (default 1).", valueName: "T"))
     var temperature: Float?
 
+    enum DiffusionSamplerKind: String, ExpressibleByArgument, CaseIterable {
+        case ddim, ddpm
+    }
+
+    @Option(help: "Diffusion models (ddpm): DDIM with eta 0 over --steps, or ancestral DDPM over every noise level.")
+    var sampler: DiffusionSamplerKind?
+
+    @Option(help: "Diffusion models: DDIM steps (default 50; at most the model's noise levels).")
+    var steps: Int?
+
     @Flag(help: "PixelCNN: every pixel on the full canvas with one compiled plan (default: only the rows filled so far, one plan per height, about half the work).")
     var fullCanvas = false
 
@@ -30,6 +40,10 @@ struct SampleCommand: ParsableCommand {
     func validate() throws {
         try requireCount("--n", n, in: 1...RunLimits.images)
         if !(out.hasSuffix(".png") || out.hasSuffix(".npy")) { throw ValidationError("--out must end in .png or .npy, got '\(out)'") }
+        if let steps {
+            try requireCount("--steps", steps, in: 1...DiffusionSchedule.maximumSteps)
+            if sampler == .ddpm { throw ValidationError("--steps applies to --sampler ddim; ddpm runs every noise level") }
+        }
         if let temperature, !(temperature.isFinite && temperature >= 0) {
             throw ValidationError("--temperature must be a finite number >= 0, got \(temperature)")
         }
@@ -41,9 +55,12 @@ struct SampleCommand: ParsableCommand {
             let config = try runOptions.config()
             let labels = label.map { [Int](repeating: $0, count: n) }
             let start = Date()
-            var sampler = Sampler(definition: trained.definition, parameters: trained.parameters, config: config)
-            sampler.fullCanvas = fullCanvas
-            let images = try sampler.sample(count: n, labels: labels, temperature: temperature)
+            var generator = Sampler(definition: trained.definition, parameters: trained.parameters, config: config)
+            generator.fullCanvas = fullCanvas
+            if sampler != nil || steps != nil {
+                generator.diffusion = sampler == .ddpm ? .ddpm : .ddim(steps: steps ?? DiffusionSampling.standardSteps)
+            }
+            let images = try generator.sample(count: n, labels: labels, temperature: temperature)
             if out.hasSuffix(".npy") {
                 try NPYArray(shape: images.shape.dims, values: images.scalars).write(to: out)
             } else {

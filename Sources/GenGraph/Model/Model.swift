@@ -107,6 +107,12 @@ public struct SampleGraph {
     /// Integer class labels (count), an input named like the model's labels, for conditional models.
     public let labels: Tensor?
     public let output: Output
+
+    /// Whether the images come from a denoiser replayed over noise levels (`Output.diffusion`).
+    public var isDiffusion: Bool {
+        if case .diffusion = output { return true }
+        return false
+    }
 }
 
 /// What a model's builder is asked for.

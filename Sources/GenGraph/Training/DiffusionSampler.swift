@@ -7,7 +7,7 @@ public enum DiffusionSampling: Equatable, Sendable {
     /// Ancestral sampling over every noise level with sigma_t^2 = beta_t.
     case ddpm
 
-    public static let standard = DiffusionSampling.ddim(steps: 50)
+    public static let standardSteps = 50
 }
 
 extension Sampler {
@@ -33,7 +33,7 @@ extension Sampler {
             run[SampleGraph.Denoiser.timeInputName] = try TensorValue(shape: [count], scalars: [Float](repeating: Float(t), count: count))
             return try session.run([denoiser.noise], feeds: run)[0].scalars
         }
-        switch diffusion {
+        switch diffusion ?? .ddim(steps: DiffusionSampling.standardSteps) {
         case .ddim(let steps):
             let times = try schedule.ddimTimes(steps)
             for (t, earlier) in zip(times, times.dropFirst()) {

@@ -11,8 +11,9 @@ public struct Sampler {
     /// the work). The logits agree to rounding, so the images agree unless rounding
     /// decides a draw.
     public var fullCanvas = false
-    /// Diffusion models: DDIM over 50 steps unless set.
-    public var diffusion = DiffusionSampling.standard
+    /// Diffusion models: how to walk from noise to images (nil: DDIM over 50 steps). Other
+    /// models refuse it.
+    public var diffusion: DiffusionSampling?
 
     public init(definition: ModelDefinition, parameters: ParameterStore, config: RunConfig) {
         self.definition = definition
@@ -41,6 +42,9 @@ public struct Sampler {
             feeds[name] = try TensorValue(shape: [count], scalars: values.map(Float.init))
         } else if labels != nil {
             throw GraphError(op: "sample", "model '\(definition.name)' is not conditional; --label does not apply")
+        }
+        if diffusion != nil, !sampleGraph.isDiffusion {
+            throw GraphError(op: "sample", "model '\(definition.name)' is not a diffusion model; a diffusion sampler (--sampler, --steps) does not apply")
         }
         switch sampleGraph.output {
         case .images(let images):
