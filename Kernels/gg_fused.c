@@ -297,6 +297,23 @@ GG__INLINE float lanes_fold(float *acc, int sum) {
 
 GG__INLINE float combine(float a, float b, int sum) { return sum ? a + b : nmax(a, b); }
 
+/* lanes_acc then lanes_fold of one row of n < LANES floats from fresh lanes, without
+ * touching the lanes that hold only the initial value: folding one in (x + 0 with x
+ * never -0, as a lane that starts at +0 cannot be; max with -inf) changes nothing,
+ * so the value is bit-identical at the cost of n operations instead of 2 LANES
+ * (upsampling's gradient sums rows of 2). */
+GG__INLINE float short_row_fold(const float *x, int64_t n, int sum) {
+    float acc[LANES];
+    float init = sum ? 0.0f : -INFINITY;
+    for (int64_t j = 0; j < n; j++) acc[j] = combine(init, x[j], sum);
+    int64_t live = n;
+    for (int64_t w = LANES / 2; w >= 1; w /= 2) {
+        for (int64_t j = 0; j < w && j + w < live; j++) acc[j] = combine(acc[j], acc[j + w], sum);
+        if (live > w) live = w;
+    }
+    return n == 0 ? init : acc[0];
+}
+
 /* Runs the program over one tile: nr rows of len floats whose offsets are in
  * t->rowoff. whole: the rows are complete box rows; otherwise nr == 1 and the
  * piece starts at column col of its row (rowlen long in the box). */
@@ -409,8 +426,14 @@ GG__INLINE void run_tile(const fexec *e, fthr *t, int nr, int64_t len, int whole
                 if (whole) {
                     /* whole rows shorter than a chunk: one chunk each */
                     for (int k = 0; k < nr; k++) {
-                        lanes_acc(acc, x + (int64_t)k * len, len, sum);
-                        float total = combine(sum ? 0.0f : -INFINITY, lanes_fold(acc, sum), sum);
+                        float row;
+                        if (len < LANES) {
+                            row = short_row_fold(x + (int64_t)k * len, len, sum);
+                        } else {
+                            lanes_acc(acc, x + (int64_t)k * len, len, sum);
+                            row = lanes_fold(acc, sum);
+                        }
+                        float total = combine(sum ? 0.0f : -INFINITY, row, sum);
                         dst[ro[k]] = combine(dst[ro[k]], total, sum);
                     }
                 } else {

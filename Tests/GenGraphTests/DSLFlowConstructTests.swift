@@ -23,11 +23,13 @@ final class DSLFlowConstructTests: XCTestCase {
         }
     }
 
-    /// docs/dsl.md shows realnvp.gg whole; the two must not drift apart.
-    func testTheDocsShowRealNVPsSource() throws {
+    /// docs/dsl.md shows realnvp.gg and ddpm.gg whole; they must not drift apart.
+    func testTheDocsShowTheFlowAndDiffusionSources() throws {
         let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/dsl.md").standardized
         let text = try String(contentsOf: docs, encoding: .utf8)
-        XCTAssertTrue(text.contains("```\n" + (try XCTUnwrap(DSLZoo.source(named: "realnvp"))) + "```\n"))
+        for model in ["realnvp", "ddpm"] {
+            XCTAssertTrue(text.contains("```\n" + (try XCTUnwrap(DSLZoo.source(named: model))) + "```\n"), model)
+        }
     }
 
     // MARK: Instances and several values

@@ -282,7 +282,8 @@ final class FusedTests: XCTestCase {
 
     /// v = x*x - 1 stored, plus REDUCE sum and max of v over every subset of the axes of (A, B, C).
     func testReductionsOverEveryAxisSubset() {
-        let dims: [[Int64]] = [[1, 1, 1], [1, 1, 7], [3, 5, 129], [5, 4, 9000], [300, 3, 20], [2, 1_000_003, 1]]
+        let dims: [[Int64]] = [[1, 1, 1], [1, 1, 7], [3, 5, 129], [5, 4, 9000], [300, 3, 20], [2, 1_000_003, 1],
+                              [64, 50, 2], [9, 4, 63], [6, 3, 64]]  // rows shorter than, and as long as, the 64 lanes
         for s in dims {
             let n = Int(s.reduce(1, *))
             var g = SeededValues(seed: UInt64(n) &+ 11)
