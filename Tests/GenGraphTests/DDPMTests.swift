@@ -143,4 +143,46 @@ final class DDPMTests: XCTestCase {
             }
         }
     }
+
+    /// gengraph's U-Net is PyTorch's: the reference (tools/peers/torch_families.py) loads an
+    /// initialised checkpoint strictly and predicts the same noise for the same images and times.
+    func testThePyTorchReferencePredictsTheSameNoise() throws {
+        let python = try Prerequisites.python(importing: "safetensors, torch, numpy")
+        let definition = try XCTUnwrap(DSLZoo.definition(named: "ddpm"))
+        let model = try definition.instantiate(batch: 3)
+        let session = try Session(graph: model.graph, config: RunConfig(threads: 2, seed: 12))
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gengraph-ddpm-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: directory) }
+        func file(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        let (checkpoint, images, times, predicted) = (file("ddpm.safetensors"), file("x.npy"), file("t.npy"), file("eps.npy"))
+        try Checkpoint.save(session.parameters, of: model.graph, metadata: CheckpointMetadata(model: "ddpm", step: 0, seed: 12),
+                            to: URL(fileURLWithPath: checkpoint))
+        let x: [Float] = (0..<(3 * 784)).map { (i: Int) -> Float in Float((i * 53) % 200) / 100 - 1 }
+        let t: [Float] = [1, 480, 1000]
+        try NPYArray(shape: [3, 1, 28, 28], values: x).write(to: images)
+        try NPYArray(shape: [3], values: t).write(to: times)
+        let script = """
+            import sys, numpy as np, torch
+            from safetensors.torch import load_file
+            sys.path.insert(0, sys.argv[1])
+            from torch_families import DDPM
+            model = DDPM()
+            model.load_state_dict(load_file(sys.argv[2]), strict=True)
+            with torch.no_grad():
+                eps = model.eps(torch.from_numpy(np.load(sys.argv[3])), torch.from_numpy(np.load(sys.argv[4])).long())
+            np.save(sys.argv[5], eps.numpy())
+            """
+        let peers = Prerequisites.repository.appendingPathComponent("tools/peers").path
+        let result = try Prerequisites.run(python + ["-c", script, peers, checkpoint, images, times, predicted])
+        XCTAssertEqual(result.status, 0, result.output)
+        let expected = try NPYArray(contentsOf: predicted)
+        let g = Graph()
+        let eps = try definition.call("eps", [g.input("x", [3, 1, 28, 28]), g.input("t", [3])])
+        let got = try Session(graph: g, config: RunConfig(threads: 2), parameters: session.parameters)
+            .run([eps], feeds: ["x": TensorValue(shape: [3, 1, 28, 28], scalars: x), "t": TensorValue(shape: [3], scalars: t)])[0]
+        XCTAssertEqual(expected.shape, [3, 1, 28, 28])
+        let error = zip(got.scalars, expected.values).map { Swift.abs($0 - $1) }.max() ?? .infinity
+        XCTAssertLessThan(error, 1e-4, "max |gengraph eps - PyTorch eps|")
+    }
 }
