@@ -2,7 +2,7 @@
 /// files in `DSL/Zoo/` are compiled into the library.
 public enum DSLZoo {
     /// Model names, in docs/zoo.md's order.
-    public static let names = ["ae", "dae", "sae", "conv-ae", "vae", "cvae", "gan", "cgan", "dcgan", "wgan", "wgan-gp", "pixelcnn", "classifier", "realnvp"]
+    public static let names = ["ae", "dae", "sae", "conv-ae", "vae", "cvae", "gan", "cgan", "dcgan", "wgan", "wgan-gp", "pixelcnn", "classifier", "realnvp", "cyclegan"]
 
     private static let files: [String: [UInt8]] = [
         "ae": PackageResources.ae_gg, "dae": PackageResources.dae_gg, "sae": PackageResources.sae_gg,
@@ -10,7 +10,7 @@ public enum DSLZoo {
         "gan": PackageResources.gan_gg, "cgan": PackageResources.cgan_gg, "dcgan": PackageResources.dcgan_gg,
         "wgan": PackageResources.wgan_gg, "wgan-gp": PackageResources.wgan_gp_gg,
         "pixelcnn": PackageResources.pixelcnn_gg, "classifier": PackageResources.classifier_gg,
-        "realnvp": PackageResources.realnvp_gg,
+        "realnvp": PackageResources.realnvp_gg, "cyclegan": PackageResources.cyclegan_gg,
     ]
 
     /// The `.gg` text of a zoo model.

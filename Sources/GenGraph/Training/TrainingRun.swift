@@ -42,7 +42,7 @@ public final class TrainingRun {
     let config: RunConfig
     let train: MNISTSplit
     let test: MNISTSplit
-    var batches: BatchIterator
+    var batches: any BatchSource
     /// Steps finished, epochs started, and batches consumed in the current epoch.
     public private(set) var step = 0
     public private(set) var epoch = 0
@@ -110,8 +110,10 @@ public final class TrainingRun {
         test = try MNISTDataset.split(.test, directory: options.dataDirectory, limit: options.testLimit)
         model = try definition.instantiate()
         trainer = try Trainer(model: model, config: config, planCache: planCache)
-        batches = try BatchIterator(split: train, batchSize: model.batchSize, encoding: model.encoding,
-                                    shuffle: options.shuffle, seed: config.seed)
+        batches = model.domains.isEmpty
+            ? try BatchIterator(split: train, batchSize: model.batchSize, encoding: model.encoding, shuffle: options.shuffle, seed: config.seed)
+            : try DomainBatchIterator(split: train, domains: model.domains, batchSize: model.batchSize, encoding: model.encoding,
+                                      shuffle: options.shuffle, seed: config.seed)
         metricColumns = ["step", "epoch"] + model.objectives.map(\.name) + ["samples_per_s"]
             + definition.metricNames.map { "test_" + $0 }
         try checkLength()
@@ -145,8 +147,9 @@ public final class TrainingRun {
     /// Continues from the run directory's checkpoint: parameters, optimiser state, noise counter,
     /// batch position, and metrics.csv cut back to the rows logged up to the checkpoint.
     private func restore() throws {
-        let metadata = try directory.restoreCheckpoint(into: trainer.session.parameters, of: model.graph, optimizers: optimizers,
-                                                       configuration: configuration, runID: runID)
+        let (metadata, pools) = try directory.restoreCheckpoint(into: trainer.session.parameters, of: model.graph, optimizers: optimizers,
+                                                                pools: (model.histories.map(\.name), trainer.pools),
+                                                                configuration: configuration, runID: runID)
         func position<T: FixedWidthInteger>(_ key: String, _ range: ClosedRange<T>) throws -> T {
             guard let value = metadata.extra[key].flatMap({ T($0) }), range.contains(value) else {
                 throw GraphError(op: "resume", "checkpoint \(directory.checkpoint.path): run position '\(key)' is "
@@ -168,6 +171,7 @@ public final class TrainingRun {
                              + "position, epoch \(e) batch \(b), at \(stepsPerEpoch) steps of \(model.batchesPerStep) batches per epoch")
         }
         try cutMetrics(to: metricsBytes)
+        trainer.pools = pools
         step = metadata.step
         epoch = e
         batchInEpoch = b
@@ -200,7 +204,8 @@ public final class TrainingRun {
                      "metrics_bytes": "\(metricsBytes)", "source": definition.source ?? "", "model_file": configuration.modelFile]
         extra["overrides"] = String(decoding: try JSONEncoder().encode(configuration.overrides), as: UTF8.self)
         let metadata = CheckpointMetadata(model: definition.name, step: step, seed: config.seed, mode: config.mode, extra: extra)
-        try directory.saveCheckpoint(trainer.session.parameters, of: model.graph, metadata: metadata, runID: runID, optimizers: optimizers)
+        try directory.saveCheckpoint(trainer.session.parameters, of: model.graph, metadata: metadata, runID: runID, optimizers: optimizers,
+                                     pools: zip(model.histories.map(\.name), trainer.pools).map { ($0, $1) })
     }
 
     private func nextBatch() throws -> Batch {
