@@ -44,6 +44,9 @@ public enum Zoo {
         ModelDefinition(name: "realnvp", summary: "RealNVP, 8 affine couplings with checkerboard masks", defaultBatch: 64,
                         encoding: .bytes, metrics: ["bpd"], functions: RealNVPZoo.functions,
                         build: RealNVPZoo.build, temperedSampler: RealNVPZoo.sampler, takesTemperature: true),
+        ModelDefinition(name: "cyclegan", summary: "CycleGAN, sneakers <-> ankle boots, PatchGAN discriminators, history pools",
+                        defaultBatch: 32, encoding: .symmetric, metrics: ["cycle_l1_aba", "cycle_l1_bab"], functions: CycleGANZoo.functions,
+                        build: CycleGANZoo.build, domains: CycleGANZoo.domains, translations: CycleGANZoo.translations),
     ]
 
     public static func model(named name: String) -> ModelDefinition? { models.first { $0.name == name } }
