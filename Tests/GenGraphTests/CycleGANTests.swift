@@ -114,6 +114,13 @@ final class CycleGANTests: XCTestCase {
         XCTAssertEqual(try bits(split), try bits(whole))
     }
 
+    /// docs/dsl.md shows cyclegan.gg whole; the two must not drift apart.
+    func testTheDocsShowCycleGANsSource() throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/dsl.md").standardized
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        XCTAssertTrue(text.contains("```\n" + (try XCTUnwrap(DSLZoo.source(named: "cyclegan"))) + "```\n"))
+    }
+
     // MARK: The DSL's domains, pools and translations, misused
 
     private let model = """
