@@ -110,10 +110,7 @@ public final class TrainingRun {
         test = try MNISTDataset.split(.test, directory: options.dataDirectory, limit: options.testLimit)
         model = try definition.instantiate()
         trainer = try Trainer(model: model, config: config, planCache: planCache)
-        batches = model.domains.isEmpty
-            ? try BatchIterator(split: train, batchSize: model.batchSize, encoding: model.encoding, shuffle: options.shuffle, seed: config.seed)
-            : try DomainBatchIterator(split: train, domains: model.domains, batchSize: model.batchSize, encoding: model.encoding,
-                                      shuffle: options.shuffle, seed: config.seed)
+        batches = try model.batches(of: train, shuffle: options.shuffle, seed: config.seed)
         metricColumns = ["step", "epoch"] + model.objectives.map(\.name) + ["samples_per_s"]
             + definition.metricNames.map { "test_" + $0 }
         try checkLength()
