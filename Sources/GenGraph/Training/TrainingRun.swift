@@ -273,13 +273,39 @@ public final class TrainingRun {
 
     /// Draws the per-epoch sample grid, if the model can sample.
     private func writeSamples() throws -> URL? {
-        guard options.sampleCount > 0, definition.canSample else { return nil }
+        guard options.sampleCount > 0 else { return nil }
+        if !definition.translations.isEmpty { return try writeTranslations() }
+        guard definition.canSample else { return nil }
         var sampleConfig = config
         sampleConfig.seed = config.seed ^ 0x5A4D_504C_4553  // the same noise every epoch, so grids compare
         let images = try Sampler(definition: definition, parameters: trainer.session.parameters, config: sampleConfig)
             .sample(count: options.sampleCount)
         let url = directory.samples.appendingPathComponent(String(format: "epoch_%03d.png", epoch + 1))
         try ImageGrid(range: model.encoding.range, scale: 2).write(images.scalars, shape: images.shape.dims, to: url.path)
+        return url
+    }
+
+    /// A model that translates draws the first test images of each source domain (up to
+    /// `sampleCount` in all) beside their translations, a row of up to 8 pairs per direction and row.
+    private func writeTranslations() throws -> URL {
+        let translator = Translator(definition: definition, parameters: trainer.session.parameters, config: config)
+        let perDirection = max(1, options.sampleCount / definition.translations.count)
+        let columns = min(8, perDirection)
+        var tiles: [Float] = []
+        for t in definition.translations {
+            let all = try translator.images(of: t.source, in: test)
+            // Whole rows of pairs, so each direction starts a row of its own.
+            let count = max(1, min(perDirection, all.count / 784) / columns * columns)
+            let images = Array(all[..<(min(count, all.count / 784) * 784)])
+            let translated = try translator.translate(images, from: t.source)
+            for k in 0..<(images.count / 784) {
+                let image = (k * 784)..<((k + 1) * 784)
+                tiles += images[image]
+                tiles += translated[image]
+            }
+        }
+        let url = directory.samples.appendingPathComponent(String(format: "epoch_%03d.png", epoch + 1))
+        try ImageGrid(range: model.encoding.range, columns: 2 * columns, scale: 2).write(tiles, shape: [tiles.count / 784, 1, 28, 28], to: url.path)
         return url
     }
 
