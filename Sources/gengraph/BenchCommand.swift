@@ -139,8 +139,7 @@ struct BenchCommand: ParsableCommand {
             let definition = try ModelReference.source(model).definition(overrides: ModelReference.overrides(assignments))
             let instance = try definition.instantiate(batch: batch)
             let dataset = try MNISTDataset(directory: data)
-            var batches = try BatchIterator(split: dataset.train, batchSize: instance.batchSize,
-                                            encoding: instance.encoding, shuffle: true, seed: runOptions.seed)
+            var batches = try instance.batches(of: dataset.train, shuffle: true, seed: runOptions.seed)
             var epoch = 0
             func nextBatch() throws -> Batch {
                 if let b = batches.next() { return b }

@@ -5,7 +5,7 @@ import GenGraph
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "A trained model's test metrics (docs/zoo.md): negative ELBO, NLL, bits per dimension, test loss or accuracy.")
+        abstract: "A trained model's test metrics (docs/zoo.md): negative ELBO, NLL, bits per dimension, test loss or accuracy; cycle L1, and with --classifier target-class rates and FD-FMNIST, for translations.")
 
     @Argument(help: "A run directory or a checkpoint written by `gengraph train`.")
     var source: String
@@ -21,6 +21,9 @@ struct EvalCommand: ParsableCommand {
 
     @Option(help: "Use only the first N test images.")
     var limit: Int?
+
+    @Option(help: "A trained `classifier` run (the judge): also score a translating model's translations (cyclegan).")
+    var classifier: String?
 
     @OptionGroup var runOptions: RunOptions
 
@@ -41,6 +44,15 @@ struct EvalCommand: ParsableCommand {
             let evaluator = Evaluator(definition: trained.definition, parameters: trained.parameters, config: config)
             var results = try evaluator.evaluate(test, draws: draws ?? 1).map { ("test_" + $0.name, $0.value) }
             if let iw { results.append(("test_neg_log_px_iw\(iw)", try evaluator.importanceWeightedNLL(test, samples: iw))) }
+            if let classifier {
+                guard !trained.definition.translations.isEmpty else {
+                    throw GraphError(op: "eval", "--classifier scores translations, and model '\(trained.definition.name)' translates nothing")
+                }
+                let judgeModel = try TrainedModel(classifier)
+                let judge = try Judge(definition: judgeModel.definition, parameters: judgeModel.parameters, config: config)
+                let translator = Translator(definition: trained.definition, parameters: trained.parameters, config: config)
+                results += try translator.judged(by: judge, on: test).map { ("test_" + $0.name, $0.value) }
+            }
             if json {
                 var object: [String: Any] = ["model": trained.definition.name, "step": trained.metadata.step, "test_images": test.count]
                 if let draws { object["dequant"] = draws }

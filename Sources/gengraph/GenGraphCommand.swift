@@ -8,7 +8,7 @@ struct GenGraphCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gengraph",
         abstract: "A graph-compiling tensor engine for small generative models on the CPU.",
-        subcommands: [TrainCommand.self, SampleCommand.self, EvalCommand.self, JudgeCommand.self, TraverseCommand.self, InterpolateCommand.self, ZooCommand.self, BenchCommand.self, DumpCommand.self, DemoCommand.self, InfoCommand.self])
+        subcommands: [TrainCommand.self, SampleCommand.self, TranslateCommand.self, EvalCommand.self, JudgeCommand.self, TraverseCommand.self, InterpolateCommand.self, ZooCommand.self, BenchCommand.self, DumpCommand.self, DemoCommand.self, InfoCommand.self])
 }
 
 /// Flags every subcommand that runs kernels shares.

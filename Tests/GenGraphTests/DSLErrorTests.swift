@@ -172,7 +172,7 @@ final class DSLErrorTests: XCTestCase {
     func testObjectiveErrors() {
         let body = model(line5: "h = reshape(x, [batch, 784]) -> dense(latent)")
         assertError(body.replacingOccurrences(of: "minimize loss with adam(1e-3)", with: "minimize loss over h with adam(1e-3)"), """
-            m.gg:7:20: error: 'h' is not a network; 'over' takes networks, which own parameters
+            m.gg:7:20: error: 'h' is neither a network nor an instance ('f(x) as h'); 'over' takes those, which own parameters
             minimize loss over h with adam(1e-3)
                                ^
             """)

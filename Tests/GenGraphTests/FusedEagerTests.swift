@@ -4,14 +4,14 @@ import XCTest
 /// Two executors, one oracle: every zoo model's losses and gradients, and
 /// random graphs, computed eagerly and through compiled plans must agree.
 final class FusedEagerTests: XCTestCase {
-    /// Deterministic pixels in the model's range and labels 0..9.
+    /// Deterministic pixels in the model's range and labels 0..9 (a batch of each domain, for a model with domains).
     static func batch(_ model: Model, seed: UInt64) -> Batch {
         var state = seed &+ 0x9E37_79B9_7F4A_7C15
         func next() -> Float {
             state = state &* 6364136223846793005 &+ 1442695040888963407
             return Float(state >> 40) / Float(1 << 24)
         }
-        let b = model.batchSize
+        let b = model.batchSize * Swift.max(1, model.domains.count)
         let pixels: [Float] = (0..<(b * 784)).map { _ in
             let u = next()
             switch model.encoding {
@@ -24,10 +24,14 @@ final class FusedEagerTests: XCTestCase {
         return Batch(images: pixels, labels: (0..<b).map { Int32($0 % 10) })
     }
 
+    /// A batch's feeds, as the trainer gives them; a history pool's input gets images of a batch of its own.
     static func feeds(_ model: Model, seed: UInt64) throws -> [String: TensorValue] {
-        let batch = batch(model, seed: seed)
-        var feeds = ["x": try TensorValue(shape: [model.batchSize, 1, 28, 28], scalars: batch.images)]
-        if model.labels != nil { feeds["y"] = try TensorValue(shape: [model.batchSize], scalars: batch.labels.map(Float.init)) }
+        let trainer = try Trainer(model: model, config: RunConfig(threads: 1))
+        var feeds = try trainer.feeds(batch(model, seed: seed))
+        for (k, history) in model.histories.enumerated() {
+            let images = batch(model, seed: seed &+ 1000 &+ UInt64(k)).images
+            feeds[history.name] = try TensorValue(shape: history.input.shape, scalars: Array(images[..<history.input.shape.count]))
+        }
         return feeds
     }
 
@@ -71,7 +75,8 @@ final class FusedEagerTests: XCTestCase {
 
     func testFusedTrainingStepsFollowEagerOnes() throws {
         // realnvp: its first step moves the zero-initialised last convs, so later steps differentiate every layer.
-        for name in ["vae", "gan", "wgan", "realnvp"] {
+        // cyclegan: its discriminators read the pools the trainer fills from the generators' step.
+        for name in ["vae", "gan", "wgan", "realnvp", "cyclegan"] {
             let definition = Zoo.model(named: name)!
             var losses: [ExecutionMode: [Float]] = [:]
             var params: [ExecutionMode: ParameterStore] = [:]

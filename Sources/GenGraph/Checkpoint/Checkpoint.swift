@@ -92,9 +92,10 @@ public enum Checkpoint {
     }
 
     /// Writes each optimiser's step count and slot tensors (`<objective>.<parameter>.<slot>`),
-    /// one optimiser per objective, so a resumed run continues exactly; `extra` adds metadata.
+    /// one optimiser per objective, so a resumed run continues exactly; `extra` adds metadata,
+    /// `runState` the training loop's own tensors (history pools), which no state_dict holds.
     public static func saveOptimizers(_ optimizers: [(objective: String, optimizer: Optimizer)], model: String,
-                                      extra: [String: String] = [:], to url: URL) throws {
+                                      extra: [String: String] = [:], runState: [SafeTensors.Entry] = [], to url: URL) throws {
         var fields = header(kind: .optimizer, model: model)
         var entries: [SafeTensors.Entry] = []
         for (objective, optimizer) in optimizers {
@@ -109,12 +110,16 @@ public enum Checkpoint {
             }
         }
         try add(extra, to: &fields, file: url)
-        try SafeTensors(entries: entries, metadata: fields).write(to: url)
+        try SafeTensors(entries: entries + runState, metadata: fields).write(to: url)
     }
 
     /// Restores each optimiser's step count and slots from `saveOptimizers`'s
-    /// file, after checking objectives, rules, names and shapes; on error nothing changes.
-    public static func loadOptimizers(from url: URL, into optimizers: [(objective: String, optimizer: Optimizer)], model: String) throws {
+    /// file, after checking objectives, rules, names and shapes (and the `runState` tensors
+    /// expected beside them, returned with the file's metadata); on error nothing changes.
+    @discardableResult
+    public static func loadOptimizers(from url: URL, into optimizers: [(objective: String, optimizer: Optimizer)], model: String,
+                                      runState: [(name: String, shape: Shape)] = []) throws
+        -> (runState: [String: TensorValue], metadata: [String: String]) {
         let file = try SafeTensors(contentsOf: url)
         func fail(_ problem: CheckpointError.Problem) -> CheckpointError { CheckpointError(file: url.path, problem) }
         let fields = try checkHeader(file, at: url, kind: .optimizer, model: model)
@@ -139,13 +144,14 @@ public enum Checkpoint {
             slotsByOptimizer.append(slots)
             expected += slots.map { ($0.name, $0.shape) }
         }
-        let values = try check(file, at: url, expecting: expected)
+        let values = try check(file, at: url, expecting: expected + runState)
         for ((_, optimizer), (step, slots)) in zip(optimizers, zip(steps, slotsByOptimizer)) {
             optimizer.step = step
             optimizer.slots = Dictionary(grouping: slots, by: \.parameter).mapValues { group in
                 group.sorted { $0.index < $1.index }.map { values[$0.name]!.buffer }
             }
         }
+        return (values.filter { name, _ in runState.contains { $0.name == name } }, fields)
     }
 
     // MARK: internals

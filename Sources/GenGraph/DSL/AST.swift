@@ -81,11 +81,21 @@ enum InputKind {
     case labels(classes: Expression)
 }
 
-/// `input x : images[batch, 1, 28, 28] unit` or `input y : labels[batch] of 10`.
+/// `input x : images[batch, 1, 28, 28] unit` or `input y : labels[batch] of 10`;
+/// `input a : images[batch, 1, 28, 28] symmetric class 7` takes the images of class 7 only (a domain).
 struct InputDeclaration {
     let name: String
     let kind: InputKind
     let shape: [Expression]
+    let domainClass: Expression?
+    let location: SourceLocation
+}
+
+/// `translate a -> b with G_AB`: the function that turns images of domain `a` into images of `b`.
+struct TranslateDeclaration {
+    let source: (name: String, location: SourceLocation)
+    let target: (name: String, location: SourceLocation)
+    let function: (name: String, location: SourceLocation)
     let location: SourceLocation
 }
 
@@ -134,6 +144,7 @@ enum Declaration {
     case phase(PhaseDeclaration)
     case sample(SampleDeclaration)
     case metric(MetricDeclaration)
+    case translate(TranslateDeclaration)
 }
 
 /// How layers initialise their parameters.

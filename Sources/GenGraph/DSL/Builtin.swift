@@ -9,6 +9,10 @@ struct CallContext {
     let apply: (_ function: String, _ arguments: [Value]) throws -> Value
     /// In a `sample` body: the images input's name and shape at the sample count.
     let canvas: (name: String, shape: Shape)?
+    /// Where the call is written.
+    let location: SourceLocation
+    /// The history pools the build has declared so far (`history`).
+    let histories: LoweredHistories
 }
 
 /// A built-in op or layer of the DSL.
@@ -30,7 +34,7 @@ struct Builtin {
 
     /// Every built-in, by name.
     static let all: [String: Builtin] = layers.merging(math) { a, _ in a }.merging(structure) { a, _ in a }
-        .merging(normalization) { a, _ in a }.merging(diffusion) { a, _ in a }
+        .merging(normalization) { a, _ in a }.merging(diffusion) { a, _ in a }.merging(history) { a, _ in a }
 
     /// Closest built-in names, for "did you mean" hints.
     static func suggestion(for name: String, among candidates: [String]) -> String? {

@@ -2,7 +2,7 @@
 /// files in `DSL/Zoo/` are compiled into the library.
 public enum DSLZoo {
     /// Model names, in docs/zoo.md's order.
-    public static let names = ["ae", "dae", "sae", "conv-ae", "vae", "cvae", "gan", "cgan", "dcgan", "wgan", "wgan-gp", "pixelcnn", "classifier", "realnvp", "ddpm"]
+    public static let names = ["ae", "dae", "sae", "conv-ae", "vae", "cvae", "gan", "cgan", "dcgan", "wgan", "wgan-gp", "pixelcnn", "classifier", "realnvp", "ddpm", "cyclegan"]
 
     private static let files: [String: [UInt8]] = [
         "ae": PackageResources.ae_gg, "dae": PackageResources.dae_gg, "sae": PackageResources.sae_gg,
@@ -11,6 +11,7 @@ public enum DSLZoo {
         "wgan": PackageResources.wgan_gg, "wgan-gp": PackageResources.wgan_gp_gg,
         "pixelcnn": PackageResources.pixelcnn_gg, "classifier": PackageResources.classifier_gg,
         "realnvp": PackageResources.realnvp_gg, "ddpm": PackageResources.ddpm_gg,
+        "cyclegan": PackageResources.cyclegan_gg,
     ]
 
     /// The `.gg` text of a zoo model.

@@ -16,13 +16,17 @@ struct LayerNaming {
     /// Every call of a `def` or `network`: who calls it (nil: the top level) and whether with `as`.
     private var calls: [(callee: String, caller: String?, prefixed: Bool)] = []
 
-    /// Layer names by call site, and the functions that are instance templates: called, and
-    /// only ever with `as` or from other templates, so their layers exist only under prefixes.
-    static func resolve(_ model: ModelDeclaration) throws -> (names: [SourceLocation: String], templates: Set<String>) {
+    /// Full prefixes of the instances (`f(...) as p` calls), which `over` may train.
+    private var instances: Set<String> = []
+
+    /// Layer names by call site, the functions that are instance templates (called, and only
+    /// ever with `as` or from other templates, so their layers exist only under prefixes), and
+    /// the instances' prefixes as written (`G_AB`, `N.p` inside network N).
+    static func resolve(_ model: ModelDeclaration) throws -> (names: [SourceLocation: String], templates: Set<String>, instances: Set<String>) {
         var naming = LayerNaming()
         for case .function(let f) in model.declarations { naming.defined.insert(f.name) }
         for declaration in model.declarations { try naming.visit(declaration) }
-        return (naming.names, naming.templates())
+        return (naming.names, naming.templates(), naming.instances)
     }
 
     /// The largest set of called functions each of whose calls is prefixed or made by a member.
@@ -59,6 +63,7 @@ struct LayerNaming {
             if let r = p.repeats { try visit(r, prefix: "") }
         case .sample(let s): try visit(s.body, prefix: "")
         case .metric(let m): try visit(m.value, prefix: "")
+        case .translate: break
         }
     }
 
@@ -86,7 +91,10 @@ struct LayerNaming {
             if declared.contains(c.callee) {
                 calls.append((c.callee, enclosing, c.layerName != nil))
                 // An instance inside a network belongs to it: `f(x) as p` in network N is `N.p`.
-                if let (path, _) = c.layerName { names[c.location] = prefix + path }
+                if let (path, _) = c.layerName {
+                    names[c.location] = prefix + path
+                    instances.insert(prefix + path)
+                }
                 return
             }
             if defined.contains(c.callee) {

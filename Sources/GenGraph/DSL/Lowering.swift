@@ -15,6 +15,8 @@ struct Lowering {
     let canvas: (name: String, shape: Shape)?
     /// What this build has used of `DSLLimits`, shared by every copy of this lowering.
     let budget = LoweringBudget()
+    /// The history pools this build declares, shared likewise.
+    let histories = LoweredHistories()
     /// Prepended to every layer name: the `as` prefixes of the function calls being lowered (`couplings.0.`).
     var layerPrefix = ""
 
@@ -162,7 +164,7 @@ struct Lowering {
                                   initScheme: initScheme, apply: { name, args in
                                       guard let f = self.functions[name] else { throw Diagnostic("unknown function '\(name)'", at: c.location) }
                                       return try self.apply(f, args, at: c.location)
-                                  }, canvas: canvas)
+                                  }, canvas: canvas, location: c.location, histories: histories)
         return try builtin.apply(arguments, context)
     }
 

@@ -5,10 +5,15 @@ struct ModelLowering {
     let layerNames: [SourceLocation: String]
     /// Functions whose layers exist only under the prefixes of `as` calls (`LayerNaming`).
     let templates: Set<String>
+    /// The prefixes of `as` calls, which `over` may name like networks.
+    let instances: Set<String>
     let functions: [String: FunctionDeclaration]
     let initScheme: InitScheme
     let images: InputDeclaration
+    /// Every images input, in declaration order: one, or several that take a class each (domains).
+    let imageInputs: [InputDeclaration]
     let labels: InputDeclaration?
+    let translations: [TranslateDeclaration]
     let sample: SampleDeclaration?
     /// `def`s and `network`s in declaration order.
     let functionOrder: [FunctionDeclaration]
@@ -16,11 +21,12 @@ struct ModelLowering {
 
     init(_ model: ModelDeclaration) throws {
         self.model = model
-        (layerNames, templates) = try LayerNaming.resolve(model)
+        (layerNames, templates, instances) = try LayerNaming.resolve(model)
         var functions: [String: FunctionDeclaration] = [:]
         var functionOrder: [FunctionDeclaration] = [], metrics: [MetricDeclaration] = []
         var schemes: [(InitScheme, SourceLocation)] = []
         var images: [InputDeclaration] = [], labels: [InputDeclaration] = [], samples: [SampleDeclaration] = []
+        var translations: [TranslateDeclaration] = []
         for declaration in model.declarations {
             switch declaration {
             case .function(let f):
@@ -33,12 +39,13 @@ struct ModelLowering {
             case .input(let i):
                 if case .images = i.kind { images.append(i) } else { labels.append(i) }
             case .sample(let s): samples.append(s)
+            case .translate(let t): translations.append(t)
             case .hyper, .assignment, .phase: break
             }
         }
         if schemes.count > 1 { throw Diagnostic("'init' is given twice", at: schemes[1].1) }
         guard let image = images.first else { throw Diagnostic("the model needs an images input, such as 'input x : images[batch, 1, 28, 28] unit'", at: model.location) }
-        if images.count > 1 { throw Diagnostic("a model has one images input", at: images[1].location) }
+        try Self.checkDomains(images, labels: labels)
         if labels.count > 1 { throw Diagnostic("a model has at most one labels input", at: labels[1].location) }
         if samples.count > 1 { throw Diagnostic("a model has at most one 'sample'", at: samples[1].location) }
         self.functions = functions
@@ -46,8 +53,63 @@ struct ModelLowering {
         self.metrics = metrics
         initScheme = schemes.first?.0 ?? .torch
         self.images = image
+        imageInputs = images
         self.labels = labels.first
         sample = samples.first
+        self.translations = translations
+        try checkTranslations()
+    }
+
+    /// Several images inputs are domains: each takes one class, all in one pixel range, and the
+    /// class picks their data, so there are no labels to feed.
+    private static func checkDomains(_ images: [InputDeclaration], labels: [InputDeclaration]) throws {
+        guard images.count > 1 || images.contains(where: { $0.domainClass != nil }) else { return }
+        if let plain = images.first(where: { $0.domainClass == nil }) {
+            throw Diagnostic("a model with several images inputs takes one class in each, such as 'input \(plain.name) : images[batch, 1, 28, 28] symmetric class 7'",
+                             at: plain.location)
+        }
+        if let l = labels.first { throw Diagnostic("a model whose images inputs take one class each has no labels input", at: l.location) }
+        guard case .images(let encoding) = images[0].kind else { return }
+        for other in images.dropFirst() {
+            if case .images(let e) = other.kind, e != encoding {
+                throw Diagnostic("every images input needs the pixel range of '\(images[0].name)'", at: other.location)
+            }
+        }
+    }
+
+    /// `translate a -> b with f`: two different domains, and a callable one-argument function, once per source.
+    private func checkTranslations() throws {
+        let domains = Set(imageInputs.filter { $0.domainClass != nil }.map(\.name))
+        var sources: Set<String> = []
+        for t in translations {
+            for end in [t.source, t.target] where !domains.contains(end.name) {
+                throw Diagnostic("'\(end.name)' is not an images input that takes a class (a domain)", at: end.location)
+            }
+            if t.source.name == t.target.name { throw Diagnostic("a translation needs two different domains", at: t.target.location) }
+            if !sources.insert(t.source.name).inserted {
+                throw Diagnostic("images of '\(t.source.name)' are already translated by an earlier 'translate'", at: t.location)
+            }
+            guard let f = functions[t.function.name] else { throw Diagnostic("unknown function '\(t.function.name)'", at: t.function.location) }
+            guard f.parameters.count == 1, callableFunctions.contains(where: { $0.name == f.name }) else {
+                throw Diagnostic("'\(f.name)' must take one argument, the images, and return one tensor", at: t.function.location)
+            }
+        }
+    }
+
+    /// The domains, one per images input with a class (none for a single images input without).
+    func domains(_ hypers: HyperResolution) throws -> [ImageDomain] {
+        let lowering = lowering(Graph(), hypers, training: true)
+        var seen: [Int: String] = [:]
+        return try imageInputs.compactMap { input -> ImageDomain? in
+            guard let e = input.domainClass else { return nil }
+            guard case .integer(let label) = try lowering.evaluate(e, scope: [:]), (0..<MNISTDataset.classCount).contains(label) else {
+                throw Diagnostic("a domain's class must be an integer in 0...\(MNISTDataset.classCount - 1)", at: e.location)
+            }
+            if let other = seen.updateValue(input.name, forKey: label) {
+                throw Diagnostic("'\(other)' already takes class \(label)", at: e.location)
+            }
+            return ImageDomain(input: input.name, label: label)
+        }
     }
 
     /// The functions a caller outside the model can build (`ModelDefinition.functions`): those that
@@ -121,7 +183,7 @@ struct ModelLowering {
                 phases.append(p)
             case .metric(let m) where !training:
                 metrics.append(try metric(m, lowering: lowering, scope: scope, batch: imageShape(hypers)[0]))
-            case .hyper, .initScheme, .function, .sample, .metric:
+            case .hyper, .initScheme, .function, .sample, .metric, .translate:
                 break
             }
         }
@@ -137,7 +199,18 @@ struct ModelLowering {
         if !phases.contains(where: \.readsData) {
             throw Diagnostic("every phase is 'nodata'; at least one must read a real batch", at: phases[0].location)
         }
-        return ModelParts(images: x, labels: y, phases: try phases.map { try phase($0, graph: graph, scope: scope, lowering: lowering) })
+        let histories = lowering.histories.declared
+        let built = try phases.map { try phase($0, graph: graph, scope: scope, lowering: lowering) }
+        let model = Model(name: self.model.name, graph: graph, batchSize: x.shape[0], images: x, labels: y, phases: built,
+                          encoding: .unitInterval, domains: [], histories: histories.map(\.history))
+        for (history, location) in histories {
+            do {
+                _ = try model.route(history)
+            } catch let error as GraphError {
+                throw Diagnostic(error.message, at: location)
+            }
+        }
+        return ModelParts(images: x, labels: y, phases: built, histories: histories.map(\.history))
     }
 
     /// A metric is a tensor with one value per example, shape [batch], or one per batch, a scalar.
@@ -195,11 +268,13 @@ struct ModelLowering {
         }
         var parameters: [Tensor] = []
         for (name, location) in o.networks {
-            guard let f = functions[name], f.isNetwork else {
-                throw Diagnostic("'\(name)' is not a network; 'over' takes networks, which own parameters", at: location)
+            let isNetwork = functions[name]?.isNetwork == true
+            guard isNetwork || instances.contains(name) else {
+                throw Diagnostic("'\(name)' is neither a network nor an instance ('f(x) as \(name)'); 'over' takes those, which own parameters",
+                                 at: location)
             }
             let owned = GenGraph.parameters(of: graph, prefix: name + ".")
-            if owned.isEmpty { throw Diagnostic("network '\(name)' has no parameters in this model", at: location) }
+            if owned.isEmpty { throw Diagnostic("\(isNetwork ? "network" : "instance") '\(name)' has no parameters in this model", at: location) }
             parameters += owned
         }
         if o.networks.isEmpty { parameters = graph.parameters }

@@ -47,13 +47,14 @@ public struct ModelSource {
     public func definition(overrides: [String: String] = [:]) throws -> ModelDefinition {
         let (lowering, declaration, source) = (self.lowering, self.declaration, self.sourceText)
         let hypers = try sourceText.reporting { try HyperResolution(declaration, overrides: overrides) }
-        let (batch, encoding, classes) = try sourceText.reporting { () -> (Int, PixelEncoding, Int) in
+        let (batch, encoding, classes, domains) = try sourceText.reporting { () -> (Int, PixelEncoding, Int, [ImageDomain]) in
             guard case .integer(let b)? = hypers.values["batch"] else {
                 throw Diagnostic("the model needs a positive integer 'hyper batch = <size>'", at: declaration.location)
             }
             guard case .images(let encoding) = lowering.images.kind else { throw Diagnostic("no images input", at: declaration.location) }
-            return (b, encoding, try lowering.classes(hypers))
+            return (b, encoding, try lowering.classes(hypers), try lowering.domains(hypers))
         }
+        let translations = lowering.translations.map { Translation(source: $0.source.name, target: $0.target.name, function: $0.function.name) }
         let build = { (graph: Graph, b: Int, purpose: BuildPurpose) in
             try source.reporting {
                 let atBatch = try HyperResolution(declaration, overrides: overrides.merging(["batch": "\(b)"]) { _, new in new })
@@ -72,7 +73,8 @@ public struct ModelSource {
         let definition = ModelDefinition(name: declaration.name, summary: declaration.summary, defaultBatch: batch,
                                          encoding: encoding, classes: classes, hyperParameters: hypers.parameters,
                                          source: text, metrics: lowering.metrics.map(\.name), functions: functions,
-                                         build: build, temperedSampler: sampler, takesTemperature: lowering.sample?.temperature != nil)
+                                         build: build, temperedSampler: sampler, takesTemperature: lowering.sample?.temperature != nil,
+                                         domains: domains, translations: translations)
         let model = try definition.instantiate()
         _ = try definition.sampleGraph(count: 1)
         if let evaluation = try definition.evaluationGraph() {

@@ -91,6 +91,15 @@ struct Parser {
                 }
             }
             return .sample(SampleDeclaration(count: count, labels: labels, temperature: temperature, body: try body(), location: location))
+        case .keyword("translate"):
+            advance()
+            let source = try identifier("the source domain's input")
+            try expectSymbol("->")
+            let target = try identifier("the target domain's input")
+            try expectWord("with")
+            let function = try identifier("the translating function")
+            try endOfStatement()
+            return .translate(TranslateDeclaration(source: source, target: target, function: function, location: location))
         case .keyword("metric"):
             advance()
             let (name, nameLocation) = try identifier("a metric name")
@@ -119,6 +128,7 @@ struct Parser {
         try expectSymbol("[")
         let shape = try list(closing: "]").0
         let kind: InputKind
+        var domainClass: Expression?
         switch kindWord {
         case "images":
             let (word, wordLocation) = try identifier("a pixel range (unit, symmetric, binary or bytes)")
@@ -127,6 +137,10 @@ struct Parser {
                 throw Diagnostic("unknown pixel range '\(word)' (known: unit, symmetric, binary, bytes)", at: wordLocation)
             }
             kind = .images(encoding)
+            if current.kind == .identifier("class") {
+                advance()
+                domainClass = try expression()
+            }
         case "labels":
             try expectWord("of")
             kind = .labels(classes: try expression())
@@ -134,7 +148,7 @@ struct Parser {
             throw Diagnostic("unknown input kind '\(kindWord)' (known: images, labels)", at: kindLocation)
         }
         try endOfStatement()
-        return InputDeclaration(name: name, kind: kind, shape: shape, location: location)
+        return InputDeclaration(name: name, kind: kind, shape: shape, domainClass: domainClass, location: location)
     }
 
     private mutating func function() throws -> FunctionDeclaration {

@@ -17,7 +17,7 @@ struct Token: Equatable {
 
     /// Words that start declarations or have a fixed role; never variable names.
     static let keywords: Set<String> = [
-        "model", "hyper", "input", "init", "def", "network", "minimize", "phase", "sample", "metric", "return", "as",
+        "model", "hyper", "input", "init", "def", "network", "minimize", "phase", "sample", "metric", "return", "as", "translate",
     ]
 
     /// The name an argument label may have: an identifier, or `init` (a layer's `init=0`).

@@ -47,6 +47,11 @@ public struct Model {
     public let labels: Tensor?
     public let phases: [Phase]
     public let encoding: PixelEncoding
+    /// The images inputs fed one class each (empty: `images` takes every class); a batch then
+    /// holds one batch of each domain, in this order.
+    public let domains: [ImageDomain]
+    /// Pools of earlier generated images that objectives read (CycleGAN's discriminators).
+    public let histories: [History]
 
     /// Real batches one training step consumes.
     public var batchesPerStep: Int { phases.filter(\.readsData).reduce(0) { $0 + $1.repeats } }
@@ -129,6 +134,7 @@ struct ModelParts {
     let labels: Tensor?
     var phases: [Phase] = []
     var metrics: [EvaluationGraph.Metric] = []
+    var histories: [History] = []
 }
 
 /// How to build one of the zoo's models (`docs/zoo.md`).
@@ -149,6 +155,10 @@ public struct ModelDefinition {
     public let functions: [ModelFunction]
     /// Whether sampling takes a temperature (RealNVP scales its latent by it).
     public let takesTemperature: Bool
+    /// Images inputs fed one class each, in declaration order (empty for single-input models).
+    public let domains: [ImageDomain]
+    /// The functions that translate between domains.
+    public let translations: [Translation]
     let build: (_ graph: Graph, _ batch: Int, _ purpose: BuildPurpose) throws -> ModelParts
     let sampler: ((_ graph: Graph, _ count: Int, _ temperature: Float) throws -> (labels: Tensor?, output: SampleGraph.Output))?
 
@@ -159,7 +169,7 @@ public struct ModelDefinition {
          build: @escaping (_ graph: Graph, _ batch: Int, _ purpose: BuildPurpose) throws -> ModelParts,
          sampler: ((_ graph: Graph, _ count: Int) throws -> (labels: Tensor?, output: SampleGraph.Output))? = nil,
          temperedSampler: ((_ graph: Graph, _ count: Int, _ temperature: Float) throws -> (labels: Tensor?, output: SampleGraph.Output))? = nil,
-         takesTemperature: Bool = false) {
+         takesTemperature: Bool = false, domains: [ImageDomain] = [], translations: [Translation] = []) {
         self.name = name
         self.summary = summary
         self.defaultBatch = defaultBatch
@@ -184,6 +194,8 @@ public struct ModelDefinition {
         self.build = build
         self.sampler = temperedSampler ?? sampler.map { sample in { graph, count, _ in try sample(graph, count) } }
         self.takesTemperature = takesTemperature
+        self.domains = domains
+        self.translations = translations
     }
 
     private func checkBatch(_ b: Int) throws {
@@ -197,7 +209,7 @@ public struct ModelDefinition {
         let graph = Graph()
         let parts = try build(graph, b, .training)
         return Model(name: name, graph: graph, batchSize: b, images: parts.images, labels: parts.labels,
-                     phases: parts.phases, encoding: encoding)
+                     phases: parts.phases, encoding: encoding, domains: domains, histories: parts.histories)
     }
 
     /// Whether the model can generate images (`sampleGraph(count:)` is non-nil).

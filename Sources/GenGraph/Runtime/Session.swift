@@ -120,8 +120,10 @@ public final class Session {
     /// Builds the gradient nodes of `loss` (a scalar) over `parameters` (all of
     /// the graph's when nil) and an optimiser for them; `clipNorm` scales the
     /// gradients down to that global L2 norm first (`clippedByGlobalNorm`).
+    /// The step also returns the values of `fetches` (its generated images, say), computed
+    /// before its update.
     public func minimize(_ loss: Tensor, over parameters: [Tensor]? = nil, using rule: OptimizerRule,
-                         clip: ClosedRange<Float>? = nil, clipNorm: Float? = nil) throws -> TrainingStep {
+                         clip: ClosedRange<Float>? = nil, clipNorm: Float? = nil, fetches: [Tensor] = []) throws -> TrainingStep {
         if loss.shape.count != 1 { throw GraphError(op: "minimize", "loss must have one element, got \(loss.shape)") }
         let params = parameters ?? graph.parameters
         var gradients = try graph.gradients(of: loss, withRespectTo: params)
@@ -139,7 +141,8 @@ public final class Session {
             return name
         }
         let planned = PlannedUpdates(rule: rule, clip: clip, gradientOutputs: Array(1..<(1 + gradients.count)), parameters: names)
-        return TrainingStep(loss: loss, gradients: gradients, stateUpdates: updates, optimizer: optimizer, plannedUpdates: planned)
+        return TrainingStep(loss: loss, gradients: gradients, stateUpdates: updates, fetches: fetches, optimizer: optimizer,
+                            plannedUpdates: planned)
     }
 
     /// One optimisation step; returns the loss before the update.
@@ -152,11 +155,15 @@ public final class Session {
     /// draw of noise (a GAN's discriminator then generator update); each sees
     /// the parameters the previous one updated. Each state (running
     /// statistics) is updated once, by the first step that computes it.
-    /// Returns each step's loss before its update.
+    /// Returns each step's loss before its update. After each step, `afterStep` gets its index
+    /// and the values of its `fetches`, and returns feeds added for the steps after it (a
+    /// history pool's draws for the next objective).
     @discardableResult
-    public func train(_ steps: [TrainingStep], feeds: [String: TensorValue]) throws -> [Float] {
+    public func train(_ steps: [TrainingStep], feeds: [String: TensorValue],
+                      afterStep: (_ index: Int, _ fetched: [TensorValue]) throws -> [String: TensorValue] = { _, _ in [:] }) throws -> [Float] {
         var losses: [Float] = []
         var updatedStates = Set<String>()
+        var feeds = feeds
         for (k, step) in steps.enumerated() {
             let outputs = step.outputs.map(\.id)
             let values: [View]
@@ -175,11 +182,16 @@ public final class Session {
                 statistics.recordUpdate(step.optimizer)
             }
             losses.append(values[0].pointer[0])
-            for (update, value) in zip(step.stateUpdates, values.suffix(step.stateUpdates.count))
-                where updatedStates.insert(update.name).inserted {
+            // A compiled plan does not return the gradients it consumes: count from the end.
+            let stateValues = values.dropLast(step.fetches.count).suffix(step.stateUpdates.count)
+            for (update, value) in zip(step.stateUpdates, stateValues) where updatedStates.insert(update.name).inserted {
                 parameters.buffer(update.name)!.pointer.update(from: value.pointer, count: value.shape.count)
                 parameters.updateCounts[update.name, default: 0] += 1
             }
+            let fetched = values.suffix(step.fetches.count).map { view in
+                TensorValue(shape: view.shape, buffer: Buffer(copying: Array(UnsafeBufferPointer(start: view.pointer, count: view.shape.count))))
+            }
+            feeds.merge(try afterStep(k, fetched)) { _, new in new }
         }
         return losses
     }
@@ -190,16 +202,18 @@ public struct TrainingStep {
     public let loss: Tensor
     public let gradients: [Tensor]
     let stateUpdates: [(name: String, value: Tensor)]
+    /// Values the step returns besides the loss (`minimize(fetches:)`).
+    public let fetches: [Tensor]
     public let optimizer: Optimizer
     /// The optimiser's update as a compiled plan applies it (gradients are outputs 1...).
     public let plannedUpdates: PlannedUpdates
 
     /// What the step computes, in order: the loss, each parameter's gradient (which a
-    /// compiled plan consumes with its updates), each running statistic's new value.
-    public var outputs: [Tensor] { [loss] + gradients + stateUpdates.map(\.value) }
+    /// compiled plan consumes with its updates), each running statistic's new value, the fetches.
+    public var outputs: [Tensor] { [loss] + gradients + stateUpdates.map(\.value) + fetches }
 
-    /// Names of `outputs` for dumps: `loss`, then "d PARAMETER", then "new STATE".
+    /// Names of `outputs` for dumps: `loss`, then "d PARAMETER", then "new STATE", then "fetch %ID".
     public func outputNames(loss: String) -> [String] {
-        [loss] + plannedUpdates.parameters.map { "d \($0)" } + stateUpdates.map { "new \($0.name)" }
+        [loss] + plannedUpdates.parameters.map { "d \($0)" } + stateUpdates.map { "new \($0.name)" } + fetches.map { "fetch %\($0.id)" }
     }
 }

@@ -22,7 +22,8 @@ public struct Evaluator {
     /// averaged over the draws too: the same estimate, with less variance.
     public func evaluate(_ split: MNISTSplit, batch: Int = 500, draws: Int = 1) throws -> [(name: String, value: Double)] {
         try RunLimits.check(draws, in: 1...RunLimits.evaluationDraws, "evaluation draws")
-        let b = min(batch, split.count)
+        let b = min(batch, definition.domains.map { split.selecting(label: $0.label).count }.min() ?? split.count)
+        guard b >= 1 else { throw GraphError(op: "eval", "the split has no images of one of the model's domains") }
         guard let evaluation = try definition.evaluationGraph(batch: b) else {
             throw GraphError(op: "eval", "model '\(definition.name)' declares no metric")
         }
@@ -78,8 +79,22 @@ public struct Evaluator {
         return total / Double(max(images, 1))
     }
 
-    /// Feeds each whole batch of the split in file order.
+    /// Feeds each whole batch of the split in file order (for a model with domains, each
+    /// domain's images in file order, as many batches as the smallest domain fills).
     private func forEachBatch(_ split: MNISTSplit, _ b: Int, _ body: ([String: TensorValue]) throws -> Void) throws {
+        guard definition.domains.isEmpty else {
+            var iterator = try DomainBatchIterator(split: split, domains: definition.domains, batchSize: b, encoding: definition.encoding,
+                                                   shuffle: false)
+            let size = b * 784
+            while let batch = iterator.next() {
+                var feeds: [String: TensorValue] = [:]
+                for (k, domain) in definition.domains.enumerated() {
+                    feeds[domain.input] = try TensorValue(shape: [b, 1, 28, 28], scalars: Array(batch.images[(k * size)..<((k + 1) * size)]))
+                }
+                try body(feeds)
+            }
+            return
+        }
         var iterator = try BatchIterator(split: split, batchSize: b, encoding: definition.encoding, shuffle: false)
         while let batch = iterator.next() {
             try body(["x": try TensorValue(shape: [b, 1, 28, 28], scalars: batch.images),

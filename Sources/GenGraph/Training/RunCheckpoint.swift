@@ -18,25 +18,40 @@ extension RunDirectory {
     }
 
     /// Saves `store`'s values of `graph` with `metadata` and the optimisers' state, stamped with `runID`.
+    /// History pools go with the optimiser state: the checkpoint stays a plain state_dict.
     func saveCheckpoint(_ store: ParameterStore, of graph: Graph, metadata: CheckpointMetadata, runID: String,
-                        optimizers: [(objective: String, optimizer: Optimizer)]) throws {
+                        optimizers: [(objective: String, optimizer: Optimizer)], pools: [(name: String, pool: HistoryPool)] = []) throws {
         if let committed = stamp(of: checkpoint), stamp(of: optimizer) == committed {
             guard rename(optimizer.path, previousOptimizer.path) == 0 else {
                 let reason = String(cString: strerror(errno))
                 throw CheckpointError(file: optimizer.path, .unwritable("cannot keep it as \(previousOptimizer.lastPathComponent): \(reason)"))
             }
         }
-        try Checkpoint.saveOptimizers(optimizers, model: metadata.model, extra: ["run_id": runID, "step": String(metadata.step)],
-                                      to: optimizer)
+        var extra = ["run_id": runID, "step": String(metadata.step)]
+        var entries: [SafeTensors.Entry] = []
+        for (name, pool) in pools {
+            extra[Self.poolKey(name, "count")] = String(pool.count)
+            extra[Self.poolKey(name, "draws")] = String(pool.draws)
+            // Saved at full capacity (zeros past `count`) so its shape is fixed.
+            let stored = pool.images + [Float](repeating: 0, count: (pool.capacity - pool.count) * pool.imageSize)
+            entries.append(SafeTensors.Entry(name: Self.poolKey(name, "images"),
+                                             value: try TensorValue(shape: [pool.capacity, pool.imageSize], scalars: stored)))
+        }
+        try Checkpoint.saveOptimizers(optimizers, model: metadata.model, extra: extra, runState: entries, to: optimizer)
         var metadata = metadata
         metadata.extra["run_id"] = runID
         try Checkpoint.save(store, of: graph, metadata: metadata, to: checkpoint)
     }
 
-    /// Loads the checkpoint into `store` and the optimiser state saved with it into `optimizers`;
-    /// refuses when no optimiser file matches, before any optimiser changes.
+    /// `history.<pool>.<field>`: a history pool's tensor or metadata in the optimiser file.
+    private static func poolKey(_ pool: String, _ field: String) -> String { "history.\(pool).\(field)" }
+
+    /// Loads the checkpoint into `store` and the optimiser state saved with it into `optimizers`,
+    /// and returns `pools` (names and empty pools) as saved with it; refuses when no optimiser
+    /// file matches, before any optimiser changes.
     func restoreCheckpoint(into store: ParameterStore, of graph: Graph, optimizers: [(objective: String, optimizer: Optimizer)],
-                           configuration: RunConfiguration, runID: String) throws -> CheckpointMetadata {
+                           pools: (names: [String], empty: [HistoryPool]) = ([], []),
+                           configuration: RunConfiguration, runID: String) throws -> (CheckpointMetadata, [HistoryPool]) {
         guard FileManager.default.fileExists(atPath: checkpoint.path) else {
             throw GraphError(op: "resume", "run '\(url.path)' has no checkpoint to resume from (it stopped before saving one); "
                              + "remove the directory and start the run again, or choose another --out")
@@ -51,8 +66,18 @@ extension RunDirectory {
         for file in [optimizer, previousOptimizer] where FileManager.default.fileExists(atPath: file.path) {
             let stamp = stamp(of: file)
             if stamp == wanted {
-                try Checkpoint.loadOptimizers(from: file, into: optimizers, model: configuration.model)
-                return metadata
+                let expected = zip(pools.names, pools.empty).map { (Self.poolKey($0, "images"), Shape([$1.capacity, $1.imageSize])) }
+                let saved = try Checkpoint.loadOptimizers(from: file, into: optimizers, model: configuration.model, runState: expected)
+                let restored = try zip(pools.names, pools.empty).map { name, empty in
+                    var pool = empty
+                    guard let count = saved.metadata[Self.poolKey(name, "count")].flatMap(Int.init),
+                          let draws = saved.metadata[Self.poolKey(name, "draws")].flatMap(UInt64.init) else {
+                        throw GraphError(op: "resume", "\(file.path) does not record the history pool '\(name)'")
+                    }
+                    try pool.restore(stored: saved.runState[Self.poolKey(name, "images")]!.scalars, count: count, draws: draws)
+                    return pool
+                }
+                return (metadata, restored)
             }
             found.append(describe(file, stamp, run: runID))
         }

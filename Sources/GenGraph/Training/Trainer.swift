@@ -4,23 +4,44 @@ public final class Trainer {
     public let model: Model
     public let session: Session
     private let phases: [(steps: [TrainingStep], names: [String], repeats: Int, readsData: Bool)]
+    /// Where each of the model's histories is fed (`Model.historyRoutes`).
+    private let routes: [HistoryRoute]
+    /// The model's history pools, in `model.histories` order: state kept between steps.
+    public internal(set) var pools: [HistoryPool]
 
     public init(model: Model, config: RunConfig, parameters: ParameterStore = ParameterStore(),
                 planCache: PlanCache = PlanCache()) throws {
         self.model = model
         let session = try Session(graph: model.graph, config: config, parameters: parameters, planCache: planCache)
         self.session = session
-        phases = try model.phases.map { phase in
-            (try phase.objectives.map { try session.minimize($0.loss, over: $0.parameters, using: $0.rule, clip: $0.clip, clipNorm: $0.clipNorm) },
-             phase.objectives.map(\.name), phase.repeats, phase.readsData)
+        let routes = try model.historyRoutes()
+        self.routes = routes
+        phases = try model.phases.enumerated().map { p, phase in
+            (try phase.objectives.enumerated().map { k, o in
+                // An objective that computes a history's source returns its values for the pool.
+                let fetches = zip(model.histories, routes).filter { $1 == HistoryRoute(phase: p, producer: k) }.map(\.0.source)
+                return try session.minimize(o.loss, over: o.parameters, using: o.rule, clip: o.clip, clipNorm: o.clipNorm, fetches: fetches)
+            }, phase.objectives.map(\.name), phase.repeats, phase.readsData)
+        }
+        pools = model.histories.enumerated().map { k, h in
+            HistoryPool(capacity: h.capacity, imageSize: h.source.shape.count / h.source.shape[0], seed: config.seed, index: k)
         }
     }
 
-    /// The feeds of one batch: images (and labels when the model has them).
+    /// The feeds of one batch: images (and labels when the model has them); for a model with
+    /// domains, the batch holds one batch of each domain after another, each fed to its input.
     public func feeds(_ batch: Batch) throws -> [String: TensorValue] {
         let b = model.batchSize
-        if batch.size != b { throw GraphError(op: "train", "batch of \(batch.size) images, the model was built for \(b)") }
-        var feeds = ["x": try TensorValue(shape: [b, 1, 28, 28], scalars: batch.images)]
+        let inputs = model.domains.isEmpty ? ["x"] : model.domains.map(\.input)
+        if batch.size != b * inputs.count {
+            throw GraphError(op: "train", "batch of \(batch.size) images, the model was built for \(b * inputs.count)"
+                             + (inputs.count > 1 ? " (\(b) of each of its \(inputs.count) domains)" : ""))
+        }
+        var feeds: [String: TensorValue] = [:]
+        let size = batch.images.count / batch.size * b
+        for (k, name) in inputs.enumerated() {
+            feeds[name] = try TensorValue(shape: [b, 1, 28, 28], scalars: Array(batch.images[(k * size)..<((k + 1) * size)]))
+        }
         if model.labels != nil { feeds["y"] = try TensorValue(shape: [b], scalars: batch.labels.map(Float.init)) }
         return feeds
     }
@@ -31,10 +52,17 @@ public final class Trainer {
     public func step(nextBatch: () throws -> Batch) throws -> [(name: String, loss: Float)] {
         var losses: [(String, Float)] = []
         var lastFeeds: [String: TensorValue] = [:]
-        for phase in phases {
+        for (p, phase) in phases.enumerated() {
             for _ in 0..<phase.repeats {
                 if phase.readsData || lastFeeds.isEmpty { lastFeeds = try feeds(nextBatch()) }
-                let values = try session.train(phase.steps, feeds: lastFeeds)
+                let values = try session.train(phase.steps, feeds: lastFeeds) { k, fetched in
+                    var drawn: [String: TensorValue] = [:]
+                    let produced = self.routes.indices.filter { self.routes[$0] == HistoryRoute(phase: p, producer: k) }
+                    for (h, value) in zip(produced, fetched) {
+                        drawn[self.model.histories[h].name] = try TensorValue(shape: value.shape, scalars: self.pools[h].draw(value.scalars))
+                    }
+                    return drawn
+                }
                 losses.removeAll { entry in phase.names.contains(entry.0) }
                 losses += zip(phase.names, values).map { ($0, $1) }
             }

@@ -42,7 +42,7 @@ public final class TrainingRun {
     let config: RunConfig
     let train: MNISTSplit
     let test: MNISTSplit
-    var batches: BatchIterator
+    var batches: any BatchSource
     /// Steps finished, epochs started, and batches consumed in the current epoch.
     public private(set) var step = 0
     public private(set) var epoch = 0
@@ -110,8 +110,7 @@ public final class TrainingRun {
         test = try MNISTDataset.split(.test, directory: options.dataDirectory, limit: options.testLimit)
         model = try definition.instantiate()
         trainer = try Trainer(model: model, config: config, planCache: planCache)
-        batches = try BatchIterator(split: train, batchSize: model.batchSize, encoding: model.encoding,
-                                    shuffle: options.shuffle, seed: config.seed)
+        batches = try model.batches(of: train, shuffle: options.shuffle, seed: config.seed)
         metricColumns = ["step", "epoch"] + model.objectives.map(\.name) + ["samples_per_s"]
             + definition.metricNames.map { "test_" + $0 }
         try checkLength()
@@ -145,8 +144,9 @@ public final class TrainingRun {
     /// Continues from the run directory's checkpoint: parameters, optimiser state, noise counter,
     /// batch position, and metrics.csv cut back to the rows logged up to the checkpoint.
     private func restore() throws {
-        let metadata = try directory.restoreCheckpoint(into: trainer.session.parameters, of: model.graph, optimizers: optimizers,
-                                                       configuration: configuration, runID: runID)
+        let (metadata, pools) = try directory.restoreCheckpoint(into: trainer.session.parameters, of: model.graph, optimizers: optimizers,
+                                                                pools: (model.histories.map(\.name), trainer.pools),
+                                                                configuration: configuration, runID: runID)
         func position<T: FixedWidthInteger>(_ key: String, _ range: ClosedRange<T>) throws -> T {
             guard let value = metadata.extra[key].flatMap({ T($0) }), range.contains(value) else {
                 throw GraphError(op: "resume", "checkpoint \(directory.checkpoint.path): run position '\(key)' is "
@@ -168,6 +168,7 @@ public final class TrainingRun {
                              + "position, epoch \(e) batch \(b), at \(stepsPerEpoch) steps of \(model.batchesPerStep) batches per epoch")
         }
         try cutMetrics(to: metricsBytes)
+        trainer.pools = pools
         step = metadata.step
         epoch = e
         batchInEpoch = b
@@ -200,7 +201,8 @@ public final class TrainingRun {
                      "metrics_bytes": "\(metricsBytes)", "source": definition.source ?? "", "model_file": configuration.modelFile]
         extra["overrides"] = String(decoding: try JSONEncoder().encode(configuration.overrides), as: UTF8.self)
         let metadata = CheckpointMetadata(model: definition.name, step: step, seed: config.seed, mode: config.mode, extra: extra)
-        try directory.saveCheckpoint(trainer.session.parameters, of: model.graph, metadata: metadata, runID: runID, optimizers: optimizers)
+        try directory.saveCheckpoint(trainer.session.parameters, of: model.graph, metadata: metadata, runID: runID, optimizers: optimizers,
+                                     pools: zip(model.histories.map(\.name), trainer.pools).map { ($0, $1) })
     }
 
     private func nextBatch() throws -> Batch {
@@ -271,13 +273,39 @@ public final class TrainingRun {
 
     /// Draws the per-epoch sample grid, if the model can sample.
     private func writeSamples() throws -> URL? {
-        guard options.sampleCount > 0, definition.canSample else { return nil }
+        guard options.sampleCount > 0 else { return nil }
+        if !definition.translations.isEmpty { return try writeTranslations() }
+        guard definition.canSample else { return nil }
         var sampleConfig = config
         sampleConfig.seed = config.seed ^ 0x5A4D_504C_4553  // the same noise every epoch, so grids compare
         let images = try Sampler(definition: definition, parameters: trainer.session.parameters, config: sampleConfig)
             .sample(count: options.sampleCount)
         let url = directory.samples.appendingPathComponent(String(format: "epoch_%03d.png", epoch + 1))
         try ImageGrid(range: model.encoding.range, scale: 2).write(images.scalars, shape: images.shape.dims, to: url.path)
+        return url
+    }
+
+    /// A model that translates draws the first test images of each source domain (up to
+    /// `sampleCount` in all) beside their translations, a row of up to 8 pairs per direction and row.
+    private func writeTranslations() throws -> URL {
+        let translator = Translator(definition: definition, parameters: trainer.session.parameters, config: config)
+        let perDirection = max(1, options.sampleCount / definition.translations.count)
+        let columns = min(8, perDirection)
+        var tiles: [Float] = []
+        for t in definition.translations {
+            let all = try translator.images(of: t.source, in: test)
+            // Whole rows of pairs, so each direction starts a row of its own.
+            let count = max(1, min(perDirection, all.count / 784) / columns * columns)
+            let images = Array(all[..<(min(count, all.count / 784) * 784)])
+            let translated = try translator.translate(images, from: t.source)
+            for k in 0..<(images.count / 784) {
+                let image = (k * 784)..<((k + 1) * 784)
+                tiles += images[image]
+                tiles += translated[image]
+            }
+        }
+        let url = directory.samples.appendingPathComponent(String(format: "epoch_%03d.png", epoch + 1))
+        try ImageGrid(range: model.encoding.range, columns: 2 * columns, scale: 2).write(tiles, shape: [tiles.count / 784, 1, 28, 28], to: url.path)
         return url
     }
 

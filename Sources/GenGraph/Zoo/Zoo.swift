@@ -47,6 +47,9 @@ public enum Zoo {
         ModelDefinition(name: "ddpm", summary: "DDPM, a U-Net predicting the noise (DDIM 50-step sampling)", defaultBatch: 128,
                         encoding: .symmetric, metrics: ["loss"], functions: DDPMZoo.functions,
                         build: DDPMZoo.build, sampler: DDPMZoo.sampler),
+        ModelDefinition(name: "cyclegan", summary: "CycleGAN, sneakers <-> ankle boots, PatchGAN discriminators, history pools",
+                        defaultBatch: 32, encoding: .symmetric, metrics: ["cycle_l1_aba", "cycle_l1_bab"], functions: CycleGANZoo.functions,
+                        build: CycleGANZoo.build, domains: CycleGANZoo.domains, translations: CycleGANZoo.translations),
     ]
 
     public static func model(named name: String) -> ModelDefinition? { models.first { $0.name == name } }

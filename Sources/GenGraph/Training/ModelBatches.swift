@@ -1,0 +1,9 @@
+extension Model {
+    /// The model's training batches over `split`: one batch of each domain at a time for a model
+    /// with domains (`DomainBatchIterator`), else batches of the whole split.
+    public func batches(of split: MNISTSplit, shuffle: Bool, seed: UInt64) throws -> any BatchSource {
+        domains.isEmpty
+            ? try BatchIterator(split: split, batchSize: batchSize, encoding: encoding, shuffle: shuffle, seed: seed)
+            : try DomainBatchIterator(split: split, domains: domains, batchSize: batchSize, encoding: encoding, shuffle: shuffle, seed: seed)
+    }
+}
