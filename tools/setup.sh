@@ -33,6 +33,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -qq
     $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    # SwiftPM caches Package.swift's evaluation, which looked for libomp: a build
+    # configured before this install would otherwise stay without OpenMP.
+    rm -rf "$HOME/.cache/org.swift.swiftpm/manifests"
 fi
 
 # Python's safetensors and numpy let the tests check checkpoints against the

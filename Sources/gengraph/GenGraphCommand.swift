@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import GenGraph
 
@@ -25,6 +26,12 @@ struct SharedRunOptions: ParsableArguments {
         if let threads {
             try requireCount("--threads", threads, in: 1...RunConfig.maxThreads)
             config.threads = threads
+        }
+        // Without OpenMP every kernel runs on the calling thread; say so rather than report threads that never run.
+        if config.threads > 1 && !KernelInfo.openMP {
+            FileHandle.standardError.write(Data(("warning: this build has no OpenMP, so kernels run on 1 thread, not \(config.threads); "
+                + "install libomp-dev (bash tools/setup.sh), then rm -rf ~/.cache/org.swift.swiftpm/manifests and rebuild\n").utf8))
+            config.threads = 1
         }
         return config
     }
