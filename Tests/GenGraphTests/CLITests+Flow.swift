@@ -5,15 +5,7 @@ import XCTest
 extension CLITests {
     /// realnvp's flags: `sample --temperature` and `eval --dequant K`, and what they refuse.
     func testTemperatureAndDequantisationFlags() throws {
-        let data = try Prerequisites.fashionMNIST()
-        // A run written through the library, so its end-of-run evaluation reads 8 test images only.
-        let run = temporaryPath("realnvp")
-        var options = TrainingRunTests.options(steps: 1)
-        options.dataDirectory = data
-        options.trainLimit = 64
-        options.testLimit = 8
-        try TrainingRun(source: XCTUnwrap(DSLZoo.model(named: "realnvp")), overrides: ["batch": "8"], directory: RunDirectory(run),
-                        config: RunConfig(threads: 2), options: options, resume: false).run()
+        let run = try oneStepRun("realnvp", batch: 8, trainLimit: 64, testLimit: 8)
 
         let grid = temporaryPath("cold.png")
         let (status, output) = try gengraph(["sample", run, "--n", "4", "--temperature", "0.7", "--out", grid])

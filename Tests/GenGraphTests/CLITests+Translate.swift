@@ -5,14 +5,7 @@ import XCTest
 extension CLITests {
     /// cyclegan's `translate` (a pairs grid, .npy in input order, --input) and what it refuses.
     func testTranslateWritesGridsAndArraysAndRefusesBadInput() throws {
-        let data = try Prerequisites.fashionMNIST()
-        // A run written through the library, so its end-of-run evaluation reads 200 test images only.
-        let run = temporaryPath("cyclegan")
-        var options = TrainingRunTests.options(steps: 1)
-        options.dataDirectory = data
-        options.testLimit = 200
-        try TrainingRun(source: XCTUnwrap(DSLZoo.model(named: "cyclegan")), overrides: ["batch": "2"], directory: RunDirectory(run),
-                        config: RunConfig(threads: 2), options: options, resume: false).run()
+        let run = try oneStepRun("cyclegan", batch: 2, testLimit: 200)
 
         let grid = temporaryPath("pairs.png")
         let (status, output) = try gengraph(["translate", run, "--from", "a", "--n", "3", "--out", grid])

@@ -1,4 +1,5 @@
 import Foundation
+import GenGraph
 import XCTest
 
 /// The `gengraph` binary on bad input: one clear line (or a located DSL
@@ -27,6 +28,19 @@ final class CLITests: XCTestCase {
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(at: url) }
         return url.appendingPathComponent(name).path
+    }
+
+    /// A run directory of the zoo model `name` after one step, written through the library so that
+    /// its end-of-run evaluation reads only `testLimit` test images.
+    func oneStepRun(_ name: String, batch: Int, trainLimit: Int? = nil, testLimit: Int) throws -> String {
+        let run = temporaryPath(name)
+        var options = TrainingRunTests.options(steps: 1)
+        options.dataDirectory = try Prerequisites.fashionMNIST()
+        if let trainLimit { options.trainLimit = trainLimit }
+        options.testLimit = testLimit
+        try TrainingRun(source: XCTUnwrap(DSLZoo.model(named: name)), overrides: ["batch": "\(batch)"], directory: RunDirectory(run),
+                        config: RunConfig(threads: 2), options: options, resume: false).run()
+        return run
     }
 
     func assertFails(_ arguments: [String], saying expected: String, file: StaticString = #filePath, line: UInt = #line) throws {
