@@ -142,8 +142,8 @@ static void cv_panels(const cv_isa *I, const cv_geo *G, int64_t p0, int64_t p1, 
         const int nr = cv_runs(runs, g0, g1, G->gh, G->gw, G->sg == 1 ? CV_NR : 32 / G->sg);
         cv_ops(ops, start, runs, nr, G);
         I->pack(Bp, CV_NR, ops, start, G);
-        int nseg = 0;
         if (dense) { /* one segment per image: its pixels are contiguous in out */
+            int nseg = 0;
             for (int64_t g = g0; g < g1;) {
                 const int64_t b = g / ghw, q = g - b * ghw, e = conv_min(g1, (b + 1) * ghw);
                 const int64_t l0 = g - g0, l1 = e - g0;
@@ -152,23 +152,18 @@ static void cv_panels(const cv_isa *I, const cv_geo *G, int64_t p0, int64_t p1, 
                 nseg++;
                 g = e;
             }
+            I->ukr_packed(G->M, K, G->Ap, Bp, CV_NR, segp, segm, nseg, G->out_m);
+            continue;
         }
         for (int64_t m0 = 0; m0 < G->M; m0 += I->mr) {
-            const int rows = (int)conv_min(I->mr, G->M - m0);
-            const float *Ap = G->Ap + m0 * K;
-            if (dense) {
-                float *sp[CV_NR + 1];
-                for (int s = 0; s < nseg; s++) sp[s] = segp[s] + m0 * G->out_m;
-                I->ukr_packed(rows, K, Ap, Bp, CV_NR, sp, segm, nseg, G->out_m);
-                continue;
-            }
+            const int64_t rows = conv_min(I->mr, G->M - m0);
             float *tp = tile;
             const uint32_t all = 0xFFFFFFFFu;
-            I->ukr_packed(rows, K, Ap, Bp, CV_NR, &tp, &all, 1, CV_NR);
+            I->ukr_packed(rows, K, G->Ap + m0 * K, Bp, CV_NR, &tp, &all, 1, CV_NR);
             for (int i = 0; i < nr; i++) {
                 float *d = G->out + runs[i].b * G->out_b + m0 * G->out_m + runs[i].gy * G->out_y + runs[i].gx * G->out_x;
                 if (G->out_x == 2) {
-                    I->store_x2(tile, rows, runs[i].pos, runs[i].len, d, G->out_m);
+                    I->store_x2(tile, (int)rows, runs[i].pos, runs[i].len, d, G->out_m);
                     continue;
                 }
                 for (int r = 0; r < rows; r++)

@@ -41,14 +41,15 @@ typedef struct cv_geo {
 /* The per-ISA half of the method.
  *   pack         B rows k = cs*T + t (cs in [0, G->cs)), 32 lanes each, row stride ldb,
  *                from the load plans: ops of tap t are [start[t], start[t+1]).
- *   ukr_packed   C (rows <= mr) = A * B over K, A a packed panel (A(r, k) = Ap[k*mr + r]).
+ *   ukr_packed   C (M rows) = A * B over K, A in packed panels of mr rows (panel i holds
+ *                rows [i*mr, i*mr + mr): A(i*mr + r, k) = Ap[(i*K + k)*mr + r]).
  *   ukr_chunked  C (+)= A * B, A in nch chunks of 32 k: A(r, k) = A[ch*ach + r*32 + k].
  *                Both store lanes of segment s to segp[s] + r*ldm + lane under mask segm[s].
  *   store_x2     rows of a 32-lane tile, lanes [pos, pos+len), to d + r*ldm + 2*l. */
 typedef struct cv_isa {
     int mr;
     void (*pack)(float *Bp, int64_t ldb, const cv_op *ops, const int32_t *start, const cv_geo *G);
-    void (*ukr_packed)(int rows, int64_t K, const float *Ap, const float *Bp, int64_t ldb, float *const *segp,
+    void (*ukr_packed)(int64_t M, int64_t K, const float *Ap, const float *Bp, int64_t ldb, float *const *segp,
                        const uint32_t *segm, int nseg, int64_t ldm);
     void (*ukr_chunked)(int rows, int64_t nch, const float *A, int64_t ach, const float *Bp, int64_t ldb,
                         float *const *segp, const uint32_t *segm, int nseg, int64_t ldm, int acc_in);

@@ -117,14 +117,19 @@ GG__INLINE GG__TGT_AVX2 void cv2_tile(const int ROWS, int half, int64_t nch, int
     }
 }
 
-/* Packed A (ars = 1, aks = 6). */
-static GG__TGT_AVX2 void cv2_ukr_packed(int rows, int64_t K, const float *Ap, const float *Bp, int64_t ldb,
+/* Packed A (ars = 1, aks = 6). Half-panel outer: one 16-lane half of B
+ * (K x 64 bytes) stays in L1 while every row panel of A passes over it. */
+static GG__TGT_AVX2 void cv2_ukr_packed(int64_t M, int64_t K, const float *Ap, const float *Bp, int64_t ldb,
                                         float *const *segp, const uint32_t *segm, int nseg, int64_t ldm) {
-    for (int h = 0; h < 2; h++) {
-#define CV2_P(R) case R: cv2_tile(R, h, 1, K, Ap, 1, CV_AVX2_MR, 0, Bp, ldb, segp, segm, nseg, ldm, 0); break;
-        switch (rows) { CV2_P(1) CV2_P(2) CV2_P(3) CV2_P(4) CV2_P(5) CV2_P(6) default: break; }
+    float *sp[CV_NR + 1];
+    for (int h = 0; h < 2; h++)
+        for (int64_t m0 = 0; m0 < M; m0 += CV_AVX2_MR) {
+            for (int s = 0; s < nseg; s++) sp[s] = segp[s] + m0 * ldm;
+            const float *A = Ap + m0 * K;
+#define CV2_P(R) case R: cv2_tile(R, h, 1, K, A, 1, CV_AVX2_MR, 0, Bp, ldb, sp, segm, nseg, ldm, 0); break;
+            switch (conv_min(CV_AVX2_MR, M - m0)) { CV2_P(1) CV2_P(2) CV2_P(3) CV2_P(4) CV2_P(5) CV2_P(6) default: break; }
 #undef CV2_P
-    }
+        }
 }
 
 /* A in chunks of 32 k: chunk ch, row r, k at A[ch*ach + r*CV_NR + k]. */

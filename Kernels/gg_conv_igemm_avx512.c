@@ -101,12 +101,17 @@ cv_ukr_body(const int ROWS, int64_t nch, int64_t K, const float *Ap, int64_t ars
     }
 }
 
-/* Packed A (ars = 1, aks = 8) and row-strided A (aks = 1) versions. */
-static GG__TGT_AVX512 void cv_ukr_packed(int rows, int64_t K, const float *Ap, const float *Bp, int64_t ldb,
-                                      float *const *segp, const uint32_t *segm, int nseg, int64_t ldm) {
-#define CV_P(R) case R: cv_ukr_body(R, 1, K, Ap, 1, CV_512_MR, 0, Bp, ldb, segp, segm, nseg, ldm, 0); break;
-    switch (rows) { CV_P(1) CV_P(2) CV_P(3) CV_P(4) CV_P(5) CV_P(6) CV_P(7) CV_P(8) default: break; }
+/* Packed A (ars = 1, aks = 8), one 8-row panel after another. */
+static GG__TGT_AVX512 void cv_ukr_packed(int64_t M, int64_t K, const float *Ap, const float *Bp, int64_t ldb,
+                                         float *const *segp, const uint32_t *segm, int nseg, int64_t ldm) {
+    float *sp[CV_NR + 1];
+    for (int64_t m0 = 0; m0 < M; m0 += CV_512_MR) {
+        for (int s = 0; s < nseg; s++) sp[s] = segp[s] + m0 * ldm;
+        const float *A = Ap + m0 * K;
+#define CV_P(R) case R: cv_ukr_body(R, 1, K, A, 1, CV_512_MR, 0, Bp, ldb, sp, segm, nseg, ldm, 0); break;
+        switch (conv_min(CV_512_MR, M - m0)) { CV_P(1) CV_P(2) CV_P(3) CV_P(4) CV_P(5) CV_P(6) CV_P(7) CV_P(8) default: break; }
 #undef CV_P
+    }
 }
 /* A in chunks of 32 k: chunk ch, row r, k at A[ch*ach + r*CV_NR + k]. */
 static GG__TGT_AVX512 void cv_ukr_chunked(int rows, int64_t nch, const float *A, int64_t ach, const float *Bp, int64_t ldb,
