@@ -18,7 +18,7 @@ done
 torch_wanted=$peers
 [ "${CI:-}" = "true" ] && torch_wanted=true
 
-packages=(libomp-dev zlib1g-dev dataset-fashion-mnist)
+packages=(libomp-dev zlib1g-dev dataset-fashion-mnist openmpi-bin libopenmpi-dev)
 if $torch_wanted && ! python3 -c "import ensurepip, venv" 2>/dev/null; then
     packages+=(python3 python3-venv)
 fi
