@@ -3,7 +3,7 @@ import GenGraph
 
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "info", abstract: "Show the kernels' instruction set, OpenMP and thread count.")
+        commandName: "info", abstract: "Show the kernels' instruction set, OpenMP, MPI and thread count.")
 
     @OptionGroup var runOptions: RunOptions
 
@@ -12,5 +12,6 @@ struct InfoCommand: ParsableCommand {
         print("isa      \(KernelInfo.isa)")
         print("openmp   \(KernelInfo.openMP ? "yes" : "no")")
         print("threads  \(config.threads)")
+        print("mpi      \(Distributed.isAvailable ? "yes (mpirun -np N gengraph train ...)" : "no")")
     }
 }

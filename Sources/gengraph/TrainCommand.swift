@@ -47,6 +47,9 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue the run in --out exactly where it stopped.")
     var resume = false
 
+    @Flag(help: "Under mpirun: batch norm's training statistics over every rank's batch, not each rank's own (saved for --resume).")
+    var syncBatchnorm = false
+
     @Flag(help: "Visit the training images in file order instead of a seeded shuffle.")
     var noShuffle = false
 
@@ -62,6 +65,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Use only the first N training images.")
     var limit: Int?
 
+    @Option(help: "Evaluate the test metrics on only the first N test images.")
+    var testLimit: Int?
+
     @Flag(help: "Report plan compilation and cache hits.")
     var verbose = false
 
@@ -71,12 +77,13 @@ struct TrainCommand: ParsableCommand {
         try requireCount("--epochs", epochs, in: 1...RunLimits.epochs)
         try requireCount("--steps", steps, in: 1...RunLimits.steps)
         try requireCount("--limit", limit, in: 1...Int.max)
+        try requireCount("--test-limit", testLimit, in: 1...Int.max)
         try requireCount("--log-every", logEvery, in: 1...Int.max)
         try requireCount("--samples", samples, in: 0...RunLimits.images)
         if resume && out == nil { throw ValidationError("--resume needs --out RUN_DIR") }
         if !resume && model == nil { throw ValidationError("give a model: a zoo name (`gengraph zoo`) or a .gg file") }
-        if resume && (`init` != nil || !assignments.isEmpty || batch != nil || lr != nil) {
-            throw ValidationError("--resume continues a run as it was configured; --init, --set, --batch and --lr do not apply")
+        if resume && (`init` != nil || !assignments.isEmpty || batch != nil || lr != nil || syncBatchnorm) {
+            throw ValidationError("--resume continues a run as it was configured; --init, --set, --batch, --lr and --sync-batchnorm do not apply")
         }
     }
 
@@ -97,6 +104,8 @@ struct TrainCommand: ParsableCommand {
             options.logEvery = logEvery
             options.sampleCount = samples
             options.trainLimit = limit
+            options.testLimit = testLimit
+            options.syncBatchNorm = syncBatchnorm
             let source = resume ? nil : try ModelReference.source(model!)
             let directory = RunDirectory(out ?? Self.freshRunPath(source!.name))
             let training = try TrainingRun(source: source, overrides: overrides, directory: directory, config: config,
@@ -126,7 +135,7 @@ struct TrainCommand: ParsableCommand {
                 }
             }, shouldStop: { interruptRequested != 0 })
             if ranks > 1 && speaks {
-                print(String(format: "rank 0: %.3f s in %d gradient all-reduces", Distributed.reductionSeconds, Distributed.reductions))
+                print(String(format: "rank 0: %.3f s waiting in %d all-reduces", Distributed.reductionSeconds, Distributed.reductions))
             }
             Distributed.finish()
             if finished {

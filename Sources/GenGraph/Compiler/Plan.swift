@@ -144,6 +144,8 @@ enum StepOp {
     /// Zero-fills `fill` floats at `output` first when set (pad), then strided copies (pad, concat, materialised views).
     case copies(fill: (Location, Int)?, [CopySpec])
     case oneHot(output: Location, labels: Location, count: Int, depth: Int)
+    /// A blocking sum across ranks of a small value (synchronised batch statistics).
+    case allReduce(output: Location, input: Location, count: Int)
     case update(UpdateSpec)
     case allReduceStart(AllReduceSpec)
     case allReduceFinish(AllReduceSpec)
@@ -161,6 +163,7 @@ enum StepOp {
         case .maxPoolGrad: return "gg_maxpool2d_bwd_f32"
         case .copies: return "gg_copy_f32"
         case .oneHot: return "gg_one_hot_f32"
+        case .allReduce: return "gg_mpi_allreduce_sum"
         case .allReduceStart: return "gg_mpi_bucket_start"
         case .allReduceFinish: return "gg_mpi_bucket_finish"
         case .update(let u):

@@ -467,6 +467,10 @@ private final class PlanBuilder {
             templates.append(StepTemplate(group: g, writes: [id], reads: allReads, flops: dys.count * p.kernel * p.kernel) { operand, location in
                 .maxPoolGrad(dims: dims, output: location(id), input: loc(inputs[0], operand, location), gradient: loc(inputs[1], operand, location))
             })
+        case .allReduce:
+            templates.append(StepTemplate(group: g, writes: [id], reads: allReads, flops: 0) { operand, location in
+                .allReduce(output: location(id), input: loc(inputs[0], operand, location), count: s.count)
+            })
         case .oneHot(let depth):
             templates.append(StepTemplate(group: g, writes: [id], reads: allReads, flops: 0) { operand, location in
                 .oneHot(output: location(id), labels: loc(inputs[0], operand, location), count: s[0], depth: depth)

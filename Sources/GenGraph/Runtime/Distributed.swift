@@ -57,6 +57,7 @@ public enum Distributed {
 
     /// Sums `count` floats at `values` across ranks, in place.
     static func allReduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws {
+        if size == 1 { return }  // the sum over one rank
         guard gg_mpi_allreduce_sum(values, Int64(count)) == 0 else { throw GraphError(op: "all_reduce", "MPI_Allreduce failed") }
     }
 

@@ -155,6 +155,13 @@ final class EagerExecutor {
                 offset += part.shape[axis]
             }
             return out
+        case .allReduce:
+            let input = try contiguous(x[0])
+            let out = allocate(node.shape)
+            out.pointer.update(from: input.pointer, count: node.shape.count)
+            statistics.kernels += 1
+            try Distributed.allReduceSum(out.pointer, count: node.shape.count)
+            return out
         case .oneHot(let depth):
             let labels = try contiguous(x[0])
             let out = allocate(node.shape)

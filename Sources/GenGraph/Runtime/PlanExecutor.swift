@@ -158,6 +158,9 @@ private final class KernelCall {
             if gg_one_hot_f32(&ctx, p(out), p(labels), Int64(count), Int64(depth)) != GG_OK {
                 throw GraphError(op: "one_hot", "a label is not an integer in [0, \(depth))")
             }
+        case .allReduce(let out, let input, let count):
+            p(out).update(from: p(input), count: count)
+            try Distributed.allReduceSum(p(out), count: count)
         case .allReduceStart(let r):
             var parts = r.gradients.map { Optional(p($0)) }, sizes = r.sizes.map(Int64.init)
             guard gg_mpi_bucket_start(buckets!.handles[r.bucket], &parts, &sizes, Int32(parts.count)) == 0 else {

@@ -15,6 +15,9 @@ public struct TrainingOptions {
     /// Use only the first images of the training / test split (quick runs and tests).
     public var trainLimit: Int?
     public var testLimit: Int?
+    /// In a data-parallel job, take batch norm's training statistics over every rank's batch
+    /// (`Graph.batchStatisticsReplicas`) rather than each rank's own.
+    public var syncBatchNorm = false
 
     public init() {}
 }
@@ -94,6 +97,7 @@ public final class TrainingRun {
             options.shuffle = saved.shuffle
             options.dataDirectory = saved.data
             options.trainLimit = saved.trainLimit
+            options.syncBatchNorm = saved.syncBatchNorm ?? false
             if options.steps == nil && options.epochs == nil {
                 options.steps = saved.steps
                 options.epochs = saved.epochs
@@ -110,7 +114,8 @@ public final class TrainingRun {
             configuration = RunConfiguration(model: definition.name, modelFile: source.file, overrides: overrides, seed: config.seed,
                                              mode: config.mode.rawValue, shuffle: options.shuffle,
                                              epochs: options.steps == nil ? options.epochs ?? definition.defaultEpochs : nil, steps: options.steps,
-                                             data: options.dataDirectory, trainLimit: options.trainLimit, runID: runID)
+                                             data: options.dataDirectory, trainLimit: options.trainLimit, runID: runID,
+                                             syncBatchNorm: options.syncBatchNorm ? true : nil)
         }
         try options.check()
         self.configuration = configuration
@@ -126,7 +131,8 @@ public final class TrainingRun {
                 throw GraphError(op: "train", "the batch of \(globalBatch) images does not split evenly over \(config.replicas) ranks; "
                                  + "give a --batch that \(config.replicas) divides")
             }
-            model = try definition.instantiate(batch: globalBatch / config.replicas)
+            model = try definition.instantiate(batch: globalBatch / config.replicas,
+                                               batchStatisticsReplicas: options.syncBatchNorm ? config.replicas : 1)
         } else {
             model = whole
         }
