@@ -126,6 +126,8 @@ struct UpdateSpec {
 /// its all-reduce starts in one step and is awaited in a later one.
 struct AllReduceSpec {
     let bucket: Int
+    /// The parameters whose gradients the bucket holds, for dumps.
+    let parameters: [String]
     let gradients: [Location]
     let sizes: [Int]
     /// Ranks in the job: the sum of their gradients of their slices' means over this is the global batch's.

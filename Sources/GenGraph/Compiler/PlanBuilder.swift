@@ -236,7 +236,7 @@ private final class PlanBuilder {
         let sizes = ks.map { shape(gradients[$0]).count }
         let bytes = sizes.reduce(0, +) * 4
         return StepTemplate(group: nil, writes: [], reads: ks.compactMap { roots[$0] }, flops: 0, traffic: (0, start ? 0 : bytes)) { operand, location in
-            let spec = AllReduceSpec(bucket: bucket, gradients: ks.map { k in gradients[k] < self.nodes.count ? operand(gradients[k]).location! : location(gradients[k]) },
+            let spec = AllReduceSpec(bucket: bucket, parameters: ks.map { u.parameters[$0] }, gradients: ks.map { k in gradients[k] < self.nodes.count ? operand(gradients[k]).location! : location(gradients[k]) },
                                      sizes: sizes, replicas: u.replicas)
             return start ? .allReduceStart(spec) : .allReduceFinish(spec)
         }
