@@ -79,6 +79,17 @@ final class DistributedTests: XCTestCase {
                 XCTAssertEqual(first, try parameters(train(model, ranks: 2)), "two runs of the same 2-rank job differ")
             }
         }
+        // Eager mode averages the gradients outside any plan.
+        let alone = try parameters(train("vae", ranks: nil, ["--mode", "eager"]))
+        XCTAssertLessThan(try largestDifference(alone, parameters(train("vae", ranks: 2, ["--mode", "eager"]))), Self.bound, "eager")
+    }
+
+    func testTwoRankRunResumesExactly() throws {
+        let whole = try parameters(train("vae", ranks: 2))
+        let run = try train("vae", ranks: 2, ["--steps", "4"])
+        let result = try Prerequisites.run(mpirun(2) + [binary(), "train", "--resume", "--out", run, "--steps", "10", "--threads", "1"])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertEqual(try parameters(run), whole, "stopped at step 4 and resumed, a 2-rank run should equal one straight through")
     }
 
     /// dcgan's own Adam cannot be compared this way: the biases that feed batch norm have a

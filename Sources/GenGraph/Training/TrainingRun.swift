@@ -140,7 +140,8 @@ public final class TrainingRun {
         let global = try whole.batches(of: train, shuffle: options.shuffle, seed: config.seed)
         batches = config.replicas > 1
             ? RankSlices(global, rank: Distributed.rank, of: config.replicas, domains: model.domains.count) : global
-        metricColumns = ["step", "epoch"] + model.objectives.map(\.name) + ["samples_per_s"]
+        // A data-parallel run also logs the time each step spent waiting on all-reduces.
+        metricColumns = ["step", "epoch"] + model.objectives.map(\.name) + ["samples_per_s"] + (config.replicas > 1 ? ["allreduce_s"] : [])
             + definition.metricNames.map { "test_" + $0 }
         try checkLength()
 
@@ -279,6 +280,7 @@ public final class TrainingRun {
         defer { planCache.log = nil }
         let metrics = writes ? try MetricsCSVWriter(path: directory.metrics.path, columns: metricColumns) : nil
         var window = (steps: 0, seconds: 0.0)
+        var waitedBefore = Distributed.reductionSeconds
         while step < totalSteps {
             if try stopAgreed(shouldStop) {
                 try agreeOnStates()
@@ -299,6 +301,10 @@ public final class TrainingRun {
             if step % options.logEvery == 0 || step == totalSteps {
                 var row: [String: Double] = ["step": Double(step), "epoch": Double(epoch), "samples_per_s": rate]
                 for (name, value) in losses { row[name] = Double(value) }
+                if config.replicas > 1 {
+                    row["allreduce_s"] = (Distributed.reductionSeconds - waitedBefore) / Double(window.steps)
+                    waitedBefore = Distributed.reductionSeconds
+                }
                 try metrics?.append(row)
                 window = (0, 0)
             }
