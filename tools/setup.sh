@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what gengraph needs. Idempotent; silent when everything is present.
 #
-#   bash tools/setup.sh           system packages and Fashion-MNIST (what building and training need)
+#   bash tools/setup.sh           system packages (OpenMP, zlib, Open MPI) and Fashion-MNIST (what building and training need)
 #   bash tools/setup.sh --peers   also the reference implementations' Python environments (tools/peers):
 #                                 PyTorch in ~/.cache/gg-peers/torch, JAX (optional) in ~/.cache/gg-peers/jax
 #

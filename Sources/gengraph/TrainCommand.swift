@@ -96,6 +96,12 @@ struct TrainCommand: ParsableCommand {
             if let lr { overrides["lr"] = "\(lr)" }
             var config = try runOptions.config()
             config.replicas = Distributed.size
+            // Ranks sharing a machine share its cores: unless told otherwise, each takes its part of them.
+            let environment = ProcessInfo.processInfo.environment
+            if Distributed.size > 1 && runOptions.shared.threads == nil
+                && environment["GENGRAPH_THREADS"] == nil && environment["OMP_NUM_THREADS"] == nil {
+                config.threads = max(1, config.threads / Distributed.localRanks())
+            }
             var options = TrainingOptions()
             options.dataDirectory = data
             options.epochs = epochs

@@ -19,6 +19,11 @@ public enum Distributed {
         environment["OMPI_COMM_WORLD_SIZE"].flatMap { Int($0) }
     }
 
+    /// The ranks mpirun started on this machine (OMPI_COMM_WORLD_LOCAL_SIZE), 1 when not started by it.
+    public static func localRanks(environment: [String: String] = ProcessInfo.processInfo.environment) -> Int {
+        environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap { Int($0) }.map { Swift.max(1, $0) } ?? 1
+    }
+
     /// Joins the job: initialises MPI and learns rank and size. Throws when this build has no MPI.
     public static func start() throws {
         guard isAvailable else {
