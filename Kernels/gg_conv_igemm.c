@@ -1,13 +1,15 @@
 /*
  * gg_conv_igemm.c: the implicit-GEMM method of the convolution kernels
- * (AVX-512, stride <= 2, layers with enough channels; gg_conv.c sends the
- * other shapes to gg_conv_im2col.c).
+ * (AVX2 or AVX-512, stride <= 2, layers with enough channels; gg_conv.c
+ * sends the other shapes to gg_conv_im2col.c). This file is the ISA-neutral
+ * driver; the packers and micro-kernels are in gg_conv_igemm_avx512.c
+ * (8 x 32 tile) and gg_conv_igemm_avx2.c (6 x 16 tile, twice per panel).
  * The lowered matrix is never materialised whole. Output pixels (of all
  * images, flattened) are cut into panels of CV_NR = 32; for each panel the
  * packer builds its B panel (K x 32, one row per (channel, tap)) straight
- * from the image with masked loads (stride 2: a load pair and a permute), and
- * an 8 x 32 register-blocked micro-kernel multiplies the pre-packed weights
- * (8-row panels, k-major) by it, storing straight into the NCHW output.
+ * from the image from load plans (cv_op: lanes and offsets), and a
+ * register-blocked micro-kernel multiplies the pre-packed weights (mr-row
+ * panels, k-major) by it, storing straight into the NCHW output.
  * Panels may straddle images, so small images (7x7) waste no lanes. Every
  * output element is one micro-kernel sum over the full K, in k order, so the
  * way panels are split over threads changes no bit.
@@ -25,7 +27,7 @@
  * (bwd_filter); the epilogue runs per group of panels (forward) or per
  * thread share once the phases meet (bwd_data).
  */
-#include "gg_conv_internal.h"
+#include "gg_conv_igemm.h"
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -34,29 +36,9 @@
 #include <immintrin.h>
 #endif
 
-#define CV_MR 8
-#define CV_NR 32
-#define CV_MAXTAPS 1024
 #ifndef CV_WF_FLOATS
 #define CV_WF_FLOATS (1 << 17) /* bwd_filter: floats of the col block */
 #endif
-
-typedef struct cv_run { int32_t pos, len; int64_t b, gy, gx; } cv_run;
-typedef struct cv_op { int64_t off; uint32_t lmask, wmask; int32_t first, pad_; } cv_op;
-
-/* One implicit GEMM: out(b, m, g) = sum_{cs, t} A(m, cs*T + t) * src(b, cs, gy*sg + ty[t], gx*sg + tx[t]). */
-typedef struct cv_geo {
-    const float *src;
-    int64_t src_b, src_c, hs, ws, cs, sg;
-    int64_t T;
-    const int64_t *ty, *tx;
-    int64_t nimg, gh, gw;
-    float *out;
-    int64_t out_b, out_m, out_y, out_x;
-    int64_t M;
-    const float *Ap; /* ceil(M/8) panels of K x 8, K = cs*T */
-    const float *src_end; /* src + nimg*src_b: loads inside [src, src_end) need no mask */
-} cv_geo;
 
 static inline int64_t cv_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -118,111 +100,6 @@ static void cv_ops(cv_op *ops, int32_t *start, const cv_run *r, int nr, const cv
 }
 
 #if GG__X86
-/* B rows k = cs*T + t (cs in [0, G->cs)), 32 lanes each, row stride ldb. */
-static GG__TGT_AVX512 void cv_pack(float *Bp, int64_t ldb, const cv_op *ops, const int32_t *start, const cv_geo *G) {
-    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i iota16 = _mm512_add_epi32(iota, _mm512_set1_epi32(16));
-    for (int64_t c = 0; c < G->cs; c++) {
-        const float *sc = G->src + c * G->src_c;
-        for (int64_t t = 0; t < G->T; t++) {
-            __m512 v0 = _mm512_setzero_ps(), v1 = _mm512_setzero_ps();
-            if (G->sg == 1) {
-                /* Masked loads whose masked-off lanes cross a page are slow on
-                 * Zen 4: inside the source, load plainly and blend. */
-                for (int32_t i = start[t]; i < start[t + 1]; i++) {
-                    const float *p = sc + ops[i].off;
-                    const __mmask16 m0 = (__mmask16)ops[i].lmask, m1 = (__mmask16)(ops[i].lmask >> 16);
-                    if (p >= G->src && p + 32 <= G->src_end) {
-                        if (m0) {
-                            __m512 a0 = _mm512_loadu_ps(p);
-                            __asm__("" : "+v"(a0)); /* keep the plain load (no folding into a masked one) */
-                            v0 = _mm512_mask_mov_ps(v0, m0, a0);
-                        }
-                        if (m1) {
-                            __m512 a1 = _mm512_loadu_ps(p + 16);
-                            __asm__("" : "+v"(a1));
-                            v1 = _mm512_mask_mov_ps(v1, m1, a1);
-                        }
-                    } else {
-                        if (m0) v0 = _mm512_mask_loadu_ps(v0, m0, p);
-                        if (m1) v1 = _mm512_mask_loadu_ps(v1, m1, p + 16);
-                    }
-                }
-            } else {
-                for (int32_t i = start[t]; i < start[t + 1]; i++) {
-                    const float *p = sc + ops[i].off;
-                    __m512 w0, w1;
-                    if (p + 32 <= G->src_end) { /* p >= src: the window starts at a valid element */
-                        w0 = _mm512_loadu_ps(p);
-                        w1 = _mm512_loadu_ps(p + 16);
-                    } else {
-                        w0 = _mm512_maskz_loadu_ps((__mmask16)ops[i].wmask, p);
-                        w1 = _mm512_maskz_loadu_ps((__mmask16)(ops[i].wmask >> 16), p + 16);
-                    }
-                    const __m512i f = _mm512_set1_epi32(ops[i].first);
-                    const __m512i i0 = _mm512_slli_epi32(_mm512_sub_epi32(iota, f), 1);
-                    const __m512i i1 = _mm512_slli_epi32(_mm512_sub_epi32(iota16, f), 1);
-                    v0 = _mm512_mask_mov_ps(v0, (__mmask16)ops[i].lmask, _mm512_permutex2var_ps(w0, i0, w1));
-                    v1 = _mm512_mask_mov_ps(v1, (__mmask16)(ops[i].lmask >> 16), _mm512_permutex2var_ps(w0, i1, w1));
-                }
-            }
-            float *d = Bp + (c * G->T + t) * ldb;
-            _mm512_storeu_ps(d, v0);
-            _mm512_storeu_ps(d + 16, v1);
-        }
-    }
-}
-
-/* C rows r < ROWS: lanes of segment s go to segp[s] + r*ldm + lane (masked),
- * C = A * B (or C += when acc). A(r, k) = Ap[r*ars + k*aks], B(k, :) = Bp[k*ldb ..+32]. */
-static inline __attribute__((always_inline)) GG__TGT_AVX512 void
-cv_ukr_body(const int ROWS, int64_t nch, int64_t K, const float *Ap, int64_t ars, int64_t aks, int64_t ach,
-            const float *Bp, int64_t ldb, float *const *segp, const uint32_t *segm, int nseg, int64_t ldm, int acc_in) {
-    __m512 c[CV_MR][2];
-    for (int r = 0; r < ROWS; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
-    for (int64_t ch = 0; ch < nch; ch++) { /* K in nch chunks, A chunks ach apart */
-        const float *a[CV_MR];
-        for (int r = 0; r < ROWS; r++) a[r] = Ap + ch * ach + r * ars;
-        for (int64_t k = 0; k < K; k++) {
-            const __m512 b0 = _mm512_loadu_ps(Bp), b1 = _mm512_loadu_ps(Bp + 16);
-            for (int r = 0; r < ROWS; r++) {
-                const __m512 av = _mm512_set1_ps(a[r][k * aks]);
-                c[r][0] = _mm512_fmadd_ps(av, b0, c[r][0]);
-                c[r][1] = _mm512_fmadd_ps(av, b1, c[r][1]);
-            }
-            Bp += ldb;
-        }
-    }
-    for (int s = 0; s < nseg; s++) {
-        const __mmask16 m0 = (__mmask16)segm[s], m1 = (__mmask16)(segm[s] >> 16);
-        for (int r = 0; r < ROWS; r++) {
-            float *p = segp[s] + r * ldm;
-            __m512 x0 = c[r][0], x1 = c[r][1];
-            if (acc_in) {
-                x0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, p), x0);
-                x1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, p + 16), x1);
-            }
-            _mm512_mask_storeu_ps(p, m0, x0);
-            _mm512_mask_storeu_ps(p + 16, m1, x1);
-        }
-    }
-}
-
-/* Packed A (ars = 1, aks = 8) and row-strided A (aks = 1) versions. */
-static GG__TGT_AVX512 void cv_ukr_packed(int rows, int64_t K, const float *Ap, const float *Bp, int64_t ldb,
-                                      float *const *segp, const uint32_t *segm, int nseg, int64_t ldm) {
-#define CV_P(R) case R: cv_ukr_body(R, 1, K, Ap, 1, CV_MR, 0, Bp, ldb, segp, segm, nseg, ldm, 0); break;
-    switch (rows) { CV_P(1) CV_P(2) CV_P(3) CV_P(4) CV_P(5) CV_P(6) CV_P(7) CV_P(8) default: break; }
-#undef CV_P
-}
-/* A in chunks of 32 k: chunk ch, row r, k at A[ch*ach + r*CV_NR + k]. */
-static GG__TGT_AVX512 void cv_ukr_chunked(int rows, int64_t nch, const float *A, int64_t ach, const float *Bp, int64_t ldb,
-                                       float *const *segp, const uint32_t *segm, int nseg, int64_t ldm, int acc_in) {
-#define CV_S(R) case R: cv_ukr_body(R, nch, CV_NR, A, CV_NR, 1, ach, Bp, ldb, segp, segm, nseg, ldm, acc_in); break;
-    switch (rows) { CV_S(1) CV_S(2) CV_S(3) CV_S(4) CV_S(5) CV_S(6) CV_S(7) CV_S(8) default: break; }
-#undef CV_S
-}
-
 /* Prefetches the source lines the panel of grid pixels [g0, g1) will read:
  * the packer's loads are scattered over channels and rows, which the
  * hardware prefetchers miss; issued one panel ahead, they overlap the
@@ -252,11 +129,11 @@ static void cv_prefetch(const cv_geo *G, int64_t g0, int64_t g1, cv_run *tmp) {
 
 /* Panels [p0, p1) of geometry G, prefetching the next one if below pf_end.
  * Scratch: Bp (K x 32), ops, start, runs. */
-static GG__TGT_AVX512 void cv_panels(const cv_geo *G, int64_t p0, int64_t p1, int64_t pf_end, float *Bp, cv_op *ops, int32_t *start,
-                      cv_run *runs) {
+static void cv_panels(const cv_isa *I, const cv_geo *G, int64_t p0, int64_t p1, int64_t pf_end, float *Bp, cv_op *ops,
+                      int32_t *start, cv_run *runs) {
     const int64_t total = G->nimg * G->gh * G->gw, K = G->cs * G->T, ghw = G->gh * G->gw;
     const int dense = G->out_x == 1 && G->out_y == G->gw;
-    float tile[CV_MR * CV_NR] __attribute__((aligned(64)));
+    float tile[CV_MR_MAX * CV_NR] __attribute__((aligned(64)));
     float *segp[CV_NR + 1];
     uint32_t segm[CV_NR + 1];
     for (int64_t p = p0; p < p1; p++) {
@@ -264,9 +141,9 @@ static GG__TGT_AVX512 void cv_panels(const cv_geo *G, int64_t p0, int64_t p1, in
         if (p + 1 < pf_end) cv_prefetch(G, g1, conv_min(total, g1 + CV_NR), runs);
         const int nr = cv_runs(runs, g0, g1, G->gh, G->gw, G->sg == 1 ? CV_NR : 32 / G->sg);
         cv_ops(ops, start, runs, nr, G);
-        cv_pack(Bp, CV_NR, ops, start, G);
-        int nseg = 0;
+        I->pack(Bp, CV_NR, ops, start, G);
         if (dense) { /* one segment per image: its pixels are contiguous in out */
+            int nseg = 0;
             for (int64_t g = g0; g < g1;) {
                 const int64_t b = g / ghw, q = g - b * ghw, e = conv_min(g1, (b + 1) * ghw);
                 const int64_t l0 = g - g0, l1 = e - g0;
@@ -275,66 +152,62 @@ static GG__TGT_AVX512 void cv_panels(const cv_geo *G, int64_t p0, int64_t p1, in
                 nseg++;
                 g = e;
             }
+            I->ukr_packed(G->M, K, G->Ap, Bp, CV_NR, segp, segm, nseg, G->out_m);
+            continue;
         }
-        for (int64_t m0 = 0; m0 < G->M; m0 += CV_MR) {
-            const int rows = (int)conv_min(CV_MR, G->M - m0);
-            const float *Ap = G->Ap + m0 * K;
-            if (dense) {
-                float *sp[CV_NR + 1];
-                for (int s = 0; s < nseg; s++) sp[s] = segp[s] + m0 * G->out_m;
-                cv_ukr_packed(rows, K, Ap, Bp, CV_NR, sp, segm, nseg, G->out_m);
-            } else {
-                float *tp = tile;
-                const uint32_t all = 0xFFFFFFFFu;
-                cv_ukr_packed(rows, K, Ap, Bp, CV_NR, &tp, &all, 1, CV_NR);
-                for (int i = 0; i < nr; i++) {
-                    float *d = G->out + runs[i].b * G->out_b + m0 * G->out_m + runs[i].gy * G->out_y +
-                               runs[i].gx * G->out_x;
-                    if (G->out_x == 2) { /* 8 values to the even lanes of 16, masked stores */
-                        const __m512i half = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-                        for (int32_t c0 = 0; c0 < runs[i].len; c0 += 8) {
-                            const int32_t nv = runs[i].len - c0 < 8 ? runs[i].len - c0 : 8;
-                            const __mmask16 m = (__mmask16)(0x5555u & ((1u << (2 * nv)) - 1));
-                            const __m512i idx = _mm512_add_epi32(half, _mm512_set1_epi32(runs[i].pos + c0));
-                            for (int r = 0; r < rows; r++) {
-                                const __m512 t0 = _mm512_load_ps(tile + r * CV_NR), t1 = _mm512_load_ps(tile + r * CV_NR + 16);
-                                _mm512_mask_storeu_ps(d + r * G->out_m + 2 * c0, m, _mm512_permutex2var_ps(t0, idx, t1));
-                            }
-                        }
-                        continue;
-                    }
-                    for (int r = 0; r < rows; r++)
-                        for (int32_t l = 0; l < runs[i].len; l++)
-                            d[r * G->out_m + l * G->out_x] = tile[r * CV_NR + runs[i].pos + l];
+        for (int64_t m0 = 0; m0 < G->M; m0 += I->mr) {
+            const int64_t rows = conv_min(I->mr, G->M - m0);
+            float *tp = tile;
+            const uint32_t all = 0xFFFFFFFFu;
+            I->ukr_packed(rows, K, G->Ap + m0 * K, Bp, CV_NR, &tp, &all, 1, CV_NR);
+            for (int i = 0; i < nr; i++) {
+                float *d = G->out + runs[i].b * G->out_b + m0 * G->out_m + runs[i].gy * G->out_y + runs[i].gx * G->out_x;
+                if (G->out_x == 2) {
+                    I->store_x2(tile, (int)rows, runs[i].pos, runs[i].len, d, G->out_m);
+                    continue;
                 }
+                for (int r = 0; r < rows; r++)
+                    for (int32_t l = 0; l < runs[i].len; l++) d[r * G->out_m + l * G->out_x] = tile[r * CV_NR + runs[i].pos + l];
             }
         }
     }
 }
 #endif
 
-/* Can the implicit GEMM run this shape? (AVX-512, stride <= 2, tap tables fit) */
-static int cv_ok(const gg_ctx *ctx, const gg_conv2d_shape *s) {
+/* The packer and micro-kernels for ctx's ISA; NULL on the portable path. */
+static const cv_isa *cv_isa_for(const gg_ctx *ctx) {
 #if GG__X86
-    return gg_ctx_isa(ctx) == GG_ISA_AVX512 && s->kh * s->kw <= CV_MAXTAPS && s->stride <= 2;
+    switch (gg_ctx_isa(ctx)) {
+    case GG_ISA_AVX512: return &gg__cv_avx512;
+    case GG_ISA_AVX2: return &gg__cv_avx2;
+    default: return 0;
+    }
 #else
-    (void)ctx; (void)s;
+    (void)ctx;
     return 0;
 #endif
 }
 
-/* Which kernels take the implicit GEMM. Its micro-kernel wants >= 8 output
+/* Can the implicit GEMM run this shape? (AVX2 or AVX-512, stride <= 2, tap tables fit) */
+static int cv_ok(const gg_ctx *ctx, const gg_conv2d_shape *s) {
+    return cv_isa_for(ctx) != 0 && s->kh * s->kw <= CV_MAXTAPS && s->stride <= 2;
+}
+
+/* Rows of packed A for M output rows: ceil(M/mr)*mr for every ISA's mr. */
+static int64_t cv_rows_bound(int64_t M) { return M + CV_MR_MAX - 1; }
+
+/* Which kernels take the implicit GEMM. Its micro-kernels want >= 8 output
  * rows (oc forward, c for bwd_data, c*kh*kw for bwd_filter) and a K long
  * enough (>= 64) to amortise packing; thin layers (one input channel, K
  * below 64, e.g. 1x1 32 -> 32) measured as fast or faster on the small-K
  * and per-image paths below. */
 #ifndef CV_FORCE /* testing: -DCV_FORCE sends every shape cv_ok accepts to the implicit GEMM */
 static int cv_use_fwd(const gg_ctx *ctx, const gg_conv2d_shape *s) {
-    return cv_ok(ctx, s) && s->oc >= CV_MR && s->c >= 2 && s->c * s->kh * s->kw >= 64;
+    return cv_ok(ctx, s) && s->oc >= 8 && s->c >= 2 && s->c * s->kh * s->kw >= 64;
 }
 static int cv_use_bwd_data(const gg_ctx *ctx, const gg_conv2d_shape *s) {
     const int64_t tmax = cv_cdiv(s->kh, s->stride) * cv_cdiv(s->kw, s->stride);
-    return cv_ok(ctx, s) && s->c >= CV_MR && s->oc * tmax >= 64;
+    return cv_ok(ctx, s) && s->c >= 8 && s->oc * tmax >= 64;
 }
 static int cv_use_bwd_filter(const gg_ctx *ctx, const gg_conv2d_shape *s) {
     return cv_ok(ctx, s) && s->c * s->kh * s->kw >= 64 && s->oc >= 16;
@@ -359,13 +232,13 @@ static void cv_slot_ptrs(float *base, int64_t K, int64_t T, float **Bp, cv_op **
 /* Scratch of the implicit-GEMM forward / bwd_data for t threads. */
 static int64_t cv_fwd_scratch(const gg_conv2d_shape *s, int t) {
     const int64_t ckk = s->c * s->kh * s->kw, T = s->kh * s->kw;
-    return conv_round(cv_cdiv(s->oc, CV_MR) * CV_MR * ckk) + t * cv_slot_floats(ckk, T);
+    return conv_round(cv_rows_bound(s->oc) * ckk) + t * cv_slot_floats(ckk, T);
 }
 static int64_t cv_bwd_data_scratch(const gg_conv2d_shape *s, int t) {
-    /* every tap lands in exactly one phase: packed A of all phases <= ceil(c/8)*8 * oc*kh*kw + slack */
+    /* every tap lands in exactly one phase: packed A of all phases <= rows * oc*kh*kw + slack */
     const int64_t S = s->stride, T = s->kh * s->kw;
     const int64_t tmax = cv_cdiv(s->kh, S) * cv_cdiv(s->kw, S);
-    return conv_round(cv_cdiv(s->c, CV_MR) * CV_MR * s->oc * T) + S * S * CONV_ALIGN +
+    return conv_round(cv_rows_bound(s->c) * s->oc * T) + S * S * CONV_ALIGN +
            t * cv_slot_floats(s->oc * tmax, conv_max(tmax, 1));
 }
 
@@ -393,13 +266,14 @@ static int cv_team(int t, int64_t units) { return t > 1 && units >= 2 * t ? t : 
 
 /* Thread id of nt: its share of the packed w, a barrier, then its even share
  * of the panels, each group of CV_EP_PANELS followed by the epilogue. */
-static void cv_fwd_body(const cv_geo *G, const float *w, float *scr, int64_t K, const conv_ep *ep, int id, int nt) {
+static void cv_fwd_body(const cv_isa *I, const cv_geo *G, const float *w, float *scr, int64_t K, const conv_ep *ep,
+                        int id, int nt) {
     float *Ap = (float *)G->Ap;
-    const int64_t mp = cv_cdiv(G->M, CV_MR);
+    const int64_t mr = I->mr, mp = cv_cdiv(G->M, mr);
     for (int64_t i = mp * id / nt; i < mp * (id + 1) / nt; i++)
         for (int64_t k = 0; k < K; k++)
-            for (int64_t r = 0; r < CV_MR; r++)
-                Ap[(i * K + k) * CV_MR + r] = i * CV_MR + r < G->M ? w[(i * CV_MR + r) * K + k] : 0.0f;
+            for (int64_t r = 0; r < mr; r++)
+                Ap[(i * K + k) * mr + r] = i * mr + r < G->M ? w[(i * mr + r) * K + k] : 0.0f;
 #ifdef _OPENMP
     if (nt > 1) {
 #pragma omp barrier
@@ -413,18 +287,18 @@ static void cv_fwd_body(const cv_geo *G, const float *w, float *scr, int64_t K, 
     const int64_t total = G->nimg * G->gh * G->gw, np = cv_cdiv(total, CV_NR);
     const int64_t p0 = np * id / nt, p1 = np * (id + 1) / nt;
     if (!ep->prog) {
-        cv_panels(G, p0, p1, p1, Bp, ops, start, runs);
+        cv_panels(I, G, p0, p1, p1, Bp, ops, start, runs);
         return;
     }
     for (int64_t p = p0; p < p1; p += CV_EP_PANELS) {
         const int64_t pe = conv_min(p1, p + CV_EP_PANELS);
-        cv_panels(G, p, pe, p1, Bp, ops, start, runs);
+        cv_panels(I, G, p, pe, p1, Bp, ops, start, runs);
         gg__conv_ep_apply(ep, p * CV_NR, conv_min(total, pe * CV_NR));
     }
 }
 
-static gg_status cv_forward(const gg_ctx *ctx, float *y, const float *x, const float *w, const gg_conv2d_shape *s,
-                            const conv_ep *ep) {
+static gg_status cv_forward(const gg_ctx *ctx, const cv_isa *I, float *y, const float *x, const float *w,
+                            const gg_conv2d_shape *s, const conv_ep *ep) {
     const int64_t T = s->kh * s->kw, K = s->c * T;
     int64_t ty[CV_MAXTAPS], tx[CV_MAXTAPS];
     for (int64_t ki = 0; ki < s->kh; ki++)
@@ -432,19 +306,19 @@ static gg_status cv_forward(const gg_ctx *ctx, float *y, const float *x, const f
             ty[ki * s->kw + kj] = ki - s->pad;
             tx[ki * s->kw + kj] = kj - s->pad;
         }
-    float *Ap = ctx->scratch, *slots = Ap + conv_round(cv_cdiv(s->oc, CV_MR) * CV_MR * K);
+    float *Ap = ctx->scratch, *slots = Ap + conv_round(cv_rows_bound(s->oc) * K);
     const cv_geo G = {x, s->c * s->h * s->w, s->h * s->w, s->h, s->w, s->c, s->stride, T, ty, tx,
                       s->n, s->oh, s->ow, y, s->oc * s->oh * s->ow, s->oh * s->ow, s->ow, 1, s->oc, Ap,
                       x + s->n * s->c * s->h * s->w};
     const int nt = cv_team(conv_threads(ctx), cv_cdiv(s->n * s->oh * s->ow, CV_NR));
     if (nt == 1) {
-        cv_fwd_body(&G, w, slots, K, ep, 0, 1);
+        cv_fwd_body(I, &G, w, slots, K, ep, 0, 1);
         return GG_OK;
     }
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
     {
-        cv_fwd_body(&G, w, slots, K, ep, omp_get_thread_num(), omp_get_num_threads());
+        cv_fwd_body(I, &G, w, slots, K, ep, omp_get_thread_num(), omp_get_num_threads());
     }
 #endif
     return GG_OK;
@@ -460,7 +334,7 @@ typedef struct cv_phases {
     int64_t ty[CV_MAXTAPS], tx[CV_MAXTAPS];
 } cv_phases;
 
-static void cv_make_phases(cv_phases *ph, float *dx, const float *dy, float *Ap, const gg_conv2d_shape *s) {
+static void cv_make_phases(cv_phases *ph, int64_t mr, float *dx, const float *dy, float *Ap, const gg_conv2d_shape *s) {
     const int64_t S = s->stride, P = s->pad;
     int64_t toff = 0, aoff = 0;
     ph->n = 0;
@@ -487,23 +361,24 @@ static void cv_make_phases(cv_phases *ph, float *dx, const float *dy, float *Ap,
             ph->g[i] = G;
             ph->panels[i] = cv_cdiv(s->n * gh * gw, CV_NR);
             toff += T;
-            aoff += conv_round(cv_cdiv(s->c, CV_MR) * CV_MR * s->oc * T);
+            aoff += conv_round(cv_cdiv(s->c, mr) * mr * s->oc * T);
         }
 }
 
-static void cv_bwd_data_body(const cv_phases *ph, const float *w, const gg_conv2d_shape *s, float *scr, int id, int nt) {
-    const int64_t mp = cv_cdiv(s->c, CV_MR), KH = s->kh, KW = s->kw, S = s->stride, C = s->c;
+static void cv_bwd_data_body(const cv_isa *I, const cv_phases *ph, const float *w, const gg_conv2d_shape *s, float *scr,
+                             int id, int nt) {
+    const int64_t mr = I->mr, mp = cv_cdiv(s->c, mr), KH = s->kh, KW = s->kw, S = s->stride, C = s->c;
     for (int64_t i = mp * id / nt; i < mp * (id + 1) / nt; i++)
         for (int q = 0; q < ph->n; q++) {
             const int64_t T = ph->nki[q] * ph->nkj[q], K = s->oc * T;
-            float *Ap = (float *)ph->g[q].Ap + i * K * CV_MR;
+            float *Ap = (float *)ph->g[q].Ap + i * K * mr;
             for (int64_t o = 0; o < s->oc; o++)
                 for (int64_t a = 0; a < ph->nki[q]; a++)
                     for (int64_t b = 0; b < ph->nkj[q]; b++) {
                         const int64_t ki = ph->kis[q] + a * S, kj = ph->kjs[q] + b * S;
-                        float *d = Ap + (o * T + a * ph->nkj[q] + b) * CV_MR;
-                        for (int64_t r = 0; r < CV_MR; r++) {
-                            const int64_t ci = i * CV_MR + r;
+                        float *d = Ap + (o * T + a * ph->nkj[q] + b) * mr;
+                        for (int64_t r = 0; r < mr; r++) {
+                            const int64_t ci = i * mr + r;
                             d[r] = ci < C ? w[((o * C + ci) * KH + ki) * KW + kj] : 0.0f;
                         }
                     }
@@ -532,7 +407,7 @@ static void cv_bwd_data_body(const cv_phases *ph, const float *w, const gg_conv2
             const cv_geo *G = &ph->g[q];
             if (p >= ph->panels[q]) continue;
             if (G->T > 0) {
-                cv_panels(G, p, p + 1, q == 0 ? conv_min(hi, ph->panels[q]) : 0, Bp, ops, start, runs);
+                cv_panels(I, G, p, p + 1, q == 0 ? conv_min(hi, ph->panels[q]) : 0, Bp, ops, start, runs);
             } else { /* no tap reaches this phase: zeros */
                 const int64_t ghw = G->gh * G->gw, g1 = conv_min((p + 1) * CV_NR, G->nimg * ghw);
                 for (int64_t g = p * CV_NR; g < g1; g++) {
@@ -544,12 +419,12 @@ static void cv_bwd_data_body(const cv_phases *ph, const float *w, const gg_conv2
         }
 }
 
-static gg_status cv_bwd_data(const gg_ctx *ctx, float *dx, const float *dy, const float *w, const gg_conv2d_shape *s,
-                              const conv_ep *ep) {
+static gg_status cv_bwd_data(const gg_ctx *ctx, const cv_isa *I, float *dx, const float *dy, const float *w,
+                              const gg_conv2d_shape *s, const conv_ep *ep) {
     cv_phases ph;
-    cv_make_phases(&ph, dx, dy, ctx->scratch, s);
+    cv_make_phases(&ph, I->mr, dx, dy, ctx->scratch, s);
     const int64_t S = s->stride, T = s->kh * s->kw;
-    float *slots = ctx->scratch + conv_round(cv_cdiv(s->c, CV_MR) * CV_MR * s->oc * T) + S * S * CONV_ALIGN;
+    float *slots = ctx->scratch + conv_round(cv_rows_bound(s->c) * s->oc * T) + S * S * CONV_ALIGN;
     int64_t np = 0;
     for (int q = 0; q < ph.n; q++) np = conv_max(np, ph.panels[q]);
     const int nt = cv_team(conv_threads(ctx), np);
@@ -558,7 +433,7 @@ static gg_status cv_bwd_data(const gg_ctx *ctx, float *dx, const float *dy, cons
      * shares (close to what each thread just wrote). */
     const int64_t pixels = s->n * s->h * s->w;
     if (nt == 1) {
-        cv_bwd_data_body(&ph, w, s, slots, 0, 1);
+        cv_bwd_data_body(I, &ph, w, s, slots, 0, 1);
         gg__conv_ep_apply(ep, 0, pixels);
         return GG_OK;
     }
@@ -566,7 +441,7 @@ static gg_status cv_bwd_data(const gg_ctx *ctx, float *dx, const float *dy, cons
 #pragma omp parallel num_threads(nt)
     {
         const int id = omp_get_thread_num(), team = omp_get_num_threads();
-        cv_bwd_data_body(&ph, w, s, slots, id, team);
+        cv_bwd_data_body(I, &ph, w, s, slots, id, team);
         if (ep->prog) {
 #pragma omp barrier
             gg__conv_ep_apply(ep, pixels * id / team, pixels * (id + 1) / team);
@@ -578,8 +453,8 @@ static gg_status cv_bwd_data(const gg_ctx *ctx, float *dx, const float *dy, cons
 
 /* Images [b0, b1) -> dwp (oc, ckk), their sum: blocks of kb pixels, each
  * dwT (ckk, ocp) (+)= col_blk (ckk, kb) * dyT_blk (kb, ocp), then dwp = dwT^T. */
-static GG__TGT_AVX512 void cv_wf_chunk(const cv_geo *G, float *slot, float *dwp, const float *dy, int64_t b0, int64_t b1,
-                                    const gg_conv2d_shape *s) {
+static void cv_wf_chunk(const cv_isa *I, const cv_geo *G, float *slot, float *dwp, const float *dy, int64_t b0,
+                        int64_t b1, const gg_conv2d_shape *s) {
     const int64_t ckk = s->c * s->kh * s->kw, kb = cv_wf_kb(s), ocp = cv_cdiv(s->oc, CV_NR) * CV_NR;
     const int64_t ohw = s->oh * s->ow, ys = s->oc * ohw, T = s->kh * s->kw;
     float *col = slot, *dyT = col + conv_round(ckk * kb), *dwT = dyT + conv_round(kb * ocp);
@@ -589,31 +464,25 @@ static GG__TGT_AVX512 void cv_wf_chunk(const cv_geo *G, float *slot, float *dwp,
     cv_run *runs;
     cv_slot_ptrs(dwT + conv_round(ckk * ocp), 0, T, &unusedB, &ops, &start, &runs);
     const int64_t p0 = b0 * ohw, p1 = b1 * ohw;
-    float tmp[CV_NR] __attribute__((aligned(64)));
     for (int64_t k0 = p0; k0 < p1; k0 += kb) {
         const int64_t k1 = conv_min(p1, k0 + kb), npp = cv_cdiv(k1 - k0, CV_NR);
         for (int64_t pp = 0; pp < npp; pp++) {
             const int64_t g0 = k0 + pp * CV_NR, g1 = conv_min(k1, g0 + CV_NR);
             const int nr = cv_runs(runs, g0, g1, G->gh, G->gw, G->sg == 1 ? CV_NR : 32 / G->sg);
             cv_ops(ops, start, runs, nr, G);
-            cv_pack(col + pp * ckk * CV_NR, CV_NR, ops, start, G);
-            /* dy rows of these pixels, transposed into dyT */
-            for (int64_t o = 0; o < s->oc; o++) {
-                __m512 v0 = _mm512_setzero_ps(), v1 = _mm512_setzero_ps();
-                for (int64_t g = g0; g < g1;) {
-                    const int64_t b = g / ohw, q = g - b * ohw, e = conv_min(g1, (b + 1) * ohw);
-                    const int64_t l0 = g - g0, l1 = e - g0;
-                    const uint32_t m = (uint32_t)(((1ull << (l1 - l0)) - 1) << l0);
-                    const float *src = dy + b * ys + o * ohw + q - l0;
-                    if ((__mmask16)m) v0 = _mm512_mask_loadu_ps(v0, (__mmask16)m, src);
-                    if ((__mmask16)(m >> 16)) v1 = _mm512_mask_loadu_ps(v1, (__mmask16)(m >> 16), src + 16);
-                    g = e;
+            I->pack(col + pp * ckk * CV_NR, CV_NR, ops, start, G);
+            /* dy rows of these pixels, transposed into dyT (a 1/ckk share of the block's work) */
+            float *d = dyT + pp * CV_NR * ocp;
+            for (int64_t g = g0; g < g1;) {
+                const int64_t b = g / ohw, q = g - b * ohw, e = conv_min(g1, (b + 1) * ohw);
+                for (int64_t o = 0; o < s->oc; o++) {
+                    const float *src = dy + b * ys + o * ohw + q;
+                    for (int64_t l = 0; l < e - g; l++) d[(g - g0 + l) * ocp + o] = src[l];
                 }
-                _mm512_store_ps(tmp, v0);
-                _mm512_store_ps(tmp + 16, v1);
-                float *d = dyT + pp * CV_NR * ocp + o;
-                for (int l = 0; l < CV_NR; l++) d[l * ocp] = tmp[l];
+                g = e;
             }
+            for (int64_t l = g1 - g0; l < CV_NR; l++)
+                for (int64_t o = 0; o < s->oc; o++) d[l * ocp + o] = 0.0f;
         }
         /* pixels past k1 are zero in col and dyT; while the block computes,
          * fetch the next block's x and dy (the packer's reads are scattered) */
@@ -630,11 +499,11 @@ static GG__TGT_AVX512 void cv_wf_chunk(const cv_geo *G, float *slot, float *dwp,
         const int acc = k0 != p0;
         for (int64_t n0 = 0; n0 < s->oc; n0 += CV_NR) {
             const int64_t nn = conv_min(CV_NR, s->oc - n0);
-            for (int64_t m0 = 0; m0 < ckk; m0 += CV_MR) {
-                const int rows = (int)conv_min(CV_MR, ckk - m0);
+            for (int64_t m0 = 0; m0 < ckk; m0 += I->mr) {
+                const int rows = (int)conv_min(I->mr, ckk - m0);
                 float *sp = dwT + m0 * ocp + n0;
                 const uint32_t m = nn >= 32 ? 0xFFFFFFFFu : (uint32_t)((1ull << nn) - 1);
-                cv_ukr_chunked(rows, npp, col + m0 * CV_NR, ckk * CV_NR, dyT + n0, ocp, &sp, &m, 1, ocp, acc);
+                I->ukr_chunked(rows, npp, col + m0 * CV_NR, ckk * CV_NR, dyT + n0, ocp, &sp, &m, 1, ocp, acc);
             }
         }
     }
@@ -644,7 +513,7 @@ static GG__TGT_AVX512 void cv_wf_chunk(const cv_geo *G, float *slot, float *dwp,
 
 /* Chunk j holds images [n*j/chunks, n*(j+1)/chunks); chunk 0 sums into dw, the
  * others into partials that are then added to dw in chunk order. n >= 1. */
-static gg_status cv_bwd_filter(const gg_ctx *ctx, float *dw, const float *x, const float *dy, const gg_conv2d_shape *s) {
+static gg_status cv_bwd_filter(const gg_ctx *ctx, const cv_isa *I, float *dw, const float *x, const float *dy, const gg_conv2d_shape *s) {
     const int64_t T = s->kh * s->kw, wsz = s->oc * s->c * T, n = s->n;
     const int64_t chunks = conv_min(n, CONV_WCHUNKS);
     int64_t ty[CV_MAXTAPS], tx[CV_MAXTAPS];
@@ -662,7 +531,7 @@ static gg_status cv_bwd_filter(const gg_ctx *ctx, float *dw, const float *x, con
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
 #endif
     for (int64_t j = 0; j < chunks; j++) {
-        cv_wf_chunk(&G, ctx->scratch + conv_tid() * slot, j == 0 ? dw : partials + (j - 1) * pstride, dy, n * j / chunks,
+        cv_wf_chunk(I, &G, ctx->scratch + conv_tid() * slot, j == 0 ? dw : partials + (j - 1) * pstride, dy, n * j / chunks,
                     n * (j + 1) / chunks, s);
     }
     if (chunks > 1) gg__conv_add_chunks(ctx, dw, partials, wsz, chunks, pstride);
@@ -689,10 +558,11 @@ int64_t gg__conv_igemm_scratch(const gg_conv2d_shape *s, int t, int kind) {
 #if GG__X86
 gg_status gg__conv_igemm(const gg_ctx *ctx, int kind, float *out, const float *a, const float *b,
                          const gg_conv2d_shape *s, const conv_ep *ep) {
+    const cv_isa *I = cv_isa_for(ctx);
     switch (kind) {
-    case CONV_FWD: return cv_forward(ctx, out, a, b, s, ep);
-    case CONV_BWD_DATA: return cv_bwd_data(ctx, out, a, b, s, ep);
-    default: return cv_bwd_filter(ctx, out, a, b, s);
+    case CONV_FWD: return cv_forward(ctx, I, out, a, b, s, ep);
+    case CONV_BWD_DATA: return cv_bwd_data(ctx, I, out, a, b, s, ep);
+    default: return cv_bwd_filter(ctx, I, out, a, b, s);
     }
 }
 #endif

@@ -2,7 +2,7 @@
  * gg_conv_internal.h: what the convolution files share (not public API).
  *   gg_conv.c           entry points: shape checks, the scratch query, which method runs
  *   gg_conv_im2col.c    the per-image method: im2col / col2im around GEMMs, small-K loops
- *   gg_conv_igemm.c     the implicit-GEMM method (AVX-512)
+ *   gg_conv_igemm.c     the implicit-GEMM method (AVX2, AVX-512; per-ISA halves in gg_conv_igemm_*.c)
  *   gg_conv_epilogue.c  fused epilogues over finished output pixels
  * Helpers here are static inline; functions shared between the files start
  * with gg__conv_.

@@ -544,6 +544,45 @@ static int copy_transposed(const gg_ctx *ctx, const iter_t *it, float *y, const 
     return 1;
 }
 
+/* y row of n*R floats = each of n x values (stride sx) repeated R times. */
+static void repeat_row(float *y, const float *x, int64_t sx, int64_t n, int64_t R) {
+    if (R == 2) {
+        for (int64_t j = 0; j < n; j++) y[2 * j] = y[2 * j + 1] = x[j * sx];
+        return;
+    }
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t k = 0; k < R; k++) y[j * R + k] = x[j * sx];
+}
+
+/* Handles the copy when its innermost (merged) dimension repeats x a few
+ * times into contiguous y (nearest upsampling's broadcast: rows of R = 2
+ * would otherwise cost a row's overhead per 2 floats); returns 0 when it
+ * does not. Rows of n*R floats, n along the next dimension. */
+static int copy_repeated(const gg_ctx *ctx, const iter_t *it, float *y, const float *x, int64_t total) {
+    const int r = it->rank - 1;
+    if (r < 1 || it->st[0][r] != 1 || it->st[1][r] != 0 || it->shape[r] > 8 || it->st[0][r - 1] != it->shape[r])
+        return 0;
+    iter_t outer = *it; /* its rows are the n x values of each y row */
+    outer.rank = r;
+    const int64_t R = it->shape[r], n = it->shape[r - 1], sx = it->st[1][r - 1], rows = total / (n * R);
+    const int nt = gg__team_size(ctx, total);
+    (void)nt;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#endif
+    for (int t = 0; t < nt; t++) {
+        const int64_t lo = gg__part_start(rows, nt, t), hi = gg__part_start(rows, nt, t + 1);
+        if (lo >= hi) continue;
+        cursor_t cur;
+        cur_seek(&cur, &outer, lo * n);
+        for (int64_t row = lo; row < hi; row++) {
+            repeat_row(y + cur.off[0], x + cur.off[1], sx, n, R);
+            cur_advance(&cur, &outer, n);
+        }
+    }
+    return 1;
+}
+
 gg_status gg_copy_f32(const gg_ctx *ctx, float *y, const int64_t *y_strides,
                       const float *x, const int64_t *x_strides,
                       const int64_t *shape, int rank) {
@@ -552,7 +591,7 @@ gg_status gg_copy_f32(const gg_ctx *ctx, float *y, const int64_t *y_strides,
     int64_t total = iter_init(&it, 2, strides, shape, rank);
     if (total < 0) return GG_ERR_ARG;
     if (total == 0) return GG_OK;
-    if (copy_transposed(ctx, &it, y, x, total)) return GG_OK;
+    if (copy_transposed(ctx, &it, y, x, total) || copy_repeated(ctx, &it, y, x, total)) return GG_OK;
     copy_fn fn = copy_pick(ctx);
     GG__FOR_PARTS(ctx, total, lo, hi, fn(&it, y, x, lo, hi));
     return GG_OK;

@@ -49,6 +49,10 @@ gg_isa gg_ctx_isa(const gg_ctx *ctx); /* ISA a kernel will use under ctx */
 const char *gg_isa_name(gg_isa isa);
 int gg_openmp_enabled(void);          /* 1 when built with OpenMP */
 int gg_default_threads(void);         /* omp_get_max_threads(), or 1 */
+/* Runs register-only FMA chains (`iterations` rounds per thread, ctx's ISA and
+ * threads) for a caller that times it: the machine's FMA peak. *flops gets the
+ * FLOPs done; the return value only keeps the work from being optimised away. */
+float gg_fma_peak_probe(const gg_ctx *ctx, int64_t iterations, double *flops);
 
 /* ---- GEMM (gg_gemm.c) ----
  * C[M,N] = alpha * op(A) * op(B) + beta * C, row-major.

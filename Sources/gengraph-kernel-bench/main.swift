@@ -1,17 +1,48 @@
-// gengraph-kernel-bench: GEMM throughput of the C kernels.
+// gengraph-kernel-bench: throughput of the C kernels against the machine's peak.
 //
-// For each thread count, transpose combination (the ones training uses: NN
-// forward, TN = A^T B and NT = A B^T backward) and shape, it warms up, sizes an
-// inner loop so a sample lasts --min-time seconds, then reports the median
-// GFLOP/s of --reps samples (and the min..max spread).
+//   --op gemm  for each thread count, transpose combination (the ones training
+//              uses: NN forward, TN = A^T B and NT = A B^T backward) and shape
+//   --op conv  the three convolution kernels (forward, bwd_data = the transposed
+//              conv, bwd_filter) at the model zoo's large shapes or --convs
+//   --op peak  register-only FMA chains: the FMA peak the others are held to
+// Each case warms up, sizes an inner loop so a sample lasts --min-time seconds,
+// then reports the median GFLOP/s of --reps samples (and the min..max spread);
+// conv rows also give the share of the peak measured in the same run.
 //
-//   gengraph-kernel-bench [--threads 1,2] [--isa best|avx512|avx2|portable|all]
-//                         [--trans NN,TN,NT] [--shapes MxKxN,...] [--reps 15]
-//                         [--min-time 0.02] [--json]
+//   gengraph-kernel-bench [--op gemm|conv|peak] [--threads 1,2] [--isa best|avx512|avx2|portable|all]
+//                         [--trans NN,TN,NT] [--shapes MxKxN,...] [--convs N:C:H:W:OC:K:S:P,...]
+//                         [--reps 15] [--min-time 0.02] [--json]
 import Foundation
 import Kernels
 
+/// A convolution case: its name and shape record (forward view).
+struct ConvCase {
+    let name: String
+    let n, c, h, w, oc, k, stride, pad: Int
+    var shape: gg_conv2d_shape {
+        let oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1
+        return gg_conv2d_shape(n: Int64(n), c: Int64(c), h: Int64(h), w: Int64(w), oc: Int64(oc), kh: Int64(k), kw: Int64(k),
+                               stride: Int64(stride), pad: Int64(pad), oh: Int64(oh), ow: Int64(ow))
+    }
+    var flops: Double {
+        let s = shape
+        return 2.0 * Double(s.n * s.oc * s.oh * s.ow) * Double(s.c * s.kh * s.kw)
+    }
+}
+
+/// The zoo's large convolutions at their training batch.
+let zooConvs = [
+    ConvCase(name: "dcgan 1->64 k4s2 28", n: 64, c: 1, h: 28, w: 28, oc: 64, k: 4, stride: 2, pad: 1),
+    ConvCase(name: "dcgan 64->128 k4s2 14", n: 64, c: 64, h: 14, w: 14, oc: 128, k: 4, stride: 2, pad: 1),
+    ConvCase(name: "pixelcnn 32->32 3x3 28", n: 64, c: 32, h: 28, w: 28, oc: 32, k: 3, stride: 1, pad: 1),
+    ConvCase(name: "classifier 32->64 3x3 14", n: 128, c: 32, h: 14, w: 14, oc: 64, k: 3, stride: 1, pad: 1),
+    ConvCase(name: "ddpm 64->64 3x3 14", n: 128, c: 64, h: 14, w: 14, oc: 64, k: 3, stride: 1, pad: 1),
+    ConvCase(name: "ddpm 32->32 3x3 28", n: 128, c: 32, h: 28, w: 28, oc: 32, k: 3, stride: 1, pad: 1),
+]
+
 struct Options {
+    var op = "gemm"
+    var convs = zooConvs
     var threads: [Int32] = [1, 2]
     var isas: [Int32] = [-1]
     var trans: [String] = ["NN", "TN", "NT"]
@@ -24,8 +55,9 @@ struct Options {
 
 func usage(_ message: String) -> Never {
     FileHandle.standardError.write(("error: \(message)\n" + """
-    usage: gengraph-kernel-bench [--threads 1,2] [--isa best|avx512|avx2|portable|all]
-                                 [--trans NN,TN,NT] [--shapes MxKxN,...] [--reps N] [--min-time S] [--json]
+    usage: gengraph-kernel-bench [--op gemm|conv|peak] [--threads 1,2] [--isa best|avx512|avx2|portable|all]
+                                 [--trans NN,TN,NT] [--shapes MxKxN,...] [--convs N:C:H:W:OC:K:S:P,...]
+                                 [--reps N] [--min-time S] [--json]
 
     """).data(using: .utf8)!)
     exit(2)
@@ -41,6 +73,21 @@ func parseOptions() -> Options {
     let isaNames: [String: Int32] = ["best": -1, "portable": 0, "avx2": 1, "avx512": 2]
     while let flag = args.popFirst() {
         switch flag {
+        case "--op":
+            o.op = value(flag)
+            if !["gemm", "conv", "peak"].contains(o.op) { usage("bad --op \(o.op) (gemm, conv or peak)") }
+        case "--convs":
+            o.convs = value(flag).split(separator: ",").map { spec in
+                let d = spec.split(separator: ":").compactMap { Int($0) }
+                // Each tensor stays within 2^28 floats, so sizes and FLOP counts cannot overflow.
+                guard d.count == 8, d[0] >= 1, d[0] <= 4096, d[1...4].allSatisfy({ (1...4096).contains($0) }),
+                      (1...64).contains(d[5]), (1...8).contains(d[6]), (0...64).contains(d[7]),
+                      d[2] + 2 * d[7] >= d[5], d[3] + 2 * d[7] >= d[5],
+                      d[0] * d[1] * d[2] * d[3] <= 1 << 28, d[0] * d[4] * d[2] * d[3] <= 1 << 28 else {
+                    usage("bad conv \(spec) (N:C:H:W:OC:K:S:P, sizes 1...4096, kernel 1...64, stride 1...8, pad 0...64, each tensor <= 2^28 floats)")
+                }
+                return ConvCase(name: String(spec), n: d[0], c: d[1], h: d[2], w: d[3], oc: d[4], k: d[5], stride: d[6], pad: d[7])
+            }
         case "--threads":
             o.threads = value(flag).split(separator: ",").map { Int32($0) ?? 0 }
             if o.threads.contains(where: { $0 < 1 || $0 > 1024 }) { usage("bad --threads (each in 1...1024)") }
@@ -100,6 +147,67 @@ struct Result {
     let median: Double, lo: Double, hi: Double
 }
 
+/// Median, min and max GFLOP/s of `run` (which does `flops` per call) under the options' sampling.
+func sample(flops: Double, o: Options, _ run: () -> Void) -> (median: Double, lo: Double, hi: Double) {
+    // Warm-up for at least 50 ms: caches, page faults, the OpenMP team, clocks.
+    let warm = seconds()
+    repeat { run() } while seconds() - warm < 0.05
+    var inner = 1
+    while true {
+        let t0 = seconds()
+        for _ in 0..<inner { run() }
+        if seconds() - t0 >= o.minTime { break }
+        inner *= 2
+    }
+    var samples: [Double] = []
+    for _ in 0..<o.reps {
+        let t0 = seconds()
+        for _ in 0..<inner { run() }
+        samples.append(flops * Double(inner) / (seconds() - t0) / 1e9)
+    }
+    samples.sort()
+    let mid = samples.count / 2
+    return (samples.count % 2 == 1 ? samples[mid] : (samples[mid - 1] + samples[mid]) / 2, samples.first!, samples.last!)
+}
+
+/// The FMA peak (GFLOP/s) on these threads and ISA.
+func peak(threads: Int32, isa: Int32, o: Options) -> (median: Double, lo: Double, hi: Double) {
+    var ctx = gg_ctx(nthreads: threads, isa: isa, scratch: nil, scratch_len: 0)
+    var flops = 0.0
+    var sink: Float = 0
+    _ = gg_fma_peak_probe(&ctx, 1, &flops)
+    let iterations: Int64 = 1 << 20
+    _ = gg_fma_peak_probe(&ctx, iterations, &flops)
+    defer { if sink == 1234.5 { print(sink) } }
+    return sample(flops: flops, o: o) { sink += gg_fma_peak_probe(&ctx, iterations, nil) }
+}
+
+/// The three conv kernels on one case: (kind, median, min, max) GFLOP/s each.
+func benchConv(_ cv: ConvCase, threads: Int32, isa: Int32, o: Options) -> [(String, Double, Double, Double)] {
+    var s = cv.shape
+    let nx = cv.n * cv.c * cv.h * cv.w, ny = Int(s.n * s.oc * s.oh * s.ow), nw = cv.oc * cv.c * cv.k * cv.k
+    let x = alignedFloats(nx, seed: 1), w = alignedFloats(nw, seed: 2), dy = alignedFloats(ny, seed: 3)
+    let y = alignedFloats(ny, seed: 4), dx = alignedFloats(nx, seed: 5), dw = alignedFloats(nw, seed: 6)
+    var ctx = gg_ctx(nthreads: threads, isa: isa, scratch: nil, scratch_len: 0)
+    let need = Int(gg_conv2d_f32_scratch(&ctx, &s))
+    let scratch = alignedFloats(need, seed: 7)
+    ctx.scratch = scratch
+    ctx.scratch_len = Int64(need)
+    defer { [x, w, dy, y, dx, dw, scratch].forEach { UnsafeMutableRawPointer($0).deallocate() } }
+    let kinds: [(String, () -> gg_status)] = [
+        ("fwd", { gg_conv2d_f32(&ctx, y, x, w, &s) }),
+        ("bwd_data", { gg_conv2d_bwd_data_f32(&ctx, dx, dy, w, &s) }),
+        ("bwd_filter", { gg_conv2d_bwd_filter_f32(&ctx, dw, x, dy, &s) }),
+    ]
+    return kinds.map { name, call in
+        let r = sample(flops: cv.flops, o: o) {
+            let st = call()
+            if st != GG_OK { fatalError("\(name) \(cv.name) failed: \(st)") }
+        }
+        return (name, r.median, r.lo, r.hi)
+    }
+}
+
 func bench(m: Int, k: Int, n: Int, trans: String, threads: Int32, isa: Int32, o: Options) -> Result {
     let ta = trans.first == "T", tb = trans.last == "T"
     let a = alignedFloats(m * k, seed: 1), b = alignedFloats(k * n, seed: 2), c = alignedFloats(m * n, seed: 3)
@@ -110,65 +218,93 @@ func bench(m: Int, k: Int, n: Int, trans: String, threads: Int32, isa: Int32, o:
     ctx.scratch_len = Int64(need)
     defer { [a, b, c, scratch].forEach { UnsafeMutableRawPointer($0).deallocate() } }
     let lda = Int64(ta ? m : k), ldb = Int64(tb ? k : n)
-    func run(_ times: Int) {
-        for _ in 0..<times {
-            let st = gg_gemm_f32(&ctx, c, Int64(n), a, lda, ta ? 1 : 0, b, ldb, tb ? 1 : 0,
-                                 Int64(m), Int64(n), Int64(k), 1, 0)
-            if st != GG_OK { fatalError("gg_gemm_f32 failed: \(st)") }
-        }
+    let r = sample(flops: 2.0 * Double(m) * Double(n) * Double(k), o: o) {
+        let st = gg_gemm_f32(&ctx, c, Int64(n), a, lda, ta ? 1 : 0, b, ldb, tb ? 1 : 0, Int64(m), Int64(n), Int64(k), 1, 0)
+        if st != GG_OK { fatalError("gg_gemm_f32 failed: \(st)") }
     }
-    // Warm-up for at least 50 ms: caches, page faults, the OpenMP team, clocks.
-    let warm = seconds()
-    repeat { run(1) } while seconds() - warm < 0.05
-    var inner = 1
-    while true {
-        let t0 = seconds()
-        run(inner)
-        if seconds() - t0 >= o.minTime { break }
-        inner *= 2
-    }
-    let flops = 2.0 * Double(m) * Double(n) * Double(k) * Double(inner)
-    var samples: [Double] = []
-    for _ in 0..<o.reps {
-        let t0 = seconds()
-        run(inner)
-        samples.append(flops / (seconds() - t0) / 1e9)
-    }
-    samples.sort()
-    let mid = samples.count / 2
-    let median = samples.count % 2 == 1 ? samples[mid] : (samples[mid - 1] + samples[mid]) / 2
+    let (median, lo, hi) = r
     return Result(threads: threads, isa: String(cString: gg_isa_name(gg_ctx_isa(&ctx))), trans: trans,
-                  m: m, k: k, n: n, median: median, lo: samples.first!, hi: samples.last!)
+                  m: m, k: k, n: n, median: median, lo: lo, hi: hi)
 }
 
 let o = parseOptions()
-var results: [Result] = []
-if !o.json {
-    print("gengraph GEMM bench: cpu isa \(String(cString: gg_isa_name(gg_cpu_isa()))), openmp \(gg_openmp_enabled() == 1 ? "on" : "off"), median of \(o.reps)")
-    print("threads  isa      trans      M      K      N   GFLOP/s   (min .. max)")
+func isaName(_ isa: Int32) -> String {
+    var ctx = gg_ctx(nthreads: 1, isa: isa, scratch: nil, scratch_len: 0)
+    return String(cString: gg_isa_name(gg_ctx_isa(&ctx)))
 }
-for isa in o.isas {
-    for t in o.threads {
-        for tr in o.trans {
-            for s in o.shapes {
-                let r = bench(m: s.m, k: s.k, n: s.n, trans: tr, threads: t, isa: isa, o: o)
-                results.append(r)
-                if !o.json {
-                    // Pad in Swift: %-8@ does not pad on Linux Foundation.
-                    let isa = r.isa.padding(toLength: 8, withPad: " ", startingAt: 0)
-                    let tr = r.trans.padding(toLength: 5, withPad: " ", startingAt: 0)
-                    print(String(format: "%7d  %@ %@ %6d %6d %6d  %8.1f   (%.1f .. %.1f)", r.threads, isa as NSString,
-                                 tr as NSString, r.m, r.k, r.n, r.median, r.lo, r.hi))
-                    fflush(stdout)
+let header = "cpu isa \(String(cString: gg_isa_name(gg_cpu_isa()))), openmp \(gg_openmp_enabled() == 1 ? "on" : "off"), median of \(o.reps)"
+switch o.op {
+case "peak":
+    if !o.json { print("gengraph FMA peak: \(header)\nthreads  isa        GFLOP/s   (min .. max)") }
+    var rows: [String] = []
+    for isa in o.isas {
+        for t in o.threads {
+            let r = peak(threads: t, isa: isa, o: o)
+            if o.json {
+                rows.append(String(format: "  {\"threads\": %d, \"isa\": \"%@\", \"gflops\": %.2f, \"min\": %.2f, \"max\": %.2f}",
+                                   t, isaName(isa) as NSString, r.median, r.lo, r.hi))
+            } else {
+                print(String(format: "%7d  %@ %8.1f   (%.1f .. %.1f)", t, isaName(isa).padding(toLength: 8, withPad: " ", startingAt: 0) as NSString,
+                             r.median, r.lo, r.hi))
+            }
+        }
+    }
+    if o.json { print("{\"library\": \"gengraph\", \"op\": \"peak\", \"rows\": [\n" + rows.joined(separator: ",\n") + "\n]}") }
+case "conv":
+    if !o.json {
+        print("gengraph conv bench: \(header); % = share of the FMA peak measured first on the same threads")
+        print("threads  isa      case                         kernel       GFLOP/s   peak%   (min .. max)")
+    }
+    var rows: [String] = []
+    for isa in o.isas {
+        for t in o.threads {
+            let top = peak(threads: t, isa: isa, o: o).median
+            for cv in o.convs {
+                for (kind, median, lo, hi) in benchConv(cv, threads: t, isa: isa, o: o) {
+                    if o.json {
+                        rows.append(String(format: "  {\"threads\": %d, \"isa\": \"%@\", \"case\": \"%@\", \"kernel\": \"%@\", \"gflops\": %.2f, \"peak\": %.2f, \"min\": %.2f, \"max\": %.2f}",
+                                           t, isaName(isa) as NSString, cv.name as NSString, kind as NSString, median, top, lo, hi))
+                    } else {
+                        print(String(format: "%7d  %@ %@ %@ %8.1f  %5.1f%%   (%.1f .. %.1f)", t,
+                                     isaName(isa).padding(toLength: 8, withPad: " ", startingAt: 0) as NSString,
+                                     cv.name.padding(toLength: 28, withPad: " ", startingAt: 0) as NSString,
+                                     kind.padding(toLength: 11, withPad: " ", startingAt: 0) as NSString, median, 100 * median / top, lo, hi))
+                        fflush(stdout)
+                    }
                 }
             }
         }
     }
-}
-if o.json {
-    let rows = results.map { r in
-        String(format: "  {\"threads\": %d, \"isa\": \"%@\", \"trans\": \"%@\", \"M\": %d, \"K\": %d, \"N\": %d, \"gflops\": %.2f, \"min\": %.2f, \"max\": %.2f}",
-               r.threads, r.isa as NSString, r.trans as NSString, r.m, r.k, r.n, r.median, r.lo, r.hi)
+    if o.json { print("{\"library\": \"gengraph\", \"op\": \"conv\", \"rows\": [\n" + rows.joined(separator: ",\n") + "\n]}") }
+default:
+    var results: [Result] = []
+    if !o.json {
+        print("gengraph GEMM bench: cpu isa \(String(cString: gg_isa_name(gg_cpu_isa()))), openmp \(gg_openmp_enabled() == 1 ? "on" : "off"), median of \(o.reps)")
+        print("threads  isa      trans      M      K      N   GFLOP/s   (min .. max)")
     }
-    print("{\"library\": \"gengraph\", \"rows\": [\n" + rows.joined(separator: ",\n") + "\n]}")
+    for isa in o.isas {
+        for t in o.threads {
+            for tr in o.trans {
+                for s in o.shapes {
+                    let r = bench(m: s.m, k: s.k, n: s.n, trans: tr, threads: t, isa: isa, o: o)
+                    results.append(r)
+                    if !o.json {
+                        // Pad in Swift: %-8@ does not pad on Linux Foundation.
+                        let isa = r.isa.padding(toLength: 8, withPad: " ", startingAt: 0)
+                        let tr = r.trans.padding(toLength: 5, withPad: " ", startingAt: 0)
+                        print(String(format: "%7d  %@ %@ %6d %6d %6d  %8.1f   (%.1f .. %.1f)", r.threads, isa as NSString,
+                                     tr as NSString, r.m, r.k, r.n, r.median, r.lo, r.hi))
+                        fflush(stdout)
+                    }
+                }
+            }
+        }
+    }
+    if o.json {
+        let rows = results.map { r in
+            String(format: "  {\"threads\": %d, \"isa\": \"%@\", \"trans\": \"%@\", \"M\": %d, \"K\": %d, \"N\": %d, \"gflops\": %.2f, \"min\": %.2f, \"max\": %.2f}",
+                   r.threads, r.isa as NSString, r.trans as NSString, r.m, r.k, r.n, r.median, r.lo, r.hi)
+        }
+        print("{\"library\": \"gengraph\", \"rows\": [\n" + rows.joined(separator: ",\n") + "\n]}")
+    }
 }

@@ -202,6 +202,19 @@ struct BenchCommand: ParsableCommand {
                          p.seconds > 0 ? Double(p.bytes) / p.seconds / 1e9 : 0, Double(p.calls) / Double(steps), key))
         }
         print(String(format: "  %7.3f  total inside kernels", total / Double(steps) * 1000))
+        // The same time summed by kernel function: which kind of work the step is made of.
+        var byKernel: [String: (seconds: Double, flops: Double, bytes: Double, calls: Int)] = [:]
+        for (key, p) in entries {
+            let name = key.split(separator: " ").first { $0.hasPrefix("gg_") }.map(String.init) ?? key
+            let old = byKernel[name] ?? (0, 0, 0, 0)
+            byKernel[name] = (old.seconds + p.seconds, old.flops + Double(p.flops), old.bytes + Double(p.bytes), old.calls + p.calls)
+        }
+        print("  by kernel function:")
+        for (name, p) in byKernel.sorted(by: { $0.value.seconds > $1.value.seconds }) {
+            print(String(format: "  %7.3f  %5.1f%%  %8.1f  %6.1f  %10.1f  %@", p.seconds / Double(steps) * 1000,
+                         100 * p.seconds / max(total, 1e-12), p.seconds > 0 ? p.flops / p.seconds / 1e9 : 0,
+                         p.seconds > 0 ? p.bytes / p.seconds / 1e9 : 0, Double(p.calls) / Double(steps), name))
+        }
     }
 
     private func printTable(_ results: [BenchResult]) {

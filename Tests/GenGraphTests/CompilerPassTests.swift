@@ -227,4 +227,34 @@ final class CompilerPassTests: XCTestCase {
             }
         }
     }
+
+    /// Nearest upsampling's gradient sums 2x2 blocks along the innermost axis: the pass turns it
+    /// into a tree of adds over strided slices, in the row-major order of the reduced indices, and
+    /// leaves long or outer-axis sums alone. Fused (expanded) and eager (reduce kernel) agree.
+    func testSmallInnermostSumsBecomeAddsOfSlices() throws {
+        let g = Graph()
+        let x = try g.parameter("x", [2, 3, 4, 5], initializer: .normal(mean: 0, std: 1))
+        let up = try x.upsampled(by: 2)
+        let loss = try (up * up.sin()).sum()
+        let dx = try g.gradients(of: loss, withRespectTo: [x])[0]
+        let long = try x.sum(axes: [3])      // 5 elements: above the limit
+        let outer = try x.sum(axes: [0])     // innermost axis kept
+        let p = expandSmallReductions(Program(g, outputs: [dx, long, outer]))
+        let reductions = p.nodes.compactMap { n -> [Int]? in
+            if case .reduce(.sum, let axes) = n.op { return axes }
+            return nil
+        }
+        XCTAssertFalse(reductions.contains { $0 == [3, 5] }, "the 2x2 block sum is expanded")
+        XCTAssertTrue(reductions.contains([3]) && reductions.contains([0]), "long and outer sums stay")
+        let slices = p.nodes.compactMap { n -> [Int]? in
+            if case .slice(let start, _) = n.op { return start }
+            return nil
+        }
+        XCTAssertEqual(slices, [[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 1], [0, 0, 0, 1, 0, 0], [0, 0, 0, 1, 0, 1]])
+        let eager = try Session(graph: g, config: RunConfig(threads: 1, mode: .eager)).run([dx, long, outer])
+        let fused = try Session(graph: g, config: RunConfig(threads: 2, mode: .fused)).run([dx, long, outer])
+        for (a, b) in zip(eager, fused) {
+            for (u, v) in zip(a.scalars, b.scalars) { XCTAssertEqual(u, v, accuracy: 1e-5 * max(1, Swift.abs(u))) }
+        }
+    }
 }

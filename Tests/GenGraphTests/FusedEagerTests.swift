@@ -73,6 +73,26 @@ final class FusedEagerTests: XCTestCase {
         }
     }
 
+    /// Parameters whose gradient at the first step is rounding noise (a conv bias that an
+    /// instance norm removes: its true gradient is 0), with the bound they can be held to after
+    /// `steps` steps. Noise follows no signal, and Adam turns noise of either sign into a step of
+    /// about its learning rate, so fused and eager may move such a parameter lr apart per step.
+    private func noiseDrivenParameters(_ definition: ModelDefinition, steps: Int) throws -> [String: Float] {
+        let model = try definition.instantiate(batch: 8)
+        let session = try Session(graph: model.graph, config: RunConfig(threads: 2, seed: 3, mode: .eager))
+        let feeds = try Self.feeds(model, seed: 1)
+        var bounds: [String: Float] = [:]
+        for objective in model.objectives {
+            guard case .adam(let lr, _, _, _) = objective.rule else { continue }
+            let gradients = try session.run(model.graph.gradients(of: objective.loss, withRespectTo: objective.parameters), feeds: feeds)
+            let largest = gradients.map { $0.scalars.map(Swift.abs).max() ?? 0 }.max() ?? 0
+            for (p, g) in zip(objective.parameters, gradients) where (g.scalars.map(Swift.abs).max() ?? 0) <= 1e-5 * largest {
+                if case .parameter(let name) = p.node.op { bounds[name] = 2 * lr * Float(steps) }
+            }
+        }
+        return bounds
+    }
+
     func testFusedTrainingStepsFollowEagerOnes() throws {
         // realnvp: its first step moves the zero-initialised last convs, so later steps differentiate every layer.
         // cyclegan: its discriminators read the pools the trainer fills from the generators' step.
@@ -93,8 +113,13 @@ final class FusedEagerTests: XCTestCase {
             for (e, f) in zip(losses[.eager]!, losses[.fused]!) {
                 XCTAssertEqual(f, e, accuracy: 1e-3 * Swift.max(1, Swift.abs(e)), "\(name): losses diverge \(losses)")
             }
+            let noise = try noiseDrivenParameters(definition, steps: 3)
             for n in params[.eager]!.names {
-                assertAgree(params[.fused]!.value(n)!, params[.eager]!.value(n)!, rtol: 1e-3, atol: 1e-5, "\(name) parameter \(n)")
+                if let bound = noise[n] {
+                    assertAgree(params[.fused]!.value(n)!, params[.eager]!.value(n)!, rtol: 0, atol: bound, "\(name) parameter \(n) (noise-driven)")
+                } else {
+                    assertAgree(params[.fused]!.value(n)!, params[.eager]!.value(n)!, rtol: 1e-3, atol: 1e-5, "\(name) parameter \(n)")
+                }
             }
         }
     }

@@ -28,12 +28,12 @@ private func dot(_ a: [Float], _ b: [Float]) -> (value: Double, scale: Double) {
 private struct ConvRun {
     var y: [Float], dx: [Float], dw: [Float]
 
-    init(_ shape: gg_conv2d_shape, threads: Int32, x: [Float], w: [Float], dy: [Float],
+    init(_ shape: gg_conv2d_shape, threads: Int32, isa: Int32 = -1, x: [Float], w: [Float], dy: [Float],
          reference: Bool = false, file: StaticString = #filePath, line: UInt = #line) {
         var s = shape
-        var probe = gg_ctx(nthreads: threads, isa: -1, scratch: nil, scratch_len: 0)
+        var probe = gg_ctx(nthreads: threads, isa: isa, scratch: nil, scratch_len: 0)
         let need = reference ? 0 : Int(gg_conv2d_f32_scratch(&probe, &s))
-        let tc = TestContext(threads: threads, scratchFloats: need)
+        let tc = TestContext(threads: threads, isa: isa, scratchFloats: need)
         let xb = AlignedBuffer(x), wb = AlignedBuffer(w), dyb = AlignedBuffer(dy)
         let yb = AlignedBuffer(count: dy.count, fill: .nan)
         let dxb = AlignedBuffer(count: x.count, fill: .nan)
@@ -63,12 +63,14 @@ final class ConvTests: XCTestCase {
     }
 
     /// Fast vs reference, every thread count vs one, and the adjoint identity on one shape.
-    private func checkShape(_ s: gg_conv2d_shape, seed: UInt64, file: StaticString = #filePath, line: UInt = #line) {
+    private func checkShape(_ s: gg_conv2d_shape, seed: UInt64, isa: Int32 = -1,
+                            file: StaticString = #filePath, line: UInt = #line) {
         let (x, w, dy) = data(s, seed: seed)
         let ref = ConvRun(s, threads: 1, x: x, w: w, dy: dy, reference: true, file: file, line: line)
-        let name = describe(s)
+        var probe = gg_ctx(nthreads: 1, isa: isa, scratch: nil, scratch_len: 0)
+        let name = describe(s) + " " + String(cString: gg_isa_name(gg_ctx_isa(&probe)))
         let fast = assertSameOnThreadCounts(threadCounts, name, file: file, line: line) { threads in
-            let run = ConvRun(s, threads: threads, x: x, w: w, dy: dy, file: file, line: line)
+            let run = ConvRun(s, threads: threads, isa: isa, x: x, w: w, dy: dy, file: file, line: line)
             return [run.y, run.dx, run.dw]
         }
         let one = (y: fast[0], dx: fast[1], dw: fast[2])
@@ -128,9 +130,10 @@ final class ConvTests: XCTestCase {
         for (i, s) in shapes.enumerated() { checkShape(s!, seed: 1000 + UInt64(i)) }
     }
 
-    /// Shapes with enough channels for the implicit-GEMM paths (AVX-512): panels that straddle
-    /// two or more images, stride-2 phases of unequal sizes (odd h/w), phases no tap reaches
-    /// (1x1 stride 2), non-square kernels and images, partial 8-row and 32-lane tiles.
+    /// Shapes with enough channels for the implicit-GEMM paths (AVX-512 and AVX2, each where the
+    /// CPU has it): panels that straddle two or more images, stride-2 phases of unequal sizes
+    /// (odd h/w), phases no tap reaches (1x1 stride 2), non-square kernels and images, partial
+    /// row tiles (8 rows on AVX-512, 6 on AVX2) and partial 32-lane panels.
     func testImplicitGemmPaths() {
         let shapes: [gg_conv2d_shape?] = [
             convShape(n: 3, c: 9, h: 11, w: 13, oc: 17, kh: 3, kw: 3, stride: 1, pad: 1),
@@ -143,8 +146,18 @@ final class ConvTests: XCTestCase {
             convShape(n: 2, c: 8, h: 12, w: 10, oc: 16, kh: 7, kw: 7, stride: 1, pad: 3),
             convShape(n: 1, c: 12, h: 6, w: 5, oc: 33, kh: 2, kw: 4, stride: 1, pad: 1),
             convShape(n: 7, c: 16, h: 3, w: 3, oc: 16, kh: 3, kw: 3, stride: 1, pad: 0),
+            convShape(n: 3, c: 20, h: 14, w: 14, oc: 40, kh: 3, kw: 3, stride: 1, pad: 1),
+            convShape(n: 4, c: 24, h: 14, w: 14, oc: 13, kh: 4, kw: 4, stride: 2, pad: 1),
         ]
-        for (i, s) in shapes.enumerated() { checkShape(s!, seed: 2000 + UInt64(i)) }
+        for isa in implicitGemmISAs {
+            for (i, s) in shapes.enumerated() { checkShape(s!, seed: 2000 + UInt64(i), isa: isa) }
+        }
+    }
+
+    /// The implicit GEMM's ISAs this CPU runs (AVX-512 then AVX2), as ctx isa values.
+    private var implicitGemmISAs: [Int32] {
+        let best = gg_cpu_isa().rawValue
+        return [GG_ISA_AVX512, GG_ISA_AVX2].filter { $0.rawValue <= best }.map { Int32($0.rawValue) }
     }
 
     /// conv_transpose2d(x', w') with x' (n, ic, h', w'), w' (ic, oc, k, k), checked against the

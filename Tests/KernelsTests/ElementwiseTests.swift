@@ -320,6 +320,11 @@ final class ElementwiseTests: XCTestCase {
             ([30, 40], [1, 30], [40, 1], 1200),                    // scatter: y transposed
             ([3, 4, 5, 6], [1, 3, 12, 60], [120, 30, 6, 1], 360),  // full reversal of dims
             ([2, 2, 2, 2, 2, 2, 2, 3], [192, 96, 48, 24, 12, 6, 1, 2], [1, 2, 4, 8, 16, 32, 64, 128], 384), // rank 8
+            // nearest upsampling (each element repeated along the last axis): the repeated-row path
+            ([5, 3, 7, 2, 9, 2], [756, 252, 36, 18, 2, 1], [189, 63, 9, 0, 1, 0], 3780),
+            ([64, 16, 14, 2, 14, 2], [12544, 784, 56, 28, 2, 1], [3136, 196, 14, 0, 1, 0], 802_816),
+            ([40, 25, 3], [75, 3, 1], [50, 2, 0], 3000),             // 3 repeats of a strided row
+            ([40, 9], [9, 1], [1, 0], 360),                         // 9 repeats: past the path's limit
         ]
         for (shape, ys, xs, ysize) in copies {
             let r = AlignedBuffer(count: ysize, fill: -7), y = AlignedBuffer(count: ysize, fill: -7)

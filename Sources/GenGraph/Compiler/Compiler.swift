@@ -22,6 +22,7 @@ public enum Compiler {
     /// The pass pipeline in order; `dump` and tests refer to passes by these names.
     public static let passes: [Pass] = [
         Pass(name: "simplify", run: simplify),
+        Pass(name: "small-reductions", run: expandSmallReductions),
         Pass(name: "cse", run: eliminateCommonSubexpressions),
         Pass(name: "dce", run: eliminateDeadCode),
     ]

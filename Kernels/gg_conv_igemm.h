@@ -1,0 +1,63 @@
+/*
+ * gg_conv_igemm.h: what the implicit-GEMM driver (gg_conv_igemm.c) shares
+ * with its per-ISA packers and micro-kernels (gg_conv_igemm_avx512.c,
+ * gg_conv_igemm_avx2.c). Not public API.
+ * A panel is CV_NR = 32 flattened output pixels on every ISA, so the load
+ * plans (cv_op: which lanes a tap reads, as a 32-bit mask) are the same;
+ * only the packing of a panel from those plans and the register tile that
+ * multiplies it differ.
+ */
+#ifndef GG_CONV_IGEMM_H
+#define GG_CONV_IGEMM_H
+
+#include "gg_conv_internal.h"
+
+#define CV_NR 32
+#define CV_MR_MAX 8 /* the tallest packed A panel of any ISA */
+#define CV_MAXTAPS 1024
+
+/* A piece of one grid row inside a panel: lanes [pos, pos+len) are pixels (b, gy, gx ..). */
+typedef struct cv_run { int32_t pos, len; int64_t b, gy, gx; } cv_run;
+
+/* One load of a tap for a panel. Stride 1: lane l in lmask reads src_c-plane
+ * element off + l. Stride 2: lanes in lmask read the window starting at off
+ * (wmask: its elements inside the source) at 2*(l - first). */
+typedef struct cv_op { int64_t off; uint32_t lmask, wmask; int32_t first, pad_; } cv_op;
+
+/* One implicit GEMM: out(b, m, g) = sum_{cs, t} A(m, cs*T + t) * src(b, cs, gy*sg + ty[t], gx*sg + tx[t]). */
+typedef struct cv_geo {
+    const float *src;
+    int64_t src_b, src_c, hs, ws, cs, sg;
+    int64_t T;
+    const int64_t *ty, *tx;
+    int64_t nimg, gh, gw;
+    float *out;
+    int64_t out_b, out_m, out_y, out_x;
+    int64_t M;
+    const float *Ap; /* ceil(M/mr) panels of K x mr, K = cs*T */
+    const float *src_end; /* src + nimg*src_b: loads inside [src, src_end) need no mask */
+} cv_geo;
+
+/* The per-ISA half of the method.
+ *   pack         B rows k = cs*T + t (cs in [0, G->cs)), 32 lanes each, row stride ldb,
+ *                from the load plans: ops of tap t are [start[t], start[t+1]).
+ *   ukr_packed   C (M rows) = A * B over K, A in packed panels of mr rows (panel i holds
+ *                rows [i*mr, i*mr + mr): A(i*mr + r, k) = Ap[(i*K + k)*mr + r]).
+ *   ukr_chunked  C (+)= A * B, A in nch chunks of 32 k: A(r, k) = A[ch*ach + r*32 + k].
+ *                Both store lanes of segment s to segp[s] + r*ldm + lane under mask segm[s].
+ *   store_x2     rows of a 32-lane tile, lanes [pos, pos+len), to d + r*ldm + 2*l. */
+typedef struct cv_isa {
+    int mr;
+    void (*pack)(float *Bp, int64_t ldb, const cv_op *ops, const int32_t *start, const cv_geo *G);
+    void (*ukr_packed)(int64_t M, int64_t K, const float *Ap, const float *Bp, int64_t ldb, float *const *segp,
+                       const uint32_t *segm, int nseg, int64_t ldm);
+    void (*ukr_chunked)(int rows, int64_t nch, const float *A, int64_t ach, const float *Bp, int64_t ldb,
+                        float *const *segp, const uint32_t *segm, int nseg, int64_t ldm, int acc_in);
+    void (*store_x2)(const float *tile, int rows, int32_t pos, int32_t len, float *d, int64_t ldm);
+} cv_isa;
+
+#if GG__X86
+extern const cv_isa gg__cv_avx512, gg__cv_avx2;
+#endif
+
+#endif /* GG_CONV_IGEMM_H */

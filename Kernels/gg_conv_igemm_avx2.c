@@ -1,0 +1,160 @@
+/*
+ * gg_conv_igemm_avx2.c: the implicit GEMM's AVX2 packer and register tile
+ * (see gg_conv_igemm.h for what each piece does).
+ * AVX2 has 16 ymm registers, too few for an 8 x 32 tile, so a 32-lane panel
+ * is multiplied as two 16-lane halves by a 6 x 16 tile: 12 accumulators,
+ * two B vectors and a broadcast of A, the shape that keeps both FMA pipes
+ * busy with fewer loads than FMAs. A is packed in 6-row panels.
+ * The packer builds each 32-lane B row in four ymm: stride 1 by loads
+ * blended under the lane mask (masked loads where a window leaves the
+ * source); stride 2 by loading the window, keeping its even elements and
+ * writing them to their lanes through a small row buffer.
+ */
+#include "gg_conv_igemm.h"
+#if GG__X86
+#include <immintrin.h>
+
+#define CV_AVX2_MR 6
+
+/* Lanes i of 8 with bit i of bits set: all ones. */
+GG__INLINE GG__TGT_AVX2 __m256i cv2_mask(uint32_t bits) {
+    const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)bits), sel), sel);
+}
+
+/* The even elements of 16 consecutive floats (a, b), in order. */
+GG__INLINE GG__TGT_AVX2 __m256 cv2_evens(__m256 a, __m256 b) {
+    const __m256 e = _mm256_shuffle_ps(a, b, 0x88); /* a0 a2 b0 b2 | a4 a6 b4 b6 */
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
+}
+
+static GG__TGT_AVX2 void cv2_pack(float *Bp, int64_t ldb, const cv_op *ops, const int32_t *start, const cv_geo *G) {
+    float row[CV_NR + 16] __attribute__((aligned(32)));
+    for (int64_t c = 0; c < G->cs; c++) {
+        const float *sc = G->src + c * G->src_c;
+        for (int64_t t = 0; t < G->T; t++) {
+            __m256 v[4];
+            for (int j = 0; j < 4; j++) v[j] = _mm256_setzero_ps();
+            if (G->sg == 1) {
+                for (int32_t i = start[t]; i < start[t + 1]; i++) {
+                    const float *p = sc + ops[i].off;
+                    for (int j = 0; j < 4; j++) {
+                        const uint32_t bits = (ops[i].lmask >> (8 * j)) & 0xFFu;
+                        if (!bits) continue;
+                        const float *q = p + 8 * j;
+                        const __m256i m = cv2_mask(bits);
+                        const __m256 a = q >= G->src && q + 8 <= G->src_end ? _mm256_loadu_ps(q) : _mm256_maskload_ps(q, m);
+                        v[j] = bits == 0xFFu ? a : _mm256_blendv_ps(v[j], a, _mm256_castsi256_ps(m));
+                    }
+                }
+            } else if (start[t] < start[t + 1]) {
+                /* each op's lanes [first, first + n) get its window's even elements;
+                 * ops come in lane order, so a later op's write leaves earlier lanes
+                 * alone, and lanes no op owns are cleared by the union mask */
+                uint32_t owned = 0;
+                for (int32_t i = start[t]; i < start[t + 1]; i++) {
+                    const float *p = sc + ops[i].off;
+                    __m256 w[4];
+                    if (p + 32 <= G->src_end) { /* p >= src: the window starts at a valid element */
+                        for (int j = 0; j < 4; j++) w[j] = _mm256_loadu_ps(p + 8 * j);
+                    } else {
+                        for (int j = 0; j < 4; j++) w[j] = _mm256_maskload_ps(p + 8 * j, cv2_mask(ops[i].wmask >> (8 * j)));
+                    }
+                    _mm256_storeu_ps(row + ops[i].first, cv2_evens(w[0], w[1]));
+                    _mm256_storeu_ps(row + ops[i].first + 8, cv2_evens(w[2], w[3]));
+                    owned |= ops[i].lmask;
+                }
+                for (int j = 0; j < 4; j++)
+                    v[j] = _mm256_and_ps(_mm256_loadu_ps(row + 8 * j), _mm256_castsi256_ps(cv2_mask(owned >> (8 * j))));
+            }
+            float *d = Bp + (c * G->T + t) * ldb;
+            for (int j = 0; j < 4; j++) _mm256_storeu_ps(d + 8 * j, v[j]);
+        }
+    }
+}
+
+/* 8 lanes of x to p under the lane bits m (plus what is there when acc). */
+GG__INLINE GG__TGT_AVX2 void cv2_store8(float *p, __m256 x, uint32_t m, int acc) {
+    if (m == 0xFFu) {
+        if (acc) x = _mm256_add_ps(_mm256_loadu_ps(p), x);
+        _mm256_storeu_ps(p, x);
+    } else if (m) {
+        const __m256i mv = cv2_mask(m);
+        if (acc) x = _mm256_add_ps(_mm256_maskload_ps(p, mv), x);
+        _mm256_maskstore_ps(p, mv, x);
+    }
+}
+
+/* Lanes [16*half, 16*half + 16) of C rows r < ROWS: C = A * B (or C += when acc).
+ * A(r, k) = Ap[r*ars + k*aks] in nch chunks ach apart, B(k, :) = Bp[k*ldb ..]. */
+GG__INLINE GG__TGT_AVX2 void cv2_tile(const int ROWS, int half, int64_t nch, int64_t K, const float *Ap, int64_t ars,
+                                      int64_t aks, int64_t ach, const float *Bp, int64_t ldb, float *const *segp,
+                                      const uint32_t *segm, int nseg, int64_t ldm, int acc_in) {
+    __m256 c[CV_AVX2_MR][2];
+    for (int r = 0; r < ROWS; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
+    const float *b = Bp + 16 * half;
+    for (int64_t ch = 0; ch < nch; ch++) {
+        const float *a[CV_AVX2_MR];
+        for (int r = 0; r < ROWS; r++) a[r] = Ap + ch * ach + r * ars;
+        for (int64_t k = 0; k < K; k++) {
+            const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+            for (int r = 0; r < ROWS; r++) {
+                const __m256 av = _mm256_broadcast_ss(a[r] + k * aks);
+                c[r][0] = _mm256_fmadd_ps(av, b0, c[r][0]);
+                c[r][1] = _mm256_fmadd_ps(av, b1, c[r][1]);
+            }
+            b += ldb;
+        }
+    }
+    for (int s = 0; s < nseg; s++) {
+        const uint32_t m = segm[s] >> (16 * half);
+        if (!(m & 0xFFFFu)) continue;
+        for (int r = 0; r < ROWS; r++) {
+            float *p = segp[s] + r * ldm + 16 * half;
+            cv2_store8(p, c[r][0], m & 0xFFu, acc_in);
+            cv2_store8(p + 8, c[r][1], (m >> 8) & 0xFFu, acc_in);
+        }
+    }
+}
+
+/* Packed A (ars = 1, aks = 6). Half-panel outer: one 16-lane half of B
+ * (K x 64 bytes) stays in L1 while every row panel of A passes over it. */
+static GG__TGT_AVX2 void cv2_ukr_packed(int64_t M, int64_t K, const float *Ap, const float *Bp, int64_t ldb,
+                                        float *const *segp, const uint32_t *segm, int nseg, int64_t ldm) {
+    float *sp[CV_NR + 1];
+    for (int h = 0; h < 2; h++)
+        for (int64_t m0 = 0; m0 < M; m0 += CV_AVX2_MR) {
+            for (int s = 0; s < nseg; s++) sp[s] = segp[s] + m0 * ldm;
+            const float *A = Ap + m0 * K;
+#define CV2_P(R) case R: cv2_tile(R, h, 1, K, A, 1, CV_AVX2_MR, 0, Bp, ldb, sp, segm, nseg, ldm, 0); break;
+            switch (conv_min(CV_AVX2_MR, M - m0)) { CV2_P(1) CV2_P(2) CV2_P(3) CV2_P(4) CV2_P(5) CV2_P(6) default: break; }
+#undef CV2_P
+        }
+}
+
+/* A in chunks of 32 k: chunk ch, row r, k at A[ch*ach + r*CV_NR + k]. */
+static GG__TGT_AVX2 void cv2_ukr_chunked(int rows, int64_t nch, const float *A, int64_t ach, const float *Bp, int64_t ldb,
+                                         float *const *segp, const uint32_t *segm, int nseg, int64_t ldm, int acc_in) {
+    for (int h = 0; h < 2; h++) {
+#define CV2_S(R) case R: cv2_tile(R, h, nch, CV_NR, A, CV_NR, 1, ach, Bp, ldb, segp, segm, nseg, ldm, acc_in); break;
+        switch (rows) { CV2_S(1) CV2_S(2) CV2_S(3) CV2_S(4) CV2_S(5) CV2_S(6) default: break; }
+#undef CV2_S
+    }
+}
+
+/* 4 values to the even lanes of 8 per masked store. The tile has CV_MR_MAX
+ * rows of 32, so the 8-float reads past a row's lane 31 stay inside it. */
+static GG__TGT_AVX2 void cv2_store_x2(const float *tile, int rows, int32_t pos, int32_t len, float *d, int64_t ldm) {
+    const __m256i spread = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+    for (int32_t c0 = 0; c0 < len; c0 += 4) {
+        const int32_t nv = len - c0 < 4 ? len - c0 : 4;
+        const __m256i m = cv2_mask(0x55u & ((1u << (2 * nv)) - 1));
+        for (int r = 0; r < rows; r++) {
+            const __m256 t = _mm256_loadu_ps(tile + r * CV_NR + pos + c0);
+            _mm256_maskstore_ps(d + r * ldm + 2 * c0, m, _mm256_permutevar8x32_ps(t, spread));
+        }
+    }
+}
+
+const cv_isa gg__cv_avx2 = {CV_AVX2_MR, cv2_pack, cv2_ukr_packed, cv2_ukr_chunked, cv2_store_x2};
+#endif

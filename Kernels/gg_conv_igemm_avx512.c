@@ -1,0 +1,139 @@
+/*
+ * gg_conv_igemm_avx512.c: the implicit GEMM's AVX-512 packer and 8 x 32
+ * register tile (see gg_conv_igemm.h for what each piece does).
+ * The packer fills a 32-lane B row with two zmm: stride 1 by masked loads,
+ * stride 2 by a window load pair and a two-source permute. The micro-kernel
+ * keeps 8 rows x 32 lanes in 16 zmm accumulators.
+ */
+#include "gg_conv_igemm.h"
+#if GG__X86
+#include <immintrin.h>
+
+#define CV_512_MR 8
+
+/* B rows k = cs*T + t (cs in [0, G->cs)), 32 lanes each, row stride ldb. */
+static GG__TGT_AVX512 void cv_pack(float *Bp, int64_t ldb, const cv_op *ops, const int32_t *start, const cv_geo *G) {
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i iota16 = _mm512_add_epi32(iota, _mm512_set1_epi32(16));
+    for (int64_t c = 0; c < G->cs; c++) {
+        const float *sc = G->src + c * G->src_c;
+        for (int64_t t = 0; t < G->T; t++) {
+            __m512 v0 = _mm512_setzero_ps(), v1 = _mm512_setzero_ps();
+            if (G->sg == 1) {
+                /* Masked loads whose masked-off lanes cross a page are slow on
+                 * Zen 4: inside the source, load plainly and blend. */
+                for (int32_t i = start[t]; i < start[t + 1]; i++) {
+                    const float *p = sc + ops[i].off;
+                    const __mmask16 m0 = (__mmask16)ops[i].lmask, m1 = (__mmask16)(ops[i].lmask >> 16);
+                    if (p >= G->src && p + 32 <= G->src_end) {
+                        if (m0) {
+                            __m512 a0 = _mm512_loadu_ps(p);
+                            __asm__("" : "+v"(a0)); /* keep the plain load (no folding into a masked one) */
+                            v0 = _mm512_mask_mov_ps(v0, m0, a0);
+                        }
+                        if (m1) {
+                            __m512 a1 = _mm512_loadu_ps(p + 16);
+                            __asm__("" : "+v"(a1));
+                            v1 = _mm512_mask_mov_ps(v1, m1, a1);
+                        }
+                    } else {
+                        if (m0) v0 = _mm512_mask_loadu_ps(v0, m0, p);
+                        if (m1) v1 = _mm512_mask_loadu_ps(v1, m1, p + 16);
+                    }
+                }
+            } else {
+                for (int32_t i = start[t]; i < start[t + 1]; i++) {
+                    const float *p = sc + ops[i].off;
+                    __m512 w0, w1;
+                    if (p + 32 <= G->src_end) { /* p >= src: the window starts at a valid element */
+                        w0 = _mm512_loadu_ps(p);
+                        w1 = _mm512_loadu_ps(p + 16);
+                    } else {
+                        w0 = _mm512_maskz_loadu_ps((__mmask16)ops[i].wmask, p);
+                        w1 = _mm512_maskz_loadu_ps((__mmask16)(ops[i].wmask >> 16), p + 16);
+                    }
+                    const __m512i f = _mm512_set1_epi32(ops[i].first);
+                    const __m512i i0 = _mm512_slli_epi32(_mm512_sub_epi32(iota, f), 1);
+                    const __m512i i1 = _mm512_slli_epi32(_mm512_sub_epi32(iota16, f), 1);
+                    v0 = _mm512_mask_mov_ps(v0, (__mmask16)ops[i].lmask, _mm512_permutex2var_ps(w0, i0, w1));
+                    v1 = _mm512_mask_mov_ps(v1, (__mmask16)(ops[i].lmask >> 16), _mm512_permutex2var_ps(w0, i1, w1));
+                }
+            }
+            float *d = Bp + (c * G->T + t) * ldb;
+            _mm512_storeu_ps(d, v0);
+            _mm512_storeu_ps(d + 16, v1);
+        }
+    }
+}
+
+/* C rows r < ROWS: lanes of segment s go to segp[s] + r*ldm + lane (masked),
+ * C = A * B (or C += when acc). A(r, k) = Ap[r*ars + k*aks], B(k, :) = Bp[k*ldb ..+32]. */
+static inline __attribute__((always_inline)) GG__TGT_AVX512 void
+cv_ukr_body(const int ROWS, int64_t nch, int64_t K, const float *Ap, int64_t ars, int64_t aks, int64_t ach,
+            const float *Bp, int64_t ldb, float *const *segp, const uint32_t *segm, int nseg, int64_t ldm, int acc_in) {
+    __m512 c[CV_512_MR][2];
+    for (int r = 0; r < ROWS; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
+    for (int64_t ch = 0; ch < nch; ch++) { /* K in nch chunks, A chunks ach apart */
+        const float *a[CV_512_MR];
+        for (int r = 0; r < ROWS; r++) a[r] = Ap + ch * ach + r * ars;
+        for (int64_t k = 0; k < K; k++) {
+            const __m512 b0 = _mm512_loadu_ps(Bp), b1 = _mm512_loadu_ps(Bp + 16);
+            for (int r = 0; r < ROWS; r++) {
+                const __m512 av = _mm512_set1_ps(a[r][k * aks]);
+                c[r][0] = _mm512_fmadd_ps(av, b0, c[r][0]);
+                c[r][1] = _mm512_fmadd_ps(av, b1, c[r][1]);
+            }
+            Bp += ldb;
+        }
+    }
+    for (int s = 0; s < nseg; s++) {
+        const __mmask16 m0 = (__mmask16)segm[s], m1 = (__mmask16)(segm[s] >> 16);
+        for (int r = 0; r < ROWS; r++) {
+            float *p = segp[s] + r * ldm;
+            __m512 x0 = c[r][0], x1 = c[r][1];
+            if (acc_in) {
+                x0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, p), x0);
+                x1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, p + 16), x1);
+            }
+            _mm512_mask_storeu_ps(p, m0, x0);
+            _mm512_mask_storeu_ps(p + 16, m1, x1);
+        }
+    }
+}
+
+/* Packed A (ars = 1, aks = 8), one 8-row panel after another. */
+static GG__TGT_AVX512 void cv_ukr_packed(int64_t M, int64_t K, const float *Ap, const float *Bp, int64_t ldb,
+                                         float *const *segp, const uint32_t *segm, int nseg, int64_t ldm) {
+    float *sp[CV_NR + 1];
+    for (int64_t m0 = 0; m0 < M; m0 += CV_512_MR) {
+        for (int s = 0; s < nseg; s++) sp[s] = segp[s] + m0 * ldm;
+        const float *A = Ap + m0 * K;
+#define CV_P(R) case R: cv_ukr_body(R, 1, K, A, 1, CV_512_MR, 0, Bp, ldb, sp, segm, nseg, ldm, 0); break;
+        switch (conv_min(CV_512_MR, M - m0)) { CV_P(1) CV_P(2) CV_P(3) CV_P(4) CV_P(5) CV_P(6) CV_P(7) CV_P(8) default: break; }
+#undef CV_P
+    }
+}
+/* A in chunks of 32 k: chunk ch, row r, k at A[ch*ach + r*CV_NR + k]. */
+static GG__TGT_AVX512 void cv_ukr_chunked(int rows, int64_t nch, const float *A, int64_t ach, const float *Bp, int64_t ldb,
+                                       float *const *segp, const uint32_t *segm, int nseg, int64_t ldm, int acc_in) {
+#define CV_S(R) case R: cv_ukr_body(R, nch, CV_NR, A, CV_NR, 1, ach, Bp, ldb, segp, segm, nseg, ldm, acc_in); break;
+    switch (rows) { CV_S(1) CV_S(2) CV_S(3) CV_S(4) CV_S(5) CV_S(6) CV_S(7) CV_S(8) default: break; }
+#undef CV_S
+}
+
+/* 8 values to the even lanes of 16 per masked store. */
+static GG__TGT_AVX512 void cv_store_x2(const float *tile, int rows, int32_t pos, int32_t len, float *d, int64_t ldm) {
+    const __m512i half = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    for (int32_t c0 = 0; c0 < len; c0 += 8) {
+        const int32_t nv = len - c0 < 8 ? len - c0 : 8;
+        const __mmask16 m = (__mmask16)(0x5555u & ((1u << (2 * nv)) - 1));
+        const __m512i idx = _mm512_add_epi32(half, _mm512_set1_epi32(pos + c0));
+        for (int r = 0; r < rows; r++) {
+            const __m512 t0 = _mm512_load_ps(tile + r * CV_NR), t1 = _mm512_load_ps(tile + r * CV_NR + 16);
+            _mm512_mask_storeu_ps(d + r * ldm + 2 * c0, m, _mm512_permutex2var_ps(t0, idx, t1));
+        }
+    }
+}
+
+const cv_isa gg__cv_avx512 = {CV_512_MR, cv_pack, cv_ukr_packed, cv_ukr_chunked, cv_store_x2};
+#endif
