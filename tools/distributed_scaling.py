@@ -17,9 +17,9 @@ measurements of tools/bench_distributed.sh and `gengraph dump --ranks 2`; pass o
 import argparse
 
 MEASURED = [  # name, compute ms per step (1 process x 2 threads, batch 64), gradient bytes, buckets per step
-    ("vae", 4.0, 652824 * 4, 2),
-    ("dcgan", 290.0, 917122 * 4, 2),
-    ("ddpm", 1021.0, 584673 * 4, 3),
+    ("vae", 4.2, 652824 * 4, 2),
+    ("dcgan", 277.0, 917122 * 4, 2),
+    ("ddpm", 912.0, 584673 * 4, 3),
 ]
 
 
