@@ -88,8 +88,6 @@ int gg_mpi_broadcast(void *x, int64_t bytes, int root) {
     return 0;
 }
 
-int gg_mpi_barrier(void) { return MPI_Barrier(MPI_COMM_WORLD) == MPI_SUCCESS ? 0 : -1; }
-
 gg_mpi_bucket *gg_mpi_bucket_new(int64_t floats) {
     if (floats < 1 || floats > GG_MPI_CHUNK) return NULL;
     gg_mpi_bucket *b = calloc(1, sizeof *b);
@@ -179,7 +177,6 @@ int gg_mpi_finalize(void) { return 0; }
 void gg_mpi_abort(int code) { exit(code); }
 int gg_mpi_allreduce_sum(float *x, int64_t n) { (void)x; (void)n; return -1; }
 int gg_mpi_broadcast(void *x, int64_t bytes, int root) { (void)x; (void)bytes; (void)root; return -1; }
-int gg_mpi_barrier(void) { return -1; }
 gg_mpi_bucket *gg_mpi_bucket_new(int64_t floats) { (void)floats; return NULL; }
 void gg_mpi_bucket_free(gg_mpi_bucket *b) { (void)b; }
 int gg_mpi_bucket_start(gg_mpi_bucket *b, float *const *parts, const int64_t *sizes, int nparts) {

@@ -28,7 +28,6 @@ void gg_mpi_abort(int code);
 int gg_mpi_allreduce_sum(float *x, int64_t n);
 /* Bytes from `root` to every rank, in place. */
 int gg_mpi_broadcast(void *x, int64_t bytes, int root);
-int gg_mpi_barrier(void);
 
 /* A bucket of gradients summed across ranks as one message: start packs the
  * parts into the bucket's buffer and starts a non-blocking all-reduce;
