@@ -27,8 +27,8 @@ public enum Distributed {
     /// Joins the job: initialises MPI and learns rank and size. Throws when this build has no MPI.
     public static func start() throws {
         guard isAvailable else {
-            throw GraphError(op: "distributed", "this build of gengraph has no MPI (install libopenmpi-dev, e.g. with "
-                             + "`bash tools/setup.sh`, and rebuild) so it cannot train across processes")
+            throw GraphError(op: "distributed", "this build of gengraph has no MPI, so it cannot train across processes; install "
+                             + "libopenmpi-dev (bash tools/setup.sh), then rm -rf ~/.cache/org.swift.swiftpm/manifests and rebuild")
         }
         var r: Int32 = 0, s: Int32 = 1
         var message = [CChar](repeating: 0, count: 256)
