@@ -4,8 +4,10 @@
  * w.r.t. the filter, the entry points: shape checks, the scratch query, and
  * which method runs.
  *   x: (n, c, h, w)   w: (oc, c, kh, kw)   y: (n, oc, oh, ow)
- * Two methods, one file each (shared pieces in gg_conv_internal.h):
- *  - implicit GEMM (gg_conv_igemm.c; AVX-512, stride <= 2, layers with enough
+ * Three methods, one file each (shared pieces in gg_conv_internal.h):
+ *  - direct loops (gg_conv_direct.c) for one output channel (oc == 1), where
+ *    the GEMM would be a matrix-vector product;
+ *  - implicit GEMM (gg_conv_igemm.c; AVX2/AVX-512, stride <= 2, layers with enough
  *    channels): output pixels of all images are cut into 32-wide panels whose
  *    lowered columns are packed straight from the image and multiplied by
  *    pre-packed weights; bwd_data runs as one stride-1 correlation per output
@@ -41,8 +43,9 @@ int64_t gg_conv2d_f32_scratch(const gg_ctx *ctx, const gg_conv2d_shape *s) {
     const int t = conv_threads(ctx);
     int64_t need = 0;
     for (int kind = CONV_FWD; kind <= CONV_BWD_FILTER; kind++) {
-        const int64_t k = gg__conv_igemm_takes(ctx, s, kind) ? gg__conv_igemm_scratch(s, t, kind)
-                                                             : gg__conv_im2col_scratch(ctx, s, kind);
+        const int64_t k = gg__conv_direct_takes(s)             ? gg__conv_direct_scratch(s, t, kind)
+                          : gg__conv_igemm_takes(ctx, s, kind) ? gg__conv_igemm_scratch(s, t, kind)
+                                                               : gg__conv_im2col_scratch(ctx, s, kind);
         need = conv_max(need, k);
     }
     return need;
@@ -83,6 +86,7 @@ static gg_status conv_run(const gg_ctx *ctx, int kind, float *out, const float *
         memset(out, 0, (size_t)(s->oc * s->c * s->kh * s->kw) * sizeof(float));
         return GG_OK;
     }
+    if (gg__conv_direct_takes(s)) return gg__conv_direct(ctx, kind, out, a, b, s, &ep);
 #if GG__X86
     if (gg__conv_igemm_takes(ctx, s, kind)) return gg__conv_igemm(ctx, kind, out, a, b, s, &ep);
 #endif

@@ -1,6 +1,7 @@
 /*
  * gg_conv_internal.h: what the convolution files share (not public API).
  *   gg_conv.c           entry points: shape checks, the scratch query, which method runs
+ *   gg_conv_direct.c    direct loops for one output channel
  *   gg_conv_im2col.c    the per-image method: im2col / col2im around GEMMs, small-K loops
  *   gg_conv_igemm.c     the implicit-GEMM method (AVX2, AVX-512; per-ISA halves in gg_conv_igemm_*.c)
  *   gg_conv_epilogue.c  fused epilogues over finished output pixels
@@ -85,6 +86,11 @@ void gg__conv_ep_apply(const conv_ep *e, int64_t g0, int64_t g1);
  * gg_conv_im2col.c: the per-image method, for any shape and ISA. */
 int64_t gg__conv_im2col_scratch(const gg_ctx *ctx, const gg_conv2d_shape *s, int kind);
 gg_status gg__conv_im2col(const gg_ctx *ctx, int kind, float *out, const float *a, const float *b,
+                          const gg_conv2d_shape *s, const conv_ep *ep);
+/* gg_conv_direct.c: direct loops, for one output channel (gg__conv_direct_takes). */
+int gg__conv_direct_takes(const gg_conv2d_shape *s);
+int64_t gg__conv_direct_scratch(const gg_conv2d_shape *s, int t, int kind);
+gg_status gg__conv_direct(const gg_ctx *ctx, int kind, float *out, const float *a, const float *b,
                           const gg_conv2d_shape *s, const conv_ep *ep);
 /* gg_conv_igemm.c: the implicit GEMM, for the shapes gg__conv_igemm_takes accepts. */
 int gg__conv_igemm_takes(const gg_ctx *ctx, const gg_conv2d_shape *s, int kind);

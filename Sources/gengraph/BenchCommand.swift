@@ -181,7 +181,7 @@ struct BenchCommand: ParsableCommand {
                 gflopPerStep: Double(stats.flops - flops0) / Double(steps) / 1e9,
                 peakRSSMegabytes: Double(usage.ru_maxrss) / 1024, workingSetMegabytes: Double(stats.workingSetBytes) / 1e6,
                 compileSeconds: compileSeconds, lossFirst: lossFirst, lossLast: lossLast)
-            if profile { printProfile(stats, steps: steps, mode: mode) }
+            if profile { printProfile(stats, steps: steps, mode: mode, threads: config.threads) }
             if let parametersOut { try writeFloats(trainer.session.parameters, to: parametersOut) }
             print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
         } catch let error as CLIError {
@@ -191,16 +191,31 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
-    private func printProfile(_ stats: ExecutionStatistics, steps: Int, mode: ExecutionMode) {
+    /// Per kernel: time, share, GFLOP/s, GB/s and the share of its roof (min(peak, intensity x
+    /// bandwidth) on these threads, from `info --roofline`'s kept figures, measured now if none).
+    private func printProfile(_ stats: ExecutionStatistics, steps: Int, mode: ExecutionMode, threads: Int) {
+        let roofline = Roofline.cached().flatMap { $0.point(threads: threads) != nil ? $0 : nil } ?? {
+            let measured = Roofline.measure(maxThreads: threads, rounds: 3)
+            try? measured.save()
+            return measured
+        }()
         let entries = stats.profile.sorted { $0.value.seconds > $1.value.seconds }
         let total = entries.reduce(0) { $0 + $1.value.seconds }
-        print("profile (\(mode)): time per step by kernel, largest first; machine peak ~250 GFLOP/s f32")
-        print("  ms/step   share   GFLOP/s    GB/s  calls/step  kernel")
-        for (key, p) in entries.prefix(25) {
-            print(String(format: "  %7.3f  %5.1f%%  %8.1f  %6.1f  %10.1f  %@", p.seconds / Double(steps) * 1000,
-                         100 * p.seconds / max(total, 1e-12), p.seconds > 0 ? Double(p.flops) / p.seconds / 1e9 : 0,
-                         p.seconds > 0 ? Double(p.bytes) / p.seconds / 1e9 : 0, Double(p.calls) / Double(steps), key))
+        let point = roofline.point(threads: threads)!
+        print(String(format: "profile (%@): time per step by kernel, largest first; roof = min(%.0f GFLOP/s, FLOP/byte x %.1f GB/s) on %d threads (gengraph info --roofline)",
+                     "\(mode)" as NSString, point.peakGFLOPs, point.bandwidthGBs, threads))
+        print("  (the bandwidth is DRAM's: a kernel whose data stays in cache can pass 100%)")
+        print("  ms/step   share   GFLOP/s    GB/s    roof%  calls/step  kernel")
+        func line(_ seconds: Double, _ flops: Double, _ bytes: Double, _ calls: Int, _ name: String) {
+            let gflops = seconds > 0 ? flops / seconds / 1e9 : 0
+            let roof = roofline.roof(flops: flops, bytes: bytes, threads: threads) ?? 0
+            // A kernel with no FLOPs (a copy) is held to the bandwidth.
+            let share = flops > 0 ? gflops / max(roof, 1e-9) : (seconds > 0 ? bytes / seconds / 1e9 / point.bandwidthGBs : 0)
+            print(String(format: "  %7.3f  %5.1f%%  %8.1f  %6.1f  %6.1f%%  %10.1f  %@", seconds / Double(steps) * 1000,
+                         100 * seconds / max(total, 1e-12), gflops, seconds > 0 ? bytes / seconds / 1e9 : 0, 100 * share,
+                         Double(calls) / Double(steps), name))
         }
+        for (key, p) in entries.prefix(25) { line(p.seconds, Double(p.flops), Double(p.bytes), p.calls, key) }
         print(String(format: "  %7.3f  total inside kernels", total / Double(steps) * 1000))
         // The same time summed by kernel function: which kind of work the step is made of.
         var byKernel: [String: (seconds: Double, flops: Double, bytes: Double, calls: Int)] = [:]
@@ -210,11 +225,7 @@ struct BenchCommand: ParsableCommand {
             byKernel[name] = (old.seconds + p.seconds, old.flops + Double(p.flops), old.bytes + Double(p.bytes), old.calls + p.calls)
         }
         print("  by kernel function:")
-        for (name, p) in byKernel.sorted(by: { $0.value.seconds > $1.value.seconds }) {
-            print(String(format: "  %7.3f  %5.1f%%  %8.1f  %6.1f  %10.1f  %@", p.seconds / Double(steps) * 1000,
-                         100 * p.seconds / max(total, 1e-12), p.seconds > 0 ? p.flops / p.seconds / 1e9 : 0,
-                         p.seconds > 0 ? p.bytes / p.seconds / 1e9 : 0, Double(p.calls) / Double(steps), name))
-        }
+        for (name, p) in byKernel.sorted(by: { $0.value.seconds > $1.value.seconds }) { line(p.seconds, p.flops, p.bytes, p.calls, name) }
     }
 
     private func printTable(_ results: [BenchResult]) {

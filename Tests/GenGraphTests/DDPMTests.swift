@@ -29,6 +29,9 @@ final class DDPMTests: XCTestCase {
         XCTAssertThrowsError(try DiffusionSchedule(steps: 10, betaStart: 0, betaEnd: 0.02))
         XCTAssertThrowsError(try DiffusionSchedule(steps: 0, betaStart: 1e-4, betaEnd: 0.02))
         XCTAssertThrowsError(try DiffusionSchedule(steps: DiffusionSchedule.maximumSteps + 1, betaStart: 1e-4, betaEnd: 0.02))
+        // torch.linspace(b0, b1, 1) is [b0]; two levels are both ends.
+        XCTAssertEqual(try DiffusionSchedule(steps: 1, betaStart: 1e-4, betaEnd: 0.02).betas, [0, 1e-4])
+        XCTAssertEqual(try DiffusionSchedule(steps: 2, betaStart: 1e-4, betaEnd: 0.02).betas, [0, 1e-4, 0.02])
     }
 
     /// alpha_bar(t) is the schedule's table at t in both modes, a named constant in the

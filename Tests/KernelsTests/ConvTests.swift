@@ -154,6 +154,24 @@ final class ConvTests: XCTestCase {
         }
     }
 
+    /// One output channel takes the direct loops: stride 1 with pad below the kernel runs on
+    /// zero-padded planes (kernel rows 4 taps at a time, widths 1..7 and 9 for the remainders),
+    /// the other cases run row by row; batches above 8 split bwd_filter into chunks.
+    func testSingleOutputChannelDirectLoops() {
+        let shapes: [gg_conv2d_shape?] = [
+            convShape(n: 3, c: 5, h: 11, w: 9, oc: 1, kh: 7, kw: 7, stride: 1, pad: 3),
+            convShape(n: 11, c: 2, h: 8, w: 13, oc: 1, kh: 3, kw: 5, stride: 1, pad: 1),
+            convShape(n: 2, c: 3, h: 6, w: 12, oc: 1, kh: 2, kw: 9, stride: 1, pad: 0),
+            convShape(n: 2, c: 4, h: 7, w: 7, oc: 1, kh: 1, kw: 1, stride: 1, pad: 1),
+            convShape(n: 3, c: 3, h: 9, w: 10, oc: 1, kh: 4, kw: 4, stride: 2, pad: 1),
+            convShape(n: 1, c: 1, h: 5, w: 5, oc: 1, kh: 5, kw: 6, stride: 1, pad: 2),
+            convShape(n: 9, c: 6, h: 5, w: 4, oc: 1, kh: 3, kw: 2, stride: 3, pad: 2),
+        ]
+        for isa in [Int32(-1)] + implicitGemmISAs + [Int32(GG_ISA_PORTABLE.rawValue)] {
+            for (i, s) in shapes.enumerated() { checkShape(s!, seed: 3000 + UInt64(i), isa: isa) }
+        }
+    }
+
     /// The implicit GEMM's ISAs this CPU runs (AVX-512 then AVX2), as ctx isa values.
     private var implicitGemmISAs: [Int32] {
         let best = gg_cpu_isa().rawValue

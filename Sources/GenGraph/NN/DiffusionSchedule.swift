@@ -19,9 +19,11 @@ public struct DiffusionSchedule: Hashable, Sendable {
         guard betaStart > 0, betaStart <= betaEnd, betaEnd < 1 else {
             throw GraphError(op: "diffusion", "betas must satisfy 0 < beta_start <= beta_end < 1, got \(betaStart) and \(betaEnd)")
         }
-        // torch.linspace's two-sided formula: exact at both ends.
+        // torch.linspace's two-sided formula: exact at both ends; one level is beta_start, as there.
         let step = steps == 1 ? 0 : (betaEnd - betaStart) / Double(steps - 1)
-        let linear = (0..<steps).map { i in i < steps / 2 ? betaStart + Double(i) * step : betaEnd - Double(steps - 1 - i) * step }
+        let linear = (0..<steps).map { i in
+            i < steps / 2 || steps == 1 ? betaStart + Double(i) * step : betaEnd - Double(steps - 1 - i) * step
+        }
         var alphaBar = 1.0, alphaBars: [Double] = [1]
         for beta in linear {
             alphaBar *= 1 - beta

@@ -3,9 +3,9 @@
 public final class Trainer {
     public let model: Model
     public let session: Session
-    private let phases: [(steps: [TrainingStep], names: [String], repeats: Int, readsData: Bool)]
-    /// Where each of the model's histories is fed (`Model.historyRoutes`).
-    private let routes: [HistoryRoute]
+    /// Each phase's compiled objectives, their names, how often it runs, whether it reads a fresh
+    /// batch, and per objective the histories (indices into `model.histories`) whose source it returns.
+    private let phases: [(steps: [TrainingStep], names: [String], repeats: Int, readsData: Bool, produced: [[Int]])]
     /// The model's history pools, in `model.histories` order: state kept between steps.
     public internal(set) var pools: [HistoryPool]
 
@@ -15,13 +15,14 @@ public final class Trainer {
         let session = try Session(graph: model.graph, config: config, parameters: parameters, planCache: planCache)
         self.session = session
         let routes = try model.historyRoutes()
-        self.routes = routes
         phases = try model.phases.enumerated().map { p, phase in
-            (try phase.objectives.enumerated().map { k, o in
-                // An objective that computes a history's source returns its values for the pool.
-                let fetches = zip(model.histories, routes).filter { $1 == HistoryRoute(phase: p, producer: k) }.map(\.0.source)
-                return try session.minimize(o.loss, over: o.parameters, using: o.rule, clip: o.clip, clipNorm: o.clipNorm, fetches: fetches)
-            }, phase.objectives.map(\.name), phase.repeats, phase.readsData)
+            // An objective that computes a history's source returns its values for the pool.
+            let produced = phase.objectives.indices.map { k in routes.indices.filter { routes[$0] == HistoryRoute(phase: p, producer: k) } }
+            let steps = try phase.objectives.enumerated().map { k, o in
+                try session.minimize(o.loss, over: o.parameters, using: o.rule, clip: o.clip, clipNorm: o.clipNorm,
+                                     fetches: produced[k].map { model.histories[$0].source })
+            }
+            return (steps, phase.objectives.map(\.name), phase.repeats, phase.readsData, produced)
         }
         pools = model.histories.enumerated().map { k, h in
             HistoryPool(capacity: h.capacity, imageSize: h.source.shape.count / h.source.shape[0], seed: config.seed, index: k)
@@ -52,13 +53,12 @@ public final class Trainer {
     public func step(nextBatch: () throws -> Batch) throws -> [(name: String, loss: Float)] {
         var losses: [(String, Float)] = []
         var lastFeeds: [String: TensorValue] = [:]
-        for (p, phase) in phases.enumerated() {
+        for phase in phases {
             for _ in 0..<phase.repeats {
                 if phase.readsData || lastFeeds.isEmpty { lastFeeds = try feeds(nextBatch()) }
                 let values = try session.train(phase.steps, feeds: lastFeeds) { k, fetched in
                     var drawn: [String: TensorValue] = [:]
-                    let produced = self.routes.indices.filter { self.routes[$0] == HistoryRoute(phase: p, producer: k) }
-                    for (h, value) in zip(produced, fetched) {
+                    for (h, value) in zip(phase.produced[k], fetched) {
                         drawn[self.model.histories[h].name] = try TensorValue(shape: value.shape, scalars: self.pools[h].draw(value.scalars))
                     }
                     return drawn
