@@ -33,6 +33,41 @@ if let omp = openMP {
                      .linkedLibrary("omp")]
 }
 
+/// Open MPI's compile and link flags, from pkg-config's ompi-c or else its compiler wrapper
+/// (`mpicc --showme:compile` / `--showme:link`); nil without MPI, and the build then runs
+/// single-process only (gg_mpi.c's stand-ins say so when distributed use is asked for).
+func findMPI() -> (compile: [String], link: [String])? {
+    func output(_ command: [String]) -> [String]? {
+        let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+        guard let tool = paths.map({ "\($0)/\(command[0])" }).first(where: FileManager.default.isExecutableFile) else { return nil }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = Array(command.dropFirst())
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return nil }
+        return String(decoding: data, as: UTF8.self).split(whereSeparator: \.isWhitespace).map(String.init)
+    }
+    let found = output(["pkg-config", "--cflags", "ompi-c"]).flatMap { c in output(["pkg-config", "--libs", "ompi-c"]).map { (c, $0) } }
+        ?? output(["mpicc", "--showme:compile"]).flatMap { c in output(["mpicc", "--showme:link"]).map { (c, $0) } }
+    guard let (compile, link) = found, link.contains(where: { $0.hasPrefix("-lmpi") }) else { return nil }
+    // The library directory also goes into the run path, for an MPI outside the loader's default paths.
+    let rpaths = link.filter { $0.hasPrefix("-L") }.flatMap { ["-Xlinker", "-rpath", "-Xlinker", String($0.dropFirst(2))] }
+    return (compile.filter { $0.hasPrefix("-I") || $0.hasPrefix("-D") || $0 == "-pthread" }, link + rpaths)
+}
+
+let mpi = findMPI()
+var mpiSettings: [CSetting] = []
+var mpiLinker: [LinkerSetting] = []
+if let mpi {
+    mpiSettings = [.define("GG_HAVE_MPI"), .unsafeFlags(mpi.compile)]
+    mpiLinker = [.unsafeFlags(mpi.link)]
+}
+
 let package = Package(
     name: "gengraph",
     products: [
@@ -49,7 +84,8 @@ let package = Package(
             cSettings: [.unsafeFlags(kernelFlags)],
             linkerSettings: kernelLinker),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
-        .target(name: "GenGraph", dependencies: ["Kernels", "CZlib"], resources: [.embedInCode("DSL/Zoo")]),
+        .target(name: "CMPI", path: "Sources/CMPI", cSettings: mpiSettings, linkerSettings: mpiLinker),
+        .target(name: "GenGraph", dependencies: ["Kernels", "CZlib", "CMPI"], resources: [.embedInCode("DSL/Zoo")]),
         .executableTarget(
             name: "gengraph",
             dependencies: ["GenGraph", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

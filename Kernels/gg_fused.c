@@ -17,8 +17,9 @@
  *
  * Arithmetic. UNARY/BINARY call the workers of gg_elementwise.c and RAND the
  * workers of gg_random.c (through gg_internal.h), so results are bit-identical
- * to gg_unary_f32 / gg_binary_f32 / gg_rand_*_f32(key, offset 0) over the
- * same space (RAND is keyed by the flat row-major index). SELECT is the
+ * to gg_unary_f32 / gg_binary_f32 / gg_rand_*_f32(key, offset) over the
+ * same space (RAND is keyed by the flat row-major index plus the
+ * instruction's offset). SELECT is the
  * element select of gg_where_f32.
  *
  * Reduction order (REDUCE; outputs are initialised to 0 / -inf first):
@@ -381,7 +382,8 @@ GG__INLINE void run_tile(const fexec *e, fthr *t, int nr, int64_t len, int whole
             gg__rand_fn fn = in->op == GG_FOP_RAND_UNIFORM ? e->ru : e->rn;
             const int64_t *ro = t->rowoff + (int64_t)(e->nops - 1) * MAX_ROWS;
             uint64_t key = p->keys[in->a];
-            for (int k = 0; k < nr; k++) fn(d + (int64_t)k * len, len, key, (uint64_t)ro[k]);
+            uint64_t offset = (uint64_t)(uint32_t)in->b | (uint64_t)(uint32_t)in->c << 32;
+            for (int k = 0; k < nr; k++) fn(d + (int64_t)k * len, len, key, (uint64_t)ro[k] + offset);
             rp[in->dst] = d;
             break;
         }

@@ -33,11 +33,12 @@ static void ref_element(const gg_ctx *ctx, const gg_fprogram *p, const int64_t *
         }
         case GG_FOP_CONST: reg[in->dst] = in->p0; break;
         case GG_FOP_RAND_UNIFORM:
-            gg_rand_uniform_f32_ref(ctx, &reg[in->dst], 1, p->keys[in->a], (uint64_t)flat);
+        case GG_FOP_RAND_NORMAL: {
+            uint64_t e = (uint64_t)flat + ((uint64_t)(uint32_t)in->b | (uint64_t)(uint32_t)in->c << 32);
+            if (in->op == GG_FOP_RAND_UNIFORM) gg_rand_uniform_f32_ref(ctx, &reg[in->dst], 1, p->keys[in->a], e);
+            else gg_rand_normal_f32_ref(ctx, &reg[in->dst], 1, p->keys[in->a], e);
             break;
-        case GG_FOP_RAND_NORMAL:
-            gg_rand_normal_f32_ref(ctx, &reg[in->dst], 1, p->keys[in->a], (uint64_t)flat);
-            break;
+        }
         case GG_FOP_UNARY: {
             float x = reg[in->a], y;
             gg_unary_f32_ref(ctx, &y, &x, 1, (gg_unary_op)in->sub, in->p0, in->p1);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what gengraph needs. Idempotent; silent when everything is present.
 #
-#   bash tools/setup.sh           system packages and Fashion-MNIST (what building and training need)
+#   bash tools/setup.sh           system packages (OpenMP, zlib, Open MPI) and Fashion-MNIST (what building and training need)
 #   bash tools/setup.sh --peers   also the reference implementations' Python environments (tools/peers):
 #                                 PyTorch in ~/.cache/gg-peers/torch, JAX (optional) in ~/.cache/gg-peers/jax
 #
@@ -18,7 +18,7 @@ done
 torch_wanted=$peers
 [ "${CI:-}" = "true" ] && torch_wanted=true
 
-packages=(libomp-dev zlib1g-dev dataset-fashion-mnist)
+packages=(libomp-dev zlib1g-dev dataset-fashion-mnist openmpi-bin libopenmpi-dev)
 if $torch_wanted && ! python3 -c "import ensurepip, venv" 2>/dev/null; then
     packages+=(python3 python3-venv)
 fi

@@ -226,8 +226,8 @@ gg_status gg_rmsprop_f32(const gg_ctx *ctx, float *p, float *sq, const float *g,
 typedef enum gg_fop {
     GG_FOP_LOAD = 0,         /* r[dst] = inputs[a] */
     GG_FOP_CONST = 1,        /* r[dst] = p0 */
-    GG_FOP_RAND_UNIFORM = 2, /* r[dst] = U[0,1) keyed by keys[a] */
-    GG_FOP_RAND_NORMAL = 3,  /* r[dst] = N(0,1) keyed by keys[a] */
+    GG_FOP_RAND_UNIFORM = 2, /* r[dst] = U[0,1) keyed by keys[a], element index + offset (b low, c high 32 bits) */
+    GG_FOP_RAND_NORMAL = 3,  /* r[dst] = N(0,1), likewise */
     GG_FOP_UNARY = 4,        /* r[dst] = (gg_unary_op)sub (r[a]; p0, p1) */
     GG_FOP_BINARY = 5,       /* r[dst] = (gg_binary_op)sub (r[a], r[b]) */
     GG_FOP_SELECT = 6,       /* r[dst] = r[a] != 0 ? r[b] : r[c] */

@@ -32,17 +32,31 @@ struct DumpCommand: ParsableCommand {
     @Option(help: "Only this objective (e.g. d_loss); default all.")
     var objective: String?
 
+    @Option(help: "Show the step as one of N data-parallel ranks compiles it (batch / N images, gradient all-reduce buckets).")
+    var ranks: Int = 1
+
+    @Flag(help: "With --ranks: batch norm's statistics all-reduced across ranks (train --sync-batchnorm).")
+    var syncBatchnorm = false
+
+    func validate() throws {
+        try requireCount("--ranks", ranks, in: 1...RunLimits.ranks)
+    }
+
     func run() throws {
         do {
             let definition = try ModelReference.source(model).definition(overrides: ModelReference.overrides(assignments))
-            let instance = try definition.instantiate(batch: batch)
+            let global = batch ?? definition.defaultBatch
+            guard global % ranks == 0 else { throw CLIError("the batch of \(global) images does not split evenly over \(ranks) ranks") }
+            let instance = try definition.instantiate(batch: global / ranks, batchStatisticsReplicas: syncBatchnorm ? ranks : 1)
             let objectives = instance.objectives.filter { objective == nil || $0.name == objective }
             if objectives.isEmpty {
                 throw CLIError("model '\(model)' has no objective '\(objective ?? "")'; it has \(instance.objectives.map(\.name).joined(separator: ", "))")
             }
             // The training steps exactly as `train --mode fused` compiles them: loss, gradients consumed by
             // the plan's own optimiser updates, and batch norm's new running statistics.
-            let trainer = try Trainer(model: instance, config: RunConfig(threads: 1, mode: .fused))
+            var config = RunConfig(threads: 1, mode: .fused)
+            config.replicas = ranks
+            let trainer = try Trainer(model: instance, config: config)
             let steps = Dictionary(zip(instance.objectives.map(\.name), trainer.trainingSteps), uniquingKeysWith: { a, _ in a })
             for (k, o) in objectives.enumerated() {
                 let step = steps[o.name]!

@@ -3,7 +3,7 @@ import GenGraph
 
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "info", abstract: "Show the kernels' instruction set, OpenMP and thread count.",
+        commandName: "info", abstract: "Show the kernels' instruction set, OpenMP, MPI and thread count.",
         discussion: """
             --roofline measures this machine's FMA peak and memory bandwidth on 1 to --threads threads \
             (a few seconds), prints them and keeps them in \(Roofline.cacheURL.path) for `bench --profile`.
@@ -19,6 +19,7 @@ struct InfoCommand: ParsableCommand {
         print("isa      \(KernelInfo.isa)")
         print("openmp   \(KernelInfo.openMP ? "yes" : "no")")
         print("threads  \(config.threads)")
+        print("mpi      \(Distributed.isAvailable ? "yes (mpirun -np N gengraph train ...)" : "no")")
         guard roofline else { return }
         let measured = Roofline.measure(maxThreads: config.threads)
         print("roofline \(measured.machine)")

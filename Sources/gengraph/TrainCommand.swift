@@ -13,7 +13,9 @@ struct TrainCommand: ParsableCommand {
             The run directory holds the model source and config, metrics.csv, checkpoint.safetensors \
             (PyTorch layouts) and optimizer.safetensors, a 64-sample grid per epoch (samples/epoch_NNN.png) \
             for generative models, and loss.svg. Ctrl-C stops after the current step and writes a checkpoint; \
-            --resume continues exactly where it stopped.
+            --resume continues exactly where it stopped. Under `mpirun -np N` each of the N processes \
+            trains on its slice of every batch (N must divide --batch) and the gradients are averaged \
+            across them; rank 0 writes the run directory (docs/distributed.md).
             """)
 
     @Argument(help: "A zoo model name (`gengraph zoo`) or a path to a .gg file.")
@@ -45,6 +47,9 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue the run in --out exactly where it stopped.")
     var resume = false
 
+    @Flag(help: "Under mpirun: batch norm's training statistics over every rank's batch, not each rank's own (saved for --resume).")
+    var syncBatchnorm = false
+
     @Flag(help: "Visit the training images in file order instead of a seeded shuffle.")
     var noShuffle = false
 
@@ -60,6 +65,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Use only the first N training images.")
     var limit: Int?
 
+    @Option(help: "Evaluate the test metrics on only the first N test images.")
+    var testLimit: Int?
+
     @Flag(help: "Report plan compilation and cache hits.")
     var verbose = false
 
@@ -69,21 +77,31 @@ struct TrainCommand: ParsableCommand {
         try requireCount("--epochs", epochs, in: 1...RunLimits.epochs)
         try requireCount("--steps", steps, in: 1...RunLimits.steps)
         try requireCount("--limit", limit, in: 1...Int.max)
+        try requireCount("--test-limit", testLimit, in: 1...Int.max)
         try requireCount("--log-every", logEvery, in: 1...Int.max)
         try requireCount("--samples", samples, in: 0...RunLimits.images)
         if resume && out == nil { throw ValidationError("--resume needs --out RUN_DIR") }
         if !resume && model == nil { throw ValidationError("give a model: a zoo name (`gengraph zoo`) or a .gg file") }
-        if resume && (`init` != nil || !assignments.isEmpty || batch != nil || lr != nil) {
-            throw ValidationError("--resume continues a run as it was configured; --init, --set, --batch and --lr do not apply")
+        if resume && (`init` != nil || !assignments.isEmpty || batch != nil || lr != nil || syncBatchnorm) {
+            throw ValidationError("--resume continues a run as it was configured; --init, --set, --batch, --lr and --sync-batchnorm do not apply")
         }
     }
 
     func run() throws {
         do {
+            // Under mpirun this process is one rank of a data-parallel job: join it before any work.
+            if let ranks = Distributed.launchedRanks(), ranks > 1 { try Distributed.start() }
             var overrides = try ModelReference.overrides(assignments)
             if let batch { overrides["batch"] = "\(batch)" }
             if let lr { overrides["lr"] = "\(lr)" }
-            let config = try runOptions.config()
+            var config = try runOptions.config()
+            config.replicas = Distributed.size
+            // Ranks sharing a machine share its cores: unless told otherwise, each takes its part of them.
+            let environment = ProcessInfo.processInfo.environment
+            if Distributed.size > 1 && runOptions.shared.threads == nil
+                && environment["GENGRAPH_THREADS"] == nil && environment["OMP_NUM_THREADS"] == nil {
+                config.threads = max(1, config.threads / Distributed.localRanks())
+            }
             var options = TrainingOptions()
             options.dataDirectory = data
             options.epochs = epochs
@@ -92,15 +110,25 @@ struct TrainCommand: ParsableCommand {
             options.logEvery = logEvery
             options.sampleCount = samples
             options.trainLimit = limit
+            options.testLimit = testLimit
+            options.syncBatchNorm = syncBatchnorm
             let source = resume ? nil : try ModelReference.source(model!)
             let directory = RunDirectory(out ?? Self.freshRunPath(source!.name))
             let training = try TrainingRun(source: source, overrides: overrides, directory: directory, config: config,
                                            options: options, resume: resume, initFrom: `init`)
-            print("\(resume ? "resuming" : "training") \(training.definition.name) in \(directory.url.path): batch \(training.model.batchSize), "
-                  + "\(training.totalSteps) steps (\(training.stepsPerEpoch) per epoch), \(config.mode), \(config.threads) threads")
+            let ranks = Distributed.size
+            // Rank 0 speaks for the job; the other ranks train quietly.
+            let speaks = Distributed.rank == 0
+            if speaks {
+                print("\(resume ? "resuming" : "training") \(training.definition.name) in \(directory.url.path): batch \(training.globalBatch)"
+                      + (ranks > 1 ? " (\(ranks) ranks x \(training.model.batchSize))" : "") + ", "
+                      + "\(training.totalSteps) steps (\(training.stepsPerEpoch) per epoch), \(config.mode), \(config.threads) threads"
+                      + (ranks > 1 ? " per rank" : ""))
+            }
             signal(SIGINT) { _ in interruptRequested = 1 }
             let progress = ProgressBar()
             let finished = try training.run(events: { event in
+                guard speaks else { return }
                 switch event {
                 case .compiled(let message): if verbose { progress.note(message) }
                 case .progress(let epoch, _, let stepInEpoch, let stepsPerEpoch, let losses, let rate):
@@ -112,15 +140,28 @@ struct TrainCommand: ParsableCommand {
                 case .checkpoint: break
                 }
             }, shouldStop: { interruptRequested != 0 })
+            if ranks > 1 && speaks {
+                print(String(format: "rank 0: %.3f s waiting in %d all-reduces", Distributed.reductionSeconds, Distributed.reductions))
+            }
+            Distributed.finish()
             if finished {
-                print("done: \(directory.url.path) (checkpoint.safetensors, metrics.csv, loss.svg)")
+                if speaks { print("done: \(directory.url.path) (checkpoint.safetensors, metrics.csv, loss.svg)") }
             } else {
-                progress.finish("interrupted at step \(training.step); checkpoint written; continue with: gengraph train --resume --out \(directory.url.path)")
+                if speaks {
+                    progress.finish("interrupted at step \(training.step); checkpoint written; continue with: gengraph train --resume --out \(directory.url.path)"
+                                    + (ranks > 1 ? " under mpirun -np \(ranks)" : ""))
+                }
                 throw ExitCode(130)
             }
         } catch let error as ExitCode {
             throw error
         } catch {
+            // A failing rank takes the whole job down at once, with its own message, rather than
+            // leaving the others waiting for it in an all-reduce.
+            if Distributed.size > 1 {
+                FileHandle.standardError.write(Data("Error: rank \(Distributed.rank) of \(Distributed.size): \(error)\n".utf8))
+                Distributed.abort(code: 1)
+            }
             throw CLIError(String(describing: error))
         }
     }

@@ -51,6 +51,9 @@ extension Graph {
             return []
         case .stopGradient, .oneHot:
             return [nil]
+        case .allReduce:
+            // Every rank's loss reads the sum, so each input's cotangent is the sum of the ranks' cotangents.
+            return [try add(.allReduce, [g])]
 
         case .unary(let f):
             let a = x[0]

@@ -137,8 +137,17 @@ public struct Dump {
         let width = max(16, (plan.steps.map(\.kernel.count).max() ?? 0) + 2)
         for (k, step) in plan.steps.enumerated() {
             var line = String(format: "step %3d  ", k) + step.kernel.padding(toLength: width, withPad: " ", startingAt: 0)
-            if case .update = step.op { line += "update   " }
-            else { line += step.group.map { "group \($0)  " } ?? "copy     " }
+            switch step.op {
+            case .update: line += "update   "
+            case .allReduceStart(let r), .allReduceFinish(let r):
+                let start: Bool
+                if case .allReduceStart = step.op { start = true } else { start = false }
+                line += "bucket \(r.bucket) " + (start ? "start  " : "await  ") + r.parameters.map { "d " + $0 }.joined(separator: ", ")
+                    + String(format: "  %.1f KB", Double(r.sizes.reduce(0, +) * 4) / 1e3)
+                lines.append(line)
+                continue
+            default: line += step.group.map { "group \($0)  " } ?? "copy     "
+            }
             if case .update(let u) = step.op {
                 line += u.parameters.map { plan.leafNames[$0.base - 1] }.joined(separator: " ") + " <- "
             } else {
@@ -192,6 +201,8 @@ public struct Dump {
                 var o: [String: Any] = ["index": k, "kernel": s.kernel, "writes": s.writes, "reads": s.reads, "flops": s.flops,
                                         "bytes_read": s.bytesRead, "bytes_written": s.bytesWritten]
                 if let g = s.group { o["group"] = g }
+                if case .allReduceStart(let r) = s.op { o["all_reduce"] = ["bucket": r.bucket, "at": "start", "parameters": r.parameters] }
+                if case .allReduceFinish(let r) = s.op { o["all_reduce"] = ["bucket": r.bucket, "at": "await", "parameters": r.parameters] }
                 if !s.prologues.isEmpty { o["prologue_groups"] = s.prologues }
                 o["arena"] = s.writes.compactMap { plan.slots[$0].map { ["offset_bytes": $0.offset * 4, "bytes": $0.count * 4] } }
                 return o

@@ -57,6 +57,20 @@ struct FusedProgramLowering {
             register[preloaded] = r
             emit(FusedInstruction(op: Int32(GG_FOP_LOAD.rawValue), dst: r, a: 0))
         }
+        /// Draws random node `i` into register `r`, at this rank's element offset (`Distributed.randomOffset`).
+        func emitRandom(_ i: Int, into r: Int32) {
+            let (op, stream): (gg_fop, Int)
+            switch nodes[i].op {
+            case .randomUniform(let s): (op, stream) = (GG_FOP_RAND_UNIFORM, s)
+            case .randomNormal(let s): (op, stream) = (GG_FOP_RAND_NORMAL, s)
+            default: return
+            }
+            keyStreams.append(stream)
+            let offset = Distributed.randomOffset(count: nodes[i].shape.count)
+            emit(FusedInstruction(op: Int32(op.rawValue), dst: r, a: Int32(keyStreams.count - 1),
+                                  b: Int32(bitPattern: UInt32(truncatingIfNeeded: offset)),
+                                  c: Int32(bitPattern: UInt32(truncatingIfNeeded: offset >> 32))))
+        }
         /// The register holding input `i` of a member, loading it on first use.
         func operandRegister(_ i: Int) -> Int32 {
             if let r = register[i] { return r }
@@ -64,12 +78,8 @@ struct FusedProgramLowering {
             register[i] = r
             if case .constant(let c) = views[i].kind {
                 emit(FusedInstruction(op: Int32(GG_FOP_CONST.rawValue), dst: r, p0: c))
-            } else if case .randomUniform(let stream) = nodes[i].op {
-                keyStreams.append(stream)
-                emit(FusedInstruction(op: Int32(GG_FOP_RAND_UNIFORM.rawValue), dst: r, a: Int32(keyStreams.count - 1)))
-            } else if case .randomNormal(let stream) = nodes[i].op {
-                keyStreams.append(stream)
-                emit(FusedInstruction(op: Int32(GG_FOP_RAND_NORMAL.rawValue), dst: r, a: Int32(keyStreams.count - 1)))
+            } else if nodes[i].op.category == .random {
+                emitRandom(i, into: r)
             } else {
                 loads.append(i)
                 emit(FusedInstruction(op: Int32(GG_FOP_LOAD.rawValue), dst: r, a: Int32(loads.count - 1)))
@@ -101,11 +111,9 @@ struct FusedProgramLowering {
                 emit(FusedInstruction(op: Int32(GG_FOP_SELECT.rawValue), dst: dst!, a: inputs[0], b: inputs[1], c: inputs[2]))
             case .stopGradient:
                 dst = inputs[0]
-            case .randomUniform(let stream), .randomNormal(let stream):
+            case .randomUniform, .randomNormal:
                 dst = allocate()
-                keyStreams.append(stream)
-                let op = node.op == .randomUniform(stream: stream) ? GG_FOP_RAND_UNIFORM : GG_FOP_RAND_NORMAL
-                emit(FusedInstruction(op: Int32(op.rawValue), dst: dst!, a: Int32(keyStreams.count - 1)))
+                emitRandom(m, into: dst!)
             case .reduce(let f, let axes):
                 stores.append((m, axes))
                 emit(FusedInstruction(op: Int32(GG_FOP_REDUCE.rawValue), sub: Int32(KernelCodes.reduce(f).rawValue),

@@ -122,6 +122,18 @@ struct UpdateSpec {
     let sizes: [Int]
 }
 
+/// A bucket of gradients averaged across ranks as one message (`PlannedUpdates.replicas`):
+/// its all-reduce starts in one step and is awaited in a later one.
+struct AllReduceSpec {
+    let bucket: Int
+    /// The parameters whose gradients the bucket holds, for dumps.
+    let parameters: [String]
+    let gradients: [Location]
+    let sizes: [Int]
+    /// Ranks in the job: the sum of their gradients of their slices' means over this is the global batch's.
+    let replicas: Int
+}
+
 /// What a step computes, as data; the executor maps it onto kernels.
 enum StepOp {
     /// A fused program, then (when the group has one) its pass over the reduced space.
@@ -134,7 +146,11 @@ enum StepOp {
     /// Zero-fills `fill` floats at `output` first when set (pad), then strided copies (pad, concat, materialised views).
     case copies(fill: (Location, Int)?, [CopySpec])
     case oneHot(output: Location, labels: Location, count: Int, depth: Int)
+    /// A blocking sum across ranks of a small value (synchronised batch statistics).
+    case allReduce(output: Location, input: Location, count: Int)
     case update(UpdateSpec)
+    case allReduceStart(AllReduceSpec)
+    case allReduceFinish(AllReduceSpec)
 
     var kernelName: String {
         switch self {
@@ -149,6 +165,9 @@ enum StepOp {
         case .maxPoolGrad: return "gg_maxpool2d_bwd_f32"
         case .copies: return "gg_copy_f32"
         case .oneHot: return "gg_one_hot_f32"
+        case .allReduce: return "gg_mpi_allreduce_sum"
+        case .allReduceStart: return "gg_mpi_bucket_start"
+        case .allReduceFinish: return "gg_mpi_bucket_finish"
         case .update(let u):
             switch u.rule {
             case .sgd: return "gg_sgd_multi_f32"

@@ -168,6 +168,7 @@ private final class PlanBuilder {
     /// reads the parameter, and the others in one kernel at the end; updates that fall after the
     /// same step share one kernel.
     func insertUpdates(_ u: PlannedUpdates, gradients: [Int]) {
+        if u.replicas > 1 { return insertAveragedUpdates(u, gradients: gradients) }
         let parameterNodes = Dictionary(nodes.indices.compactMap { id -> (String, Int)? in
             if case .parameter(let name) = nodes[id].op { return (name, id) }
             return nil
@@ -193,6 +194,52 @@ private final class PlanBuilder {
             if let ks = after[t] { placed.append(updateTemplate(u, ks, gradients: gradients, roots: roots)) }
         }
         templates = placed
+    }
+
+    /// Floats per all-reduce bucket: big enough that each message's fixed cost (tens of microseconds
+    /// on loopback, more between machines) is small against its transfer, small enough that the
+    /// first buckets start while much of the backward pass is still to run.
+    static let bucketFloats = 1 << 18
+
+    /// With replicas, gradients are taken in the order they complete and packed into buckets of
+    /// about `bucketFloats`; each bucket's all-reduce starts right after the step that completes
+    /// its last gradient. After the last step every bucket is awaited in turn, each followed by
+    /// its parameters' update (by then no step reads a parameter), so communication overlaps the
+    /// rest of the backward pass and the earlier buckets' updates.
+    func insertAveragedUpdates(_ u: PlannedUpdates, gradients: [Int]) {
+        let roots = gradients.map { $0 >= nodes.count ? $0 : storedRoot($0) }
+        let ready = roots.map { root in root.flatMap { r in templates.lastIndex { $0.writes.contains(r) } } ?? -1 }
+        var buckets: [[Int]] = []
+        var floats = 0
+        for k in gradients.indices.sorted(by: { (ready[$0], $0) < (ready[$1], $1) }) {
+            if buckets.isEmpty || floats >= Self.bucketFloats {
+                buckets.append([])
+                floats = 0
+            }
+            buckets[buckets.count - 1].append(k)
+            floats += shape(gradients[k]).count
+        }
+        let starts = Dictionary(grouping: buckets.indices) { ready[buckets[$0].last!] }
+        var placed: [StepTemplate] = []
+        for t in -1..<templates.count {
+            if t >= 0 { placed.append(templates[t]) }
+            for b in starts[t] ?? [] { placed.append(allReduceTemplate(u, b, buckets[b], gradients: gradients, roots: roots, start: true)) }
+        }
+        for (b, ks) in buckets.enumerated() {
+            placed.append(allReduceTemplate(u, b, ks, gradients: gradients, roots: roots, start: false))
+            placed.append(updateTemplate(u, ks, gradients: gradients, roots: roots))
+        }
+        templates = placed
+    }
+
+    func allReduceTemplate(_ u: PlannedUpdates, _ bucket: Int, _ ks: [Int], gradients: [Int], roots: [Int?], start: Bool) -> StepTemplate {
+        let sizes = ks.map { shape(gradients[$0]).count }
+        let bytes = sizes.reduce(0, +) * 4
+        return StepTemplate(group: nil, writes: [], reads: ks.compactMap { roots[$0] }, flops: 0, traffic: (0, start ? 0 : bytes)) { operand, location in
+            let spec = AllReduceSpec(bucket: bucket, parameters: ks.map { u.parameters[$0] }, gradients: ks.map { k in gradients[k] < self.nodes.count ? operand(gradients[k]).location! : location(gradients[k]) },
+                                     sizes: sizes, replicas: u.replicas)
+            return start ? .allReduceStart(spec) : .allReduceFinish(spec)
+        }
     }
 
     func updateTemplate(_ u: PlannedUpdates, _ ks: [Int], gradients: [Int], roots: [Int?]) -> StepTemplate {
@@ -419,6 +466,10 @@ private final class PlanBuilder {
             let dims = [s[0], s[1], s[2], s[3], p.kernel, p.stride, p.padding, dys[2], dys[3]]
             templates.append(StepTemplate(group: g, writes: [id], reads: allReads, flops: dys.count * p.kernel * p.kernel) { operand, location in
                 .maxPoolGrad(dims: dims, output: location(id), input: loc(inputs[0], operand, location), gradient: loc(inputs[1], operand, location))
+            })
+        case .allReduce:
+            templates.append(StepTemplate(group: g, writes: [id], reads: allReads, flops: 0) { operand, location in
+                .allReduce(output: location(id), input: loc(inputs[0], operand, location), count: s.count)
             })
         case .oneHot(let depth):
             templates.append(StepTemplate(group: g, writes: [id], reads: allReads, flops: 0) { operand, location in

@@ -6,6 +6,12 @@
 /// same point of the schedule share one multi-tensor kernel. The arithmetic is
 /// the optimiser's own (`gg_*_multi_f32`), so parameters match an update
 /// applied after the step bit for bit.
+///
+/// With `replicas` > 1 (data-parallel training, one replica per MPI rank) the
+/// gradients are first averaged across ranks: they are packed into buckets, each
+/// bucket's all-reduce starts as soon as its gradients are complete and runs
+/// while the backward pass goes on, and is awaited before the bucket's updates,
+/// which then come at the end of the step.
 public struct PlannedUpdates: Hashable {
     public let rule: OptimizerRule
     public let clip: ClosedRange<Float>?
@@ -13,12 +19,15 @@ public struct PlannedUpdates: Hashable {
     public let gradientOutputs: [Int]
     /// ...of these parameters, by leaf name.
     public let parameters: [String]
+    /// Ranks whose gradients are averaged before the updates (1: none).
+    public let replicas: Int
 
-    public init(rule: OptimizerRule, clip: ClosedRange<Float>?, gradientOutputs: [Int], parameters: [String]) {
+    public init(rule: OptimizerRule, clip: ClosedRange<Float>?, gradientOutputs: [Int], parameters: [String], replicas: Int = 1) {
         self.rule = rule
         self.clip = clip
         self.gradientOutputs = gradientOutputs
         self.parameters = parameters
+        self.replicas = replicas
     }
 
     /// The leaf name a plan binds a parameter's optimiser slot under ("@" appears in no parameter name).
@@ -26,6 +35,6 @@ public struct PlannedUpdates: Hashable {
 
     /// What distinguishes two plans of the same program (the plan cache's key).
     var key: String {
-        "updates \(rule) clip \(clip.map { "\($0)" } ?? "none") " + zip(gradientOutputs, parameters).map { "\($0)=\($1)" }.joined(separator: " ")
+        "updates \(rule) clip \(clip.map { "\($0)" } ?? "none") replicas \(replicas) " + zip(gradientOutputs, parameters).map { "\($0)=\($1)" }.joined(separator: " ")
     }
 }

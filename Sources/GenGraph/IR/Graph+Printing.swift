@@ -25,7 +25,7 @@ extension Op {
             return "stride=\(c.stride),pad=\(c.padding)"
         case .maxPool2d(let p), .maxPool2dGrad(let p):
             return "k=\(p.kernel),stride=\(p.stride),pad=\(p.padding)"
-        case .unary, .binary, .select, .stopGradient, .reshape, .broadcast: return ""
+        case .unary, .binary, .select, .stopGradient, .reshape, .broadcast, .allReduce: return ""
         }
     }
 }

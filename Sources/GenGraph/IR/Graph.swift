@@ -23,6 +23,9 @@ public final class Graph {
     private var nextRandomStream = 0
     /// Applied to nodes built while set; the DSL points it at the source line it lowers.
     public var currentOrigin: String?
+    /// Ranks whose batches training batch norm takes its statistics over (synchronised batch
+    /// norm in a data-parallel job, `all_reduce`); 1: this process's batch alone.
+    public var batchStatisticsReplicas = 1
 
     public init() {}
 

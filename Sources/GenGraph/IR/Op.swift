@@ -86,6 +86,7 @@ public enum Op: Hashable, Sendable {
     case pad(before: [Int], after: [Int]) // zeros around the input; the adjoint of slice
     case concat(axis: Int)
     case oneHot(depth: Int)          // integer-valued labels (n) -> (n, depth)
+    case allReduce                   // the sum over the ranks of a data-parallel job (`Distributed`); x in one process
 
     // Contractions.
     case matmul(transposeA: Bool, transposeB: Bool) // (..., M, K) x (..., K, N)
@@ -106,7 +107,7 @@ public enum Op: Hashable, Sendable {
         case .randomUniform, .randomNormal: return .random
         case .unary, .leakyRelu, .clamp, .binary, .select, .stopGradient: return .elementwise
         case .reduce: return .reduction
-        case .reshape, .permute, .broadcast, .slice, .pad, .concat, .oneHot: return .movement
+        case .reshape, .permute, .broadcast, .slice, .pad, .concat, .oneHot, .allReduce: return .movement
         case .matmul, .conv2d, .convTranspose2d, .conv2dFilterGrad, .maxPool2d, .maxPool2dGrad:
             return .contraction
         }
@@ -137,6 +138,7 @@ public enum Op: Hashable, Sendable {
         case .pad: return "pad"
         case .concat: return "concat"
         case .oneHot: return "one_hot"
+        case .allReduce: return "all_reduce"
         case .matmul: return "matmul"
         case .conv2d: return "conv2d"
         case .convTranspose2d: return "conv_transpose2d"

@@ -103,6 +103,9 @@ extension Op {
             }
             dims[axis] = shapes.reduce(0) { $0 + $1[axis] }
             return Shape(dims)
+        case .allReduce:
+            try expectInputs(1)
+            return shapes[0]
         case .oneHot(let depth):
             try expectInputs(1)
             if shapes[0].rank != 1 || depth < 1 { throw fail("needs labels (n) and depth >= 1, got \(shapes[0]), \(depth)") }

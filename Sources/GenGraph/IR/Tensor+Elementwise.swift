@@ -45,6 +45,8 @@ extension Tensor {
     public func clamp(_ lo: Float, _ hi: Float) throws -> Tensor { try graph.add(.clamp(min: lo, max: hi), [self]) }
     /// The same values, but no gradient flows back through it.
     public func stopGradient() throws -> Tensor { try graph.add(.stopGradient, [self]) }
+    /// The sum of this tensor over the ranks of a data-parallel job (itself in one process).
+    public func allReduce() throws -> Tensor { try graph.add(.allReduce, [self]) }
 
     public func pow(_ exponent: Tensor) throws -> Tensor { try binary(.pow, exponent) }
     public func pow(_ exponent: Float) throws -> Tensor { try binary(.pow, scalar(exponent)) }

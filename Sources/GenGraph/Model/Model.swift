@@ -202,11 +202,13 @@ public struct ModelDefinition {
         guard b >= 1 else { throw GraphError(op: name, "batch size must be at least 1, got \(b)") }
     }
 
-    /// The model's graph for `batch` images per step.
-    public func instantiate(batch: Int? = nil) throws -> Model {
+    /// The model's graph for `batch` images per step; training batch norm takes its statistics
+    /// over `batchStatisticsReplicas` ranks' batches (`Graph.batchStatisticsReplicas`).
+    public func instantiate(batch: Int? = nil, batchStatisticsReplicas: Int = 1) throws -> Model {
         let b = batch ?? defaultBatch
         try checkBatch(b)
         let graph = Graph()
+        graph.batchStatisticsReplicas = batchStatisticsReplicas
         let parts = try build(graph, b, .training)
         return Model(name: name, graph: graph, batchSize: b, images: parts.images, labels: parts.labels,
                      phases: parts.phases, encoding: encoding, domains: domains, histories: parts.histories)

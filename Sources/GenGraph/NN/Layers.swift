@@ -37,7 +37,9 @@ extension Tensor {
     /// Batch normalisation over every axis but 1 (features or channels).
     /// Training uses batch statistics (biased variance) and records running
     /// statistics updates with `momentum` (the unbiased variance, as PyTorch);
-    /// evaluation uses the running statistics.
+    /// evaluation uses the running statistics. With `graph.batchStatisticsReplicas`
+    /// ranks the statistics are over all their batches (sums all-reduced), as
+    /// PyTorch's SyncBatchNorm.
     public func batchNorm(name: String, training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5,
                           gammaInit: Initializer = .ones) throws -> Tensor {
         guard rank == 2 || rank == 4 else { throw GraphError(op: "batch_norm", "'\(name)' needs (n, c) or (n, c, h, w), got \(shape)") }
@@ -50,9 +52,15 @@ extension Tensor {
         let axes = [0] + Array(2..<rank)
         let mean: Tensor, variance: Tensor
         if training {
-            mean = try self.mean(axes: axes, keepDims: true)
-            variance = try (self - mean).square().mean(axes: axes, keepDims: true)
-            let n = Float(shape.count / c)
+            let replicas = graph.batchStatisticsReplicas
+            let n = Float(shape.count / c * replicas)
+            if replicas > 1 {
+                mean = try self.sum(axes: axes, keepDims: true).allReduce() / n
+                variance = try (self - mean).square().sum(axes: axes, keepDims: true).allReduce() / n
+            } else {
+                mean = try self.mean(axes: axes, keepDims: true)
+                variance = try (self - mean).square().mean(axes: axes, keepDims: true)
+            }
             let unbiased = try variance.reshape([c]) * (n / Swift.max(n - 1, 1))
             try graph.updateState(name + ".running_mean", to: runningMean * (1 - momentum) + mean.reshape([c]).stopGradient() * momentum)
             try graph.updateState(name + ".running_var", to: runningVar * (1 - momentum) + unbiased.stopGradient() * momentum)

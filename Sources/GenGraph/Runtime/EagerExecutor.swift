@@ -100,11 +100,11 @@ final class EagerExecutor {
             return View(buffer: values, shape: node.shape)
         case .randomUniform(let stream), .randomNormal(let stream):
             let out = allocate(node.shape)
-            let key = randomKey(stream)
+            let key = randomKey(stream), offset = Distributed.randomOffset(count: node.shape.count)
             if case .randomUniform = node.op {
-                try launch(name) { gg_rand_uniform_f32(&ctx, out.pointer, Int64(node.shape.count), key, 0) }
+                try launch(name) { gg_rand_uniform_f32(&ctx, out.pointer, Int64(node.shape.count), key, offset) }
             } else {
-                try launch(name) { gg_rand_normal_f32(&ctx, out.pointer, Int64(node.shape.count), key, 0) }
+                try launch(name) { gg_rand_normal_f32(&ctx, out.pointer, Int64(node.shape.count), key, offset) }
             }
             return out
 
@@ -154,6 +154,13 @@ final class EagerExecutor {
                 try copy(part, into: out, at: offset * out.strides[axis])
                 offset += part.shape[axis]
             }
+            return out
+        case .allReduce:
+            let input = try contiguous(x[0])
+            let out = allocate(node.shape)
+            out.pointer.update(from: input.pointer, count: node.shape.count)
+            statistics.kernels += 1
+            try Distributed.allReduceSum(out.pointer, count: node.shape.count)
             return out
         case .oneHot(let depth):
             let labels = try contiguous(x[0])

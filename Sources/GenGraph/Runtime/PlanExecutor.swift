@@ -1,3 +1,4 @@
+import CMPI
 import Kernels
 
 /// Replays a compiled plan: binds the leaves, derives this run's random keys,
@@ -12,6 +13,8 @@ final class PlanExecutor {
     private var calls: [KernelCall] = []
     private let statistics: ExecutionStatistics
     private let profileKeys: [String]
+    /// The all-reduce buckets of a data-parallel step, each with its message buffer.
+    private let buckets: AllReduceBuckets?
 
     init(plan: Plan, kernels: KernelContext, statistics: ExecutionStatistics) throws {
         self.plan = plan
@@ -20,7 +23,8 @@ final class PlanExecutor {
         arena = Buffer(count: plan.arenaFloats)
         constants = plan.constants.map { Buffer(copying: $0) }
         statistics.workingSetBytes += plan.arenaFloats * 4
-        calls = try plan.steps.map { try KernelCall($0.op, kernels: kernels) }
+        buckets = try AllReduceBuckets(plan)
+        calls = try plan.steps.map { [buckets] in try KernelCall($0.op, kernels: kernels, buckets: buckets) }
         profileKeys = plan.steps.enumerated().map { k, step in
             String(format: "step %3d ", k) + step.kernel + (step.group.map { " group \($0)" } ?? "")
         }
@@ -41,6 +45,8 @@ final class PlanExecutor {
             try statistics.timed(profileKeys[k], flops: step.flops, bytes: step.bytesRead + step.bytesWritten) {
                 try call.run(bases: bases, keys: keys, updateStep: updateStep)
             }
+            // MPI advances a started all-reduce only inside MPI calls: give it a turn between kernels.
+            if buckets != nil { gg_mpi_progress() }
         }
         return plan.outputs.map { o in
             guard let l = o.location else {  // a constant result: materialise it
@@ -65,9 +71,12 @@ private final class KernelCall {
     /// A GEMM's prologues, for the operands it computes (A, B).
     var prologues: [PreparedProgram?] = [nil, nil]
 
-    init(_ op: StepOp, kernels: KernelContext) throws {
+    let buckets: AllReduceBuckets?
+
+    init(_ op: StepOp, kernels: KernelContext, buckets: AllReduceBuckets?) throws {
         self.op = op
         self.kernels = kernels
+        self.buckets = buckets
         var ctx = kernels.ctx()
         switch op {
         case .fused(let spec, let post):
@@ -149,6 +158,19 @@ private final class KernelCall {
             if gg_one_hot_f32(&ctx, p(out), p(labels), Int64(count), Int64(depth)) != GG_OK {
                 throw GraphError(op: "one_hot", "a label is not an integer in [0, \(depth))")
             }
+        case .allReduce(let out, let input, let count):
+            p(out).update(from: p(input), count: count)
+            try Distributed.allReduceSum(p(out), count: count)
+        case .allReduceStart(let r):
+            var parts = r.gradients.map { Optional(p($0)) }, sizes = r.sizes.map(Int64.init)
+            guard gg_mpi_bucket_start(buckets!.handles[r.bucket], &parts, &sizes, Int32(parts.count)) == 0 else {
+                throw GraphError(op: "all_reduce", "could not start the all-reduce of bucket \(r.bucket)")
+            }
+        case .allReduceFinish(let r):
+            var parts = r.gradients.map { Optional(p($0)) }, sizes = r.sizes.map(Int64.init)
+            guard gg_mpi_bucket_finish(buckets!.handles[r.bucket], &parts, &sizes, Int32(parts.count), 1 / Float(r.replicas)) == 0 else {
+                throw GraphError(op: "all_reduce", "the all-reduce of bucket \(r.bucket) failed")
+            }
         case .update(let u):
             try Optimizer.updateGroup(u.rule, clip: u.clip, step: updateStep, &ctx, parameters: u.parameters.map(p),
                                       slots: u.slots.isEmpty ? [] : u.slots[0].indices.map { k in u.slots.map { p($0[k]) } },
@@ -224,4 +246,31 @@ private final class PreparedProgram {
         bind(bases: bases, keys: runKeys)
         try check(gg_fused_f32(&ctx, programStorage), "fused")
     }
+}
+
+/// The message buffers of a plan's all-reduce buckets, sized to each bucket's gradients; nil for
+/// a plan without any.
+private final class AllReduceBuckets {
+    let handles: [OpaquePointer]
+
+    init?(_ plan: Plan) throws {
+        var floats: [Int: Int] = [:]
+        var replicas = 1
+        for step in plan.steps {
+            if case .allReduceStart(let r) = step.op {
+                floats[r.bucket] = r.sizes.reduce(0, +)
+                replicas = r.replicas
+            }
+        }
+        if floats.isEmpty { return nil }
+        try Distributed.check(replicas: replicas)
+        handles = try (0..<floats.count).map { b in
+            guard let floats = floats[b], let handle = gg_mpi_bucket_new(Int64(floats)) else {
+                throw GraphError(op: "all_reduce", "cannot allocate bucket \(b) of the plan's gradient all-reduce")
+            }
+            return handle
+        }
+    }
+
+    deinit { handles.forEach(gg_mpi_bucket_free) }
 }

@@ -14,6 +14,8 @@ public struct RunConfig: Sendable {
     /// Seed of the random draws inside the graph (noise, dropout) and of parameter initialisation.
     public var seed: UInt64
     public var mode: ExecutionMode
+    /// Data-parallel replicas (MPI ranks) whose gradients each training step averages; 1 trains alone.
+    public var replicas = 1
 
     /// The most kernel threads a session runs with; the kernels take the count as an Int32.
     public static let maxThreads = 1024

@@ -140,7 +140,8 @@ public final class Session {
             guard let name else { throw GraphError(op: "minimize", "tensor %\(params[k].id) is not a parameter") }
             return name
         }
-        let planned = PlannedUpdates(rule: rule, clip: clip, gradientOutputs: Array(1..<(1 + gradients.count)), parameters: names)
+        let planned = PlannedUpdates(rule: rule, clip: clip, gradientOutputs: Array(1..<(1 + gradients.count)), parameters: names,
+                                     replicas: config.replicas)
         return TrainingStep(loss: loss, gradients: gradients, stateUpdates: updates, fetches: fetches, optimizer: optimizer,
                             plannedUpdates: planned)
     }
@@ -176,6 +177,13 @@ public final class Session {
             } else {
                 values = try execute(outputs, feeds: feeds, freshNoise: k == 0).map { try executor.contiguous($0) }
                 let gradients = Array(values[1..<(1 + step.gradients.count)])
+                if config.replicas > 1 {
+                    // Every rank's gradient is of its own slice's mean: their average is the global batch's.
+                    try statistics.timed("all-reduce", flops: 0, bytes: 0) {
+                        try Distributed.allReduceSum(gradients.map { ($0.pointer, $0.shape.count) }, scale: 1 / Float(config.replicas),
+                                                     replicas: config.replicas)
+                    }
+                }
                 try statistics.timed("optimizer", flops: 0, bytes: 0) {
                     try step.optimizer.update(parameters, gradients: gradients, kernels: kernels)
                 }

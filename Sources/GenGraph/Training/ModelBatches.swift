@@ -1,8 +1,10 @@
 extension Model {
     /// The model's training batches over `split`: one batch of each domain at a time for a model
-    /// with domains (`DomainBatchIterator`), else batches of the whole split.
-    public func batches(of split: MNISTSplit, shuffle: Bool, seed: UInt64) throws -> any BatchSource {
-        domains.isEmpty
+    /// with domains (`DomainBatchIterator`), else batches of the whole split; `batchSize` images
+    /// (of each domain) per batch, the model's own batch size by default.
+    public func batches(of split: MNISTSplit, shuffle: Bool, seed: UInt64, batchSize: Int? = nil) throws -> any BatchSource {
+        let batchSize = batchSize ?? self.batchSize
+        return domains.isEmpty
             ? try BatchIterator(split: split, batchSize: batchSize, encoding: encoding, shuffle: shuffle, seed: seed)
             : try DomainBatchIterator(split: split, domains: domains, batchSize: batchSize, encoding: encoding, shuffle: shuffle, seed: seed)
     }

@@ -17,10 +17,12 @@ public struct RunConfiguration: Codable, Equatable {
     /// Identifies the run in both files of each checkpoint, so a resume can tell they belong
     /// together; absent in runs from before checkpoints were paired.
     public var runID: String?
+    /// Whether batch norm takes its training statistics over every rank's batch (absent: each rank's own).
+    public var syncBatchNorm: Bool?
 
     enum CodingKeys: String, CodingKey {
         case model, modelFile = "model_file", overrides, seed, mode, shuffle, epochs, steps, data, trainLimit = "train_limit"
-        case runID = "run_id"
+        case runID = "run_id", syncBatchNorm = "sync_batchnorm"
     }
 
     /// The first value that cannot start a run, described; nil when all can.

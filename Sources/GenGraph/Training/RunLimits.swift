@@ -13,6 +13,8 @@ public enum RunLimits {
     public static let evaluationDraws = 10_000
     /// Images along one latent traversal row or interpolation (`--steps`).
     public static let pathSteps = 1000
+    /// Data-parallel ranks `dump --ranks` compiles a step for.
+    public static let ranks = 1 << 16
 
     /// Checks that `value` (the count `what`, such as "--steps") lies in `range`.
     public static func check(_ value: Int, in range: ClosedRange<Int>, _ what: String) throws {

@@ -15,6 +15,9 @@ public struct TrainingOptions {
     /// Use only the first images of the training / test split (quick runs and tests).
     public var trainLimit: Int?
     public var testLimit: Int?
+    /// In a data-parallel job, take batch norm's training statistics over every rank's batch
+    /// (`Graph.batchStatisticsReplicas`) rather than each rank's own.
+    public var syncBatchNorm = false
 
     public init() {}
 }
@@ -32,6 +35,11 @@ public enum TrainingEvent {
 /// A training run writing a run directory: metrics, checkpoints, sample grids,
 /// the loss plot. Resuming continues exactly: same noise, same batch order,
 /// same optimiser state, so the result equals an uninterrupted run.
+///
+/// With `config.replicas` > 1 this process is one rank of a data-parallel job
+/// (`Distributed`): it trains on its slice of every global batch (`RankSlices`),
+/// its steps average the gradients across ranks, and rank 0 alone writes the
+/// run directory; every rank reads it to resume.
 public final class TrainingRun {
     public let directory: RunDirectory
     public let definition: ModelDefinition
@@ -51,6 +59,10 @@ public final class TrainingRun {
     let metricColumns: [String]
     /// The id both files of each checkpoint carry.
     let runID: String
+    /// Images per step of all ranks together (of each domain): the model's `batch`.
+    public let globalBatch: Int
+    /// Whether this process writes the run directory (rank 0, or a single process).
+    var writes: Bool { Distributed.rank == 0 }
 
     /// Steps in one epoch: whole steps' worth of batches (a WGAN step takes 5).
     public var stepsPerEpoch: Int { max(1, batches.batchesPerEpoch / model.batchesPerStep) }
@@ -66,6 +78,7 @@ public final class TrainingRun {
         var config = config
         var options = options
         let configuration: RunConfiguration
+        let writes = Distributed.rank == 0
         if resume {
             guard directory.exists else {
                 throw GraphError(op: "resume", "'\(directory.url.path)' holds no run to resume (no config.json: the run never "
@@ -84,13 +97,15 @@ public final class TrainingRun {
             options.shuffle = saved.shuffle
             options.dataDirectory = saved.data
             options.trainLimit = saved.trainLimit
+            options.syncBatchNorm = saved.syncBatchNorm ?? false
             if options.steps == nil && options.epochs == nil {
                 options.steps = saved.steps
                 options.epochs = saved.epochs
             }
         } else {
             guard let source else { throw GraphError(op: "train", "no model given") }
-            if directory.exists {
+            // Rank 0 creates the directory below, so only it can tell whether it was there before.
+            if writes && directory.exists {
                 let saved = (try? SafeTensors.metadata(contentsOf: directory.checkpoint))?["step"].map { " (saved at step \($0))" } ?? ""
                 throw GraphError(op: "train", "'\(directory.url.path)' already holds a run\(saved); use --resume to continue it or choose another --out")
             }
@@ -99,7 +114,8 @@ public final class TrainingRun {
             configuration = RunConfiguration(model: definition.name, modelFile: source.file, overrides: overrides, seed: config.seed,
                                              mode: config.mode.rawValue, shuffle: options.shuffle,
                                              epochs: options.steps == nil ? options.epochs ?? definition.defaultEpochs : nil, steps: options.steps,
-                                             data: options.dataDirectory, trainLimit: options.trainLimit, runID: runID)
+                                             data: options.dataDirectory, trainLimit: options.trainLimit, runID: runID,
+                                             syncBatchNorm: options.syncBatchNorm ? true : nil)
         }
         try options.check()
         self.configuration = configuration
@@ -108,10 +124,24 @@ public final class TrainingRun {
 
         train = try MNISTDataset.split(.train, directory: options.dataDirectory, limit: options.trainLimit)
         test = try MNISTDataset.split(.test, directory: options.dataDirectory, limit: options.testLimit)
-        model = try definition.instantiate()
+        let whole = try definition.instantiate()
+        globalBatch = whole.batchSize
+        if config.replicas > 1 {
+            guard globalBatch % config.replicas == 0 else {
+                throw GraphError(op: "train", "the batch of \(globalBatch) images does not split evenly over \(config.replicas) ranks; "
+                                 + "give a --batch that \(config.replicas) divides")
+            }
+            model = try definition.instantiate(batch: globalBatch / config.replicas,
+                                               batchStatisticsReplicas: options.syncBatchNorm ? config.replicas : 1)
+        } else {
+            model = whole
+        }
         trainer = try Trainer(model: model, config: config, planCache: planCache)
-        batches = try model.batches(of: train, shuffle: options.shuffle, seed: config.seed)
-        metricColumns = ["step", "epoch"] + model.objectives.map(\.name) + ["samples_per_s"]
+        let global = try whole.batches(of: train, shuffle: options.shuffle, seed: config.seed)
+        batches = config.replicas > 1
+            ? RankSlices(global, rank: Distributed.rank, of: config.replicas, domains: model.domains.count) : global
+        // A data-parallel run also logs the time each step spent waiting on all-reduces.
+        metricColumns = ["step", "epoch"] + model.objectives.map(\.name) + ["samples_per_s"] + (config.replicas > 1 ? ["allreduce_s"] : [])
             + definition.metricNames.map { "test_" + $0 }
         try checkLength()
 
@@ -120,9 +150,11 @@ public final class TrainingRun {
         } else {
             if let initFrom { try initialise(from: initFrom) }
             // The directory becomes a run (config.json) only once its first checkpoint is written.
-            try directory.create(source: definition.source ?? "")
-            try saveCheckpoint()
-            try directory.commit(configuration)
+            if writes {
+                try directory.create(source: definition.source ?? "")
+                try saveCheckpoint()
+                try directory.commit(configuration)
+            }
         }
     }
 
@@ -167,7 +199,7 @@ public final class TrainingRun {
             throw GraphError(op: "resume", "checkpoint \(directory.checkpoint.path): step \(metadata.step) does not match its run "
                              + "position, epoch \(e) batch \(b), at \(stepsPerEpoch) steps of \(model.batchesPerStep) batches per epoch")
         }
-        try cutMetrics(to: metricsBytes)
+        if writes { try cutMetrics(to: metricsBytes) }
         trainer.pools = pools
         step = metadata.step
         epoch = e
@@ -195,6 +227,34 @@ public final class TrainingRun {
         zip(model.objectives.map(\.name), trainer.trainingSteps.map(\.optimizer)).map { ($0, $1) }
     }
 
+    /// Gives every rank rank 0's running statistics (batch norm's, which otherwise follow each
+    /// rank's own batches), as PyTorch's DDP does, so that every checkpoint holds what all ranks
+    /// use. Every rank must call it at the same point.
+    private func agreeOnStates() throws {
+        guard config.replicas > 1 else { return }
+        for name in model.graph.states.compactMap({ t -> String? in if case .state(let n) = t.node.op { return n } else { return nil } }) {
+            guard let buffer = trainer.session.parameters.buffer(name) else { continue }
+            try Distributed.broadcast(buffer.pointer, count: buffer.count)
+        }
+    }
+
+    /// Whether to stop before the next step: `shouldStop` of any rank (a signal may reach the
+    /// ranks at different steps, and all must stop at the same one).
+    private func stopAgreed(_ shouldStop: () -> Bool) throws -> Bool {
+        guard config.replicas > 1 else { return shouldStop() }
+        var flag: [Float] = [shouldStop() ? 1 : 0]
+        try Distributed.allReduceSum(&flag, count: 1)
+        return flag[0] > 0
+    }
+
+    /// The losses averaged over the ranks' slices: the global batch's, for metrics and progress.
+    private func globalLosses(_ losses: [(name: String, loss: Float)]) throws -> [(name: String, loss: Float)] {
+        guard config.replicas > 1 else { return losses }
+        var values = losses.map(\.loss)
+        try Distributed.allReduceSum(&values, count: values.count)
+        return zip(losses, values).map { ($0.name, $1 / Float(config.replicas)) }
+    }
+
     /// Writes parameters, running statistics and optimiser state with the run position.
     public func saveCheckpoint() throws {
         var extra = ["epoch": "\(epoch)", "batch_in_epoch": "\(batchInEpoch)", "run_count": "\(trainer.session.runCount)",
@@ -218,43 +278,52 @@ public final class TrainingRun {
     public func run(events: @escaping (TrainingEvent) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> Bool {
         planCache.log = { events(.compiled($0)) }
         defer { planCache.log = nil }
-        let metrics = try MetricsCSVWriter(path: directory.metrics.path, columns: metricColumns)
+        let metrics = writes ? try MetricsCSVWriter(path: directory.metrics.path, columns: metricColumns) : nil
         var window = (steps: 0, seconds: 0.0)
+        var waitedBefore = Distributed.reductionSeconds
         while step < totalSteps {
-            if shouldStop() {
-                try saveCheckpoint()
+            if try stopAgreed(shouldStop) {
+                try agreeOnStates()
+                if writes { try saveCheckpoint() }
                 events(.checkpoint(directory.checkpoint, step: step))
                 return false
             }
             if batchInEpoch == 0 { batches.start(epoch: epoch) }
             let start = Date()
-            let losses = try trainer.step(nextBatch: nextBatch)
+            let losses = try globalLosses(trainer.step(nextBatch: nextBatch))
             step += 1
             window.steps += 1
             window.seconds += Date().timeIntervalSince(start)
             let stepInEpoch = batchInEpoch / model.batchesPerStep
-            let rate = Double(window.steps) * Double(model.batchSize * model.batchesPerStep) / max(window.seconds, 1e-9)
+            let rate = Double(window.steps) * Double(globalBatch * model.batchesPerStep) / max(window.seconds, 1e-9)
             events(.progress(epoch: epoch, step: step, stepInEpoch: stepInEpoch, stepsPerEpoch: stepsPerEpoch,
                              losses: losses.map { ($0.name, $0.loss) }, samplesPerSecond: rate))
             if step % options.logEvery == 0 || step == totalSteps {
                 var row: [String: Double] = ["step": Double(step), "epoch": Double(epoch), "samples_per_s": rate]
                 for (name, value) in losses { row[name] = Double(value) }
-                try metrics.append(row)
+                if config.replicas > 1 {
+                    row["allreduce_s"] = (Distributed.reductionSeconds - waitedBefore) / Double(window.steps)
+                    waitedBefore = Distributed.reductionSeconds
+                }
+                try metrics?.append(row)
                 window = (0, 0)
             }
             if stepInEpoch >= stepsPerEpoch || step == totalSteps {
                 let finishedEpoch = stepInEpoch >= stepsPerEpoch
-                let results = try evaluate()
+                try agreeOnStates()
+                let results = writes ? try evaluate() : []
                 var row: [String: Double] = ["step": Double(step), "epoch": Double(epoch)]
                 for (name, value) in results { row[name] = value }
-                try metrics.append(row)
-                let samples = try writeSamples()
+                try metrics?.append(row)
+                let samples = writes ? try writeSamples() : nil
                 if finishedEpoch {
                     epoch += 1
                     batchInEpoch = 0
                 }
-                try saveCheckpoint()
-                try plotLosses()
+                if writes {
+                    try saveCheckpoint()
+                    try plotLosses()
+                }
                 events(.epochEnd(epoch: finishedEpoch ? epoch - 1 : epoch, metrics: results, samples: samples))
                 events(.checkpoint(directory.checkpoint, step: step))
             }
