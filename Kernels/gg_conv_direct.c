@@ -9,7 +9,7 @@
  *   forward      y[oy][ox]     += w[c][ki][kj] * x[c][oy*s + ki - p][ox*s + kj - p]
  *   bwd_data     dx[c][iy][ix] += w[c][ki][kj] * dy[oy][ox], iy = oy*s + ki - p, ix likewise
  *   bwd_filter   dw[c][ki][kj]  = sum over images and pixels of x[c][...] * dy[oy][ox],
- *                in 8 lanes (pixel ox - lo mod 8), added in lane order at the end
+ *                in lanes added pairwise at the end (16 on padded planes, 8 row by row)
  * Each output element is summed in a fixed order (taps c, ki, kj for the
  * forward; oy, ki, kj for bwd_data; images, rows, lanes for bwd_filter), and
  * images are split over threads whole (bwd_filter: the batch in the shared
@@ -20,14 +20,6 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-
-/* Columns o in [lo, hi) of an output row of `count` for which o*s + k - p is inside [0, size). */
-static inline void dc_valid(int64_t k, int64_t p, int64_t s, int64_t size, int64_t count, int64_t *lo, int64_t *hi) {
-    const int64_t off = k - p;
-    *lo = off >= 0 ? 0 : (-off + s - 1) / s;
-    *hi = size - 1 - off < 0 ? 0 : conv_min(count, (size - 1 - off) / s + 1);
-    if (*hi < *lo) *hi = *lo;
-}
 
 /* One image: yb (oh, ow) from xb (c, h, w). */
 GG__ISA_VARIANTS(void, dc_fwd_image, (float *yb, const float *xb, const float *w, const gg_conv2d_shape *s), {
@@ -43,7 +35,7 @@ GG__ISA_VARIANTS(void, dc_fwd_image, (float *yb, const float *xb, const float *w
                 for (int64_t kj = 0; kj < s->kw; kj++) {
                     const float wv = w[(c * s->kh + ki) * s->kw + kj];
                     int64_t lo, hi;
-                    dc_valid(kj, P, S, s->w, s->ow, &lo, &hi);
+                    conv_valid(kj, P, S, s->w, s->ow, &lo, &hi);
                     const float *xs = xr + kj - P;
                     if (S == 1) {
                         for (int64_t o = lo; o < hi; o++) yr[o] += wv * xs[o];
@@ -69,7 +61,7 @@ GG__ISA_VARIANTS(void, dc_bwd_data_image, (float *dxb, const float *dyb, const f
                 for (int64_t kj = 0; kj < s->kw; kj++) {
                     const float wv = w[(c * s->kh + ki) * s->kw + kj];
                     int64_t lo, hi;
-                    dc_valid(kj, P, S, s->w, s->ow, &lo, &hi);
+                    conv_valid(kj, P, S, s->w, s->ow, &lo, &hi);
                     float *xs = dxr + kj - P;
                     if (S == 1) {
                         for (int64_t o = lo; o < hi; o++) xs[o] += wv * dyr[o];
@@ -90,7 +82,7 @@ GG__ISA_VARIANTS(void, dc_bwd_filter_chunk, (float *dwp, const float *x, const f
             for (int64_t kj = 0; kj < s->kw; kj++) {
                 float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
                 int64_t lo, hi;
-                dc_valid(kj, P, S, s->w, s->ow, &lo, &hi);
+                conv_valid(kj, P, S, s->w, s->ow, &lo, &hi);
                 for (int64_t b = b0; b < b1; b++)
                     for (int64_t oy = 0; oy < s->oh; oy++) {
                         const int64_t iy = oy * S + ki - P;
@@ -210,8 +202,7 @@ static void dc_flat_bwd_filter(const gg_ctx *ctx, float *slot, float *dwp, const
     float *xp = slot, *dyw = slot + dc_plane(hp, wp), *lanes = dyw + dc_plane(s->oh, wp);
     memset(lanes, 0, (size_t)(rows * kw4 * 16) * sizeof(float));
     for (int64_t b = b0; b < b1; b++) {
-        dc_pad(dyw, s->oh, wp, 0, 0, 0, 0, 0);
-        for (int64_t oy = 0; oy < s->oh; oy++) memcpy(dyw + oy * wp, dy + (b * s->oh + oy) * s->ow, (size_t)s->ow * sizeof(float));
+        dc_pad(dyw, s->oh, wp, dy + b * s->oh * s->ow, s->oh, s->ow, 0, 0);
         for (int64_t c = 0; c < s->c; c++) {
             dc_pad(xp, hp, wp, x + (b * s->c + c) * s->h * s->w, s->h, s->w, s->pad, s->pad);
             for (int64_t ki = 0; ki < s->kh; ki++)

@@ -90,19 +90,6 @@ static void conv_slot(const conv_plan *p, const gg_ctx *ctx, int id, float **col
     g->scratch_len = p->gemm_scr;
 }
 
-/* Valid output columns for kernel column kj: ox in [*lo, *hi) reads ix = ox*stride - pad + kj in [0, w). */
-static inline void conv_valid(int64_t kj, int64_t pad, int64_t stride, int64_t w, int64_t ow,
-                              int64_t *lo, int64_t *hi) {
-    int64_t a = pad - kj;                 /* need ox*stride >= a */
-    int64_t l = a <= 0 ? 0 : (a + stride - 1) / stride;
-    int64_t b = w - 1 + pad - kj;         /* need ox*stride <= b */
-    int64_t h = b < 0 ? 0 : b / stride + 1;
-    if (h > ow) h = ow;
-    if (l > h) l = h;
-    *lo = l;
-    *hi = h;
-}
-
 /* x_b: (c, h, w) -> col: (c*kh*kw, oh*ow), row stride ldc >= oh*ow;
  * col[(ci*kh + ki)*kw + kj][oy*ow + ox] = x_b[ci][oy*s - p + ki][ox*s - p + kj], 0 outside. */
 static void im2col(float *col, int64_t ldc, const float *xb, const gg_conv2d_shape *s) {

@@ -23,6 +23,19 @@ static inline int64_t conv_round(int64_t v) { return (v + CONV_ALIGN - 1) / CONV
 static inline int64_t conv_min(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t conv_max(int64_t a, int64_t b) { return a > b ? a : b; }
 
+/* Valid output columns for kernel column kj: ox in [*lo, *hi) reads ix = ox*stride - pad + kj in [0, w). */
+static inline void conv_valid(int64_t kj, int64_t pad, int64_t stride, int64_t w, int64_t ow,
+                              int64_t *lo, int64_t *hi) {
+    int64_t a = pad - kj;                 /* need ox*stride >= a */
+    int64_t l = a <= 0 ? 0 : (a + stride - 1) / stride;
+    int64_t b = w - 1 + pad - kj;         /* need ox*stride <= b */
+    int64_t h = b < 0 ? 0 : b / stride + 1;
+    if (h > ow) h = ow;
+    if (l > h) l = h;
+    *lo = l;
+    *hi = h;
+}
+
 /* 1x1, stride 1, pad 0: col_b is x_b, (c, h*w), and oh*ow == h*w. */
 static inline int conv_pointwise(const gg_conv2d_shape *s) {
     return s->kh == 1 && s->kw == 1 && s->stride == 1 && s->pad == 0;

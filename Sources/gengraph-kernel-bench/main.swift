@@ -174,12 +174,9 @@ func sample(flops: Double, o: Options, _ run: () -> Void) -> (median: Double, lo
 func peak(threads: Int32, isa: Int32, o: Options) -> (median: Double, lo: Double, hi: Double) {
     var ctx = gg_ctx(nthreads: threads, isa: isa, scratch: nil, scratch_len: 0)
     var flops = 0.0
-    var sink: Float = 0
-    _ = gg_fma_peak_probe(&ctx, 1, &flops)
     let iterations: Int64 = 1 << 20
     _ = gg_fma_peak_probe(&ctx, iterations, &flops)
-    defer { if sink == 1234.5 { print(sink) } }
-    return sample(flops: flops, o: o) { sink += gg_fma_peak_probe(&ctx, iterations, nil) }
+    return sample(flops: flops, o: o) { _ = gg_fma_peak_probe(&ctx, iterations, nil) }
 }
 
 /// The three conv kernels on one case: (kind, median, min, max) GFLOP/s each.
