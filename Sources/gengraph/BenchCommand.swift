@@ -24,8 +24,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Modes to run, comma-separated: eager,fused.")
     var modes: String = "eager,fused"
 
-    @Option(help: "Batch size (default: the model's).")
-    var batch: Int?
+    @Option(help: "Batch size (default: the model's); several, comma-separated, measure cost curves.")
+    var batch: String?
 
     @Option(help: "Timed steps.")
     var steps: Int = 50
@@ -33,7 +33,17 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Untimed warm-up steps.")
     var warmup: Int = 5
 
-    @OptionGroup var runOptions: SharedRunOptions
+    @Option(help: "Kernel threads (default: GENGRAPH_THREADS, else OpenMP's default); several, comma-separated, measure cost curves.")
+    var threads: String?
+
+    @Option(help: "Random seed: initial weights, noise, data order.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Cost curves: rounds, each running every configuration once in turn; medians over rounds.")
+    var rounds: Int = 1
+
+    @Option(help: "Cost curves: write step time and samples/s against the batch as an SVG here.")
+    var plot: String?
 
     @Option(help: "Directory holding the four MNIST-format IDX files.")
     var data: String = MNISTDataset.defaultDirectory
@@ -53,12 +63,30 @@ struct BenchCommand: ParsableCommand {
     func validate() throws {
         try requireCount("--steps", steps, in: 1...RunLimits.steps)
         try requireCount("--warmup", warmup, in: 0...RunLimits.steps)
-        try requireCount("--batch", batch, in: 1...Shape.maxElements)
+        try requireCount("--rounds", rounds, in: 1...RunLimits.rounds)
+        for b in try batchList() ?? [] { try requireCount("--batch", b, in: 1...Shape.maxElements) }
+        for t in try threadList() ?? [] { try requireCount("--threads", t, in: 1...RunConfig.maxThreads) }
+    }
+
+    /// `--batch`'s sizes; nil for the model's own.
+    private func batchList() throws -> [Int]? { try batch.map { try countList("--batch", $0) } }
+
+    /// `--threads`' counts; nil for GENGRAPH_THREADS or OpenMP's default.
+    private func threadList() throws -> [Int]? { try threads.map { try countList("--threads", $0) } }
+
+    /// The run options of one configuration (`threads`: one count of the list).
+    private func runOptions(threads: Int?) -> SharedRunOptions {
+        var options = SharedRunOptions()
+        options.threads = threads
+        options.seed = seed
+        return options
     }
 
     func run() throws {
         if let workerMode { return try runWorker(workerMode) }
-        _ = try runOptions.config()  // a bad --threads or GENGRAPH_THREADS fails here, before any worker starts
+        let batches = try batchList(), threadCounts = try threadList()
+        // A bad --threads or GENGRAPH_THREADS fails here, before any worker starts.
+        for t in threadCounts?.map(Optional.some) ?? [nil] { _ = try runOptions(threads: t).config() }
         do {
             _ = try ModelReference.source(model).definition(overrides: ModelReference.overrides(assignments))
         } catch {
@@ -70,12 +98,16 @@ struct BenchCommand: ParsableCommand {
             }
             return m
         }
+        if (batches?.count ?? 1) > 1 || (threadCounts?.count ?? 1) > 1 || plot != nil || rounds > 1 {
+            return try runCurves(modes: modeList, batches: batches?.map(Optional.some) ?? [nil],
+                                 threadCounts: threadCounts?.map(Optional.some) ?? [nil])
+        }
         var results: [BenchResult] = []
         var parameterFiles: [String] = []
         for mode in modeList {
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("gengraph-bench-\(getpid())-\(mode).bin").path
             parameterFiles.append(file)
-            results.append(try runChild(mode, parametersFile: file))
+            results.append(try runChild(mode, batch: batches?.first, threads: threadCounts?.first, parametersFile: file))
         }
         defer { for f in parameterFiles { try? FileManager.default.removeItem(atPath: f) } }
         if json {
@@ -102,17 +134,18 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
-    /// Runs this command again as a worker for one mode and reads its JSON result.
-    private func runChild(_ mode: ExecutionMode, parametersFile: String) throws -> BenchResult {
+    /// Runs this command again as a worker for one mode, batch and thread count and reads its JSON result.
+    func runChild(_ mode: ExecutionMode, batch: Int?, threads: Int?, parametersFile: String?) throws -> BenchResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
         if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path) {
             process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         }
-        var arguments = ["bench", model, "--worker", mode.rawValue, "--parameters-out", parametersFile,
-                         "--steps", "\(steps)", "--warmup", "\(warmup)", "--seed", "\(runOptions.seed)", "--data", data]
+        var arguments = ["bench", model, "--worker", mode.rawValue,
+                         "--steps", "\(steps)", "--warmup", "\(warmup)", "--seed", "\(seed)", "--data", data]
+        if let parametersFile { arguments += ["--parameters-out", parametersFile] }
         if let batch { arguments += ["--batch", "\(batch)"] }
-        if let threads = runOptions.threads { arguments += ["--threads", "\(threads)"] }
+        if let threads { arguments += ["--threads", "\(threads)"] }
         for a in assignments { arguments += ["--set", a] }
         if profile { arguments.append("--profile") }
         process.arguments = arguments
@@ -134,12 +167,12 @@ struct BenchCommand: ParsableCommand {
 
     private func runWorker(_ mode: ExecutionMode) throws {
         do {
-            var config = try runOptions.config()
+            var config = try runOptions(threads: try threadList()?.first).config()
             config.mode = mode
             let definition = try ModelReference.source(model).definition(overrides: ModelReference.overrides(assignments))
-            let instance = try definition.instantiate(batch: batch)
+            let instance = try definition.instantiate(batch: try batchList()?.first)
             let dataset = try MNISTDataset(directory: data)
-            var batches = try instance.batches(of: dataset.train, shuffle: true, seed: runOptions.seed)
+            var batches = try instance.batches(of: dataset.train, shuffle: true, seed: seed)
             var epoch = 0
             func nextBatch() throws -> Batch {
                 if let b = batches.next() { return b }
@@ -169,13 +202,14 @@ struct BenchCommand: ParsableCommand {
                 if lossFirst.isNaN { lossFirst = lossLast }
             }
             let sorted = times.sorted()
-            let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+            let stepMedian = median(times)
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
             let result = BenchResult(
                 model: model, mode: mode.rawValue, batch: instance.batchSize, threads: config.threads, steps: steps,
-                stepMsMedian: median, stepMsMin: sorted.first!, stepMsMax: sorted.last!,
-                samplesPerSecond: Double(instance.batchSize * instance.batchesPerStep) / (median / 1000),
+                stepMsMedian: stepMedian, stepMsMin: sorted.first!, stepMsMax: sorted.last!,
+                samplesPerStep: instance.batchSize * instance.batchesPerStep,
+                samplesPerSecond: Double(instance.batchSize * instance.batchesPerStep) / (stepMedian / 1000),
                 kernelsPerStep: Double(stats.kernels - kernels0) / Double(steps),
                 megabytesPerStep: Double(stats.bytesMoved - bytes0) / Double(steps) / 1e6,
                 gflopPerStep: Double(stats.flops - flops0) / Double(steps) / 1e9,
@@ -270,6 +304,7 @@ struct BenchResult: Codable {
     let stepMsMedian: Double
     let stepMsMin: Double
     let stepMsMax: Double
+    let samplesPerStep: Int
     let samplesPerSecond: Double
     let kernelsPerStep: Double
     let megabytesPerStep: Double
@@ -283,7 +318,7 @@ struct BenchResult: Codable {
     enum CodingKeys: String, CodingKey {
         case model, mode, batch, threads, steps
         case stepMsMedian = "step_ms_median", stepMsMin = "step_ms_min", stepMsMax = "step_ms_max"
-        case samplesPerSecond = "samples_per_s", kernelsPerStep = "kernels_per_step"
+        case samplesPerStep = "samples_per_step", samplesPerSecond = "samples_per_s", kernelsPerStep = "kernels_per_step"
         case megabytesPerStep = "mb_moved_per_step", gflopPerStep = "gflop_per_step"
         case peakRSSMegabytes = "peak_rss_mb", workingSetMegabytes = "working_set_mb"
         case compileSeconds = "compile_s", lossFirst = "loss_first", lossLast = "loss_last"

@@ -61,3 +61,21 @@ func requireCount(_ flag: String, _ value: Int?, in range: ClosedRange<Int>) thr
     if value < range.lowerBound { throw ValidationError("\(flag) must be at least \(range.lowerBound), got \(value)") }
     if value > range.upperBound { throw ValidationError("\(flag) must be at most \(range.upperBound), got \(value)") }
 }
+
+/// A comma-separated list of counts (`--batch 32,64,128`): each an integer, none repeated,
+/// at most `RunLimits.listValues` of them; the caller checks each value's range.
+func countList(_ flag: String, _ text: String) throws -> [Int] {
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+    guard parts.count <= RunLimits.listValues else {
+        throw ValidationError("\(flag) takes at most \(RunLimits.listValues) values, got \(parts.count)")
+    }
+    var values: [Int] = []
+    for part in parts {
+        guard let v = Int(part.trimmingCharacters(in: .whitespaces)) else {
+            throw ValidationError("\(flag) expects comma-separated integers, got '\(part)' in '\(text)'")
+        }
+        guard !values.contains(v) else { throw ValidationError("\(flag) lists \(v) twice") }
+        values.append(v)
+    }
+    return values
+}

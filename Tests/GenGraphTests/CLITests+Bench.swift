@@ -19,6 +19,27 @@ extension CLITests {
         XCTAssertNotEqual(other["loss_first"] as? Double, loss, "another seed gives other weights and batches")
     }
 
+    /// `bench --batch B1,B2 --threads T1,T2`: every mode at every batch and thread count, each worker
+    /// with its own configuration; `--plot` draws them; bad lists fail before any worker starts.
+    func testBenchMeasuresCostCurvesOverBatchesAndThreads() throws {
+        try assertFails(["bench", "ae", "--batch", "8,x"], saying: "--batch expects comma-separated integers, got 'x'")
+        try assertFails(["bench", "ae", "--batch", "8,8"], saying: "--batch lists 8 twice")
+        try assertFails(["bench", "ae", "--threads", "1,0"], saying: "--threads must be at least 1, got 0")
+        try assertFails(["bench", "ae", "--batch", "8,16", "--plot", temporaryPath("missing") + "/curves.svg"],
+                        saying: "is not a writable directory")
+        let data = try tinyDataset(count: 16)
+        let plot = temporaryPath("curves.svg")
+        let (status, output) = try gengraph(["bench", "ae", "--steps", "1", "--warmup", "0", "--batch", "4,8", "--threads", "1,2",
+                                             "--data", data, "--json", "--plot", plot])
+        XCTAssertEqual(status, 0, output)
+        let rows = try output.split(separator: "\n").filter { $0.hasPrefix("{") }.map {
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], String($0))
+        }
+        let measured = Set(rows.map { "\($0["mode"]!) \($0["threads"]!) \($0["batch"]!)" })
+        XCTAssertEqual(measured, Set(["eager", "fused"].flatMap { m in [1, 2].flatMap { t in [4, 8].map { "\(m) \(t) \($0)" } } }))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: plot))
+    }
+
     /// A directory holding an MNIST-format dataset of `count` patterned images in each split.
     func tinyDataset(count: Int) throws -> String {
         let directory = temporaryPath("data")

@@ -239,6 +239,30 @@ final class OutputTests: XCTestCase {
         XCTAssertFalse(svg.lowercased().contains("inf"))
     }
 
+    func testCostCurvesDrawOneCurvePerModeAndThreadsWithTicksAtTheBatches() throws {
+        var points: [CostCurves.Point] = []
+        for threads in [1, 2] {
+            for batch in [32, 64, 256] {
+                for mode in ["eager", "fused"] {
+                    let ms = Double(batch) / Double(threads) / (mode == "fused" ? 2 : 1)
+                    points.append(CostCurves.Point(mode: mode, threads: threads, batch: batch, samplesPerStep: 2 * batch, stepMs: ms))
+                }
+            }
+        }
+        let curves = CostCurves(model: "d<c>gan", points: points)
+        XCTAssertEqual(points[0].samplesPerSecond, 2 * 32 / 0.032, accuracy: 1e-9, "samples/s counts every batch of the step")
+        let svg = curves.svg()
+        let text = try parseSVG(svg)
+        for name in ["eager, 1 thread", "fused, 1 thread", "eager, 2 threads", "fused, 2 threads", "d<c>gan: throughput"] {
+            XCTAssertTrue(text.contains(name), "\(name) missing from \(text)")
+        }
+        // Two plots, each with its four curves and a tick at each batch measured, and none between.
+        XCTAssertEqual(svg.components(separatedBy: "<path").count - 1, 8)
+        let labels: [String] = text.split(separator: "\n").map(String.init)
+        XCTAssertEqual(labels.filter { ["32", "64", "256"].contains($0) }.count, 6, text)
+        XCTAssertFalse(labels.contains("128"), "no tick between the batches measured")
+    }
+
     func testLossPlotHandlesLogScaleSinglePointsAndNoData() throws {
         let log = LossPlot(series: [LossPlot.Series(name: "kl", points: [(1, 1e-4), (2, 0), (3, 3e2), (4, -1)])], logScale: true).svg()
         let logText = try parseSVG(log)

@@ -29,6 +29,10 @@ public struct LossPlot {
     public var yLabel: String
     /// Whether the y axis is logarithmic (base 10).
     public var logScale: Bool
+    /// Whether the x axis is logarithmic (base 10): batch sizes that double, say.
+    public var logX: Bool
+    /// Ticks at exactly these x values (the batch sizes measured), the axis spanning just them; nil: round ticks.
+    public var xTicks: [Double]?
     /// Picture width in pixels.
     public var width: Int
     /// Picture height in pixels.
@@ -36,12 +40,14 @@ public struct LossPlot {
 
     /// A plot; see the properties for the meaning of each argument.
     public init(series: [Series], title: String = "", xLabel: String = "step", yLabel: String = "loss",
-                logScale: Bool = false, width: Int = 800, height: Int = 480) {
+                logScale: Bool = false, logX: Bool = false, xTicks: [Double]? = nil, width: Int = 800, height: Int = 480) {
         self.series = series
         self.title = title
         self.xLabel = xLabel
         self.yLabel = yLabel
         self.logScale = logScale
+        self.logX = logX
+        self.xTicks = xTicks
         self.width = width
         self.height = height
     }
@@ -65,17 +71,19 @@ public struct LossPlot {
         let prepared: [(points: [(Double, Double)?], skipped: Int)] = series.map { s in
             var skipped = 0
             let points = s.points.map { p -> (Double, Double)? in
+                let x = logX ? (p.x > 0 ? log10(p.x) : .nan) : p.x
                 let y = logScale ? (p.y > 0 ? log10(p.y) : .nan) : p.y
-                guard abs(p.x) <= Self.drawableMagnitude, abs(y) <= Self.drawableMagnitude else {
+                guard abs(x) <= Self.drawableMagnitude, abs(y) <= Self.drawableMagnitude else {
                     skipped += 1
                     return nil
                 }
-                return (p.x, y)
+                return (x, y)
             }
             return (points, skipped)
         }
         let all = prepared.flatMap { $0.points.compactMap { $0 } }
-        let xAxis = Axis.linear(all.map(\.0))
+        let xAxis = xTicks.flatMap { Axis.at($0, log: logX) }
+            ?? (logX ? Axis.logarithmic(all.map(\.0)) : Axis.linear(all.map(\.0)))
         let yAxis = logScale ? Axis.logarithmic(all.map(\.1)) : Axis.linear(all.map(\.1))
         func px(_ x: Double) -> Double { plotX0 + (x - xAxis.low) / (xAxis.high - xAxis.low) * (plotX1 - plotX0) }
         func py(_ y: Double) -> Double { plotY1 - (y - yAxis.low) / (yAxis.high - yAxis.low) * (plotY1 - plotY0) }
@@ -102,7 +110,8 @@ public struct LossPlot {
             out += "<text x=\"\(f(plotX0 - 6))\" y=\"\(f(py(t.value) + 4))\" text-anchor=\"end\">\(xmlEscape(t.label))</text>\n"
         }
         let yTitle = logScale ? "\(yLabel) (log scale)" : yLabel
-        out += "<text x=\"\(f((plotX0 + plotX1) / 2))\" y=\"\(f(Double(height) - 12))\" text-anchor=\"middle\">\(xmlEscape(xLabel))</text>\n"
+        let xTitle = logX ? "\(xLabel) (log scale)" : xLabel
+        out += "<text x=\"\(f((plotX0 + plotX1) / 2))\" y=\"\(f(Double(height) - 12))\" text-anchor=\"middle\">\(xmlEscape(xTitle))</text>\n"
         out += "<text transform=\"translate(16 \(f((plotY0 + plotY1) / 2))) rotate(-90)\" text-anchor=\"middle\">\(xmlEscape(yTitle))</text>\n"
         out += "</g>\n"
         out += "<rect x=\"\(f(plotX0))\" y=\"\(f(plotY0))\" width=\"\(f(plotX1 - plotX0))\" height=\"\(f(plotY1 - plotY0))\" fill=\"none\" stroke=\"#374151\"/>\n"
@@ -180,6 +189,18 @@ private struct Axis {
         let scientific = largest >= 1e6 || decimals > 4
         return Axis(low: first * step, high: last * step, ticks: values.map { v in
             (v, scientific ? scientificLabel(v) : String(format: "%.\(decimals)f", v == 0 ? 0 : v))
+        })
+    }
+
+    /// Ticks at `values` (finite, positive on a log axis), labelled as given, on a domain just wider
+    /// than they span; nil when none qualifies.
+    static func at(_ values: [Double], log: Bool) -> Axis? {
+        let kept = values.filter { $0.isFinite && (!log || $0 > 0) && abs($0) <= LossPlot.drawableMagnitude }.sorted()
+        guard let low = kept.first else { return nil }
+        let plotted = kept.map { log ? log10($0) : $0 }
+        let pad = Swift.max((plotted.last! - plotted.first!) * 0.05, log ? 0.05 : Swift.max(abs(low) * 0.05, 0.5))
+        return Axis(low: plotted.first! - pad, high: plotted.last! + pad, ticks: zip(plotted, kept).map { p, v in
+            (p, v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : scientificLabel(v))
         })
     }
 

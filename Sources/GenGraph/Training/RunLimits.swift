@@ -15,6 +15,9 @@ public enum RunLimits {
     public static let pathSteps = 1000
     /// Data-parallel ranks `dump --ranks` compiles a step for.
     public static let ranks = 1 << 16
+    /// Alternated rounds of `bench`, and values in one of its lists (`--batch 32,64`, `--threads 1,2`).
+    public static let rounds = 1000
+    public static let listValues = 64
 
     /// Checks that `value` (the count `what`, such as "--steps") lies in `range`.
     public static func check(_ value: Int, in range: ClosedRange<Int>, _ what: String) throws {
