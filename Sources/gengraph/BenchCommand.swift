@@ -35,6 +35,14 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var runOptions: SharedRunOptions
 
+    @OptionGroup var fusion: FusionOffOption
+
+    @Flag(help: "Time eager, full fusion, and full fusion with each fusion kind off, in alternated rounds (docs/compiler.md, Ablation).")
+    var ablate = false
+
+    @Option(help: "With --ablate: rounds; each runs every configuration once, in its own process.")
+    var rounds: Int = 3
+
     @Option(help: "Directory holding the four MNIST-format IDX files.")
     var data: String = MNISTDataset.defaultDirectory
 
@@ -54,6 +62,8 @@ struct BenchCommand: ParsableCommand {
         try requireCount("--steps", steps, in: 1...RunLimits.steps)
         try requireCount("--warmup", warmup, in: 0...RunLimits.steps)
         try requireCount("--batch", batch, in: 1...Shape.maxElements)
+        try requireCount("--rounds", rounds, in: 1...RunLimits.steps)
+        if ablate && !fusion.lists.isEmpty { throw ValidationError("--ablate runs every --fusion-off configuration itself; give one or the other") }
     }
 
     func run() throws {
@@ -64,6 +74,7 @@ struct BenchCommand: ParsableCommand {
         } catch {
             throw CLIError(String(describing: error))
         }
+        if ablate { return try runAblation() }
         let modeList = try modes.split(separator: ",").map { text -> ExecutionMode in
             guard let m = ExecutionMode(rawValue: String(text)) else {
                 throw ValidationError("unknown mode '\(text)' in --modes; use eager and/or fused")
@@ -75,7 +86,7 @@ struct BenchCommand: ParsableCommand {
         for mode in modeList {
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("gengraph-bench-\(getpid())-\(mode).bin").path
             parameterFiles.append(file)
-            results.append(try runChild(mode, parametersFile: file))
+            results.append(try runChild(mode, fusionOff: try fusion.kinds(), parametersFile: file))
         }
         defer { for f in parameterFiles { try? FileManager.default.removeItem(atPath: f) } }
         if json {
@@ -102,15 +113,17 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
-    /// Runs this command again as a worker for one mode and reads its JSON result.
-    private func runChild(_ mode: ExecutionMode, parametersFile: String) throws -> BenchResult {
+    /// Runs this command again as a worker for one mode (fused: with `fusionOff`) and reads its JSON result.
+    func runChild(_ mode: ExecutionMode, fusionOff: Set<FusionKind>, parametersFile: String?) throws -> BenchResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
         if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path) {
             process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         }
-        var arguments = ["bench", model, "--worker", mode.rawValue, "--parameters-out", parametersFile,
+        var arguments = ["bench", model, "--worker", mode.rawValue,
                          "--steps", "\(steps)", "--warmup", "\(warmup)", "--seed", "\(runOptions.seed)", "--data", data]
+        if let parametersFile { arguments += ["--parameters-out", parametersFile] }
+        if !fusionOff.isEmpty { arguments += ["--fusion-off", FusionKind.describe(fusionOff)] }
         if let batch { arguments += ["--batch", "\(batch)"] }
         if let threads = runOptions.threads { arguments += ["--threads", "\(threads)"] }
         for a in assignments { arguments += ["--set", a] }
@@ -121,12 +134,13 @@ struct BenchCommand: ParsableCommand {
         try process.run()
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        let label = fusionOff.isEmpty ? "\(mode)" : "\(mode) --fusion-off \(FusionKind.describe(fusionOff))"
         guard process.terminationStatus == 0 else {
-            throw CLIError("bench: the \(mode) run failed (exit \(process.terminationStatus))")
+            throw CLIError("bench: the \(label) run failed (exit \(process.terminationStatus))")
         }
         let lines = String(decoding: output, as: UTF8.self).split(separator: "\n")
         guard let last = lines.last, let result = try? JSONDecoder().decode(BenchResult.self, from: Data(last.utf8)) else {
-            throw CLIError("bench: could not read the \(mode) run's result")
+            throw CLIError("bench: could not read the \(label) run's result")
         }
         for line in lines.dropLast() { print(line) }  // the worker's profile, if any
         return result
@@ -136,6 +150,7 @@ struct BenchCommand: ParsableCommand {
         do {
             var config = try runOptions.config()
             config.mode = mode
+            config.fusionOff = try fusion.kinds()
             let definition = try ModelReference.source(model).definition(overrides: ModelReference.overrides(assignments))
             let instance = try definition.instantiate(batch: batch)
             let dataset = try MNISTDataset(directory: data)
