@@ -48,7 +48,7 @@ extension BenchCommand {
             + "medians over rounds; -KIND: full fusion with that kind off")
         print("config          median ms  x fused   samples/s  kernels/step  MB moved/step  arena MB   final loss")
         for r in rows {
-            print(String(format: "%-14@  %9.3f  %7.3f  %10.0f  %12.0f  %13.2f  %8.2f  %11.6g", r.config as NSString, r.stepMsMedian,
+            print(r.config.padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: "  %9.3f  %7.3f  %10.0f  %12.0f  %13.2f  %8.2f  %11.7g", r.stepMsMedian,
                          r.ratioToFused, r.samplesPerSecond, r.kernelsPerStep, r.megabytesPerStep, r.arenaMegabytes, Double(r.lossLast)))
         }
     }
