@@ -3,7 +3,7 @@ import GenGraph
 
 /// `gengraph dump A --diff B`: the options that name plan B.
 struct DumpDiffOptions: ParsableArguments {
-    @Option(name: .customLong("diff"), help: "Compare with another model's plan (zoo name or .gg file).")
+    @Option(name: .customLong("diff"), help: "Compare with another model's plan (zoo name or .gg file); the diff is text, whatever --stage and --format say.")
     var model: String?
 
     @Option(name: .customLong("diff-set"), help: "Compare with the plan under this hyper-parameter, e.g. latent=64 (repeatable).")

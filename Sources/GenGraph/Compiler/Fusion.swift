@@ -149,8 +149,7 @@ public func fuse(_ program: Program, off: Set<FusionKind> = []) -> FusedProgram 
                 case .elementwise where !off.contains(.elementwise), .reduction where !off.contains(.reductions):
                     return groups[g].space == node.shape ? g : nil
                 case .contraction where !off.contains(.epilogues): return groups[g].space == node.shape && !isReduce(i) ? g : nil
-                case .elementwise, .reduction, .contraction: return nil
-                case .single, .prologue: return nil
+                case .elementwise, .reduction, .contraction, .single, .prologue: return nil
                 }
             }
             if let g = candidates.first(where: { canJoin(id, $0) }) { join(id, g) }

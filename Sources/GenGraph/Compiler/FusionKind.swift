@@ -2,8 +2,9 @@ import Foundation
 
 /// One optimisation of the compiler that can be turned off, to see what it
 /// buys (`gengraph bench --ablate`, `dump --diff-fusion-off`). Turning one off
-/// only stores more values and runs more kernels: every plan computes the same
-/// step, so losses agree with full fusion to the fused == eager bounds.
+/// changes only which values are stored and which kernels run: every plan
+/// computes the same step, so losses agree with full fusion to the fused ==
+/// eager bounds.
 public enum FusionKind: String, CaseIterable, Hashable, Sendable {
     /// Elementwise ops join an elementwise producer's kernel (off: one kernel per
     /// elementwise op, unless it joins a reduction or an epilogue).
