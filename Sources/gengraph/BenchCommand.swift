@@ -39,11 +39,19 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Random seed: initial weights, noise, data order.")
     var seed: UInt64 = 0
 
-    @Option(help: "Cost curves: rounds, each running every configuration once in turn; medians over rounds.")
-    var rounds: Int = 1
-
     @Option(help: "Cost curves: write step time and samples/s against the batch as an SVG here.")
     var plot: String?
+
+    @OptionGroup var fusion: FusionOffOption
+
+    @Flag(help: "Time eager, full fusion, and full fusion with each fusion kind off, in alternated rounds (docs/compiler.md, Ablation).")
+    var ablate = false
+
+    @Option(help: "With --ablate (default 3) or cost curves (default 1): rounds, each running every configuration once in its own process; medians over rounds.")
+    var rounds: Int?
+
+    /// Alternated rounds: `--rounds`, else 3 for an ablation and 1 for cost curves.
+    var roundCount: Int { rounds ?? (ablate ? 3 : 1) }
 
     @Option(help: "Directory holding the four MNIST-format IDX files.")
     var data: String = MNISTDataset.defaultDirectory
@@ -66,6 +74,11 @@ struct BenchCommand: ParsableCommand {
         try requireCount("--rounds", rounds, in: 1...RunLimits.rounds)
         for b in try batchList() ?? [] { try requireCount("--batch", b, in: 1...Shape.maxElements) }
         for t in try threadList() ?? [] { try requireCount("--threads", t, in: 1...RunConfig.maxThreads) }
+        if ablate && !fusion.lists.isEmpty { throw ValidationError("--ablate runs every --fusion-off configuration itself; give one or the other") }
+        let (batchCount, threadCount) = (try batchList()?.count ?? 1, try threadList()?.count ?? 1)
+        if ablate && (batchCount > 1 || threadCount > 1 || plot != nil) {
+            throw ValidationError("--ablate measures one batch and thread count; cost curves (several --batch or --threads, --plot) are another run")
+        }
     }
 
     /// `--batch`'s sizes; nil for the model's own.
@@ -92,13 +105,14 @@ struct BenchCommand: ParsableCommand {
         } catch {
             throw CLIError(String(describing: error))
         }
+        if ablate { return try runAblation(batch: batches?.first, threads: threadCounts?.first) }
         let modeList = try modes.split(separator: ",").map { text -> ExecutionMode in
             guard let m = ExecutionMode(rawValue: String(text)) else {
                 throw ValidationError("unknown mode '\(text)' in --modes; use eager and/or fused")
             }
             return m
         }
-        if (batches?.count ?? 1) > 1 || (threadCounts?.count ?? 1) > 1 || plot != nil || rounds > 1 {
+        if (batches?.count ?? 1) > 1 || (threadCounts?.count ?? 1) > 1 || plot != nil {
             return try runCurves(modes: modeList, batches: batches?.map(Optional.some) ?? [nil],
                                  threadCounts: threadCounts?.map(Optional.some) ?? [nil])
         }
@@ -107,7 +121,8 @@ struct BenchCommand: ParsableCommand {
         for mode in modeList {
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("gengraph-bench-\(getpid())-\(mode).bin").path
             parameterFiles.append(file)
-            results.append(try runChild(mode, batch: batches?.first, threads: threadCounts?.first, parametersFile: file))
+            results.append(try runChild(mode, fusionOff: try fusion.kinds(), batch: batches?.first, threads: threadCounts?.first,
+                                        parametersFile: file))
         }
         defer { for f in parameterFiles { try? FileManager.default.removeItem(atPath: f) } }
         if json {
@@ -134,8 +149,9 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
-    /// Runs this command again as a worker for one mode, batch and thread count and reads its JSON result.
-    func runChild(_ mode: ExecutionMode, batch: Int?, threads: Int?, parametersFile: String?) throws -> BenchResult {
+    /// Runs this command again as a worker for one mode (fused: with `fusionOff`), batch and thread count
+    /// and reads its JSON result.
+    func runChild(_ mode: ExecutionMode, fusionOff: Set<FusionKind>, batch: Int?, threads: Int?, parametersFile: String?) throws -> BenchResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
         if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path) {
@@ -144,6 +160,7 @@ struct BenchCommand: ParsableCommand {
         var arguments = ["bench", model, "--worker", mode.rawValue,
                          "--steps", "\(steps)", "--warmup", "\(warmup)", "--seed", "\(seed)", "--data", data]
         if let parametersFile { arguments += ["--parameters-out", parametersFile] }
+        if !fusionOff.isEmpty { arguments += ["--fusion-off", FusionKind.describe(fusionOff)] }
         if let batch { arguments += ["--batch", "\(batch)"] }
         if let threads { arguments += ["--threads", "\(threads)"] }
         for a in assignments { arguments += ["--set", a] }
@@ -154,12 +171,13 @@ struct BenchCommand: ParsableCommand {
         try process.run()
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        let label = fusionOff.isEmpty ? "\(mode)" : "\(mode) --fusion-off \(FusionKind.describe(fusionOff))"
         guard process.terminationStatus == 0 else {
-            throw CLIError("bench: the \(mode) run failed (exit \(process.terminationStatus))")
+            throw CLIError("bench: the \(label) run failed (exit \(process.terminationStatus))")
         }
         let lines = String(decoding: output, as: UTF8.self).split(separator: "\n")
         guard let last = lines.last, let result = try? JSONDecoder().decode(BenchResult.self, from: Data(last.utf8)) else {
-            throw CLIError("bench: could not read the \(mode) run's result")
+            throw CLIError("bench: could not read the \(label) run's result")
         }
         for line in lines.dropLast() { print(line) }  // the worker's profile, if any
         return result
@@ -169,6 +187,7 @@ struct BenchCommand: ParsableCommand {
         do {
             var config = try runOptions(threads: try threadList()?.first).config()
             config.mode = mode
+            config.fusionOff = try fusion.kinds()
             let definition = try ModelReference.source(model).definition(overrides: ModelReference.overrides(assignments))
             let instance = try definition.instantiate(batch: try batchList()?.first)
             let dataset = try MNISTDataset(directory: data)
@@ -266,8 +285,9 @@ struct BenchCommand: ParsableCommand {
         print("\(model): batch \(results.first?.batch ?? 0), \(results.first?.threads ?? 0) threads, \(steps) timed steps after \(warmup) warm-up")
         print("mode    median ms    min ms    max ms   samples/s  kernels/step  MB moved/step  GFLOP/step  peak RSS MB  working MB  compile s")
         for r in results {
-            print(String(format: "%-6@  %9.3f  %8.3f  %8.3f  %10.0f  %12.0f  %13.2f  %10.3f  %11.1f  %10.2f  %9.3f",
-                         r.mode as NSString, r.stepMsMedian, r.stepMsMin, r.stepMsMax, r.samplesPerSecond, r.kernelsPerStep,
+            // Foundation on Linux ignores %@'s width, so the mode column is padded here.
+            print(String(format: "%@  %9.3f  %8.3f  %8.3f  %10.0f  %12.0f  %13.2f  %10.3f  %11.1f  %10.2f  %9.3f",
+                         r.mode.padding(toLength: 6, withPad: " ", startingAt: 0) as NSString, r.stepMsMedian, r.stepMsMin, r.stepMsMax, r.samplesPerSecond, r.kernelsPerStep,
                          r.megabytesPerStep, r.gflopPerStep, r.peakRSSMegabytes, r.workingSetMegabytes, r.compileSeconds))
         }
     }

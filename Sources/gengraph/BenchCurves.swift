@@ -20,10 +20,10 @@ extension BenchCommand {
             }
         }
         var measured: [Configuration: [BenchResult]] = [:]
-        for round in 1...rounds {
-            FileHandle.standardError.write(Data("bench: round \(round) of \(rounds)\n".utf8))
+        for round in 1...roundCount {
+            FileHandle.standardError.write(Data("bench: round \(round) of \(roundCount)\n".utf8))
             for c in configurations {
-                measured[c, default: []].append(try runChild(c.mode, batch: c.batch, threads: c.threads, parametersFile: nil))
+                measured[c, default: []].append(try runChild(c.mode, fusionOff: try fusion.kinds(), batch: c.batch, threads: c.threads, parametersFile: nil))
             }
         }
         // The workers report the batch and threads they ran with (the model's batch, OpenMP's threads).
@@ -36,19 +36,19 @@ extension BenchCommand {
         let curves = CostCurves(model: model, points: rows.map(\.point))
         if json {
             for (point, first) in rows {
-                let line = CurvePoint(model: model, mode: point.mode, threads: point.threads, batch: point.batch, rounds: rounds,
+                let line = CurvePoint(model: model, mode: point.mode, threads: point.threads, batch: point.batch, rounds: roundCount,
                                       stepMsMedian: point.stepMs, samplesPerSecond: point.samplesPerSecond,
                                       kernelsPerStep: first.kernelsPerStep, workingSetMegabytes: first.workingSetMegabytes)
                 print(String(decoding: try JSONEncoder().encode(line), as: UTF8.self))
             }
         } else {
-            print("\(model): \(steps) timed steps after \(warmup) warm-up per run; medians over \(rounds) round\(rounds == 1 ? "" : "s") of alternated runs")
+            print("\(model): \(steps) timed steps after \(warmup) warm-up per run; medians over \(roundCount) round\(roundCount == 1 ? "" : "s") of alternated runs")
             print("threads  batch  mode    median ms   samples/s  kernels/step  working MB  speed-up over eager")
             for (point, first) in rows {
                 let eager = curves.points.first { $0.mode == "eager" && $0.threads == point.threads && $0.batch == point.batch }
                 let speedup = eager.map { point.mode == "eager" ? "" : String(format: "%.2fx", $0.stepMs / point.stepMs) } ?? ""
-                print(String(format: "%7d  %5d  %-6@  %9.3f  %10.0f  %12.0f  %10.2f  %@", point.threads, point.batch,
-                             point.mode as NSString, point.stepMs, point.samplesPerSecond, first.kernelsPerStep,
+                print(String(format: "%7d  %5d  %@  %9.3f  %10.0f  %12.0f  %10.2f  %@", point.threads, point.batch,
+                             point.mode.padding(toLength: 6, withPad: " ", startingAt: 0) as NSString, point.stepMs, point.samplesPerSecond, first.kernelsPerStep,
                              first.workingSetMegabytes, speedup as NSString))
             }
         }

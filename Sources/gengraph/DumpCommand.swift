@@ -38,11 +38,16 @@ struct DumpCommand: ParsableCommand {
     @Flag(help: "With --ranks: batch norm's statistics all-reduced across ranks (train --sync-batchnorm).")
     var syncBatchnorm = false
 
+    @OptionGroup var fusion: FusionOffOption
+
+    @OptionGroup var diff: DumpDiffOptions
+
     func validate() throws {
         try requireCount("--ranks", ranks, in: 1...RunLimits.ranks)
     }
 
     func run() throws {
+        if diff.requested { return try runDiff() }
         do {
             let definition = try ModelReference.source(model).definition(overrides: ModelReference.overrides(assignments))
             let global = batch ?? definition.defaultBatch
@@ -56,6 +61,7 @@ struct DumpCommand: ParsableCommand {
             // the plan's own optimiser updates, and batch norm's new running statistics.
             var config = RunConfig(threads: 1, mode: .fused)
             config.replicas = ranks
+            config.fusionOff = try fusion.kinds()
             let trainer = try Trainer(model: instance, config: config)
             let steps = Dictionary(zip(instance.objectives.map(\.name), trainer.trainingSteps), uniquingKeysWith: { a, _ in a })
             for (k, o) in objectives.enumerated() {

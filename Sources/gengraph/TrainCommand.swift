@@ -38,6 +38,8 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var runOptions: RunOptions
 
+    @OptionGroup var fusion: FusionOffOption
+
     @Option(help: "Run directory to write (default runs/<model>, numbered if taken).")
     var out: String?
 
@@ -96,6 +98,7 @@ struct TrainCommand: ParsableCommand {
             if let lr { overrides["lr"] = "\(lr)" }
             var config = try runOptions.config()
             config.replicas = Distributed.size
+            config.fusionOff = try fusion.kinds()
             // Ranks sharing a machine share its cores: unless told otherwise, each takes its part of them.
             let environment = ProcessInfo.processInfo.environment
             if Distributed.size > 1 && runOptions.shared.threads == nil

@@ -77,8 +77,8 @@ final class FusedEagerTests: XCTestCase {
     /// instance norm removes: its true gradient is 0), with the bound they can be held to after
     /// `steps` steps. Noise follows no signal, and Adam turns noise of either sign into a step of
     /// about its learning rate, so fused and eager may move such a parameter lr apart per step.
-    private func noiseDrivenParameters(_ definition: ModelDefinition, steps: Int) throws -> [String: Float] {
-        let model = try definition.instantiate(batch: 8)
+    static func noiseDrivenParameters(_ definition: ModelDefinition, steps: Int, batch: Int = 8) throws -> [String: Float] {
+        let model = try definition.instantiate(batch: batch)
         let session = try Session(graph: model.graph, config: RunConfig(threads: 2, seed: 3, mode: .eager))
         let feeds = try Self.feeds(model, seed: 1)
         var bounds: [String: Float] = [:]
@@ -113,7 +113,7 @@ final class FusedEagerTests: XCTestCase {
             for (e, f) in zip(losses[.eager]!, losses[.fused]!) {
                 XCTAssertEqual(f, e, accuracy: 1e-3 * Swift.max(1, Swift.abs(e)), "\(name): losses diverge \(losses)")
             }
-            let noise = try noiseDrivenParameters(definition, steps: 3)
+            let noise = try Self.noiseDrivenParameters(definition, steps: 3)
             for n in params[.eager]!.names {
                 if let bound = noise[n] {
                     assertAgree(params[.fused]!.value(n)!, params[.eager]!.value(n)!, rtol: 0, atol: bound, "\(name) parameter \(n) (noise-driven)")

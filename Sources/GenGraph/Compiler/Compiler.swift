@@ -39,19 +39,21 @@ public enum Compiler {
     }
 
     /// `updates`: optimiser updates the plan applies itself, from some of the program's outputs.
-    public static func compile(_ program: Program, updates: PlannedUpdates? = nil, disabled: Set<String> = []) throws -> Compilation {
+    /// `fusionOff`: the fusion kinds to skip (`updates` is the caller's to drop: see `Session`).
+    public static func compile(_ program: Program, updates: PlannedUpdates? = nil, disabled: Set<String> = [],
+                               fusionOff: Set<FusionKind> = []) throws -> Compilation {
         let start = Date()
         let optimized = optimize(program, disabled: disabled)
         try optimized.verify()
-        let fused = fuse(optimized)
-        let plan = try buildPlan(fused, updates: updates)
+        let fused = fuse(optimized, off: fusionOff)
+        let plan = try buildPlan(fused, updates: updates, off: fusionOff)
         return Compilation(program: program, optimized: optimized, fused: fused, plan: plan,
                            seconds: Date().timeIntervalSince(start))
     }
 }
 
 /// Compiled plans by the program they were compiled for (its text, which
-/// includes every shape, and the updates it applies): a new batch size or
+/// includes every shape, the updates it applies and the fusion kinds turned off): a new batch size or
 /// sample count compiles anew, the same program again is a hit. Sessions may share one.
 public final class PlanCache {
     private var entries: [String: Compilation] = [:]
@@ -64,15 +66,16 @@ public final class PlanCache {
 
     public init() {}
 
-    public func compilation(for program: Program, updates: PlannedUpdates? = nil) throws -> Compilation {
-        let key = program.text() + (updates.map { "\n" + $0.key } ?? "")
+    public func compilation(for program: Program, updates: PlannedUpdates? = nil,
+                            fusionOff: Set<FusionKind> = []) throws -> Compilation {
+        let key = program.text() + (updates.map { "\n" + $0.key } ?? "") + "\nfusion off " + FusionKind.describe(fusionOff)
         if let c = entries[key] {
             hits += 1
             log?("plan cache: hit (\(c.plan.steps.count) kernels)")
             return c
         }
         misses += 1
-        let c = try Compiler.compile(program, updates: updates)
+        let c = try Compiler.compile(program, updates: updates, fusionOff: fusionOff)
         compileSeconds += c.seconds
         let inputs = program.nodes.compactMap { n -> String? in
             if case .input(let name) = n.op { return "\(name)\(n.shape)" }

@@ -48,8 +48,8 @@ public struct FusedProgram {
 /// group, so the kernel graph stays acyclic. Then cheap values are recomputed
 /// by their readers instead of stored (`recomputeCheapValues`), reductions that
 /// load a common value merge (`mergeSiblingReductions`), and GEMM operands
-/// become prologues (`assignPrologues`).
-public func fuse(_ program: Program) -> FusedProgram {
+/// become prologues (`assignPrologues`). Kinds in `off` are skipped (`FusionKind`).
+public func fuse(_ program: Program, off: Set<FusionKind> = []) -> FusedProgram {
     let views = ViewInfo.analyse(program)
     let nodes = program.nodes
     var groups: [FusionGroup] = []
@@ -136,7 +136,7 @@ public func fuse(_ program: Program) -> FusedProgram {
                 if case .constant = views[i].kind { return nil }
                 return groupOf[views[i].root]
             }
-            if let g = producers.first(where: { canJoinAfterReduction(id, $0) }) {
+            if !off.contains(.reductions), let g = producers.first(where: { canJoinAfterReduction(id, $0) }) {
                 join(id, g)
                 isPost[id] = true
                 groups[g].post.append(id)
@@ -146,9 +146,10 @@ public func fuse(_ program: Program) -> FusedProgram {
             let candidates = node.inputs.compactMap { i -> Int? in
                 guard views[i].kind == .value, let g = groupOf[i] else { return nil }
                 switch groups[g].kind {
-                case .elementwise, .reduction: return groups[g].space == node.shape ? g : nil
-                case .contraction: return groups[g].space == node.shape && !isReduce(i) ? g : nil
-                case .single, .prologue: return nil
+                case .elementwise where !off.contains(.elementwise), .reduction where !off.contains(.reductions):
+                    return groups[g].space == node.shape ? g : nil
+                case .contraction where !off.contains(.epilogues): return groups[g].space == node.shape && !isReduce(i) ? g : nil
+                case .elementwise, .reduction, .contraction, .single, .prologue: return nil
                 }
             }
             if let g = candidates.first(where: { canJoin(id, $0) }) { join(id, g) }
@@ -157,7 +158,7 @@ public func fuse(_ program: Program) -> FusedProgram {
             guard case .reduce(_, let axes) = node.op else { continue }
             let input = node.inputs[0]
             let inputShape = nodes[input].shape
-            if views[input].kind == .value, let g = groupOf[input],
+            if !off.contains(.reductions), views[input].kind == .value, let g = groupOf[input],
                groups[g].kind == .elementwise || groups[g].kind == .reduction,
                groups[g].space == inputShape, reductionAxes[g] == nil || reductionAxes[g] == axes, canJoin(id, g) {
                 join(id, g)
@@ -208,7 +209,9 @@ public func fuse(_ program: Program) -> FusedProgram {
         groups[g].boundaries = reasons
     }
     let partition = FusedProgram(program: program, groups: groups, groupOf: groupOf, views: views)
-    return assignPrologues(mergeSiblingReductions(recomputeCheapValues(partition)))
+    let recomputed = off.contains(.recompute) ? partition : recomputeCheapValues(partition)
+    let merged = off.contains(.siblings) ? recomputed : mergeSiblingReductions(recomputed)
+    return off.contains(.prologues) ? merged : assignPrologues(merged)
 }
 
 extension FusedProgram {

@@ -28,15 +28,16 @@ func lifetimes(of steps: [StepAccess], results: [Int]) -> [Int: ClosedRange<Int>
 
 /// Arena offsets for values with these lifetimes: largest values first (ties
 /// by id), each at the lowest 64-byte-aligned offset that no value live at the
-/// same time overlaps. `floats` gives a value's size.
-func planMemory(lifetimes: [Int: ClosedRange<Int>], floats: (Int) -> Int) -> MemoryPlan {
+/// same time overlaps. `floats` gives a value's size. Without `reuse` no two
+/// values share storage (`FusionKind.memory` off): each avoids every value placed before it.
+func planMemory(lifetimes: [Int: ClosedRange<Int>], floats: (Int) -> Int, reuse: Bool = true) -> MemoryPlan {
     let values = lifetimes.keys.sorted { (floats($0), $1) > (floats($1), $0) }
     var placed: [(offset: Int, end: Int, first: Int, last: Int)] = []
     var slots: [Int: ArenaSlot] = [:]
     var arena = 0
     for v in values {
         let size = max(1, floats(v)), lo = lifetimes[v]!.lowerBound, hi = lifetimes[v]!.upperBound
-        let conflicts = placed.filter { $0.first <= hi && lo <= $0.last }.sorted { $0.offset < $1.offset }
+        let conflicts = placed.filter { !reuse || ($0.first <= hi && lo <= $0.last) }.sorted { $0.offset < $1.offset }
         var offset = 0
         for c in conflicts {
             if offset + size <= c.offset { break }

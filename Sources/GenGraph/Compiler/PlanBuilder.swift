@@ -4,9 +4,9 @@ import Kernels
 /// each group into kernel steps, adds the copies that kernels need (a GEMM
 /// operand whose strides GEMM cannot read, a result that is a broadcast or a
 /// constant) and the optimiser updates it applies itself (`updates`), then
-/// places every stored value in one arena (`planMemory`).
-public func buildPlan(_ fused: FusedProgram, updates: PlannedUpdates? = nil) throws -> Plan {
-    let builder = PlanBuilder(fused, updates: updates)
+/// places every stored value in one arena (`planMemory`; without reuse when `off` holds `.memory`).
+public func buildPlan(_ fused: FusedProgram, updates: PlannedUpdates? = nil, off: Set<FusionKind> = []) throws -> Plan {
+    let builder = PlanBuilder(fused, updates: updates, reuseMemory: !off.contains(.memory))
     defer { builder.templates = [] }  // the templates' closures capture the builder
     return try builder.build()
 }
@@ -30,6 +30,7 @@ private struct StepTemplate {
 private final class PlanBuilder {
     let fused: FusedProgram
     let updates: PlannedUpdates?
+    let reuseMemory: Bool
     let nodes: [Node]
     let views: [ViewInfo]
     var leafIndex: [Int: Int] = [:]      // leaf node -> pointer-table index
@@ -42,9 +43,10 @@ private final class PlanBuilder {
     var extraShapes: [Shape] = []
     var templates: [StepTemplate] = []
 
-    init(_ fused: FusedProgram, updates: PlannedUpdates?) {
+    init(_ fused: FusedProgram, updates: PlannedUpdates?, reuseMemory: Bool) {
         self.fused = fused
         self.updates = updates
+        self.reuseMemory = reuseMemory
         nodes = fused.program.nodes
         views = fused.views
     }
@@ -120,7 +122,7 @@ private final class PlanBuilder {
         let resultRoots = results.map { outputs[$0] }.map { $0 < nodes.count ? views[$0].root : $0 }
         let memory = planMemory(lifetimes: lifetimes(of: templates.map { StepAccess(writes: $0.writes, reads: $0.reads) },
                                                      results: resultRoots),
-                                floats: { self.shape($0).count })
+                                floats: { self.shape($0).count }, reuse: reuseMemory)
         let resolveLocation: (Int) -> Location = { value in Location(base: 0, offset: memory.slots[value]!.offset) }
         let resolveOperand: (Int) -> Operand = { id in self.operand(id, slots: memory.slots) }
 

@@ -16,6 +16,8 @@ public struct RunConfig: Sendable {
     public var mode: ExecutionMode
     /// Data-parallel replicas (MPI ranks) whose gradients each training step averages; 1 trains alone.
     public var replicas = 1
+    /// Compiler optimisations a fused session skips (`FusionKind`): for ablations and dumps.
+    public var fusionOff: Set<FusionKind> = []
 
     /// The most kernel threads a session runs with; the kernels take the count as an Int32.
     public static let maxThreads = 1024

@@ -106,16 +106,22 @@ public final class Session {
     private func planExecutor(for outputs: [Int], updates: PlannedUpdates?) throws -> PlanExecutor {
         let key = PlanKey(outputs: outputs, updates: updates)
         if let e = planExecutors[key] { return e }
-        let compilation = try planCache.compilation(for: Program(graph, outputs: outputs.map(graph.tensor)), updates: updates)
+        let compilation = try planCache.compilation(for: Program(graph, outputs: outputs.map(graph.tensor)), updates: updates,
+                                                    fusionOff: config.fusionOff)
         let e = try PlanExecutor(plan: compilation.plan, kernels: kernels, statistics: statistics)
         planExecutors[key] = e
         return e
     }
 
-    /// The compiler's stages for `outputs` (and the updates the plan applies), for dumps and inspection.
+    /// The compiler's stages for `outputs` (and the updates the plan applies), for dumps and inspection,
+    /// as this session compiles them: with the config's fusion kinds off, and no updates when `.updates` is.
     public func compilation(for outputs: [Tensor], updates: PlannedUpdates? = nil) throws -> Compilation {
-        try planCache.compilation(for: Program(graph, outputs: outputs), updates: updates)
+        try planCache.compilation(for: Program(graph, outputs: outputs), updates: plansUpdates ? updates : nil,
+                                  fusionOff: config.fusionOff)
     }
+
+    /// Whether a training step's plan applies the optimiser's updates (else they follow the plan, as in eager mode).
+    var plansUpdates: Bool { config.mode == .fused && !config.fusionOff.contains(.updates) }
 
     /// Builds the gradient nodes of `loss` (a scalar) over `parameters` (all of
     /// the graph's when nil) and an optimiser for them; `clipNorm` scales the
@@ -168,7 +174,7 @@ public final class Session {
         for (k, step) in steps.enumerated() {
             let outputs = step.outputs.map(\.id)
             let values: [View]
-            if config.mode == .fused {
+            if plansUpdates {
                 // The plan updates each parameter as soon as its gradient is done (PlannedUpdates).
                 try step.optimizer.prepare(parameters)
                 values = try execute(outputs, feeds: feeds, freshNoise: k == 0, update: (step.plannedUpdates, step.optimizer))

@@ -1,0 +1,79 @@
+import ArgumentParser
+import GenGraph
+
+/// `gengraph dump A --diff B`: the options that name plan B.
+struct DumpDiffOptions: ParsableArguments {
+    @Option(name: .customLong("diff"), help: "Compare with another model's plan (zoo name or .gg file); the diff is text, whatever --stage and --format say.")
+    var model: String?
+
+    @Option(name: .customLong("diff-set"), help: "Compare with the plan under this hyper-parameter, e.g. latent=64 (repeatable).")
+    var assignments: [String] = []
+
+    @Option(name: .customLong("diff-fusion-off"), parsing: .singleValue,
+            help: "Compare with the plan with these fusion kinds off as well (repeatable or comma-separated).")
+    var fusionOff: [String] = []
+
+    var requested: Bool { model != nil || !assignments.isEmpty || !fusionOff.isEmpty }
+
+    func kinds() throws -> Set<FusionKind> {
+        do {
+            return try fusionOff.reduce(into: Set<FusionKind>()) { $0.formUnion(try FusionKind.parse($1)) }
+        } catch let error as GraphError {
+            throw ValidationError("--diff-fusion-off: \(error.message)")
+        }
+    }
+
+    func validate() throws { _ = try kinds() }
+}
+
+extension DumpCommand {
+    /// One side of a diff: a model reference, its --set values and the fusion kinds off.
+    struct PlanSource: CustomStringConvertible {
+        let model: String
+        let assignments: [String]
+        let fusionOff: Set<FusionKind>
+
+        var description: String {
+            ([model] + assignments.map { "--set \($0)" } + (fusionOff.isEmpty ? [] : ["--fusion-off \(FusionKind.describe(fusionOff))"]))
+                .joined(separator: " ")
+        }
+    }
+
+    /// Prints the diff of each objective's plan, A against B; objectives pair by name, else by position.
+    func runDiff() throws {
+        let a = PlanSource(model: model, assignments: assignments, fusionOff: try fusion.kinds())
+        // B is A changed by the --diff options: another model drops A's --set values, --diff-set overrides them.
+        let b = PlanSource(model: diff.model ?? model, assignments: (diff.model == nil ? assignments : []) + diff.assignments,
+                           fusionOff: a.fusionOff.union(try diff.kinds()))
+        let plansA = try plans(a), plansB = try plans(b)
+        for (k, (name, planA)) in plansA.enumerated() {
+            guard let (nameB, planB) = plansB.first(where: { $0.0 == name }) ?? (k < plansB.count ? plansB[k] : nil) else { continue }
+            if k > 0 { print() }
+            let objective = name == nameB ? name : "\(name) vs \(nameB)"
+            print(PlanDiff(planA, planB).text(a: "\(a) (\(objective))", b: "\(b)"))
+        }
+    }
+
+    /// Each selected objective's training-step plan, compiled as `train --mode fused` compiles it.
+    private func plans(_ source: PlanSource) throws -> [(String, Plan)] {
+        do {
+            let definition = try ModelReference.source(source.model).definition(overrides: ModelReference.overrides(source.assignments))
+            let global = batch ?? definition.defaultBatch
+            guard global % ranks == 0 else { throw CLIError("the batch of \(global) images does not split evenly over \(ranks) ranks") }
+            let instance = try definition.instantiate(batch: global / ranks, batchStatisticsReplicas: syncBatchnorm ? ranks : 1)
+            var config = RunConfig(threads: 1, mode: .fused)
+            config.replicas = ranks
+            config.fusionOff = source.fusionOff
+            let trainer = try Trainer(model: instance, config: config)
+            let selected = zip(instance.objectives, trainer.trainingSteps).filter { objective == nil || $0.0.name == objective }
+            if selected.isEmpty {
+                throw CLIError("model '\(source.model)' has no objective '\(objective ?? "")'; it has \(instance.objectives.map(\.name).joined(separator: ", "))")
+            }
+            return try selected.map { o, step in (o.name, try trainer.session.compilation(for: step.outputs, updates: step.plannedUpdates).plan) }
+        } catch let error as CLIError {
+            throw error
+        } catch {
+            throw CLIError(String(describing: error))
+        }
+    }
+}
