@@ -14,6 +14,7 @@ extension DumpCommand {
     /// `--profile`, each kernel timed on the model's default data first.
     func writePage(_ trainer: Trainer, objectives: [Objective], source: ModelSource) throws {
         guard let out else { throw CLIError("--format html writes one file: give --out PLAN.html") }
+        try PlanPage.checkDirectory(of: out)
         let config = try runOptions.config()
         var seconds: [String: [Double]] = [:]
         if profile {

@@ -39,7 +39,7 @@ final class PlanPageTests: XCTestCase {
                 XCTAssertEqual(count("<div class=\"detail\"", in: section), steps, name)
                 for k in 0..<steps {
                     XCTAssertTrue(section.contains("<tr class=\"\(page.kernels[o][k].phase.rawValue)\" data-k=\"\(k)\""), "\(name) #\(k)")
-                    XCTAssertTrue(section.contains("id=\"o\(o)-k\(k)\""), "\(name) graph box #\(k)")
+                    XCTAssertTrue(section.contains("id=\"o\(o)_k\(k)\""), "\(name) graph box #\(k)")
                 }
                 // With times, the table has the profile's columns and the chart a dot per kernel with FLOPs.
                 XCTAssertTrue(section.contains("% of roof"), name)
@@ -101,7 +101,7 @@ final class PlanPageTests: XCTestCase {
         let page = try Self.page("ae", layout: { try Graphviz.svg($0) })
         let svg = try XCTUnwrap(page.graphs[0])
         XCTAssertTrue(svg.hasPrefix("<svg"))
-        for k in page.kernels[0] { XCTAssertTrue(svg.contains("id=\"o0-k\(k.index)\""), "#\(k.index)") }
+        for k in page.kernels[0] { XCTAssertTrue(svg.contains("id=\"o0_k\(k.index)\""), "#\(k.index)") }
     }
 
     func testWritingIntoAMissingDirectoryIsAClearError() throws {
@@ -128,5 +128,36 @@ final class PlanPageTests: XCTestCase {
             XCTAssertTrue(times.allSatisfy { $0 > 0 && $0 < 10 })
         }
         XCTAssertFalse(trainer.session.statistics.profiling)
+    }
+}
+
+/// `gengraph dump --format html` on bad input: one clear line and a non-zero exit.
+final class PlanPageCLITests: XCTestCase {
+    private func gengraph(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let binary = try XCTUnwrap(CLITests.binary, "the gengraph binary is not built next to the tests")
+        return try Prerequisites.run([binary.path] + arguments)
+    }
+
+    private func assertFails(_ arguments: [String], saying expected: String, line: UInt = #line) throws {
+        let (status, output) = try gengraph(arguments)
+        XCTAssertNotEqual(status, 0, "gengraph \(arguments) should fail", line: line)
+        XCTAssertTrue(output.contains(expected), "gengraph \(arguments): expected '\(expected)' in:\n\(output)", line: line)
+        XCTAssertFalse(output.contains("Fatal error") || output.contains("Stack dump"), "crashed:\n\(output)", line: line)
+    }
+
+    func testBadPageOptions() throws {
+        try assertFails(["dump", "ae", "--format", "html"], saying: "give --out PLAN.html")
+        try assertFails(["dump", "ae", "--profile"], saying: "--profile is for the page: add --format html")
+        try assertFails(["dump", "ae", "--out", "p.html"], saying: "--out is for the page")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gengraph-page-\(UUID().uuidString)")
+        try assertFails(["dump", "ae", "--format", "html", "--out", directory.appendingPathComponent("plan.html").path],
+                        saying: "there is no directory")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let out = directory.appendingPathComponent("plan.html").path
+        let (status, output) = try gengraph(["dump", "dcgan", "--format", "html", "--out", out, "--batch", "4"])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("kernels in 2 objectives"), output)
+        XCTAssertTrue(try String(contentsOfFile: out, encoding: .utf8).contains("<section class=\"objective\" id=\"o1\""))
     }
 }

@@ -51,7 +51,7 @@ public struct PlanPage {
         graphs = kernels.enumerated().map { o, kernels in
             guard notes.isEmpty else { return nil }
             do {
-                return try layout(kernelGraphDot(kernels, idPrefix: "o\(o)-"))
+                return try layout(kernelGraphDot(kernels, idPrefix: "o\(o)_"))
             } catch {
                 notes.append(String(describing: error))
                 return nil
@@ -98,7 +98,8 @@ public struct PlanPage {
             stats += String(format: " &middot; %.3f ms measured inside kernels (medians)", seconds.reduce(0, +) * 1000)
         }
         parts.append("<p class=\"stats\">\(stats)</p>")
-        parts.append("<div class=\"figures\"><figure class=\"graph\"><figcaption>Kernel graph</figcaption>"
+        parts.append("<div class=\"figures\"><figure class=\"graph\"><figcaption>Kernel graph"
+                     + (graphs[o] == nil ? "" : "<button type=\"button\">actual size</button>") + "</figcaption>"
                      + (graphs[o] ?? "<p class=\"note\">No graph: \(HTML.escape(notes.first ?? "Graphviz failed"))</p>") + "</figure>")
         if let roofline {
             let chart = RooflineChart(point: roofline, kernels: kernels, seconds: objective.seconds)
@@ -135,27 +136,27 @@ public struct PlanPage {
     private func table(_ kernels: [PlanKernel], _ seconds: [Double]?) -> String {
         var header = [("k", "#", "num"), ("phase", "phase", "text"), ("kernel", "kernel", "text"), ("kind", "kind", "text"),
                       ("ops", "member ops", "text"), ("flops", "FLOPs", "num"), ("bytes", "bytes", "num"),
-                      ("intensity", "FLOP/byte", "num"), ("arena", "arena slot (offset +size)", "num")]
+                      ("intensity", "FLOP/byte", "num"), ("arena", "arena (offset +size)", "num")]
         if seconds != nil { header += [("time", "median µs", "num"), ("roof", "% of roof", "num")] }
-        var rows = ["<table class=\"kernels\"><thead><tr>" + header.map { key, title, type in
+        var rows = ["<div class=\"tablebox\"><table class=\"kernels\"><thead><tr>" + header.map { key, title, type in
             "<th data-key=\"\(key)\" data-type=\"\(type)\">\(title)</th>"
         }.joined() + "</tr></thead><tbody>"]
         for k in kernels {
             var cells = [cell(k.index, "\(k.index)"), cell(k.phase.rawValue, k.phase.rawValue), cell(k.kernel, HTML.escape(k.kernel)),
                          cell(k.kind, k.kind), cell(k.ops.joined(separator: " "), HTML.escape(k.ops.joined(separator: " ")), "ops"),
-                         cell(k.flops, quantity(Double(k.flops))), cell(k.bytes, quantity(Double(k.bytes)) + "B"),
-                         cell(String(format: "%.4g", k.intensity), String(format: "%.2f", k.intensity)),
+                         cell(k.flops, quantity(Double(k.flops)), "num"), cell(k.bytes, quantity(Double(k.bytes)) + "B", "num"),
+                         cell(String(format: "%.4g", k.intensity), String(format: "%.2f", k.intensity), "num"),
                          cell(k.arena.first?.offset ?? -1, k.arena.map { "\(quantity(Double($0.offset)))B +\(quantity(Double($0.bytes)))B" }
-                            .joined(separator: "<br>"))]
+                            .joined(separator: "<br>"), "num")]
             if let seconds {
                 let s = seconds[k.index], share = roofShare(k, seconds: s)
-                cells.append(cell(String(format: "%.6g", s * 1e6), String(format: "%.1f", s * 1e6)))
-                cells.append(cell(share.map { String(format: "%.4g", $0 * 100) } ?? "-1", share.map { String(format: "%.1f%%", $0 * 100) } ?? ""))
+                cells.append(cell(String(format: "%.6g", s * 1e6), String(format: "%.1f", s * 1e6), "num"))
+                cells.append(cell(share.map { String(format: "%.4g", $0 * 100) } ?? "-1", share.map { String(format: "%.1f%%", $0 * 100) } ?? "", "num"))
             }
             let lines = sourceLines(k.origins).map(String.init).joined(separator: " ")
             rows.append("<tr class=\"\(k.phase.rawValue)\" data-k=\"\(k.index)\" data-lines=\"\(lines)\">" + cells.joined() + "</tr>")
         }
-        rows.append("</tbody></table>")
+        rows.append("</tbody></table></div>")
         return rows.joined(separator: "\n")
     }
 
@@ -200,11 +201,16 @@ public struct PlanPage {
 extension PlanPage {
     /// Writes the page to `path` whole (a temporary file, then a rename).
     public func write(to path: String) throws {
+        try Self.checkDirectory(of: path)
+        try OutputFile.writeAtomically(Array(html.utf8), to: path)
+    }
+
+    /// Fails, naming it, when the directory `path` would go into does not exist: the CLI checks before it compiles and times.
+    public static func checkDirectory(of path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
         var isDirectory: ObjCBool = false
         if !directory.isEmpty && !(FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) && isDirectory.boolValue) {
             throw OutputError.cannotWrite(path: path, reason: "there is no directory '\(directory)'")
         }
-        try OutputFile.writeAtomically(Array(html.utf8), to: path)
     }
 }

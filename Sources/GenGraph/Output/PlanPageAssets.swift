@@ -7,7 +7,7 @@ h1 { font-size: 20px; margin: 0 0 2px; } h2 { font-size: 16px; margin: 12px 0 4p
 header p { margin: 2px 0; }
 .layout { display: flex; align-items: flex-start; }
 main { flex: 1 1 auto; min-width: 0; padding: 0 16px 32px; }
-aside.source { flex: 0 0 420px; position: sticky; top: 0; height: 100vh; overflow: auto; border-left: 1px solid #ddd; background: #fcfcfc; }
+aside.source { flex: 0 0 380px; position: sticky; top: 0; height: 100vh; overflow: auto; border-left: 1px solid #ddd; background: #fcfcfc; }
 aside.source h2 { margin: 8px 12px; }
 aside.source pre { margin: 0; font: 12px/1.45 ui-monospace, monospace; }
 .ln { display: block; padding: 0 8px 0 4.3em; text-indent: -4.3em; white-space: pre-wrap; }
@@ -26,8 +26,10 @@ tr.forward td:first-child, tr.backward td:first-child, tr.update td:first-child 
 figure { margin: 0; } figcaption { font-weight: 600; margin: 6px 0 2px; }
 figure.graph { flex: 1 1 380px; min-width: 0; }
 figure.graph svg { display: block; }
-figure.graph > svg { max-width: 100%; height: auto; max-height: 560px; }
-figure.graph { max-height: 600px; overflow: auto; }
+figure.graph > svg { max-width: 100%; height: auto; }
+figure.graph.natural > svg { max-width: none; }
+figcaption button { font: inherit; font-weight: normal; font-size: 11px; margin-left: 8px; cursor: pointer; }
+figure.graph { max-height: 640px; overflow: auto; }
 figure.chart { flex: 0 1 560px; } figure.chart svg { width: 100%; height: auto; }
 g.node { cursor: pointer; }
 g.node.sel path, g.node.sel polygon { stroke: #d00; stroke-width: 3; }
@@ -37,7 +39,9 @@ table.kernels { border-collapse: collapse; font-size: 12px; width: 100%; }
 table.kernels th { position: sticky; top: 0; background: #eee; cursor: pointer; text-align: left; padding: 3px 6px; white-space: nowrap; }
 table.kernels th.asc::after { content: " \25B2"; } table.kernels th.desc::after { content: " \25BC"; }
 table.kernels td { padding: 2px 6px; border-top: 1px solid #eee; vertical-align: top; }
-table.kernels td.ops { font-family: ui-monospace, monospace; max-width: 320px; }
+table.kernels td.ops { font-family: ui-monospace, monospace; min-width: 160px; }
+table.kernels td.num { white-space: nowrap; text-align: right; }
+.tablebox { overflow-x: auto; }
 table.kernels tbody tr { cursor: pointer; } table.kernels tbody tr:hover { background: #f3f7ff; }
 table.kernels tr.sel { background: #fff3b0 !important; }
 ul.boundaries { padding-left: 18px; font-size: 12px; } ul.boundaries li { cursor: pointer; }
@@ -80,7 +84,7 @@ window.onerror = function (message, source, line) {
     var row = section.querySelector('tbody tr[data-k="' + k + '"]');
     if (!row) { return; }
     row.classList.add('sel');
-    var node = document.getElementById('o' + o + '-k' + k);
+    var node = document.getElementById('o' + o + '_k' + k);
     if (node) { node.classList.add('sel'); }
     all('.rdot[data-k="' + k + '"]', section).forEach(function (d) { d.classList.add('sel'); });
     var detail = section.querySelector('.detail[data-k="' + k + '"]');
@@ -118,14 +122,23 @@ window.onerror = function (message, source, line) {
       var th = event.target.closest('th');
       if (th) { sortBy(th); return; }
       var node = event.target.closest('g.node');
-      var match = node && /-k(\d+)$/.exec(node.id);
+      var match = node && /_k(\d+)$/.exec(node.id);
       if (match) { select(o, match[1]); return; }
       var item = event.target.closest('[data-k]');
       if (item && !item.classList.contains('detail')) { select(o, item.dataset.k); }
     });
   });
   all('.tab').forEach(function (b) { b.addEventListener('click', function () { showTab(b.dataset.o); }); });
+  all('figure.graph button').forEach(function (b) {
+    b.addEventListener('click', function () {
+      var natural = b.closest('figure').classList.toggle('natural');
+      b.textContent = natural ? 'fit to width' : 'actual size';
+    });
+  });
   showTab(0);
+  // #kO.K (say #k0.12) opens objective O with kernel K selected: a link to one kernel.
+  var link = /^#k(\d+)\.(\d+)$/.exec(location.hash);
+  if (link && document.getElementById('o' + link[1])) { showTab(link[1]); select(link[1], link[2]); }
 
   // #selftest: per objective, counts rows, selects kernels by row and by graph box, sorts; the
   // browser test reads the JSON this writes into #gg-selftest.
@@ -151,7 +164,7 @@ window.onerror = function (message, source, line) {
       if (node) {
         node.dispatchEvent(new MouseEvent('click', { bubbles: true }));
         var selected = section.querySelector('tbody tr.sel');
-        result.graphSelects = !!selected && node.id === 'o' + o + '-k' + selected.dataset.k;
+        result.graphSelects = !!selected && node.id === 'o' + o + '_k' + selected.dataset.k;
       }
       var th = section.querySelector('th[data-key="flops"]');
       th.click();
