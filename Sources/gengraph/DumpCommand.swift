@@ -2,6 +2,7 @@ import ArgumentParser
 import GenGraph
 
 extension DumpStage: ExpressibleByArgument {}
+extension DumpFormat: ExpressibleByArgument {}
 
 struct DumpCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

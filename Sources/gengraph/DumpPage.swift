@@ -12,7 +12,7 @@ enum DumpOutputFormat: String, CaseIterable, ExpressibleByArgument {
 extension DumpCommand {
     /// `--format html`: the page of every selected objective's plan, written to `--out`; with
     /// `--profile`, each kernel timed on the model's default data first.
-    func writePage(_ trainer: Trainer, objectives: [Objective], source: ModelSource) throws {
+    func writePage(_ trainer: Trainer, objectives: [(name: String, step: TrainingStep)], source: ModelSource) throws {
         guard let out else { throw CLIError("--format html writes one file: give --out PLAN.html") }
         try PlanPage.checkDirectory(of: out)
         let config = try runOptions.config()
@@ -48,8 +48,6 @@ extension DumpCommand {
         try page.write(to: out)
         print("wrote \(out): \(page.kernels.map(\.count).reduce(0, +)) kernels in \(objectives.count) objective\(objectives.count == 1 ? "" : "s")")
     }
-
-    typealias Objective = (name: String, step: TrainingStep)
 
     /// This machine's roof on `threads` threads: the kept figures (`info --roofline`), measured and kept now when there are none.
     private static func roofline(threads: Int) -> Roofline.Point? {

@@ -127,7 +127,7 @@ final class PlanPageTests: XCTestCase {
             XCTAssertEqual(times.count, plan.steps.count)
             XCTAssertTrue(times.allSatisfy { $0 > 0 && $0 < 10 })
         }
-        XCTAssertFalse(trainer.session.statistics.profiling)
+        XCTAssertFalse(trainer.session.statistics.profiling || trainer.session.statistics.keepsStepTimes)
     }
 }
 

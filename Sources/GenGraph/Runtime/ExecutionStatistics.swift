@@ -20,8 +20,11 @@ public final class ExecutionStatistics {
     /// Time each kernel when set (adds a clock read per launch).
     public var profiling = false
     public internal(set) var profile: [String: KernelProfile] = [:]
-    /// When profiling, every run's time of each step of each compiled plan (by its executor), so a
-    /// step's median can be taken (`Session.profiledStepSeconds`); `profile` keeps only sums.
+    /// Keep every run's time of each plan step while profiling (`stepSeconds`): off by default, since
+    /// the samples grow with the runs where `profile`'s sums do not.
+    public var keepsStepTimes = false
+    /// With `keepsStepTimes`, every profiled run's time of each step of each compiled plan (by its
+    /// executor), so a step's median can be taken (`Session.profiledStepSeconds`).
     var stepSeconds: [ObjectIdentifier: [[Double]]] = [:]
 
     public init() {}
@@ -45,10 +48,11 @@ public final class ExecutionStatistics {
         return result
     }
 
-    /// Runs step `index` of the `steps` steps of the plan `plan` runs, timing it as `timed` does and keeping the sample.
+    /// Runs step `index` of the `steps` steps of the plan `plan` runs, timing it as `timed` does and,
+    /// with `keepsStepTimes`, keeping the sample.
     func timedStep<T>(_ plan: ObjectIdentifier, _ index: Int, of steps: Int, _ key: @autoclosure () -> String, flops: Int, bytes: Int,
                       _ body: () throws -> T) rethrows -> T {
-        guard profiling else { return try body() }
+        guard profiling && keepsStepTimes else { return try timed(key(), flops: flops, bytes: bytes, body) }
         let start = DispatchTime.now().uptimeNanoseconds
         let result = try timed(key(), flops: flops, bytes: bytes, body)
         stepSeconds[plan, default: Array(repeating: [], count: steps)][index].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)

@@ -112,7 +112,7 @@ public final class Session {
         return e
     }
 
-    /// With `statistics.profiling` on in fused mode: the seconds each step of `step`'s compiled plan
+    /// With `statistics.profiling` and `keepsStepTimes` on in fused mode: the seconds each step of `step`'s compiled plan
     /// took on every profiled run since the profile was reset; nil when it has not run so.
     public func profiledStepSeconds(of step: TrainingStep) -> [[Double]]? {
         guard let e = planExecutors[PlanKey(outputs: step.outputs.map(\.id), updates: step.plannedUpdates)] else { return nil }

@@ -11,7 +11,11 @@ public enum PlanProfiler {
         let statistics = trainer.session.statistics
         statistics.resetProfile()
         statistics.profiling = true
-        defer { statistics.profiling = false }
+        statistics.keepsStepTimes = true
+        defer {
+            statistics.profiling = false
+            statistics.keepsStepTimes = false
+        }
         for _ in 0..<max(1, steps) { try trainer.step(nextBatch: nextBatch) }
         return try trainer.trainingSteps.map { step in
             guard let samples = trainer.session.profiledStepSeconds(of: step) else {
