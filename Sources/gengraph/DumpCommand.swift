@@ -64,6 +64,7 @@ struct DumpCommand: ParsableCommand {
             throw ValidationError("\(profile ? "--profile" : "--out") is for the page: add --format html (the other formats print to stdout)")
         }
         if format == .html && out == nil { throw ValidationError("--format html writes one file: give --out PLAN.html") }
+        if profile && ranks > 1 { throw ValidationError("--profile times one process's step: drop --ranks (bench a data-parallel job under mpirun)") }
     }
 
     func run() throws {
@@ -79,7 +80,8 @@ struct DumpCommand: ParsableCommand {
             }
             // The training steps exactly as `train --mode fused` compiles them: loss, gradients consumed by
             // the plan's own optimiser updates, and batch norm's new running statistics.
-            var config = RunConfig(threads: 1, mode: .fused)
+            var config = try runOptions.config()
+            config.mode = .fused
             config.replicas = ranks
             let trainer = try Trainer(model: instance, config: config)
             let steps = Dictionary(zip(instance.objectives.map(\.name), trainer.trainingSteps), uniquingKeysWith: { a, _ in a })

@@ -15,17 +15,13 @@ extension DumpCommand {
     func writePage(_ trainer: Trainer, objectives: [(name: String, step: TrainingStep)], source: ModelSource) throws {
         guard let out else { throw CLIError("--format html writes one file: give --out PLAN.html") }
         try PlanPage.checkDirectory(of: out)
-        let config = try runOptions.config()
+        let config = trainer.session.config
         var seconds: [String: [Double]] = [:]
         if profile {
-            // A trainer of its own: the one compiled for the dump runs on one thread, and timing needs real batches.
-            var profiled = config
-            profiled.mode = .fused
-            let timed = try Trainer(model: trainer.model, config: profiled)
             let dataset = try MNISTDataset(directory: data)
             var batches = try trainer.model.batches(of: dataset.train, shuffle: true, seed: runOptions.seed)
             var epoch = 0
-            let medians = try PlanProfiler.medianSeconds(timed, warmup: warmup, steps: steps) {
+            let medians = try PlanProfiler.medianSeconds(trainer, warmup: warmup, steps: steps) {
                 if let b = batches.next() { return b }
                 epoch += 1
                 batches.start(epoch: epoch)

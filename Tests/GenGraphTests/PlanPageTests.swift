@@ -48,6 +48,19 @@ final class PlanPageTests: XCTestCase {
         }
     }
 
+    /// Every zoo model's page renders, with a row per kernel of each objective and each phase where it belongs.
+    func testEveryZooModel() throws {
+        for name in DSLZoo.names {
+            let page = try Self.page(name)
+            for (o, kernels) in page.kernels.enumerated() {
+                XCTAssertEqual(kernels.count, page.objectives[o].compilation.plan.steps.count, name)
+                // (A backward kernel may come first: one that only reads leaves, such as the gradient of a constant's sum.)
+                XCTAssertEqual(Set(kernels.map(\.phase)), Set(PlanPhase.allCases), name)
+            }
+            XCTAssertEqual(count("<tr class=", in: page.html), page.kernels.map(\.count).reduce(0, +), name)
+        }
+    }
+
     /// The step starts forward, updates follow gradients and apply optimiser steps, and gradient kernels point at the
     /// source lines of the ops they differentiate.
     func testPhasesAndSourceLines() throws {

@@ -2,9 +2,12 @@
 /// SVG element keeps, so a page can find it), an edge where a step reads what another wrote,
 /// filled by phase. Coarser than `dump --format dot`, which draws every node.
 public func kernelGraphDot(_ kernels: [PlanKernel], idPrefix: String = "") -> String {
-    var lines = ["digraph kernels {", "  rankdir=TB;",
-                 "  node [shape=box, style=\"rounded,filled\", fontname=\"monospace\", fontsize=10, penwidth=1];",
-                 "  edge [color=\"#888888\", arrowsize=0.6];"]
+    var lines = ["digraph kernels {", "  rankdir=TB;"]
+    // dot's network simplex and crossing minimisation run for minutes on hundreds of kernels (cyclegan's
+    // generator step has 613): capped there, the layout takes seconds and is still readable.
+    if kernels.count > 200 { lines.append("  nslimit=1; nslimit1=1; mclimit=0.1;") }
+    lines += ["  node [shape=box, style=\"rounded,filled\", fontname=\"monospace\", fontsize=10, penwidth=1];",
+              "  edge [color=\"#888888\", arrowsize=0.6];"]
     for k in kernels {
         let ops = k.ops.count > 4 ? k.ops.prefix(4).joined(separator: " ") + " +\(k.ops.count - 4)" : k.ops.joined(separator: " ")
         let label = "#\(k.index) \(k.kernel)\\n\(dotEscape(ops))"

@@ -39,7 +39,7 @@ extension Compilation {
     /// other outputs (loss, new running statistics, fetches) need; in the backward phase otherwise,
     /// since then it works only towards gradients.
     public func kernels(gradientOutputs: [Int]) -> [PlanKernel] {
-        let program = plan.program, nodes = program.nodes
+        let program = fused.program, nodes = program.nodes
         let gradients = Set(gradientOutputs)
         var forward = [Bool](repeating: false, count: nodes.count)
         for (k, o) in program.outputs.enumerated() where !gradients.contains(k) { forward[o] = true }
@@ -69,8 +69,12 @@ extension Compilation {
                 phase = .update
             default:
                 kind = step.group.map { fused.groups[$0].kind.rawValue } ?? "copy"
-                if members.isEmpty { members = step.writes }
-                phase = step.writes.contains { forward[$0] } ? .forward : .backward
+                // A copy that materialises a result writes a value of the plan's own (id past the program's
+                // nodes): it is judged by, and comes from, the value it copies.
+                let written = step.writes.filter { $0 < nodes.count }
+                let values = written.isEmpty ? step.reads.filter { $0 < nodes.count } : written
+                if members.isEmpty { members = values }
+                phase = values.contains { forward[$0] } ? .forward : .backward
             }
             let inputs = Set(step.reads.compactMap { producer[$0] }).sorted()
             for w in step.writes { producer[w] = k }

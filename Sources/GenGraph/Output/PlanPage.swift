@@ -15,11 +15,12 @@ public struct PlanPage {
         /// Median seconds of each plan step over profiled runs (`PlanProfiler`), or nil.
         public let seconds: [Double]?
 
+        /// `seconds` that are not one per plan step (times of another plan) are left out.
         public init(name: String, compilation: Compilation, gradientOutputs: [Int], seconds: [Double]? = nil) {
             self.name = name
             self.compilation = compilation
             self.gradientOutputs = gradientOutputs
-            self.seconds = seconds
+            self.seconds = seconds?.count == compilation.plan.steps.count ? seconds : nil
         }
     }
 
