@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
 # Installs what gengraph needs. Idempotent; silent when everything is present.
 #
-#   bash tools/setup.sh           system packages (OpenMP, zlib, Open MPI) and Fashion-MNIST (what building and training need)
+#   bash tools/setup.sh           system packages (OpenMP, zlib, Open MPI, Graphviz) and Fashion-MNIST (what building, training
+#                                 and `dump --format html` need)
+#   bash tools/setup.sh --browser also Chromium, which the plan page's browser test (PlanPageBrowserTests) runs headless
 #   bash tools/setup.sh --peers   also the reference implementations' Python environments (tools/peers):
 #                                 PyTorch in ~/.cache/gg-peers/torch, JAX (optional) in ~/.cache/gg-peers/jax
 #
-# Under CI=true the PyTorch environment is installed too, since the interop tests must run there.
+# Under CI=true the PyTorch environment and Chromium are installed too, since the interop and browser tests must run there.
 set -euo pipefail
 
 peers=false
+browser=false
 for argument in "$@"; do
     case "$argument" in
         --peers) peers=true ;;
-        *) echo "setup: unknown argument '$argument' (usage: bash tools/setup.sh [--peers])" >&2; exit 2 ;;
+        --browser) browser=true ;;
+        *) echo "setup: unknown argument '$argument' (usage: bash tools/setup.sh [--peers] [--browser])" >&2; exit 2 ;;
     esac
 done
 torch_wanted=$peers
-[ "${CI:-}" = "true" ] && torch_wanted=true
+[ "${CI:-}" = "true" ] && torch_wanted=true && browser=true
 
-packages=(libomp-dev zlib1g-dev dataset-fashion-mnist openmpi-bin libopenmpi-dev)
+packages=(libomp-dev zlib1g-dev dataset-fashion-mnist openmpi-bin libopenmpi-dev graphviz)
+$browser && packages+=(chromium)
 if $torch_wanted && ! python3 -c "import ensurepip, venv" 2>/dev/null; then
     packages+=(python3 python3-venv)
 fi

@@ -11,7 +11,8 @@ struct DumpCommand: ParsableCommand {
         discussion: """
             Stages: graph (forward), grad (forward + gradients as built), optimized (after simplify, CSE, DCE), \
             fused (kernels and why each fusion group ended), plan (kernel steps, arena offsets, summary). \
-            docs/compiler.md describes the text format.
+            docs/compiler.md describes the text format. --format html --out FILE writes one self-contained page \
+            of the plan (kernel graph, kernel table, roofline, fusion boundaries, source); --profile adds measured times.
             """)
 
     @Argument(help: "A zoo model name (see `gengraph zoo`) or a path to a .gg file.")
@@ -23,8 +24,8 @@ struct DumpCommand: ParsableCommand {
     @Option(help: "Stage to show: \(DumpStage.allCases.map(\.rawValue).joined(separator: "|")).")
     var stage: DumpStage = .plan
 
-    @Option(help: "Output format: text|dot|json.")
-    var format: DumpFormat = .text
+    @Option(help: "Output format: text|dot|json|html (html: the plan as a page; needs --out).")
+    var format: DumpOutputFormat = .text
 
     @Option(help: "Batch size (default: the model's).")
     var batch: Int?
@@ -42,14 +43,39 @@ struct DumpCommand: ParsableCommand {
 
     @OptionGroup var diff: DumpDiffOptions
 
+    @Option(help: "With --format html: the page's file.")
+    var out: String?
+
+    @Flag(help: "With --format html: time every kernel on the model's default data and place it on the measured roofline.")
+    var profile = false
+
+    @Option(help: "With --profile: timed steps.")
+    var steps: Int = 10
+
+    @Option(help: "With --profile: untimed warm-up steps.")
+    var warmup: Int = 3
+
+    @Option(help: "With --profile: directory holding the four MNIST-format IDX files.")
+    var data: String = MNISTDataset.defaultDirectory
+
+    @OptionGroup var runOptions: SharedRunOptions
+
     func validate() throws {
         try requireCount("--ranks", ranks, in: 1...RunLimits.ranks)
+        try requireCount("--steps", steps, in: 1...RunLimits.steps)
+        try requireCount("--warmup", warmup, in: 0...RunLimits.steps)
+        if format != .html && (profile || out != nil) {
+            throw ValidationError("\(profile ? "--profile" : "--out") is for the page: add --format html (the other formats print to stdout)")
+        }
+        if format == .html && out == nil { throw ValidationError("--format html writes one file: give --out PLAN.html") }
+        if profile && ranks > 1 { throw ValidationError("--profile times one process's step: drop --ranks (bench a data-parallel job under mpirun)") }
     }
 
     func run() throws {
-        if diff.requested { return try runDiff() }
+        if diff.requested && format != .html { return try runDiff() }
         do {
-            let definition = try ModelReference.source(model).definition(overrides: ModelReference.overrides(assignments))
+            let source = try ModelReference.source(model)
+            let definition = try source.definition(overrides: ModelReference.overrides(assignments))
             let global = batch ?? definition.defaultBatch
             guard global % ranks == 0 else { throw CLIError("the batch of \(global) images does not split evenly over \(ranks) ranks") }
             let instance = try definition.instantiate(batch: global / ranks, batchStatisticsReplicas: syncBatchnorm ? ranks : 1)
@@ -59,11 +85,16 @@ struct DumpCommand: ParsableCommand {
             }
             // The training steps exactly as `train --mode fused` compiles them: loss, gradients consumed by
             // the plan's own optimiser updates, and batch norm's new running statistics.
-            var config = RunConfig(threads: 1, mode: .fused)
+            var config = try runOptions.config()
+            config.mode = .fused
             config.replicas = ranks
             config.fusionOff = try fusion.kinds()
             let trainer = try Trainer(model: instance, config: config)
             let steps = Dictionary(zip(instance.objectives.map(\.name), trainer.trainingSteps), uniquingKeysWith: { a, _ in a })
+            guard let format = format.library else {
+                return try writePage(trainer, objectives: objectives.map { ($0.name, steps[$0.name]!) }, source: source,
+                                     comparisons: diff.requested ? try comparisons() : [:])
+            }
             for (k, o) in objectives.enumerated() {
                 let step = steps[o.name]!
                 let names = step.outputNames(loss: o.name)

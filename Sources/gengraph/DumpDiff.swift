@@ -3,7 +3,7 @@ import GenGraph
 
 /// `gengraph dump A --diff B`: the options that name plan B.
 struct DumpDiffOptions: ParsableArguments {
-    @Option(name: .customLong("diff"), help: "Compare with another model's plan (zoo name or .gg file); the diff is text, whatever --stage and --format say.")
+    @Option(name: .customLong("diff"), help: "Compare with another model's plan (zoo name or .gg file): as text, whatever --stage says, or in the page with --format html.")
     var model: String?
 
     @Option(name: .customLong("diff-set"), help: "Compare with the plan under this hyper-parameter, e.g. latent=64 (repeatable).")
@@ -39,19 +39,40 @@ extension DumpCommand {
         }
     }
 
-    /// Prints the diff of each objective's plan, A against B; objectives pair by name, else by position.
-    func runDiff() throws {
+    /// A as the command names it, and B: A changed by the --diff options (another model drops A's
+    /// --set values, --diff-set overrides them, --diff-fusion-off adds to A's kinds off).
+    private func sources() throws -> (a: PlanSource, b: PlanSource) {
         let a = PlanSource(model: model, assignments: assignments, fusionOff: try fusion.kinds())
-        // B is A changed by the --diff options: another model drops A's --set values, --diff-set overrides them.
         let b = PlanSource(model: diff.model ?? model, assignments: (diff.model == nil ? assignments : []) + diff.assignments,
                            fusionOff: a.fusionOff.union(try diff.kinds()))
-        let plansA = try plans(a), plansB = try plans(b)
-        for (k, (name, planA)) in plansA.enumerated() {
-            guard let (nameB, planB) = plansB.first(where: { $0.0 == name }) ?? (k < plansB.count ? plansB[k] : nil) else { continue }
-            if k > 0 { print() }
-            let objective = name == nameB ? name : "\(name) vs \(nameB)"
-            print(PlanDiff(planA, planB).text(a: "\(a) (\(objective))", b: "\(b)"))
+        return (a, b)
+    }
+
+    /// Each objective of A with its counterpart in B: by name, else by position.
+    private func pairs(_ plansA: [(String, Plan)], _ plansB: [(String, Plan)]) -> [(name: String, nameB: String, a: Plan, b: Plan)] {
+        plansA.enumerated().compactMap { k, entry in
+            let (name, planA) = entry
+            guard let (nameB, planB) = plansB.first(where: { $0.0 == name }) ?? (k < plansB.count ? plansB[k] : nil) else { return nil }
+            return (name, nameB, planA, planB)
         }
+    }
+
+    /// Prints the diff of each objective's plan, A against B.
+    func runDiff() throws {
+        let (a, b) = try sources()
+        for (k, pair) in pairs(try plans(a), try plans(b)).enumerated() {
+            if k > 0 { print() }
+            let objective = pair.name == pair.nameB ? pair.name : "\(pair.name) vs \(pair.nameB)"
+            print(PlanDiff(pair.a, pair.b).text(a: "\(a) (\(objective))", b: "\(b)"))
+        }
+    }
+
+    /// The page's comparisons (`--format html` with --diff options), by A's objective name.
+    func comparisons() throws -> [String: PlanPage.Comparison] {
+        let (a, b) = try sources()
+        return Dictionary(pairs(try plans(a), try plans(b)).map { pair in
+            (pair.name, PlanPage.Comparison(against: pair.name == pair.nameB ? "\(b)" : "\(b) (\(pair.nameB))", diff: PlanDiff(pair.a, pair.b)))
+        }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Each selected objective's training-step plan, compiled as `train --mode fused` compiles it.

@@ -23,8 +23,12 @@ extension Graph {
 
         var cotangents: [Int: [Tensor]] = [output.id: [try constant(1, output.shape)]]
         var total: [Int: Tensor] = [:]
+        // Gradient nodes point at the source line of the node they differentiate (dumps, `dump --format html`).
+        let caller = currentOrigin
+        defer { currentOrigin = caller }
         for id in stride(from: output.id, through: 0, by: -1) where needed.contains(id) && fromTarget[id] {
             guard let parts = cotangents.removeValue(forKey: id) else { continue }
+            currentOrigin = nodes[id].origin ?? caller
             let g = try parts.dropFirst().reduce(parts[0]) { try $0 + $1 }
             total[id] = g
             let node = nodes[id]
@@ -35,6 +39,7 @@ extension Graph {
                 if let contribution { cotangents[input, default: []].append(contribution) }
             }
         }
+        currentOrigin = caller
         return try targets.map { t in try total[t.id] ?? constant(0, t.shape) }
     }
 

@@ -165,6 +165,10 @@ struct Lowering {
                                       guard let f = self.functions[name] else { throw Diagnostic("unknown function '\(name)'", at: c.location) }
                                       return try self.apply(f, args, at: c.location)
                                   }, canvas: canvas, location: c.location, histories: histories)
+        // A chain continued over lines (`-> conv(...)` on the next one) puts each call's nodes on its own line.
+        let caller = graph.currentOrigin
+        defer { graph.currentOrigin = caller }
+        if caller?.hasPrefix("\(c.location.file):\(c.location.line):") != true { graph.currentOrigin = c.location.description }
         return try builtin.apply(arguments, context)
     }
 

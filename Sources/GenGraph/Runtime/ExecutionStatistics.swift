@@ -20,6 +20,12 @@ public final class ExecutionStatistics {
     /// Time each kernel when set (adds a clock read per launch).
     public var profiling = false
     public internal(set) var profile: [String: KernelProfile] = [:]
+    /// Keep every run's time of each plan step while profiling (`stepSeconds`): off by default, since
+    /// the samples grow with the runs where `profile`'s sums do not.
+    public var keepsStepTimes = false
+    /// With `keepsStepTimes`, every profiled run's time of each step of each compiled plan (by its
+    /// executor), so a step's median can be taken (`Session.profiledStepSeconds`).
+    var stepSeconds: [ObjectIdentifier: [[Double]]] = [:]
 
     public init() {}
 
@@ -42,7 +48,21 @@ public final class ExecutionStatistics {
         return result
     }
 
-    public func resetProfile() { profile = [:] }
+    /// Runs step `index` of the `steps` steps of the plan `plan` runs, timing it as `timed` does and,
+    /// with `keepsStepTimes`, keeping the sample.
+    func timedStep<T>(_ plan: ObjectIdentifier, _ index: Int, of steps: Int, _ key: @autoclosure () -> String, flops: Int, bytes: Int,
+                      _ body: () throws -> T) rethrows -> T {
+        guard profiling && keepsStepTimes else { return try timed(key(), flops: flops, bytes: bytes, body) }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let result = try timed(key(), flops: flops, bytes: bytes, body)
+        stepSeconds[plan, default: Array(repeating: [], count: steps)][index].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        return result
+    }
+
+    public func resetProfile() {
+        profile = [:]
+        stepSeconds = [:]
+    }
 
     /// Counts an eager optimiser update: one kernel per parameter (two with clipping).
     /// (A compiled plan's updates are steps of the plan, counted with it.)

@@ -42,7 +42,8 @@ final class PlanExecutor {
         for (k, call) in calls.enumerated() {
             let step = plan.steps[k]
             statistics.record(kernels: 1, flops: step.flops, bytes: step.bytesRead + step.bytesWritten)
-            try statistics.timed(profileKeys[k], flops: step.flops, bytes: step.bytesRead + step.bytesWritten) {
+            try statistics.timedStep(ObjectIdentifier(self), k, of: calls.count, profileKeys[k], flops: step.flops,
+                                     bytes: step.bytesRead + step.bytesWritten) {
                 try call.run(bases: bases, keys: keys, updateStep: updateStep)
             }
             // MPI advances a started all-reduce only inside MPI calls: give it a turn between kernels.

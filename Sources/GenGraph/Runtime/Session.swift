@@ -113,6 +113,13 @@ public final class Session {
         return e
     }
 
+    /// With `statistics.profiling` and `keepsStepTimes` on in fused mode: the seconds each step of `step`'s compiled plan
+    /// took on every profiled run since the profile was reset; nil when it has not run so.
+    public func profiledStepSeconds(of step: TrainingStep) -> [[Double]]? {
+        guard let e = planExecutors[PlanKey(outputs: step.outputs.map(\.id), updates: step.plannedUpdates)] else { return nil }
+        return statistics.stepSeconds[ObjectIdentifier(e)]
+    }
+
     /// The compiler's stages for `outputs` (and the updates the plan applies), for dumps and inspection,
     /// as this session compiles them: with the config's fusion kinds off, and no updates when `.updates` is.
     public func compilation(for outputs: [Tensor], updates: PlannedUpdates? = nil) throws -> Compilation {
