@@ -15,13 +15,7 @@ struct DumpDiffOptions: ParsableArguments {
 
     var requested: Bool { model != nil || !assignments.isEmpty || !fusionOff.isEmpty }
 
-    func kinds() throws -> Set<FusionKind> {
-        do {
-            return try fusionOff.reduce(into: Set<FusionKind>()) { $0.formUnion(try FusionKind.parse($1)) }
-        } catch let error as GraphError {
-            throw ValidationError("--diff-fusion-off: \(error.message)")
-        }
-    }
+    func kinds() throws -> Set<FusionKind> { try fusionKinds(fusionOff, flag: "--diff-fusion-off") }
 
     func validate() throws { _ = try kinds() }
 }

@@ -1,4 +1,4 @@
-/// Text made safe for HTML: model names and `.gg` source go into pages (`dump --format html`) as text, never markup.
+/// Text made safe for HTML and SVG: model names and `.gg` source go into pages (`dump --format html`) and plot labels as text, never markup.
 enum HTML {
     /// `s` with the characters that could start markup or end an attribute replaced by entities.
     static func escape(_ s: String) -> String {

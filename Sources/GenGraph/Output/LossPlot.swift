@@ -96,7 +96,7 @@ public struct LossPlot {
 
             """
         if !title.isEmpty {
-            out += "<text x=\"\(f((plotX0 + plotX1) / 2))\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">\(xmlEscape(title))</text>\n"
+            out += "<text x=\"\(f((plotX0 + plotX1) / 2))\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">\(HTML.escape(title))</text>\n"
         }
         // Grid lines and tick labels.
         out += "<g stroke=\"#e5e7eb\" stroke-width=\"1\">\n"
@@ -104,15 +104,15 @@ public struct LossPlot {
         for t in yAxis.ticks { out += "<line x1=\"\(f(plotX0))\" y1=\"\(f(py(t.value)))\" x2=\"\(f(plotX1))\" y2=\"\(f(py(t.value)))\"/>\n" }
         out += "</g>\n<g fill=\"#374151\">\n"
         for t in xAxis.ticks {
-            out += "<text x=\"\(f(px(t.value)))\" y=\"\(f(plotY1 + 16))\" text-anchor=\"middle\">\(xmlEscape(t.label))</text>\n"
+            out += "<text x=\"\(f(px(t.value)))\" y=\"\(f(plotY1 + 16))\" text-anchor=\"middle\">\(HTML.escape(t.label))</text>\n"
         }
         for t in yAxis.ticks {
-            out += "<text x=\"\(f(plotX0 - 6))\" y=\"\(f(py(t.value) + 4))\" text-anchor=\"end\">\(xmlEscape(t.label))</text>\n"
+            out += "<text x=\"\(f(plotX0 - 6))\" y=\"\(f(py(t.value) + 4))\" text-anchor=\"end\">\(HTML.escape(t.label))</text>\n"
         }
         let yTitle = logScale ? "\(yLabel) (log scale)" : yLabel
         let xTitle = logX ? "\(xLabel) (log scale)" : xLabel
-        out += "<text x=\"\(f((plotX0 + plotX1) / 2))\" y=\"\(f(Double(height) - 12))\" text-anchor=\"middle\">\(xmlEscape(xTitle))</text>\n"
-        out += "<text transform=\"translate(16 \(f((plotY0 + plotY1) / 2))) rotate(-90)\" text-anchor=\"middle\">\(xmlEscape(yTitle))</text>\n"
+        out += "<text x=\"\(f((plotX0 + plotX1) / 2))\" y=\"\(f(Double(height) - 12))\" text-anchor=\"middle\">\(HTML.escape(xTitle))</text>\n"
+        out += "<text transform=\"translate(16 \(f((plotY0 + plotY1) / 2))) rotate(-90)\" text-anchor=\"middle\">\(HTML.escape(yTitle))</text>\n"
         out += "</g>\n"
         out += "<rect x=\"\(f(plotX0))\" y=\"\(f(plotY0))\" width=\"\(f(plotX1 - plotX0))\" height=\"\(f(plotY1 - plotY0))\" fill=\"none\" stroke=\"#374151\"/>\n"
         if all.isEmpty {
@@ -151,7 +151,7 @@ public struct LossPlot {
                 let y = boxY + 16 + Double(index) * 18
                 let color = palette[index % palette.count]
                 out += "<line x1=\"\(f(boxX + 8))\" y1=\"\(f(y - 4))\" x2=\"\(f(boxX + 26))\" y2=\"\(f(y - 4))\" stroke=\"\(color)\" stroke-width=\"2.5\"/>\n"
-                out += "<text x=\"\(f(boxX + 32))\" y=\"\(f(y))\" fill=\"#111827\">\(xmlEscape(label))</text>\n"
+                out += "<text x=\"\(f(boxX + 32))\" y=\"\(f(y))\" fill=\"#111827\">\(HTML.escape(label))</text>\n"
             }
             out += "</g>\n"
         }
@@ -241,18 +241,3 @@ private func scientificLabel(_ v: Double) -> String {
 /// A coordinate with one decimal, enough for screen pixels and compact.
 private func f(_ v: Double) -> String { String(format: "%.1f", v) }
 
-/// `text` with the characters XML reserves replaced by entities.
-private func xmlEscape(_ text: String) -> String {
-    var out = ""
-    for c in text {
-        switch c {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        case "'": out += "&apos;"
-        default: out.append(c)
-        }
-    }
-    return out
-}
