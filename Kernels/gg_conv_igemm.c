@@ -25,7 +25,8 @@
  *                into the B side; images are summed in fixed chunks.
  * Threads split output panels (forward, bwd_data) or fixed image chunks
  * (bwd_filter); the epilogue runs per group of panels (forward) or per
- * thread share once the phases meet (bwd_data).
+ * thread share once the phases meet (bwd_data), its reductions in chunks of
+ * 256 pixels either way (gg_conv_epilogue.c).
  */
 #include "gg_conv_igemm.h"
 #include <string.h>
@@ -262,10 +263,12 @@ static int64_t cv_bwd_filter_scratch(const gg_conv2d_shape *s, int t) {
 static int cv_team(int t, int64_t units) { return t > 1 && units >= 2 * t ? t : 1; }
 
 /* Panels per epilogue call: 8 x 32 pixels of every channel, still in L2. */
-#define CV_EP_PANELS 8
+#define CV_EP_PANELS (CONV_EP_CHUNK / CV_NR)
 
 /* Thread id of nt: its share of the packed w, a barrier, then its even share
- * of the panels, each group of CV_EP_PANELS followed by the epilogue. */
+ * of the panels, each group of CV_EP_PANELS followed by the epilogue. With
+ * reductions in the epilogue the shares are whole groups, so that every group
+ * is one epilogue call (one reduction chunk) on any thread count. */
 static void cv_fwd_body(const cv_isa *I, const cv_geo *G, const float *w, float *scr, int64_t K, const conv_ep *ep,
                         int id, int nt) {
     float *Ap = (float *)G->Ap;
@@ -285,7 +288,8 @@ static void cv_fwd_body(const cv_isa *I, const cv_geo *G, const float *w, float 
     cv_run *runs;
     cv_slot_ptrs(scr + id * cv_slot_floats(K, G->T), K, G->T, &Bp, &ops, &start, &runs);
     const int64_t total = G->nimg * G->gh * G->gw, np = cv_cdiv(total, CV_NR);
-    const int64_t p0 = np * id / nt, p1 = np * (id + 1) / nt;
+    const int64_t unit = ep->reduces ? CV_EP_PANELS : 1, units = cv_cdiv(np, unit);
+    const int64_t p0 = conv_min(np, units * id / nt * unit), p1 = conv_min(np, units * (id + 1) / nt * unit);
     if (!ep->prog) {
         cv_panels(I, G, p0, p1, p1, Bp, ops, start, runs);
         return;
@@ -430,11 +434,11 @@ static gg_status cv_bwd_data(const gg_ctx *ctx, const cv_isa *I, float *dx, cons
     const int nt = cv_team(conv_threads(ctx), np);
     /* The phases interleave in dx, so a pixel is finished only when every
      * phase's panels are: the epilogue waits for the team, then takes even
-     * shares (close to what each thread just wrote). */
+     * shares (close to what each thread just wrote), whole reduction chunks. */
     const int64_t pixels = s->n * s->h * s->w;
     if (nt == 1) {
         cv_bwd_data_body(I, &ph, w, s, slots, 0, 1);
-        gg__conv_ep_apply(ep, 0, pixels);
+        gg__conv_ep_apply_share(ep, pixels, 0, 1);
         return GG_OK;
     }
 #ifdef _OPENMP
@@ -444,7 +448,7 @@ static gg_status cv_bwd_data(const gg_ctx *ctx, const cv_isa *I, float *dx, cons
         cv_bwd_data_body(I, &ph, w, s, slots, id, team);
         if (ep->prog) {
 #pragma omp barrier
-            gg__conv_ep_apply(ep, pixels * id / team, pixels * (id + 1) / team);
+            gg__conv_ep_apply_share(ep, pixels, id, team);
         }
     }
 #endif

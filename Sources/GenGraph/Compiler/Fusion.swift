@@ -41,8 +41,10 @@ public struct FusedProgram {
 ///    scaling, a loss's tail), and consumers over the input's space
 ///    (softmax's `x - max`) start a new group;
 /// 3. elementwise consumers of a matmul, conv2d or conv_transpose2d with its output shape
-///    become the GEMM's or convolution's epilogue; an elementwise group read only
-///    as matmul operands becomes those GEMMs' prologue (`assignPrologues`);
+///    become the GEMM's or convolution's epilogue, and so do sums over every axis but
+///    the channel of a convolution's output or of such a consumer (a bias gradient,
+///    batch norm's sums); an elementwise group read only as matmul operands becomes
+///    those GEMMs' prologue (`assignPrologues`);
 /// 4. (optimiser updates are applied by the plan itself: `PlannedUpdates`).
 /// A node joins a group only when none of its other inputs depends on that
 /// group, so the kernel graph stays acyclic. Then cheap values are recomputed
@@ -158,7 +160,11 @@ public func fuse(_ program: Program, off: Set<FusionKind> = []) -> FusedProgram 
             guard case .reduce(_, let axes) = node.op else { continue }
             let input = node.inputs[0]
             let inputShape = nodes[input].shape
-            if !off.contains(.reductions), views[input].kind == .value, let g = groupOf[input],
+            if !off.contains(.epilogues), views[input].kind == .value, let g = groupOf[input],
+               groups[g].kind == .contraction, takesChannelSums(nodes[groups[g].nodes[0]].op),
+               groups[g].space == inputShape, isChannelSum(node.op, rank: inputShape.rank), canJoin(id, g) {
+                join(id, g)  // folded per chunk of output pixels inside the convolution (gg_conv_epilogue.c)
+            } else if !off.contains(.reductions), views[input].kind == .value, let g = groupOf[input],
                groups[g].kind == .elementwise || groups[g].kind == .reduction,
                groups[g].space == inputShape, reductionAxes[g] == nil || reductionAxes[g] == axes, canJoin(id, g) {
                 join(id, g)
@@ -246,6 +252,20 @@ func takesEpilogue(_ op: Op) -> Bool {
     case .matmul, .conv2d, .convTranspose2d: return true
     default: return false
     }
+}
+
+/// Whether a convolution kernel folds per-channel sums of its output into its epilogue (GEMM does not).
+func takesChannelSums(_ op: Op) -> Bool {
+    switch op {
+    case .conv2d, .convTranspose2d: return true
+    default: return false
+    }
+}
+
+/// Whether `op` sums an NCHW value over every axis but the channel axis 1.
+func isChannelSum(_ op: Op, rank: Int) -> Bool {
+    guard rank == 4, case .reduce(.sum, let axes) = op else { return false }
+    return axes.sorted() == [0, 2, 3]
 }
 
 /// Whether a member with op `op` of a group of `kind` draws its random inputs

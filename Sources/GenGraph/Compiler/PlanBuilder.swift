@@ -374,11 +374,13 @@ private final class PlanBuilder {
     }
 
     /// A contraction group's output and epilogue: the kernel writes its head's own slot when the
-    /// head is stored, else the first stored epilogue value, which the epilogue then updates in place.
+    /// head is stored, else the first stored epilogue value of the head's shape (not a per-channel
+    /// sum), which the epilogue then updates in place, else a slot of its own for the head.
     func epilogueOf(_ g: Int, space: Shape) throws -> (target: Int, writes: [Int], epilogue: FusedProgramLowering?) {
         let group = fused.groups[g]
         let head = group.nodes[0]
-        let target = group.stored.contains(head) ? head : group.stored.first ?? head
+        let target = group.stored.contains(head) ? head
+            : group.stored.first { nodes[$0].shape == nodes[head].shape } ?? head
         let members = Array(group.nodes.dropFirst())
         let epilogue = members.isEmpty ? nil : try FusedProgramLowering(
             nodes: nodes, views: views, members: members, stored: group.stored.filter { $0 != head }, space: space, preloaded: head)
