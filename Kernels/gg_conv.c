@@ -24,7 +24,7 @@
  * Epilogues (gg_conv2d_ep_f32, gg_conv2d_bwd_data_ep_f32; gg_conv_epilogue.c):
  * an elementwise fused program over the output (n, c, h, w) runs on output
  * pixels soon after they are finished; its per-channel reductions fold each
- * fixed chunk of pixels into a partial, combined in chunk order at the end.
+ * image into a partial, combined in image order at the end.
  */
 #include "gg_conv_internal.h"
 #include <string.h>
@@ -79,24 +79,20 @@ static gg_status conv_run(const gg_ctx *ctx, int kind, float *out, const float *
                           const gg_conv2d_shape *s, const gg_fprogram *epilogue) {
     if (ctx == 0 || !conv_shape_ok(s)) return GG_ERR_ARG;
     if (!conv_scratch_ok(ctx, s)) return GG_ERR_SCRATCH;
-    const int direct = gg__conv_direct_takes(s), igemm = GG__X86 && !direct && gg__conv_igemm_takes(ctx, s, kind);
-    /* reduction chunks: the implicit GEMM's groups of panels, the other methods' images */
     conv_ep ep;
-    gg_status st = kind == CONV_FWD
-                       ? gg__conv_ep_make(&ep, ctx, s, epilogue, s->oc, s->oh, s->ow, igemm ? CONV_EP_CHUNK : s->oh * s->ow)
-                       : gg__conv_ep_make(&ep, ctx, s, epilogue, s->c, s->h, s->w, igemm ? CONV_EP_CHUNK : s->h * s->w);
+    gg_status st = kind == CONV_FWD ? gg__conv_ep_make(&ep, ctx, s, epilogue, s->oc, s->oh, s->ow)
+                                    : gg__conv_ep_make(&ep, ctx, s, epilogue, s->c, s->h, s->w);
     if (st != GG_OK) return st;
     if (kind == CONV_BWD_FILTER && s->n == 0) {
         memset(out, 0, (size_t)(s->oc * s->c * s->kh * s->kw) * sizeof(float));
         return GG_OK;
     }
-    if (direct) st = gg__conv_direct(ctx, kind, out, a, b, s, &ep);
+    if (gg__conv_direct_takes(s)) st = gg__conv_direct(ctx, kind, out, a, b, s, &ep);
 #if GG__X86
-    else if (igemm) st = gg__conv_igemm(ctx, kind, out, a, b, s, &ep);
+    else if (gg__conv_igemm_takes(ctx, s, kind)) st = gg__conv_igemm(ctx, kind, out, a, b, s, &ep);
 #endif
     else st = gg__conv_im2col(ctx, kind, out, a, b, s, &ep);
-    if (st == GG_OK) gg__conv_ep_finish(&ep);
-    return st;
+    return st == GG_OK ? gg__conv_ep_finish(ctx, &ep) : st;
 }
 
 /* x: (n, c, h, w), w: (oc, c, kh, kw) -> y: (n, oc, oh, ow), then the epilogue over y */

@@ -6,8 +6,10 @@
  * on the calling thread with that thread's scratch share.
  * Per-channel reductions (REDUCE over n, h and w) cannot fold straight into
  * their outputs: threads would race, and the order of the additions would
- * follow the thread split. Each fixed chunk of pixels folds into its own
- * partial instead, and gg__conv_ep_finish adds the partials in chunk order.
+ * follow the thread split. Each image folds into its own partial instead (in
+ * one region call, so its rows fold as in gg_fused_f32), and
+ * gg__conv_ep_finish adds the partials in image order,
+ * then runs the program's post pass (elementwise over the sums) if it has one.
  */
 #include "gg_conv_internal.h"
 #include <math.h>
@@ -57,7 +59,7 @@ void gg__conv_ep_apply(const conv_ep *e, int64_t g0, int64_t g1) {
         ep_run(e, e->prog, g0, g1);
         return;
     }
-    /* the same program with each REDUCE output moved to its row of the chunk's slot */
+    /* the same program with each REDUCE output moved to its row of the image's slot */
     const gg_fprogram *p = e->prog;
     const int rank = p->rank;
     float *outs[p->noutputs];
@@ -67,8 +69,9 @@ void gg__conv_ep_apply(const conv_ep *e, int64_t g0, int64_t g1) {
     q.out_strides = st;
     memcpy(outs, p->outputs, sizeof outs);
     memcpy(st, p->out_strides, sizeof st);
+    const int64_t hw = e->h * e->w;
     while (g0 < g1) {
-        const int64_t j = g0 / e->chunk, end = conv_min(g1, (j + 1) * e->chunk);
+        const int64_t j = g0 / hw, end = conv_min(g1, (j + 1) * hw);
         float *slot = e->partials + j * e->pstride;
         int r = 0;
         for (int32_t i = 0; i < p->ninstr; i++) {
@@ -85,14 +88,13 @@ void gg__conv_ep_apply(const conv_ep *e, int64_t g0, int64_t g1) {
 }
 
 void gg__conv_ep_apply_share(const conv_ep *e, int64_t pixels, int id, int team) {
-    const int64_t unit = e->reduces ? e->chunk : 1, units = (pixels + unit - 1) / unit;
+    const int64_t unit = e->reduces ? e->h * e->w : 1, units = (pixels + unit - 1) / unit;
     gg__conv_ep_apply(e, conv_min(pixels, units * id / team * unit), conv_min(pixels, units * (id + 1) / team * unit));
 }
 
-void gg__conv_ep_finish(const conv_ep *e) {
-    if (!e->reduces) return;
+gg_status gg__conv_ep_finish(const gg_ctx *ctx, const conv_ep *e) {
     const gg_fprogram *p = e->given;
-    const int64_t chunks = (e->n * e->h * e->w + e->chunk - 1) / e->chunk;
+    if (!p) return GG_OK;
     int r = 0;
     for (int32_t i = 0; i < p->ninstr; i++) {
         const gg_finstr *in = &p->instr[i];
@@ -101,17 +103,20 @@ void gg__conv_ep_finish(const conv_ep *e) {
         float *out = p->outputs[in->dst];
         const int64_t stc = p->out_strides[4 * in->dst + 1];
         for (int64_t c = 0; c < e->c; c++) {
-            float v = chunks > 0 ? rows[c] : ep_init(in);
-            for (int64_t j = 1; j < chunks; j++) v = ep_combine(in, v, rows[j * e->pstride + c]);
+            float v = e->n > 0 ? rows[c] : ep_init(in);
+            for (int64_t j = 1; j < e->n; j++) v = ep_combine(in, v, rows[j * e->pstride + c]);
             out[c * stc] = v;
         }
     }
+    return p->post ? gg_fused_f32(ctx, p->post) : GG_OK;
 }
 
 /* Floats of scratch one thread's epilogue share needs (64-byte multiple). */
 static int64_t conv_ep_share(const gg_ctx *ctx, const gg_fprogram *ep) {
     gg_ctx one = {1, ctx->isa, 0, 0};
-    return conv_round(gg_fused_f32_scratch(&one, ep));
+    gg_fprogram body = *ep;
+    body.post = 0;
+    return conv_round(gg_fused_f32_scratch(&one, &body));
 }
 
 static int ep_reduces(const gg_fprogram *p) {
@@ -120,23 +125,18 @@ static int ep_reduces(const gg_fprogram *p) {
     return r;
 }
 
-/* Partials for an output of c channels and n*hw pixels: enough for chunks of
- * CONV_EP_CHUNK pixels or of one image. */
-static int64_t ep_partials(int reduces, int64_t n, int64_t c, int64_t hw) {
-    const int64_t chunks = conv_max(n, (n * hw + CONV_EP_CHUNK - 1) / CONV_EP_CHUNK);
-    return reduces * conv_round(c) * chunks;
-}
 
 int64_t gg_conv2d_ep_f32_scratch(const gg_ctx *ctx, const gg_conv2d_shape *s, const gg_fprogram *epilogue) {
     const int64_t need = gg_conv2d_f32_scratch(ctx, s);
     if (ctx == 0 || !epilogue) return need;
     const int r = ep_reduces(epilogue);
-    const int64_t partials = r ? conv_max(ep_partials(r, s->n, s->oc, s->oh * s->ow), ep_partials(r, s->n, s->c, s->h * s->w)) : 0;
-    return conv_round(need) + conv_threads(ctx) * conv_ep_share(ctx, epilogue) + partials;
+    const int64_t partials = r * conv_round(conv_max(s->oc, s->c)) * s->n; /* a row per output and image */
+    const int64_t all = conv_round(need) + conv_threads(ctx) * conv_ep_share(ctx, epilogue) + partials;
+    return epilogue->post ? conv_max(all, gg_fused_f32_scratch(ctx, epilogue->post)) : all;
 }
 
 gg_status gg__conv_ep_make(conv_ep *e, const gg_ctx *ctx, const gg_conv2d_shape *s, const gg_fprogram *prog,
-                           int64_t c, int64_t h, int64_t w, int64_t chunk) {
+                           int64_t c, int64_t h, int64_t w) {
     memset(e, 0, sizeof *e);
     e->c = c;
     e->h = h;
@@ -147,7 +147,10 @@ gg_status gg__conv_ep_make(conv_ep *e, const gg_ctx *ctx, const gg_conv2d_shape 
     if (!gg__fused_channel_epilogue_over(prog, space)) return GG_ERR_ARG;
     const int64_t need = gg_conv2d_ep_f32_scratch(ctx, s, prog);
     if (ctx->scratch_len < need || ctx->scratch == 0) return GG_ERR_SCRATCH;
-    e->prog = e->given = prog;
+    e->given = prog;
+    e->body = *prog;
+    e->body.post = 0;
+    e->prog = &e->body;
     const int nops = prog->ninputs + prog->noutputs;
     e->merged = nops <= CONV_EP_MAXOPS;
     for (int k = 0; k < nops && e->merged; k++) {
@@ -158,7 +161,7 @@ gg_status gg__conv_ep_make(conv_ep *e, const gg_ctx *ctx, const gg_conv2d_shape 
         e->flat_strides[3 * k + 2] = st[3];
     }
     if (e->merged) {
-        e->flat = *prog;
+        e->flat = e->body;
         e->flat.rank = 3;
         e->flat_shape[0] = s->n;
         e->flat_shape[1] = c;
@@ -172,7 +175,6 @@ gg_status gg__conv_ep_make(conv_ep *e, const gg_ctx *ctx, const gg_conv2d_shape 
     e->scratch = ctx->scratch + conv_round(gg_conv2d_f32_scratch(ctx, s));
     e->isa = ctx->isa;
     e->reduces = ep_reduces(prog);
-    e->chunk = chunk;
     e->pstride = e->reduces * conv_round(c);
     e->partials = e->scratch + conv_threads(ctx) * e->share;
     return GG_OK;

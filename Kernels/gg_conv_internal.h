@@ -62,9 +62,6 @@ static inline int conv_threads(const gg_ctx *ctx) {
 enum { CONV_FWD = 0, CONV_BWD_DATA = 1, CONV_BWD_FILTER = 2 };
 
 #define CONV_EP_MAXOPS 32 /* operands of an epilogue whose h and w axes gg__conv_ep_make can merge */
-/* Output pixels per chunk of an epilogue's reductions on the implicit GEMM (8
- * panels of 32); the per-image paths use one image. */
-#define CONV_EP_CHUNK 256
 
 /* An epilogue over an output (n, c, h, w): the program and each thread's
  * scratch share. prog NULL means none. When every operand walks h and w as
@@ -72,14 +69,16 @@ enum { CONV_FWD = 0, CONV_BWD_DATA = 1, CONV_BWD_FILTER = 2 };
  * h*w long instead of w (7-28 for these layers), which the fused kernel's
  * per-row loads and stores were paying for; the flat index, and so every
  * element's value, is unchanged.
- * Reductions (per channel): pixels [j*chunk, (j+1)*chunk) of the flattened
- * (n, h*w) space fold into partial slot j (one row of c floats per REDUCE
- * output), and gg__conv_ep_finish combines the slots in order. A method must
- * hand each chunk whole to one gg__conv_ep_apply call, so a chunk's partial
- * is the same whatever the thread count. */
+ * Reductions (per channel): image j folds into partial slot j (one row of c
+ * floats per REDUCE output), and gg__conv_ep_finish combines the slots in
+ * order. A method must hand each image whole to one gg__conv_ep_apply call,
+ * so an image's partial is the same whatever the thread count; and since an
+ * image's rows fold as gg_fused_f32 folds them, the sums are bit for bit
+ * those of a separate fused reduction kernel over the stored output. */
 typedef struct conv_ep {
-    const gg_fprogram *prog;
-    const gg_fprogram *given; /* the caller's program (prog may be `flat`) */
+    const gg_fprogram *prog;  /* `body` or `flat` */
+    const gg_fprogram *given; /* the caller's program */
+    gg_fprogram body;         /* given without its post program (regions take none) */
     float *scratch;
     int64_t share;
     int isa;
@@ -88,7 +87,6 @@ typedef struct conv_ep {
     gg_fprogram flat;
     int64_t flat_shape[3], flat_strides[3 * CONV_EP_MAXOPS];
     int reduces;              /* REDUCE outputs */
-    int64_t chunk;            /* pixels per partial */
     float *partials;
     int64_t pstride;          /* floats per partial slot: reduces rows of c, rounded */
 } conv_ep;
@@ -101,18 +99,18 @@ void gg__conv_add_chunks(const gg_ctx *ctx, float *dw, const float *partials, in
 
 /* gg_conv_epilogue.c: checks an epilogue against the output (n, c, h, w) and
  * places its scratch shares and partials after the convolution's; NULL gives
- * none. chunk: pixels per reduction partial (CONV_EP_CHUNK or h*w). */
+ * none. */
 gg_status gg__conv_ep_make(conv_ep *e, const gg_ctx *ctx, const gg_conv2d_shape *s, const gg_fprogram *prog,
-                           int64_t c, int64_t h, int64_t w, int64_t chunk);
+                           int64_t c, int64_t h, int64_t w);
 /* Runs the epilogue on output pixels [g0, g1) of the flattened (n, h*w) space,
- * every channel, on the calling thread. With reductions, g0 is a multiple of
- * e->chunk and g1 one too or the last pixel. */
+ * every channel, on the calling thread. With reductions, g0 and g1 are
+ * multiples of h*w (whole images). */
 void gg__conv_ep_apply(const conv_ep *e, int64_t g0, int64_t g1);
-/* Thread id of team's share of pixels [0, pixels), in whole chunks. */
+/* Thread id of team's share of pixels [0, pixels), in whole images. */
 void gg__conv_ep_apply_share(const conv_ep *e, int64_t pixels, int id, int team);
 /* After every pixel's epilogue: each reduction output = its partials combined
- * in chunk order. */
-void gg__conv_ep_finish(const conv_ep *e);
+ * in chunk order, then the post program (if any) over the finished sums. */
+gg_status gg__conv_ep_finish(const gg_ctx *ctx, const conv_ep *e);
 
 /* The methods run kernel `kind` on (out, a, b): forward (y, x, w), bwd_data
  * (dx, dy, w) or bwd_filter (dw, x, dy, and n >= 1), then the epilogue `ep`.

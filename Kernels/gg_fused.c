@@ -143,7 +143,8 @@ int gg__fused_elementwise_over(const gg_fprogram *p, int rank, const int64_t *sh
 }
 
 int gg__fused_channel_epilogue_over(const gg_fprogram *p, const int64_t *shape) {
-    if (gg__fused_validate(p, 1) != GG_OK || p->post || p->rank != 4) return 0;
+    if (gg__fused_validate(p, 1) != GG_OK || p->rank != 4) return 0;
+    if (p->post && (gg__fused_validate(p->post, 0) != GG_OK || p->post->post)) return 0;
     for (int d = 0; d < 4; d++)
         if (p->shape[d] != shape[d]) return 0;
     for (int32_t i = 0; i < p->ninstr; i++) {

@@ -146,8 +146,9 @@ gg_status gg__fused_validate(const gg_fprogram *p, int allow_reduce);
  * shape[0..rank): what an epilogue must be. */
 int gg__fused_elementwise_over(const gg_fprogram *p, int rank, const int64_t *shape);
 /* 1 when p is a program over exactly shape[0..4) (an NCHW output) whose
- * REDUCE outputs, if any, sum or max over every axis but the channel axis 1:
- * what a convolution's epilogue may be (gg_conv_epilogue.c). */
+ * REDUCE outputs, if any, sum or max over every axis but the channel axis 1,
+ * and whose post program, if any, is elementwise: what a convolution's
+ * epilogue may be (gg_conv_epilogue.c). */
 int gg__fused_channel_epilogue_over(const gg_fprogram *p, const int64_t *shape);
 /* gg_fused.c: gg_fused_region_f32 that also runs REDUCE, folding the box into
  * what its outputs already hold (the caller initialises them). */

@@ -66,17 +66,8 @@ final class FusedEagerTests: XCTestCase {
                 let ve = try eager.run([oe.loss] + ge, feeds: feeds)
                 let vf = try fused.run([of.loss] + gf, feeds: feeds)
                 assertAgree(vf[0], ve[0], "\(definition.name) \(oe.name) loss")
-                // A gradient that is rounding noise (a conv bias that a normalisation removes: its true
-                // value is 0) follows the order of its sum, which a convolution's epilogue changes; it is
-                // held to the noise level, as `noiseDrivenParameters` defines it.
-                let largest = ve.dropFirst().map { $0.scalars.map(Swift.abs).max() ?? 0 }.max() ?? 0
                 for (k, p) in oe.parameters.enumerated() {
-                    let what = "\(definition.name) \(oe.name) gradient of \(p.node.op.attributeText)"
-                    if (ve[k + 1].scalars.map(Swift.abs).max() ?? 0) <= 1e-5 * largest {
-                        assertAgree(vf[k + 1], ve[k + 1], rtol: 0, atol: 1e-5 * largest, what + " (rounding noise)")
-                    } else {
-                        assertAgree(vf[k + 1], ve[k + 1], what)
-                    }
+                    assertAgree(vf[k + 1], ve[k + 1], "\(definition.name) \(oe.name) gradient of \(p.node.op.attributeText)")
                 }
             }
         }

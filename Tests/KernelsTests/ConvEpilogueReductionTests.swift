@@ -25,11 +25,12 @@ private func withProgram<R>(out: AlignedBuffer, act: AlignedBuffer, bias: Aligne
                             outputs: outputs, outStrides: dense + dense + perChannel + perChannel, body)
 }
 
-/// Per-channel reductions in a convolution's epilogue (gg_conv_epilogue.c): each fixed chunk of
-/// output pixels folds into its own partial and the partials are added in chunk order, so the sums
-/// are bit-identical on every thread count, on every method (implicit GEMM on each ISA the CPU has,
-/// per image, direct loops) and ISA; the elementwise outputs stay those of the convolution followed
-/// by the program; the sums agree with the reference interpreter's within the rounding of a sum.
+/// Per-channel reductions in a convolution's epilogue (gg_conv_epilogue.c): each image folds into
+/// its own partial and the partials are added in image order, so the sums are bit-identical on
+/// every thread count, on every method (implicit GEMM on each ISA the CPU has, per image, direct
+/// loops) and ISA, and equal to gg_fused_f32's over the stored output; the elementwise outputs stay
+/// those of the convolution followed by the program; the sums agree with the reference
+/// interpreter's within the rounding of a sum.
 final class ConvEpilogueReductionTests: XCTestCase {
     private func shape(_ n: Int64, _ c: Int64, _ h: Int64, _ w: Int64, _ oc: Int64, _ k: Int64, _ stride: Int64,
                        _ pad: Int64) -> gg_conv2d_shape {
@@ -37,7 +38,7 @@ final class ConvEpilogueReductionTests: XCTestCase {
                         oh: (h + 2 * pad - k) / stride + 1, ow: (w + 2 * pad - k) / stride + 1)
     }
 
-    /// Implicit GEMM (chunks of 256 pixels that straddle images, a last partial chunk, uneven
+    /// Implicit GEMM (panels that straddle images, images split between groups of panels, uneven
     /// phases), per image (thin layers, stride 3, 1x1) and direct loops (one output channel).
     private var shapes: [gg_conv2d_shape] {
         [shape(3, 9, 11, 13, 17, 3, 1, 1), shape(5, 16, 9, 9, 24, 4, 2, 1), shape(6, 16, 20, 20, 16, 3, 1, 1),
@@ -108,7 +109,9 @@ final class ConvEpilogueReductionTests: XCTestCase {
     /// The fast convolution, then gg_fused_f32_ref of the same program: the stored values match bit
     /// for bit; each sum of M = n*h*w terms (the same terms, rounded the same way) was added in
     /// another order, so the two differ by at most 2 gamma(M) times the sum of the terms' magnitudes.
-    func testSumsMatchTheReferenceInterpreter() {
+    /// The fast convolution, then gg_fused_f32 of the same program: everything matches bit for bit
+    /// (a separate reduction kernel over the stored output sums in the same order).
+    func testSumsMatchTheInterpreters() {
         for isa in isas {
             for backward in [false, true] {
                 for (i, s) in shapes.enumerated() {
@@ -140,6 +143,15 @@ final class ConvEpilogueReductionTests: XCTestCase {
                         magnitude[pr.channels + c] += Double(abs(a * raw.pointer[k]))
                     }
                     assertWithinBound(fused[2], sums.array, magnitude.map { 2 * gamma(m) * $0 }, "sums " + what)
+                    let sums2 = AlignedBuffer(count: 2 * pr.channels, fill: .nan)
+                    let st3: gg_status = withProgram(out: out, act: act, bias: pr.bias, sums: sums2, shape: pr.outShape) { p in
+                        var probe = gg_ctx(nthreads: 2, isa: isa, scratch: nil, scratch_len: 0)
+                        let tc = TestContext(threads: 2, isa: isa, scratchFloats: Int(gg_fused_f32_scratch(&probe, p)))
+                        out.pointer.update(from: raw.pointer, count: pr.count)
+                        return gg_fused_f32(&tc.ctx, p)
+                    }
+                    XCTAssertEqual(st3, GG_OK, what)
+                    assertBitIdentical(fused[2], sums2.array, "sums vs gg_fused_f32 " + what)
                 }
             }
         }

@@ -87,11 +87,13 @@ public func fuse(_ program: Program, off: Set<FusionKind> = []) -> FusedProgram 
         return true
     }
 
-    /// Whether node `id` may run in group `g`'s pass after its reductions: it
+    /// Whether node `id` may run in group `g`'s pass after its reductions (a reduction
+    /// group's, or a convolution's with channel sums): it
     /// iterates the reduced space, and every input is a finished reduction
     /// of g, an earlier such node (a register), or in memory before g runs.
     func canJoinAfterReduction(_ id: Int, _ g: Int) -> Bool {
-        guard groups[g].kind == .reduction else { return false }
+        guard groups[g].kind == .reduction || (groups[g].kind == .contraction && groups[g].nodes.contains(where: isReduce))
+        else { return false }
         if let space = groups[g].postSpace, space != nodes[id].shape { return false }
         var readsGroup = false
         for i in nodes[id].inputs {
