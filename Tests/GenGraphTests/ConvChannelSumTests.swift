@@ -34,8 +34,12 @@ final class ConvChannelSumTests: XCTestCase {
             let step = try XCTUnwrap(compilation.plan.steps.first { $0.writes.contains(s) })
             XCTAssertTrue(["gg_conv2d_ep_f32", "gg_conv2d_bwd_data_ep_f32"].contains(step.kernel), step.kernel)
         }
-        let bare = try Compiler.compile(Program(g, outputs: outputs), fusionOff: [.epilogues])
-        XCTAssertEqual(channelSums(bare.fused), [], "epilogues off: no sums inside convolutions")
+        XCTAssertTrue(compilation.fused.groups.contains { $0.kind == .contraction && !$0.post.isEmpty },
+                      "the mean's scale runs in the convolution's pass after its sums")
+        for kind in [FusionKind.epilogues, .reductions] {
+            let bare = try Compiler.compile(Program(g, outputs: outputs), fusionOff: [kind])
+            XCTAssertEqual(channelSums(bare.fused), [], "\(kind) off: no sums inside convolutions")
+        }
     }
 
     func testFusedEqualsEagerAndThreadCountsAgree() throws {

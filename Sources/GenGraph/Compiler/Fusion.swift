@@ -162,7 +162,7 @@ public func fuse(_ program: Program, off: Set<FusionKind> = []) -> FusedProgram 
             guard case .reduce(_, let axes) = node.op else { continue }
             let input = node.inputs[0]
             let inputShape = nodes[input].shape
-            if !off.contains(.epilogues), views[input].kind == .value, let g = groupOf[input],
+            if !off.contains(.epilogues), !off.contains(.reductions), views[input].kind == .value, let g = groupOf[input],
                groups[g].kind == .contraction, takesChannelSums(nodes[groups[g].nodes[0]].op),
                groups[g].space == inputShape, isChannelSum(node.op, rank: inputShape.rank), canJoin(id, g) {
                 join(id, g)  // folded per chunk of output pixels inside the convolution (gg_conv_epilogue.c)
