@@ -51,7 +51,28 @@ public struct FusedProgram {
 /// by their readers instead of stored (`recomputeCheapValues`), reductions that
 /// load a common value merge (`mergeSiblingReductions`), and GEMM operands
 /// become prologues (`assignPrologues`). Kinds in `off` are skipped (`FusionKind`).
+/// A convolution keeps its channel sums only where that stores no more values of its
+/// output's shape than leaving them out: a summed value that is no longer stored can
+/// no longer be what the recompute pass rebuilds other products from (ddpm's bias
+/// gradients), and storing those products costs more than the sum's pass saves.
 public func fuse(_ program: Program, off: Set<FusionKind> = []) -> FusedProgram {
+    let full = partition(program, off: off) { _ in true }
+    let heads = full.groups.filter { $0.kind == .contraction && $0.nodes.contains { isChannelSum(program.nodes[$0].op, rank: 4) } }
+        .map { $0.nodes[0] }
+    if heads.isEmpty { return full }
+    let bare = partition(program, off: off) { _ in false }
+    /// Floats of the head's output shape that the head's group stores.
+    func storedFloats(_ f: FusedProgram, _ head: Int) -> Int {
+        let shape = program.nodes[head].shape
+        return f.groups[f.groupOf[head]!].stored.filter { program.nodes[$0].shape == shape }.count * shape.count
+    }
+    let worse = Set(heads.filter { storedFloats(full, $0) > storedFloats(bare, $0) })
+    return worse.isEmpty ? full : partition(program, off: off) { !worse.contains($0) }
+}
+
+/// The greedy partition and the passes after it; `joinsSums(head)`: whether the convolution
+/// `head` may take channel sums.
+private func partition(_ program: Program, off: Set<FusionKind>, joinsSums: (Int) -> Bool) -> FusedProgram {
     let views = ViewInfo.analyse(program)
     let nodes = program.nodes
     var groups: [FusionGroup] = []
@@ -163,7 +184,7 @@ public func fuse(_ program: Program, off: Set<FusionKind> = []) -> FusedProgram 
             let input = node.inputs[0]
             let inputShape = nodes[input].shape
             if !off.contains(.epilogues), !off.contains(.reductions), views[input].kind == .value, let g = groupOf[input],
-               groups[g].kind == .contraction, takesChannelSums(nodes[groups[g].nodes[0]].op),
+               groups[g].kind == .contraction, takesChannelSums(nodes[groups[g].nodes[0]].op), joinsSums(groups[g].nodes[0]),
                groups[g].space == inputShape, isChannelSum(node.op, rank: inputShape.rank), canJoin(id, g) {
                 join(id, g)  // folded per chunk of output pixels inside the convolution (gg_conv_epilogue.c)
             } else if !off.contains(.reductions), views[input].kind == .value, let g = groupOf[input],
