@@ -125,7 +125,6 @@ static int ep_reduces(const gg_fprogram *p) {
     return r;
 }
 
-
 int64_t gg_conv2d_ep_f32_scratch(const gg_ctx *ctx, const gg_conv2d_shape *s, const gg_fprogram *epilogue) {
     const int64_t need = gg_conv2d_f32_scratch(ctx, s);
     if (ctx == 0 || !epilogue) return need;

@@ -267,8 +267,8 @@ static int cv_team(int t, int64_t units) { return t > 1 && units >= 2 * t ? t : 
 
 /* Thread id of nt: its share of the packed w, a barrier, then its even share
  * of the panels, each group of CV_EP_PANELS followed by the epilogue. With
- * reductions in the epilogue (chunks of one image) the shares are whole
- * images, and after each group the epilogue runs on the images it finished. */
+ * reductions in the epilogue (summed per image) the shares are whole images,
+ * and after each group the epilogue runs on the images it completed. */
 static void cv_fwd_body(const cv_isa *I, const cv_geo *G, const float *w, float *scr, int64_t K, const conv_ep *ep,
                         int id, int nt) {
     float *Ap = (float *)G->Ap;
@@ -438,7 +438,7 @@ static gg_status cv_bwd_data(const gg_ctx *ctx, const cv_isa *I, float *dx, cons
     const int nt = cv_team(conv_threads(ctx), np);
     /* The phases interleave in dx, so a pixel is finished only when every
      * phase's panels are: the epilogue waits for the team, then takes even
-     * shares (close to what each thread just wrote), whole reduction chunks. */
+     * shares (close to what each thread just wrote), whole images when it has sums. */
     const int64_t pixels = s->n * s->h * s->w;
     if (nt == 1) {
         cv_bwd_data_body(I, &ph, w, s, slots, 0, 1);

@@ -4,7 +4,7 @@
  *   gg_conv_direct.c    direct loops for one output channel
  *   gg_conv_im2col.c    the per-image method: im2col / col2im around GEMMs, small-K loops
  *   gg_conv_igemm.c     the implicit-GEMM method (AVX2, AVX-512; per-ISA halves in gg_conv_igemm_*.c)
- *   gg_conv_epilogue.c  fused epilogues over finished output pixels
+ *   gg_conv_epilogue.c  fused epilogues over finished output pixels, and their per-channel sums
  * Helpers here are static inline; functions shared between the files start
  * with gg__conv_.
  */
