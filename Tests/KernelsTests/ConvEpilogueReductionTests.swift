@@ -157,6 +157,42 @@ final class ConvEpilogueReductionTests: XCTestCase {
         }
     }
 
+    /// A post program over the finished sums (a mean: sum / M into a third buffer) runs inside the
+    /// kernel's call, after the sums: the same bits as scaling the kernel's own sums afterwards, on
+    /// every thread count; the scalar reference runs it after its sums too (which the test above
+    /// compares with the kernel's).
+    func testPostProgramScalesTheFinishedSums() {
+        for (i, s) in shapes.enumerated() {
+            var pr = Problem(s, backward: false, seed: 700 + UInt64(i))
+            let channels = Int64(pr.channels), m = Float(pr.count / pr.channels)
+            let postInstr = [finstr(GG_FOP_LOAD, dst: 0, a: 0), finstr(GG_FOP_CONST, dst: 1, p0: 1 / m),
+                             finstr(GG_FOP_BINARY, Int32(GG_BINARY_MUL.rawValue), dst: 0, a: 0, b: 1),
+                             finstr(GG_FOP_STORE, dst: 0, a: 0)]
+            func run(threads: Int32, reference: Bool) -> ([Float], [Float]) {
+                let out = AlignedBuffer(count: pr.count), act = AlignedBuffer(count: pr.count)
+                let sums = AlignedBuffer(count: 2 * pr.channels, fill: .nan), mean = AlignedBuffer(count: pr.channels, fill: .nan)
+                let st: gg_status = withProgram(out: out, act: act, bias: pr.bias, sums: sums, shape: pr.outShape) { p in
+                    withFusedProgram(postInstr, nregs: 2, shape: [channels], inputs: [UnsafePointer(sums.pointer)], inStrides: [1],
+                                     outputs: [mean.pointer], outStrides: [1]) { post in
+                        var program = p.pointee
+                        program.post = post
+                        var probe = gg_ctx(nthreads: threads, isa: -1, scratch: nil, scratch_len: 0)
+                        let tc = TestContext(threads: threads, scratchFloats: Int(gg_conv2d_ep_f32_scratch(&probe, &pr.s, &program)))
+                        return reference ? gg_conv2d_ep_f32_ref(&tc.ctx, out.pointer, pr.x.pointer, pr.w.pointer, &pr.s, &program)
+                                         : gg_conv2d_ep_f32(&tc.ctx, out.pointer, pr.x.pointer, pr.w.pointer, &pr.s, &program)
+                    }
+                }
+                XCTAssertEqual(st, GG_OK, "shape \(i)")
+                return (Array(sums.array[..<pr.channels]), mean.array)
+            }
+            let (sums, mean) = run(threads: 1, reference: false)
+            assertBitIdentical(mean, sums.map { $0 * (1 / m) }, "post after the sums, shape \(i)")
+            for threads: Int32 in [2, 3] { assertBitIdentical(run(threads: threads, reference: false).1, mean, "shape \(i) threads \(threads)") }
+            let (refSums, refMean) = run(threads: 1, reference: true)
+            assertBitIdentical(refMean, refSums.map { $0 * (1 / m) }, "reference's post after its sums, shape \(i)")
+        }
+    }
+
     /// The scalar references take the same programs (the convolution, then the reference interpreter)
     /// and, like the kernels, refuse a reduction over the channel axis before writing anything.
     func testReferencesTakeChannelSumsAndRefuseOthers() {
