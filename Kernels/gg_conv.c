@@ -23,7 +23,8 @@
  * unequal strides or pads.
  * Epilogues (gg_conv2d_ep_f32, gg_conv2d_bwd_data_ep_f32; gg_conv_epilogue.c):
  * an elementwise fused program over the output (n, c, h, w) runs on output
- * pixels soon after they are finished.
+ * pixels soon after they are finished; its per-channel reductions fold each
+ * image into a partial, combined in image order at the end.
  */
 #include "gg_conv_internal.h"
 #include <string.h>
@@ -86,11 +87,12 @@ static gg_status conv_run(const gg_ctx *ctx, int kind, float *out, const float *
         memset(out, 0, (size_t)(s->oc * s->c * s->kh * s->kw) * sizeof(float));
         return GG_OK;
     }
-    if (gg__conv_direct_takes(s)) return gg__conv_direct(ctx, kind, out, a, b, s, &ep);
+    if (gg__conv_direct_takes(s)) st = gg__conv_direct(ctx, kind, out, a, b, s, &ep);
 #if GG__X86
-    if (gg__conv_igemm_takes(ctx, s, kind)) return gg__conv_igemm(ctx, kind, out, a, b, s, &ep);
+    else if (gg__conv_igemm_takes(ctx, s, kind)) st = gg__conv_igemm(ctx, kind, out, a, b, s, &ep);
 #endif
-    return gg__conv_im2col(ctx, kind, out, a, b, s, &ep);
+    else st = gg__conv_im2col(ctx, kind, out, a, b, s, &ep);
+    return st == GG_OK ? gg__conv_ep_finish(ctx, &ep) : st;
 }
 
 /* x: (n, c, h, w), w: (oc, c, kh, kw) -> y: (n, oc, oh, ow), then the epilogue over y */

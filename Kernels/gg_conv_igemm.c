@@ -25,7 +25,8 @@
  *                into the B side; images are summed in fixed chunks.
  * Threads split output panels (forward, bwd_data) or fixed image chunks
  * (bwd_filter); the epilogue runs per group of panels (forward) or per
- * thread share once the phases meet (bwd_data).
+ * thread share once the phases meet (bwd_data), its reductions per image
+ * either way (gg_conv_epilogue.c).
  */
 #include "gg_conv_igemm.h"
 #include <string.h>
@@ -127,18 +128,18 @@ static void cv_prefetch(const cv_geo *G, int64_t g0, int64_t g1, cv_run *tmp) {
     }
 }
 
-/* Panels [p0, p1) of geometry G, prefetching the next one if below pf_end.
- * Scratch: Bp (K x 32), ops, start, runs. */
-static void cv_panels(const cv_isa *I, const cv_geo *G, int64_t p0, int64_t p1, int64_t pf_end, float *Bp, cv_op *ops,
+/* Grid pixels [lo, hi) of geometry G in panels of 32 from lo, prefetching the
+ * next panel while it starts below pf_end. Scratch: Bp (K x 32), ops, start, runs. */
+static void cv_panels(const cv_isa *I, const cv_geo *G, int64_t lo, int64_t hi, int64_t pf_end, float *Bp, cv_op *ops,
                       int32_t *start, cv_run *runs) {
     const int64_t total = G->nimg * G->gh * G->gw, K = G->cs * G->T, ghw = G->gh * G->gw;
     const int dense = G->out_x == 1 && G->out_y == G->gw;
     float tile[CV_MR_MAX * CV_NR] __attribute__((aligned(64)));
     float *segp[CV_NR + 1];
     uint32_t segm[CV_NR + 1];
-    for (int64_t p = p0; p < p1; p++) {
-        const int64_t g0 = p * CV_NR, g1 = conv_min(total, g0 + CV_NR);
-        if (p + 1 < pf_end) cv_prefetch(G, g1, conv_min(total, g1 + CV_NR), runs);
+    for (int64_t g0 = lo; g0 < hi; g0 += CV_NR) {
+        const int64_t g1 = conv_min(hi, g0 + CV_NR);
+        if (g1 < pf_end) cv_prefetch(G, g1, conv_min(conv_min(total, pf_end), g1 + CV_NR), runs);
         const int nr = cv_runs(runs, g0, g1, G->gh, G->gw, G->sg == 1 ? CV_NR : 32 / G->sg);
         cv_ops(ops, start, runs, nr, G);
         I->pack(Bp, CV_NR, ops, start, G);
@@ -265,7 +266,9 @@ static int cv_team(int t, int64_t units) { return t > 1 && units >= 2 * t ? t : 
 #define CV_EP_PANELS 8
 
 /* Thread id of nt: its share of the packed w, a barrier, then its even share
- * of the panels, each group of CV_EP_PANELS followed by the epilogue. */
+ * of the panels, each group of CV_EP_PANELS followed by the epilogue. With
+ * reductions in the epilogue (summed per image) the shares are whole images,
+ * and after each group the epilogue runs on the images it completed. */
 static void cv_fwd_body(const cv_isa *I, const cv_geo *G, const float *w, float *scr, int64_t K, const conv_ep *ep,
                         int id, int nt) {
     float *Ap = (float *)G->Ap;
@@ -284,16 +287,19 @@ static void cv_fwd_body(const cv_isa *I, const cv_geo *G, const float *w, float 
     int32_t *start;
     cv_run *runs;
     cv_slot_ptrs(scr + id * cv_slot_floats(K, G->T), K, G->T, &Bp, &ops, &start, &runs);
-    const int64_t total = G->nimg * G->gh * G->gw, np = cv_cdiv(total, CV_NR);
-    const int64_t p0 = np * id / nt, p1 = np * (id + 1) / nt;
+    const int64_t ghw = G->gh * G->gw, total = G->nimg * ghw, np = cv_cdiv(total, CV_NR);
+    const int64_t lo = ep->reduces ? G->nimg * id / nt * ghw : conv_min(total, np * id / nt * CV_NR);
+    const int64_t hi = ep->reduces ? G->nimg * (id + 1) / nt * ghw : conv_min(total, np * (id + 1) / nt * CV_NR);
     if (!ep->prog) {
-        cv_panels(I, G, p0, p1, p1, Bp, ops, start, runs);
+        cv_panels(I, G, lo, hi, hi, Bp, ops, start, runs);
         return;
     }
-    for (int64_t p = p0; p < p1; p += CV_EP_PANELS) {
-        const int64_t pe = conv_min(p1, p + CV_EP_PANELS);
-        cv_panels(I, G, p, pe, p1, Bp, ops, start, runs);
-        gg__conv_ep_apply(ep, p * CV_NR, conv_min(total, pe * CV_NR));
+    int64_t done = lo; /* the epilogue has run on [lo, done) */
+    for (int64_t g = lo; g < hi; g += CV_EP_PANELS * CV_NR) {
+        const int64_t ge = conv_min(hi, g + CV_EP_PANELS * CV_NR), upto = ep->reduces && ge < hi ? ge / ghw * ghw : ge;
+        cv_panels(I, G, g, ge, hi, Bp, ops, start, runs);
+        gg__conv_ep_apply(ep, done, upto);
+        done = conv_max(done, upto);
     }
 }
 
@@ -407,7 +413,9 @@ static void cv_bwd_data_body(const cv_isa *I, const cv_phases *ph, const float *
             const cv_geo *G = &ph->g[q];
             if (p >= ph->panels[q]) continue;
             if (G->T > 0) {
-                cv_panels(I, G, p, p + 1, q == 0 ? conv_min(hi, ph->panels[q]) : 0, Bp, ops, start, runs);
+                const int64_t gt = G->nimg * G->gh * G->gw;
+                cv_panels(I, G, p * CV_NR, conv_min(gt, (p + 1) * CV_NR), q == 0 ? conv_min(gt, hi * CV_NR) : 0, Bp, ops,
+                          start, runs);
             } else { /* no tap reaches this phase: zeros */
                 const int64_t ghw = G->gh * G->gw, g1 = conv_min((p + 1) * CV_NR, G->nimg * ghw);
                 for (int64_t g = p * CV_NR; g < g1; g++) {
@@ -430,11 +438,11 @@ static gg_status cv_bwd_data(const gg_ctx *ctx, const cv_isa *I, float *dx, cons
     const int nt = cv_team(conv_threads(ctx), np);
     /* The phases interleave in dx, so a pixel is finished only when every
      * phase's panels are: the epilogue waits for the team, then takes even
-     * shares (close to what each thread just wrote). */
+     * shares (close to what each thread just wrote), whole images when it has sums. */
     const int64_t pixels = s->n * s->h * s->w;
     if (nt == 1) {
         cv_bwd_data_body(I, &ph, w, s, slots, 0, 1);
-        gg__conv_ep_apply(ep, 0, pixels);
+        gg__conv_ep_apply_share(ep, pixels, 0, 1);
         return GG_OK;
     }
 #ifdef _OPENMP
@@ -444,7 +452,7 @@ static gg_status cv_bwd_data(const gg_ctx *ctx, const cv_isa *I, float *dx, cons
         cv_bwd_data_body(I, &ph, w, s, slots, id, team);
         if (ep->prog) {
 #pragma omp barrier
-            gg__conv_ep_apply(ep, pixels * id / team, pixels * (id + 1) / team);
+            gg__conv_ep_apply_share(ep, pixels, id, team);
         }
     }
 #endif

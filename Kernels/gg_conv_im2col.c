@@ -10,7 +10,8 @@
  * through direct loops (AVX-512 or portable). Threads: whole images (or
  * bwd_filter chunks) per thread with one-thread GEMMs, or all threads in one
  * GEMM; bwd_filter sums the batch in chunks fixed by n alone, combined in
- * chunk order. The epilogue runs per finished image.
+ * chunk order. The epilogue runs per finished image (one chunk of its
+ * reductions).
  */
 #include "gg_conv_internal.h"
 #include <string.h>

@@ -4,7 +4,7 @@
  *   gg_conv_direct.c    direct loops for one output channel
  *   gg_conv_im2col.c    the per-image method: im2col / col2im around GEMMs, small-K loops
  *   gg_conv_igemm.c     the implicit-GEMM method (AVX2, AVX-512; per-ISA halves in gg_conv_igemm_*.c)
- *   gg_conv_epilogue.c  fused epilogues over finished output pixels
+ *   gg_conv_epilogue.c  fused epilogues over finished output pixels, and their per-channel sums
  * Helpers here are static inline; functions shared between the files start
  * with gg__conv_.
  */
@@ -68,16 +68,27 @@ enum { CONV_FWD = 0, CONV_BWD_DATA = 1, CONV_BWD_FILTER = 2 };
  * one axis, prog is `flat`, the same program over (n, c, h*w): its rows are
  * h*w long instead of w (7-28 for these layers), which the fused kernel's
  * per-row loads and stores were paying for; the flat index, and so every
- * element's value, is unchanged. */
+ * element's value, is unchanged.
+ * Reductions (per channel): image j folds into partial slot j (one row of c
+ * floats per REDUCE output), and gg__conv_ep_finish combines the slots in
+ * order. A method must hand each image whole to one gg__conv_ep_apply call,
+ * so an image's partial is the same whatever the thread count; and since an
+ * image's rows fold as gg_fused_f32 folds them, the sums are bit for bit
+ * those of a separate fused reduction kernel over the stored output. */
 typedef struct conv_ep {
-    const gg_fprogram *prog;
+    const gg_fprogram *prog;  /* `body` or `flat` */
+    const gg_fprogram *given; /* the caller's program */
+    gg_fprogram body;         /* given without its post program (regions take none) */
     float *scratch;
     int64_t share;
     int isa;
-    int64_t c, h, w;
+    int64_t n, c, h, w;
     int merged;
     gg_fprogram flat;
     int64_t flat_shape[3], flat_strides[3 * CONV_EP_MAXOPS];
+    int reduces;              /* REDUCE outputs */
+    float *partials;
+    int64_t pstride;          /* floats per partial slot: reduces rows of c, rounded */
 } conv_ep;
 
 /* gg_conv.c: dw[i] = ((dw[i] + part_1[i]) + part_2[i]) + ... for the bwd_filter
@@ -87,12 +98,19 @@ void gg__conv_add_chunks(const gg_ctx *ctx, float *dw, const float *partials, in
                          int64_t pstride);
 
 /* gg_conv_epilogue.c: checks an epilogue against the output (n, c, h, w) and
- * places its scratch shares after the convolution's; NULL gives none. */
+ * places its scratch shares and partials after the convolution's; NULL gives
+ * none. */
 gg_status gg__conv_ep_make(conv_ep *e, const gg_ctx *ctx, const gg_conv2d_shape *s, const gg_fprogram *prog,
                            int64_t c, int64_t h, int64_t w);
 /* Runs the epilogue on output pixels [g0, g1) of the flattened (n, h*w) space,
- * every channel, on the calling thread. */
+ * every channel, on the calling thread. With reductions, g0 and g1 are
+ * multiples of h*w (whole images). */
 void gg__conv_ep_apply(const conv_ep *e, int64_t g0, int64_t g1);
+/* Thread id of team's share of pixels [0, pixels), in whole images. */
+void gg__conv_ep_apply_share(const conv_ep *e, int64_t pixels, int id, int team);
+/* After every pixel's epilogue: each reduction output = its partials combined
+ * in chunk order, then the post program (if any) over the finished sums. */
+gg_status gg__conv_ep_finish(const gg_ctx *ctx, const conv_ep *e);
 
 /* The methods run kernel `kind` on (out, a, b): forward (y, x, w), bwd_data
  * (dx, dy, w) or bwd_filter (dw, x, dy, and n >= 1), then the epilogue `ep`.

@@ -142,6 +142,19 @@ int gg__fused_elementwise_over(const gg_fprogram *p, int rank, const int64_t *sh
     return 1;
 }
 
+int gg__fused_channel_epilogue_over(const gg_fprogram *p, const int64_t *shape) {
+    if (gg__fused_validate(p, 1) != GG_OK || p->rank != 4) return 0;
+    if (p->post && (gg__fused_validate(p->post, 0) != GG_OK || p->post->post)) return 0;
+    for (int d = 0; d < 4; d++)
+        if (p->shape[d] != shape[d]) return 0;
+    for (int32_t i = 0; i < p->ninstr; i++) {
+        if (p->instr[i].op != GG_FOP_REDUCE) continue;
+        const int64_t *st = p->out_strides + 4 * (int64_t)p->instr[i].dst;
+        if (st[0] != 0 || st[2] != 0 || st[3] != 0 || (st[1] == 0 && shape[1] > 1)) return 0;
+    }
+    return 1;
+}
+
 int gg__fused_region_into_ok(const gg_fprogram *p, int rank, const int64_t *shape) {
     if (!p || p->noutputs != 1 || rank < 0 || rank > GG_MAX_RANK) return 0;
     gg_fprogram q = *p;
@@ -795,10 +808,11 @@ static gg_status fused_pass(const gg_ctx *ctx, const gg_fprogram *p) {
     return GG_OK;
 }
 
-/* The box [lo, lo + extent) on the calling thread; box_outputs: see fexec. */
+/* The box [lo, lo + extent) on the calling thread; box_outputs: see fexec.
+ * accumulate: REDUCE is allowed and adds into what its outputs hold. */
 static gg_status region(const gg_ctx *ctx, const gg_fprogram *p, const int64_t *lo, const int64_t *extent,
-                        int box_outputs) {
-    gg_status stt = gg__fused_validate(p, 0);
+                        int box_outputs, int accumulate) {
+    gg_status stt = gg__fused_validate(p, accumulate);
     if (stt != GG_OK) return stt;
     if (p->post) return GG_ERR_ARG;
     if (p->rank > 0 && (!lo || !extent)) return GG_ERR_ARG;
@@ -835,7 +849,11 @@ static gg_status region(const gg_ctx *ctx, const gg_fprogram *p, const int64_t *
 }
 
 gg_status gg_fused_region_f32(const gg_ctx *ctx, const gg_fprogram *p, const int64_t *lo, const int64_t *extent) {
-    return region(ctx, p, lo, extent, 0);
+    return region(ctx, p, lo, extent, 0, 0);
+}
+
+gg_status gg__fused_region_acc(const gg_ctx *ctx, const gg_fprogram *p, const int64_t *lo, const int64_t *extent) {
+    return region(ctx, p, lo, extent, 0, 1);
 }
 
 gg_status gg__fused_region_into(const gg_ctx *ctx, const gg_fprogram *p, const int64_t *lo, const int64_t *extent,
@@ -845,5 +863,5 @@ gg_status gg__fused_region_into(const gg_ctx *ctx, const gg_fprogram *p, const i
     float *out[1] = {dst};
     q.outputs = out;
     q.out_strides = dst_strides;
-    return region(ctx, &q, lo, extent, 1);
+    return region(ctx, &q, lo, extent, 1, 0);
 }

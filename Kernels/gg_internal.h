@@ -145,6 +145,14 @@ gg_status gg__fused_validate(const gg_fprogram *p, int allow_reduce);
 /* 1 when p is an elementwise program (no REDUCE, no post) over exactly
  * shape[0..rank): what an epilogue must be. */
 int gg__fused_elementwise_over(const gg_fprogram *p, int rank, const int64_t *shape);
+/* 1 when p is a program over exactly shape[0..4) (an NCHW output) whose
+ * REDUCE outputs, if any, sum or max over every axis but the channel axis 1,
+ * and whose post program, if any, is elementwise: what a convolution's
+ * epilogue may be (gg_conv_epilogue.c). */
+int gg__fused_channel_epilogue_over(const gg_fprogram *p, const int64_t *shape);
+/* gg_fused.c: gg_fused_region_f32 that also runs REDUCE, folding the box into
+ * what its outputs already hold (the caller initialises them). */
+gg_status gg__fused_region_acc(const gg_ctx *ctx, const gg_fprogram *p, const int64_t *lo, const int64_t *extent);
 /* 1 when gg__fused_region_into can run p over boxes of `shape`: one output,
  * elementwise over the shape (p's own output pointer and strides are unused). */
 int gg__fused_region_into_ok(const gg_fprogram *p, int rank, const int64_t *shape);

@@ -115,10 +115,11 @@ static gg_status ref_epilogue(const gg_ctx *ctx, gg_status conv, const gg_fprogr
     return conv == GG_OK && epilogue ? gg_fused_f32_ref(ctx, epilogue) : conv;
 }
 
-/* An epilogue must be elementwise over that output; checked before anything is written. */
+/* An epilogue must be elementwise over that output, with per-channel reductions at most
+ * (gg__fused_channel_epilogue_over); checked before anything is written. */
 static int ref_epilogue_ok(const gg_fprogram *epilogue, int64_t n, int64_t c, int64_t h, int64_t w) {
     const int64_t space[4] = {n, c, h, w};
-    return !epilogue || gg__fused_elementwise_over(epilogue, 4, space);
+    return !epilogue || gg__fused_channel_epilogue_over(epilogue, space);
 }
 
 gg_status gg_conv2d_ep_f32_ref(const gg_ctx *ctx, float *y, const float *x, const float *w,

@@ -291,8 +291,16 @@ gg_status gg_sgd_multi_f32(const gg_ctx *ctx, int32_t count, float *const *param
  * NULL) to the output soon after its pixels are finished, through
  * gg_fused_region_f32. The epilogue is an elementwise program whose iteration
  * space is the output, (n, oc, oh, ow) or (n, c, h, w); its input 0 is
- * normally the output itself, and it normally stores back into it. Scratch:
- * gg_conv2d_ep_f32_scratch (the convolution's, then per-thread shares). */
+ * normally the output itself, and it normally stores back into it. It may
+ * also REDUCE (sum or max) over every axis but the channel axis (a bias
+ * gradient, batch norm's sums): each image folds into its own partial, rows
+ * as gg_fused_f32 folds them, and the partials are added in image order at
+ * the end, so the sums do not depend on ctx->nthreads (and where the program
+ * lets h and w merge, equal gg_fused_f32's over the finished output bit for
+ * bit, but for the sign of a zero). Its post
+ * program (elementwise, over the reduced space: a mean's scale) runs once the
+ * sums are complete. Scratch: gg_conv2d_ep_f32_scratch (the convolution's,
+ * per-thread shares, partials; at least what the post program needs). */
 int64_t gg_conv2d_ep_f32_scratch(const gg_ctx *ctx, const gg_conv2d_shape *s, const gg_fprogram *epilogue);
 gg_status gg_conv2d_ep_f32(const gg_ctx *ctx, float *y, const float *x, const float *w,
                            const gg_conv2d_shape *s, const gg_fprogram *epilogue);

@@ -41,15 +41,38 @@ public struct FusedProgram {
 ///    scaling, a loss's tail), and consumers over the input's space
 ///    (softmax's `x - max`) start a new group;
 /// 3. elementwise consumers of a matmul, conv2d or conv_transpose2d with its output shape
-///    become the GEMM's or convolution's epilogue; an elementwise group read only
-///    as matmul operands becomes those GEMMs' prologue (`assignPrologues`);
+///    become the GEMM's or convolution's epilogue, and so do sums over every axis but
+///    the channel of a convolution's output or of such a consumer (a bias gradient,
+///    batch norm's sums); an elementwise group read only as matmul operands becomes
+///    those GEMMs' prologue (`assignPrologues`);
 /// 4. (optimiser updates are applied by the plan itself: `PlannedUpdates`).
 /// A node joins a group only when none of its other inputs depends on that
 /// group, so the kernel graph stays acyclic. Then cheap values are recomputed
 /// by their readers instead of stored (`recomputeCheapValues`), reductions that
 /// load a common value merge (`mergeSiblingReductions`), and GEMM operands
 /// become prologues (`assignPrologues`). Kinds in `off` are skipped (`FusionKind`).
+/// A convolution keeps its channel sums only where that stores no more values of its
+/// output's shape than leaving them out: a summed value that is no longer stored can
+/// no longer be what the recompute pass rebuilds other products from (ddpm's bias
+/// gradients), and storing those products costs more than the sum's pass saves.
 public func fuse(_ program: Program, off: Set<FusionKind> = []) -> FusedProgram {
+    let full = partition(program, off: off) { _ in true }
+    let heads = full.groups.filter { $0.kind == .contraction && $0.nodes.contains { isChannelSum(program.nodes[$0].op, rank: 4) } }
+        .map { $0.nodes[0] }
+    if heads.isEmpty { return full }
+    let bare = partition(program, off: off) { _ in false }
+    /// Floats of the head's output shape that the head's group stores.
+    func storedFloats(_ f: FusedProgram, _ head: Int) -> Int {
+        let shape = program.nodes[head].shape
+        return f.groups[f.groupOf[head]!].stored.filter { program.nodes[$0].shape == shape }.count * shape.count
+    }
+    let worse = Set(heads.filter { storedFloats(full, $0) > storedFloats(bare, $0) })
+    return worse.isEmpty ? full : partition(program, off: off) { !worse.contains($0) }
+}
+
+/// The greedy partition and the passes after it; `joinsSums(head)`: whether the convolution
+/// `head` may take channel sums.
+private func partition(_ program: Program, off: Set<FusionKind>, joinsSums: (Int) -> Bool) -> FusedProgram {
     let views = ViewInfo.analyse(program)
     let nodes = program.nodes
     var groups: [FusionGroup] = []
@@ -85,11 +108,13 @@ public func fuse(_ program: Program, off: Set<FusionKind> = []) -> FusedProgram 
         return true
     }
 
-    /// Whether node `id` may run in group `g`'s pass after its reductions: it
+    /// Whether node `id` may run in group `g`'s pass after its reductions (a reduction
+    /// group's, or a convolution's with channel sums): it
     /// iterates the reduced space, and every input is a finished reduction
     /// of g, an earlier such node (a register), or in memory before g runs.
     func canJoinAfterReduction(_ id: Int, _ g: Int) -> Bool {
-        guard groups[g].kind == .reduction else { return false }
+        guard groups[g].kind == .reduction || (groups[g].kind == .contraction && groups[g].nodes.contains(where: isReduce))
+        else { return false }
         if let space = groups[g].postSpace, space != nodes[id].shape { return false }
         var readsGroup = false
         for i in nodes[id].inputs {
@@ -158,7 +183,11 @@ public func fuse(_ program: Program, off: Set<FusionKind> = []) -> FusedProgram 
             guard case .reduce(_, let axes) = node.op else { continue }
             let input = node.inputs[0]
             let inputShape = nodes[input].shape
-            if !off.contains(.reductions), views[input].kind == .value, let g = groupOf[input],
+            if !off.contains(.epilogues), !off.contains(.reductions), views[input].kind == .value, let g = groupOf[input],
+               groups[g].kind == .contraction, takesChannelSums(nodes[groups[g].nodes[0]].op), joinsSums(groups[g].nodes[0]),
+               groups[g].space == inputShape, isChannelSum(node.op, rank: inputShape.rank), canJoin(id, g) {
+                join(id, g)  // folded per chunk of output pixels inside the convolution (gg_conv_epilogue.c)
+            } else if !off.contains(.reductions), views[input].kind == .value, let g = groupOf[input],
                groups[g].kind == .elementwise || groups[g].kind == .reduction,
                groups[g].space == inputShape, reductionAxes[g] == nil || reductionAxes[g] == axes, canJoin(id, g) {
                 join(id, g)
@@ -246,6 +275,20 @@ func takesEpilogue(_ op: Op) -> Bool {
     case .matmul, .conv2d, .convTranspose2d: return true
     default: return false
     }
+}
+
+/// Whether a convolution kernel folds per-channel sums of its output into its epilogue (GEMM does not).
+func takesChannelSums(_ op: Op) -> Bool {
+    switch op {
+    case .conv2d, .convTranspose2d: return true
+    default: return false
+    }
+}
+
+/// Whether `op` sums an NCHW value over every axis but the channel axis 1.
+func isChannelSum(_ op: Op, rank: Int) -> Bool {
+    guard rank == 4, case .reduce(.sum, let axes) = op else { return false }
+    return axes.sorted() == [0, 2, 3]
 }
 
 /// Whether a member with op `op` of a group of `kind` draws its random inputs

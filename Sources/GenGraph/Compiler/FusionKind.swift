@@ -15,7 +15,8 @@ public enum FusionKind: String, CaseIterable, Hashable, Sendable {
     case reductions
     /// Reductions that load a common value merge into one pass (`mergeSiblingReductions`).
     case siblings
-    /// Elementwise consumers of a GEMM or convolution run on its output tiles.
+    /// Elementwise consumers of a GEMM or convolution run on its output tiles, and a
+    /// convolution's per-channel sums fold into its kernel.
     case epilogues
     /// GEMMs compute elementwise operands as they pack them (`assignPrologues`).
     case prologues

@@ -139,8 +139,9 @@ enum StepOp {
     /// A fused program, then (when the group has one) its pass over the reduced space.
     case fused(FusedSpec, post: FusedSpec?)
     case gemm(c: Location, a: GemmOperand, b: GemmOperand, batch: Int, m: Int, n: Int, k: Int, epilogue: FusedSpec?)
-    /// A convolution; forward and data-gradient ones may carry an epilogue over their output.
-    case conv(ConvKind, dims: [Int], output: Location, first: Location, second: Location, epilogue: FusedSpec?)
+    /// A convolution; forward and data-gradient ones may carry an epilogue over their output,
+    /// and one with channel sums a pass over the finished sums.
+    case conv(ConvKind, dims: [Int], output: Location, first: Location, second: Location, epilogue: FusedSpec?, post: FusedSpec?)
     case maxPool(dims: [Int], output: Location, input: Location)
     case maxPoolGrad(dims: [Int], output: Location, input: Location, gradient: Location)
     /// Zero-fills `fill` floats at `output` first when set (pad), then strided copies (pad, concat, materialised views).
@@ -158,9 +159,9 @@ enum StepOp {
         case .gemm(_, let a, let b, _, _, _, _, let e):
             if a.isComputed || b.isComputed { return "gg_gemm_pro_ep_f32" }
             return e == nil ? "gg_gemm_f32" : "gg_gemm_ep_f32"
-        case .conv(.forward, _, _, _, _, let e): return e == nil ? "gg_conv2d_f32" : "gg_conv2d_ep_f32"
-        case .conv(.backwardData, _, _, _, _, let e): return e == nil ? "gg_conv2d_bwd_data_f32" : "gg_conv2d_bwd_data_ep_f32"
-        case .conv(.backwardFilter, _, _, _, _, _): return "gg_conv2d_bwd_filter_f32"
+        case .conv(.forward, _, _, _, _, let e, _): return e == nil ? "gg_conv2d_f32" : "gg_conv2d_ep_f32"
+        case .conv(.backwardData, _, _, _, _, let e, _): return e == nil ? "gg_conv2d_bwd_data_f32" : "gg_conv2d_bwd_data_ep_f32"
+        case .conv(.backwardFilter, _, _, _, _, _, _): return "gg_conv2d_bwd_filter_f32"
         case .maxPool: return "gg_maxpool2d_f32"
         case .maxPoolGrad: return "gg_maxpool2d_bwd_f32"
         case .copies: return "gg_copy_f32"

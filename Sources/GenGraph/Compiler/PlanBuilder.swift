@@ -346,7 +346,7 @@ private final class PlanBuilder {
         let m = out[r - 2], n = out[r - 1], batch = out.count / max(1, m * n)
         let aShape = shape(a)
         let k = ta ? aShape[r - 2] : aShape[r - 1]
-        let (target, writes, epilogue) = try epilogueOf(g, space: [batch, m, n])
+        let (target, writes, epilogue, _) = try epilogueOf(g, space: [batch, m, n])  // no channel sums, so no post
         let computed = Set(prologueGroups.map { fused.groups[$0].stored[0] })
         var reads = externalReads(g).filter { !computed.contains($0) }
         for p in prologueGroups { reads += externalReads(p).filter { !reads.contains($0) } }
@@ -374,15 +374,22 @@ private final class PlanBuilder {
     }
 
     /// A contraction group's output and epilogue: the kernel writes its head's own slot when the
-    /// head is stored, else the first stored epilogue value, which the epilogue then updates in place.
-    func epilogueOf(_ g: Int, space: Shape) throws -> (target: Int, writes: [Int], epilogue: FusedProgramLowering?) {
+    /// head is stored, else the first stored epilogue value of the head's shape (not a per-channel
+    /// sum), which the epilogue then updates in place, else a slot of its own for the head.
+    /// A convolution's group may also have a pass over its finished channel sums (`post`).
+    func epilogueOf(_ g: Int, space: Shape) throws
+        -> (target: Int, writes: [Int], epilogue: FusedProgramLowering?, post: FusedProgramLowering?) {
         let group = fused.groups[g]
         let head = group.nodes[0]
-        let target = group.stored.contains(head) ? head : group.stored.first ?? head
-        let members = Array(group.nodes.dropFirst())
+        let target = group.stored.contains(head) ? head
+            : group.stored.first { nodes[$0].shape == nodes[head].shape } ?? head
+        let members = group.nodes.dropFirst().filter { !group.post.contains($0) }
         let epilogue = members.isEmpty ? nil : try FusedProgramLowering(
             nodes: nodes, views: views, members: members, stored: group.stored.filter { $0 != head }, space: space, preloaded: head)
-        return (target, group.stored.contains(target) ? group.stored : [target] + group.stored, epilogue)
+        let post = try group.postSpace.map {
+            try FusedProgramLowering(nodes: nodes, views: views, members: group.post, stored: group.stored, space: $0, preloaded: nil)
+        }
+        return (target, group.stored.contains(target) ? group.stored : [target] + group.stored, epilogue, post)
     }
 
     static func gemmReadable(_ v: ViewInfo, _ shape: Shape) -> Bool {
@@ -449,13 +456,14 @@ private final class PlanBuilder {
                 let (xs, dys) = (shape(inputs[0]), shape(inputs[1]))
                 (kind, dims) = (.backwardFilter, [xs[0], xs[1], xs[2], xs[3], s[0], s[2], s[3], c.stride, c.padding, dys[2], dys[3]])
             }
+            let (target, writes, epilogue, post) = try epilogueOf(g, space: s)
             let flops = 2 * dims[0] * dims[4] * dims[9] * dims[10] * dims[1] * dims[5] * dims[6]
-            let (target, writes, epilogue) = try epilogueOf(g, space: s)
+                + (post.map { $0.space.count * $0.computeInstructions } ?? 0)
             templates.append(StepTemplate(group: g, writes: writes, reads: allReads, flops: flops) { operand, location in
                 let out = location(target)
                 let spec = try epilogue?.spec(operand, preloadedOperand: Operand(location: out, constant: nil, shape: s, strides: s.contiguousStrides))
                 return .conv(kind, dims: dims, output: out, first: loc(inputs[0], operand, location),
-                             second: loc(inputs[1], operand, location), epilogue: spec)
+                             second: loc(inputs[1], operand, location), epilogue: spec, post: try post?.spec(operand))
             })
         case .maxPool2d(let p):
             let xs = shape(inputs[0])

@@ -69,6 +69,8 @@ private final class KernelCall {
     var program: PreparedProgram?
     /// A GEMM's or convolution's epilogue, or a fused step's pass after its reductions.
     var epilogue: PreparedProgram?
+    /// A convolution epilogue's pass after its channel sums.
+    var after: PreparedProgram?
     /// A GEMM's prologues, for the operands it computes (A, B).
     var prologues: [PreparedProgram?] = [nil, nil]
 
@@ -96,9 +98,13 @@ private final class KernelCall {
             }
             scratch = gg_gemm_pro_ep_f32_scratch(&ctx, Int64(m), Int64(n), Int64(k), prologues[0]?.pointer,
                                                  prologues[1]?.pointer, epilogue?.pointer)
-        case .conv(_, let dims, _, _, _, let e):
+        case .conv(_, let dims, _, _, _, let e, let post):
             var s = convShape(dims)
             epilogue = e.map(PreparedProgram.init)
+            if let post {  // runs inside the convolution's call, once its channel sums are complete
+                after = PreparedProgram(post)
+                epilogue!.pointer.pointee.post = UnsafePointer(after!.pointer)
+            }
             scratch = gg_conv2d_ep_f32_scratch(&ctx, &s, epilogue?.pointer)
         default:
             break
@@ -127,10 +133,11 @@ private final class KernelCall {
             try check(gg_gemm_pro_ep_f32(&ctx, p(c), Int64(n), Int64(m * n), pa, lda, sa, ta, pb, ldb, sb, tb,
                                          Int64(batch), Int64(m), Int64(n), Int64(k), 1, 0,
                                          prologues[0]?.pointer, prologues[1]?.pointer, epilogue?.pointer), "matmul")
-        case .conv(let kind, let dims, let out, let first, let second, _):
+        case .conv(let kind, let dims, let out, let first, let second, _, _):
             var s = convShape(dims)
             // The epilogue runs on output pixels soon after the convolution finishes them.
             epilogue?.bind(bases: bases, keys: keys)
+            after?.bind(bases: bases, keys: keys)
             switch kind {
             case .forward: try check(gg_conv2d_ep_f32(&ctx, p(out), p(first), p(second), &s, epilogue?.pointer), "conv2d")
             case .backwardData:
