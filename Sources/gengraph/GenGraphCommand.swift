@@ -71,7 +71,11 @@ func countList(_ flag: String, _ text: String) throws -> [Int] {
     }
     var values: [Int] = []
     for part in parts {
-        guard let v = Int(part.trimmingCharacters(in: .whitespaces)) else {
+        let digits = part.trimmingCharacters(in: .whitespaces)
+        guard let v = Int(digits) else {
+            if digits.range(of: "^[+-]?[0-9]+$", options: .regularExpression) != nil {
+                throw ValidationError("\(flag): \(digits) does not fit in a 64-bit integer")
+            }
             throw ValidationError("\(flag) expects comma-separated integers, got '\(part)' in '\(text)'")
         }
         guard !values.contains(v) else { throw ValidationError("\(flag) lists \(v) twice") }

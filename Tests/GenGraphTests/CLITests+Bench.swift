@@ -24,6 +24,7 @@ extension CLITests {
     func testBenchMeasuresCostCurvesOverBatchesAndThreads() throws {
         try assertFails(["bench", "ae", "--batch", "8,x"], saying: "--batch expects comma-separated integers, got 'x'")
         try assertFails(["bench", "ae", "--batch", "8,8"], saying: "--batch lists 8 twice")
+        try assertFails(["bench", "ae", "--batch", "8,99999999999999999999"], saying: "does not fit in a 64-bit integer")
         try assertFails(["bench", "ae", "--threads", "1,0"], saying: "--threads must be at least 1, got 0")
         try assertFails(["bench", "ae", "--batch", "8,16", "--plot", temporaryPath("missing") + "/curves.svg"],
                         saying: "is not a writable directory")
