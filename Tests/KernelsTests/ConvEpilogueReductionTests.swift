@@ -32,18 +32,12 @@ private func withProgram<R>(out: AlignedBuffer, act: AlignedBuffer, bias: Aligne
 /// those of the convolution followed by the program; the sums agree with the reference
 /// interpreter's within the rounding of a sum.
 final class ConvEpilogueReductionTests: XCTestCase {
-    private func shape(_ n: Int64, _ c: Int64, _ h: Int64, _ w: Int64, _ oc: Int64, _ k: Int64, _ stride: Int64,
-                       _ pad: Int64) -> gg_conv2d_shape {
-        gg_conv2d_shape(n: n, c: c, h: h, w: w, oc: oc, kh: k, kw: k, stride: stride, pad: pad,
-                        oh: (h + 2 * pad - k) / stride + 1, ow: (w + 2 * pad - k) / stride + 1)
-    }
-
     /// Implicit GEMM (panels that straddle images, images split between groups of panels, uneven
     /// phases), per image (thin layers, stride 3, 1x1) and direct loops (one output channel).
     private var shapes: [gg_conv2d_shape] {
-        [shape(3, 9, 11, 13, 17, 3, 1, 1), shape(5, 16, 9, 9, 24, 4, 2, 1), shape(6, 16, 20, 20, 16, 3, 1, 1),
-         shape(4, 64, 7, 7, 64, 4, 2, 1), shape(20, 1, 13, 11, 6, 3, 2, 1), shape(3, 2, 10, 9, 3, 3, 3, 1),
-         shape(9, 7, 7, 7, 5, 1, 1, 0), shape(3, 5, 9, 9, 1, 3, 1, 1)]
+        [convShape(3, 9, 11, 13, 17, 3, 1, 1), convShape(5, 16, 9, 9, 24, 4, 2, 1), convShape(6, 16, 20, 20, 16, 3, 1, 1),
+         convShape(4, 64, 7, 7, 64, 4, 2, 1), convShape(20, 1, 13, 11, 6, 3, 2, 1), convShape(3, 2, 10, 9, 3, 3, 3, 1),
+         convShape(9, 7, 7, 7, 5, 1, 1, 0), convShape(3, 5, 9, 9, 1, 3, 1, 1)]
     }
 
     /// ISAs to run: the CPU's implicit-GEMM ones, then the portable path (per image only).
@@ -52,49 +46,11 @@ final class ConvEpilogueReductionTests: XCTestCase {
         return ([GG_ISA_AVX512, GG_ISA_AVX2].filter { $0.rawValue <= best } + [GG_ISA_PORTABLE]).map { Int32($0.rawValue) }
     }
 
-    private struct Problem {
-        var s: gg_conv2d_shape
-        let backward: Bool
-        let x: AlignedBuffer, w: AlignedBuffer, bias: AlignedBuffer
-        let outShape: [Int64]
-        var count: Int { Int(outShape.reduce(1, *)) }
-        var channels: Int { Int(outShape[1]) }
-
-        init(_ s: gg_conv2d_shape, backward: Bool, seed: UInt64) {
-            self.s = s
-            self.backward = backward
-            let inShape: [Int64] = backward ? [s.n, s.oc, s.oh, s.ow] : [s.n, s.c, s.h, s.w]
-            outShape = backward ? [s.n, s.c, s.h, s.w] : [s.n, s.oc, s.oh, s.ow]
-            var g = SeededValues(seed: seed)
-            x = AlignedBuffer(g.array(Int(inShape.reduce(1, *))))
-            w = AlignedBuffer(g.array(Int(s.oc * s.c * s.kh * s.kw)))
-            bias = AlignedBuffer(g.array(Int(outShape[1])))
-        }
-
-        var what: String { backward ? "bwd_data" : "forward" }
-
-        /// The kernel with the epilogue: (pre-activation, activation, both sums).
-        mutating func fused(threads: Int32, isa: Int32) -> (gg_status, [[Float]]) {
-            let out = AlignedBuffer(count: count, fill: .nan), act = AlignedBuffer(count: count, fill: .nan)
-            let sums = AlignedBuffer(count: 2 * channels, fill: .nan)
-            var s = self.s
-            let (x, w, backward) = (self.x, self.w, self.backward)
-            let st: gg_status = withProgram(out: out, act: act, bias: bias, sums: sums,
-                                                                          shape: outShape) { p in
-                var probe = gg_ctx(nthreads: threads, isa: isa, scratch: nil, scratch_len: 0)
-                let tc = TestContext(threads: threads, isa: isa, scratchFloats: Int(gg_conv2d_ep_f32_scratch(&probe, &s, p)))
-                return backward ? gg_conv2d_bwd_data_ep_f32(&tc.ctx, out.pointer, x.pointer, w.pointer, &s, p)
-                                : gg_conv2d_ep_f32(&tc.ctx, out.pointer, x.pointer, w.pointer, &s, p)
-            }
-            return (st, [out.array, act.array, sums.array])
-        }
-    }
-
     func testSumsAreBitIdenticalOnEveryThreadCount() {
         for isa in isas {
             for backward in [false, true] {
                 for (i, s) in shapes.enumerated() {
-                    var pr = Problem(s, backward: backward, seed: 300 + UInt64(i))
+                    var pr = ConvEpilogueProblem(s, backward: backward, seed: 300 + UInt64(i))
                     let what = "\(pr.what) shape \(i) isa \(isa)"
                     assertSameOnThreadCounts(threadCounts, what) { threads in
                         let (st, result) = pr.fused(threads: threads, isa: isa)
@@ -106,16 +62,15 @@ final class ConvEpilogueReductionTests: XCTestCase {
         }
     }
 
-    /// The fast convolution, then gg_fused_f32_ref of the same program: the stored values match bit
-    /// for bit; each sum of M = n*h*w terms (the same terms, rounded the same way) was added in
-    /// another order, so the two differ by at most 2 gamma(M) times the sum of the terms' magnitudes.
-    /// The fast convolution, then gg_fused_f32 of the same program: everything matches bit for bit
-    /// (a separate reduction kernel over the stored output sums in the same order).
+    /// Against the fast convolution followed by the same program: run by gg_fused_f32_ref, the stored
+    /// values match bit for bit and each sum of M = n*h*w terms, added in another order, is within
+    /// 2 gamma(M) times the sum of the terms' magnitudes; run by gg_fused_f32 (a separate reduction
+    /// kernel, which sums in the same order), everything matches bit for bit.
     func testSumsMatchTheInterpreters() {
         for isa in isas {
             for backward in [false, true] {
                 for (i, s) in shapes.enumerated() {
-                    var pr = Problem(s, backward: backward, seed: 500 + UInt64(i))
+                    var pr = ConvEpilogueProblem(s, backward: backward, seed: 500 + UInt64(i))
                     let what = "\(pr.what) shape \(i) isa \(isa)"
                     let (st, fused) = pr.fused(threads: 2, isa: isa)
                     XCTAssertEqual(st, GG_OK, what)
@@ -163,7 +118,7 @@ final class ConvEpilogueReductionTests: XCTestCase {
     /// compares with the kernel's).
     func testPostProgramScalesTheFinishedSums() {
         for (i, s) in shapes.enumerated() {
-            var pr = Problem(s, backward: false, seed: 700 + UInt64(i))
+            var pr = ConvEpilogueProblem(s, backward: false, seed: 700 + UInt64(i))
             let channels = Int64(pr.channels), m = Float(pr.count / pr.channels)
             let postInstr = [finstr(GG_FOP_LOAD, dst: 0, a: 0), finstr(GG_FOP_CONST, dst: 1, p0: 1 / m),
                              finstr(GG_FOP_BINARY, Int32(GG_BINARY_MUL.rawValue), dst: 0, a: 0, b: 1),
@@ -196,7 +151,7 @@ final class ConvEpilogueReductionTests: XCTestCase {
     /// The scalar references take the same programs (the convolution, then the reference interpreter)
     /// and, like the kernels, refuse a reduction over the channel axis before writing anything.
     func testReferencesTakeChannelSumsAndRefuseOthers() {
-        var pr = Problem(shape(2, 16, 8, 8, 16, 3, 1, 1), backward: false, seed: 9)
+        var pr = ConvEpilogueProblem(convShape(2, 16, 8, 8, 16, 3, 1, 1), backward: false, seed: 9)
         let out = AlignedBuffer(count: pr.count), act = AlignedBuffer(count: pr.count)
         let sums = AlignedBuffer(count: 2 * pr.channels, fill: .nan)
         let tc = TestContext(threads: 2, scratchFloats: 1 << 22)
@@ -213,5 +168,23 @@ final class ConvEpilogueReductionTests: XCTestCase {
             }
             XCTAssertEqual(refused, GG_ERR_ARG, reference ? "reference" : "kernel")
         }
+    }
+}
+
+private extension ConvEpilogueProblem {
+    /// The kernel with the epilogue: (pre-activation, activation, both sums).
+    mutating func fused(threads: Int32, isa: Int32) -> (gg_status, [[Float]]) {
+        let out = AlignedBuffer(count: count, fill: .nan), act = AlignedBuffer(count: count, fill: .nan)
+        let sums = AlignedBuffer(count: 2 * channels, fill: .nan)
+        var s = self.s
+        let (x, w, backward) = (self.x, self.w, self.backward)
+        let st: gg_status = withProgram(out: out, act: act, bias: bias, sums: sums,
+                                                                      shape: outShape) { p in
+            var probe = gg_ctx(nthreads: threads, isa: isa, scratch: nil, scratch_len: 0)
+            let tc = TestContext(threads: threads, isa: isa, scratchFloats: Int(gg_conv2d_ep_f32_scratch(&probe, &s, p)))
+            return backward ? gg_conv2d_bwd_data_ep_f32(&tc.ctx, out.pointer, x.pointer, w.pointer, &s, p)
+                            : gg_conv2d_ep_f32(&tc.ctx, out.pointer, x.pointer, w.pointer, &s, p)
+        }
+        return (st, [out.array, act.array, sums.array])
     }
 }

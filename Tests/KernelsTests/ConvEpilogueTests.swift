@@ -23,60 +23,16 @@ final class ConvEpilogueTests: XCTestCase {
                                 outputs: outputs, outStrides: outSt, body)
     }
 
-    private func shape(_ n: Int64, _ c: Int64, _ h: Int64, _ w: Int64, _ oc: Int64, _ k: Int64, _ stride: Int64, _ pad: Int64) -> gg_conv2d_shape {
-        gg_conv2d_shape(n: n, c: c, h: h, w: w, oc: oc, kh: k, kw: k, stride: stride, pad: pad,
-                        oh: (h + 2 * pad - k) / stride + 1, ow: (w + 2 * pad - k) / stride + 1)
-    }
-
     /// Implicit-GEMM shapes (enough channels, stride <= 2: panels that straddle images, uneven
     /// phases) and per-image ones (thin layers, stride 3, 1x1).
     private var shapes: [gg_conv2d_shape] {
-        [shape(3, 9, 11, 13, 17, 3, 1, 1), shape(5, 16, 9, 9, 24, 4, 2, 1), shape(4, 64, 7, 7, 64, 4, 2, 1),
-         shape(2, 8, 13, 13, 16, 3, 2, 0), shape(20, 1, 13, 11, 6, 3, 2, 1), shape(3, 2, 10, 9, 3, 3, 3, 1),
-         shape(9, 7, 7, 7, 5, 1, 1, 0)]
-    }
-
-    private typealias Run = (UnsafePointer<gg_ctx>, UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
-                             UnsafePointer<gg_conv2d_shape>, UnsafePointer<gg_fprogram>?) -> gg_status
-
-    /// One kernel on one shape: its input, weights, a bias per output channel, and the output shape.
-    /// Forward: x (n, c, h, w) -> y (n, oc, oh, ow). Data gradient: dy (n, oc, oh, ow) -> dx (n, c, h, w).
-    private struct Problem {
-        var s: gg_conv2d_shape
-        let backward: Bool
-        let x: AlignedBuffer, w: AlignedBuffer, bias: AlignedBuffer
-        let outShape: [Int64]
-        var count: Int { Int(outShape.reduce(1, *)) }
-
-        init(_ s: gg_conv2d_shape, backward: Bool, seed: UInt64) {
-            self.s = s
-            self.backward = backward
-            let inShape: [Int64] = backward ? [s.n, s.oc, s.oh, s.ow] : [s.n, s.c, s.h, s.w]
-            outShape = backward ? [s.n, s.c, s.h, s.w] : [s.n, s.oc, s.oh, s.ow]
-            var g = SeededValues(seed: seed)
-            x = AlignedBuffer(g.array(Int(inShape.reduce(1, *))))
-            w = AlignedBuffer(g.array(Int(s.oc * s.c * s.kh * s.kw)))
-            bias = AlignedBuffer(g.array(Int(outShape[1])))
-        }
-
-        var what: String { backward ? "bwd_data" : "forward" }
-        var withEpilogue: Run {
-            backward ? { gg_conv2d_bwd_data_ep_f32($0, $1, $2, $3, $4, $5) } : { gg_conv2d_ep_f32($0, $1, $2, $3, $4, $5) }
-        }
-
-        /// The plain convolution into out: the fast kernel, or the reference.
-        mutating func convolve(_ ctx: inout gg_ctx, _ out: AlignedBuffer, reference: Bool) -> gg_status {
-            switch (backward, reference) {
-            case (false, false): return gg_conv2d_f32(&ctx, out.pointer, x.pointer, w.pointer, &s)
-            case (true, false): return gg_conv2d_bwd_data_f32(&ctx, out.pointer, x.pointer, w.pointer, &s)
-            case (false, true): return gg_conv2d_f32_ref(&ctx, out.pointer, x.pointer, w.pointer, &s)
-            case (true, true): return gg_conv2d_bwd_data_f32_ref(&ctx, out.pointer, x.pointer, w.pointer, &s)
-            }
-        }
+        [convShape(3, 9, 11, 13, 17, 3, 1, 1), convShape(5, 16, 9, 9, 24, 4, 2, 1), convShape(4, 64, 7, 7, 64, 4, 2, 1),
+         convShape(2, 8, 13, 13, 16, 3, 2, 0), convShape(20, 1, 13, 11, 6, 3, 2, 1), convShape(3, 2, 10, 9, 3, 3, 3, 1),
+         convShape(9, 7, 7, 7, 5, 1, 1, 0)]
     }
 
     /// The fused kernel with the epilogue on `threads` threads: (pre-activation, activation).
-    private func fastWithEpilogue(_ pr: inout Problem, threads: Int32) -> [[Float]] {
+    private func fastWithEpilogue(_ pr: inout ConvEpilogueProblem, threads: Int32) -> [[Float]] {
         let out = AlignedBuffer(count: pr.count, fill: .nan), act = AlignedBuffer(count: pr.count, fill: .nan)
         let st: gg_status = withBiasLeakyRelu(out: out, act: act, bias: pr.bias, shape: pr.outShape) { p in
             var probe = gg_ctx(nthreads: threads, isa: -1, scratch: nil, scratch_len: 0)
@@ -89,7 +45,7 @@ final class ConvEpilogueTests: XCTestCase {
 
     private func check(backward: Bool) {
         for (i, s) in shapes.enumerated() {
-            var pr = Problem(s, backward: backward, seed: 77 + UInt64(i))
+            var pr = ConvEpilogueProblem(s, backward: backward, seed: 77 + UInt64(i))
             assertSameOnThreadCounts(threadCounts, "\(pr.what) shape \(i)") { threads in
                 let what = "\(pr.what) shape \(i) threads \(threads)"
                 let fused = fastWithEpilogue(&pr, threads: threads)
@@ -126,7 +82,7 @@ final class ConvEpilogueTests: XCTestCase {
     func testEpiloguesMatchScalarReferences() {
         for backward in [false, true] {
             for (i, s) in shapes.enumerated() {
-                var pr = Problem(s, backward: backward, seed: 177 + UInt64(i))
+                var pr = ConvEpilogueProblem(s, backward: backward, seed: 177 + UInt64(i))
                 let what = "\(pr.what) shape \(i)"
                 let fused = fastWithEpilogue(&pr, threads: 2)
                 let ref = TestContext(threads: 1)
@@ -137,7 +93,7 @@ final class ConvEpilogueTests: XCTestCase {
                              : gg_conv2d_ep_f32_ref(&ref.ctx, out.pointer, pr.x.pointer, pr.w.pointer, &pr.s, p)
                 }
                 XCTAssertEqual(st, GG_OK, what)
-                var magnitude = Problem(s, backward: backward, seed: 177 + UInt64(i))
+                var magnitude = ConvEpilogueProblem(s, backward: backward, seed: 177 + UInt64(i))
                 for buffer in [magnitude.x, magnitude.w] {
                     for k in 0..<buffer.count { buffer.pointer[k] = abs(buffer.pointer[k]) }
                 }
@@ -166,7 +122,7 @@ final class ConvEpilogueTests: XCTestCase {
     }
 
     func testBadEpilogueAndShortScratch() {
-        var s = shape(2, 16, 8, 8, 16, 3, 1, 1)
+        var s = convShape(2, 16, 8, 8, 16, 3, 1, 1)
         let x = AlignedBuffer(count: Int(s.n * s.c * s.h * s.w), fill: 1), w = AlignedBuffer(count: Int(s.oc * s.c * 9), fill: 1)
         let count = Int(s.n * s.oc * s.oh * s.ow)
         let y = AlignedBuffer(count: count), act = AlignedBuffer(count: count), bias = AlignedBuffer(count: Int(s.oc))
@@ -185,5 +141,24 @@ final class ConvEpilogueTests: XCTestCase {
             return gg_conv2d_ep_f32(&tc.ctx, y.pointer, x.pointer, w.pointer, &s, p)
         }
         XCTAssertEqual(short, GG_ERR_SCRATCH)
+    }
+}
+
+private typealias Run = (UnsafePointer<gg_ctx>, UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+                         UnsafePointer<gg_conv2d_shape>, UnsafePointer<gg_fprogram>?) -> gg_status
+
+private extension ConvEpilogueProblem {
+    var withEpilogue: Run {
+        backward ? { gg_conv2d_bwd_data_ep_f32($0, $1, $2, $3, $4, $5) } : { gg_conv2d_ep_f32($0, $1, $2, $3, $4, $5) }
+    }
+
+    /// The plain convolution into out: the fast kernel, or the reference.
+    mutating func convolve(_ ctx: inout gg_ctx, _ out: AlignedBuffer, reference: Bool) -> gg_status {
+        switch (backward, reference) {
+        case (false, false): return gg_conv2d_f32(&ctx, out.pointer, x.pointer, w.pointer, &s)
+        case (true, false): return gg_conv2d_bwd_data_f32(&ctx, out.pointer, x.pointer, w.pointer, &s)
+        case (false, true): return gg_conv2d_f32_ref(&ctx, out.pointer, x.pointer, w.pointer, &s)
+        case (true, true): return gg_conv2d_bwd_data_f32_ref(&ctx, out.pointer, x.pointer, w.pointer, &s)
+        }
     }
 }
