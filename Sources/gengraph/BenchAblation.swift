@@ -33,7 +33,7 @@ extension BenchCommand {
         let rows = zip(configs, runs).map { c, results -> AblationRow in
             let last = results.last!
             let ms = median(results.map(\.stepMsMedian))
-            let samplesPerStep = last.samplesPerSecond * last.stepMsMedian / 1000
+            let samplesPerStep = Double(last.samplesPerStep)
             return AblationRow(config: c.name, stepMsMedian: ms, stepMsPerRound: results.map(\.stepMsMedian), ratioToFused: ms / full,
                                samplesPerSecond: samplesPerStep / (ms / 1000),
                                kernelsPerStep: last.kernelsPerStep, megabytesPerStep: last.megabytesPerStep,
