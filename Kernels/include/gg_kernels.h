@@ -269,6 +269,27 @@ gg_status gg_fused_f32(const gg_ctx *ctx, const gg_fprogram *p);
  * of its iteration space only, single-threaded: the GEMM epilogue entry point. */
 gg_status gg_fused_region_f32(const gg_ctx *ctx, const gg_fprogram *p, const int64_t *lo, const int64_t *extent);
 
+/* ---- Fused programs in phases over slabs (gg_fused.c) ----
+ * A normalisation's statistics and apply passes as one kernel. The nphases programs share
+ * one iteration space (same rank and shape; not collapsed here: the caller merges axes);
+ * each may have a post program over the same rank with extent 1 on the reduced axes.
+ * reduced[d] != 0 marks the axes that every REDUCE of every phase folds: a REDUCE output
+ * has stride 0 on each of them and a non-zero stride on every other axis of extent > 1.
+ * The kept axes' index combinations are the slabs. Boxes of consecutive slabs (about
+ * 16K floats) run on one thread each: phase 0 over the box, its post over the box's
+ * slabs in the reduced space, phase 1, and so on, so a later phase reads the slabs'
+ * finished reductions through stride-0 loads while their inputs are still in cache.
+ * An input of a phase (or post) that overlaps an output of another phase (or post) must
+ * read it at the same address with the same strides (0 on the reduced axes for a
+ * reduction's output), so that every element read was finished by an earlier phase of
+ * the same slab: GG_ERR_ARG otherwise, and for mismatched shapes or malformed programs.
+ * Each slab's reductions fold its rows in the box's row-major order as gg_fused_f32 does
+ * on one thread over the uncollapsed space, so results do not depend on ctx->nthreads. */
+int64_t gg_fused_phases_f32_scratch(const gg_ctx *ctx, int32_t nphases, const gg_fprogram *const *phases,
+                                    const int32_t *reduced);
+gg_status gg_fused_phases_f32(const gg_ctx *ctx, int32_t nphases, const gg_fprogram *const *phases,
+                              const int32_t *reduced);
+
 /* ---- Multi-tensor optimiser updates (gg_optim.c) ----
  * One call updates a whole parameter group: params[i], grads[i], and the
  * rule's state slots, each of sizes[i] elements; same arithmetic as the
@@ -389,6 +410,9 @@ gg_status gg_rand_normal_f32_ref(const gg_ctx *ctx, float *y, int64_t n, uint64_
  * reference unary/binary/random functions; reductions accumulate sequentially
  * into the outputs. Needs no scratch for nregs <= 1024. */
 gg_status gg_fused_f32_ref(const gg_ctx *ctx, const gg_fprogram *p);
+/* gg_fused_phases_f32's reference: each phase, then its post, by gg_fused_f32_ref in turn. */
+gg_status gg_fused_phases_f32_ref(const gg_ctx *ctx, int32_t nphases, const gg_fprogram *const *phases,
+                                  const int32_t *reduced);
 gg_status gg_sgd_f32_ref(const gg_ctx *ctx, float *p, float *buf, const float *g, int64_t n,
                          float lr, float momentum, int nesterov, int first);
 gg_status gg_adam_f32_ref(const gg_ctx *ctx, float *p, float *m, float *v, const float *g, int64_t n,
