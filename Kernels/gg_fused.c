@@ -39,6 +39,13 @@
  * results are bit-identical for any nthreads. Spaces under 65536 elements run
  * on the calling thread.
  *
+ * Phases (gg_fused_phases_f32): the programs of a normalisation run box by
+ * box over slabs (index combinations of the kept axes), each box on one
+ * thread: phase 0 over the box, its post over the box's slabs, phase 1, ...,
+ * with the uncollapsed axes, so a later phase reads each slab's finished
+ * statistics while the slab is still in cache. Boxes do not depend on
+ * nthreads, so neither do the results.
+ *
  * Not done here: no checks that registers are written before being read,
  * that keys[a] exists (keys has no length), or that outputs do not overlap
  * inputs with different strides (in-place is fine with equal strides).
@@ -864,4 +871,242 @@ gg_status gg__fused_region_into(const gg_ctx *ctx, const gg_fprogram *p, const i
     q.outputs = out;
     q.out_strides = dst_strides;
     return region(ctx, &q, lo, extent, 1, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Phases over slabs                                                   */
+
+#define BOX_FLOATS 16384 /* elements of the phases' space per box: the box's inputs stay in L2 */
+
+/* Program i of a phases call: phase i / 2, or its post (maybe NULL) when i is odd. */
+static const gg_fprogram *phase_prog(const gg_fprogram *const *phases, int32_t i) {
+    return i % 2 ? phases[i / 2]->post : phases[i / 2];
+}
+
+static int reduces_into(const gg_fprogram *p, int32_t out) {
+    for (int32_t i = 0; i < p->ninstr; i++)
+        if (p->instr[i].op == GG_FOP_REDUCE && p->instr[i].dst == out) return 1;
+    return 0;
+}
+
+/* Bytes [lo, hi] operand op of p may touch; 0 when it touches none. An axis the
+ * operand does not move along counts even when empty: a REDUCE output over an
+ * empty axis is still initialised. */
+static int touched(const gg_fprogram *p, int op, const char **lo, const char **hi) {
+    const float *base = op < p->ninputs ? p->inputs[op] : p->outputs[op - p->ninputs];
+    if (!base) return 0;
+    for (int d = 0; d < p->rank; d++)
+        if (p->shape[d] == 0 && op_stride(p, op, d) != 0) return 0;
+    extent(p, op, (const char *)base, lo, hi);
+    return 1;
+}
+
+/* 1 when operand qop of q reaches, at each index of a slab, an element that
+ * output wop of w writes at an index of the same slab: same base, same strides
+ * on the kept axes. On a reduced axis a phase's operand must move as w's output
+ * does, which for a post's output (one element per slab) is not at all; a
+ * post's own operand sits at reduced index 0, so it has no constraint there.
+ * Axes of extent 1 move nothing and are skipped. */
+static int same_slab_view(const gg_fprogram *q, int qop, int q_post, const gg_fprogram *w, int wop, int w_post,
+                          const int64_t *shape, const int32_t *reduced) {
+    const float *qb = qop < q->ninputs ? q->inputs[qop] : q->outputs[qop - q->ninputs];
+    if (qb != w->outputs[wop - w->ninputs]) return 0;
+    for (int d = 0; d < q->rank; d++) {
+        if (shape[d] <= 1) continue;
+        int64_t a = op_stride(q, qop, d), b = op_stride(w, wop, d);
+        if (!reduced[d]) { if (a != b) return 0; }
+        else if (!q_post && a != (w_post ? 0 : b)) return 0;
+    }
+    return 1;
+}
+
+gg_status gg__fused_phases_validate(int32_t nphases, const gg_fprogram *const *phases, const int32_t *reduced) {
+    if (nphases < 1 || !phases || gg__fused_validate(phases[0], 1) != GG_OK) return GG_ERR_ARG;
+    const int R = phases[0]->rank;
+    const int64_t *shape = phases[0]->shape;
+    if (R > 0 && !reduced) return GG_ERR_ARG;
+    for (int32_t k = 0; k < nphases; k++) {
+        const gg_fprogram *p = phases[k];
+        if (gg__fused_validate(p, 1) != GG_OK || p->rank != R) return GG_ERR_ARG;
+        for (int d = 0; d < R; d++) if (p->shape[d] != shape[d]) return GG_ERR_ARG;
+        /* each slab's reductions are its own: folded over the reduced axes, apart on the kept ones */
+        for (int32_t i = 0; i < p->ninstr; i++) {
+            if (p->instr[i].op != GG_FOP_REDUCE) continue;
+            for (int d = 0; d < R; d++)
+                if (shape[d] > 1 && (op_stride(p, p->ninputs + p->instr[i].dst, d) == 0) != (reduced[d] != 0))
+                    return GG_ERR_ARG;
+        }
+        const gg_fprogram *q = p->post;
+        if (!q) continue;
+        if (gg__fused_validate(q, 0) != GG_OK || q->post || q->rank != R) return GG_ERR_ARG;
+        for (int d = 0; d < R; d++) if (q->shape[d] != (reduced[d] ? 1 : shape[d])) return GG_ERR_ARG;
+    }
+    /* Programs that share memory must meet in the same slab, which one box runs
+     * in program order as the reference does; and a reduction's output, set to
+     * 0 / -inf before anything runs, must be left alone by every earlier program. */
+    for (int32_t i = 0; i < 2 * nphases; i++) {
+        const gg_fprogram *q = phase_prog(phases, i);
+        if (!q) continue;
+        for (int32_t j = 0; j < 2 * nphases; j++) {
+            const gg_fprogram *w = phase_prog(phases, j);
+            if (!w || j == i) continue;
+            for (int a = 0; a < q->ninputs + q->noutputs; a++) {
+                const char *alo, *ahi;
+                if (!touched(q, a, &alo, &ahi)) continue;
+                for (int32_t o = 0; o < w->noutputs; o++) {
+                    const char *olo, *ohi;
+                    if (!touched(w, w->ninputs + o, &olo, &ohi) || ahi < olo || ohi < alo) continue;
+                    if (!same_slab_view(q, a, i % 2, w, w->ninputs + o, j % 2, shape, reduced)) return GG_ERR_ARG;
+                    if (i < j && reduces_into(w, o)) return GG_ERR_ARG;
+                }
+            }
+        }
+    }
+    return GG_OK;
+}
+
+/* One program of a phases call, built once and shared by the threads. */
+typedef struct phase_exec {
+    fexec e;              /* e.p is NULL for a phase without a post */
+    float *thread_mem;    /* per floats per thread */
+    int64_t per;
+} phase_exec;
+
+static int64_t phase_execs_floats(int32_t nphases) {
+    return round16((2 * (int64_t)nphases * (int64_t)sizeof(phase_exec) + sizeof(float) - 1) / sizeof(float));
+}
+
+int64_t gg_fused_phases_f32_scratch(const gg_ctx *ctx, int32_t nphases, const gg_fprogram *const *phases,
+                                    const int32_t *reduced) {
+    (void)reduced;
+    if (nphases < 1 || !phases) return 0;
+    const int64_t threads = gg__threads(ctx);
+    int64_t need = phase_execs_floats(nphases);
+    for (int32_t i = 0; i < 2 * nphases; i++) {
+        if (!phases[i / 2]) return 0;
+        const gg_fprogram *q = phase_prog(phases, i);
+        if (!q) continue;
+        if (q->nregs < 0 || q->ninputs < 0 || q->noutputs < 0) return 0;
+        int64_t shared, per;
+        sizes(q, &shared, &per);
+        need += shared + threads * per;
+    }
+    return need;
+}
+
+/* Boxes over the kept axes: extent 1 on each but the innermost kept axis,
+ * which goes in chunks of m; the reduced axes whole. */
+typedef struct slab_boxes {
+    int rank; /* of the execs' spaces (>= 1) */
+    int64_t shape[GG_MAX_RANK];
+    int kept[GG_MAX_RANK], nk;
+    int64_t m, nchunks;
+} slab_boxes;
+
+/* Box b (row-major over the kept axes): [lo, hi) in the phases' space, [plo, phi) in the posts'. */
+static void box_bounds(const slab_boxes *g, int64_t b, int64_t *lo, int64_t *hi, int64_t *plo, int64_t *phi) {
+    for (int d = 0; d < g->rank; d++) { lo[d] = 0; hi[d] = g->shape[d]; plo[d] = 0; phi[d] = 1; }
+    for (int i = g->nk - 1; i >= 0; i--) {
+        int d = g->kept[i];
+        int64_t a, z;
+        if (i == g->nk - 1) {
+            a = b % g->nchunks * g->m;
+            z = a + g->m < g->shape[d] ? a + g->m : g->shape[d];
+            b /= g->nchunks;
+        } else {
+            a = b % g->shape[d];
+            z = a + 1;
+            b /= g->shape[d];
+        }
+        lo[d] = plo[d] = a;
+        hi[d] = phi[d] = z;
+    }
+}
+
+/* Boxes [b0, b1) on thread tid: each phase over the box, then its post over the box's slabs. */
+static void run_boxes(const slab_boxes *g, const phase_exec *pe, int32_t nprog, box_fn bf, int64_t b0, int64_t b1,
+                      int tid) {
+    int64_t lo[GG_MAX_RANK], hi[GG_MAX_RANK], plo[GG_MAX_RANK], phi[GG_MAX_RANK];
+    for (int64_t b = b0; b < b1; b++) {
+        box_bounds(g, b, lo, hi, plo, phi);
+        for (int32_t i = 0; i < nprog; i++) {
+            if (!pe[i].e.p) continue;
+            fthr t;
+            thr_init(&pe[i].e, &t, pe[i].thread_mem + tid * pe[i].per);
+            bf(&pe[i].e, &t, i % 2 ? plo : lo, i % 2 ? phi : hi);
+        }
+    }
+}
+
+gg_status gg_fused_phases_f32(const gg_ctx *ctx, int32_t nphases, const gg_fprogram *const *phases,
+                              const int32_t *reduced) {
+    gg_status stt = gg__fused_phases_validate(nphases, phases, reduced);
+    if (stt != GG_OK) return stt;
+    int64_t need = gg_fused_phases_f32_scratch(ctx, nphases, phases, reduced);
+    if (!ctx || !ctx->scratch || ctx->scratch_len < need) return GG_ERR_SCRATCH;
+    for (int32_t k = 0; k < nphases; k++) gg__fused_init_reductions(phases[k]);
+
+    const gg_fprogram *p0 = phases[0];
+    slab_boxes g;
+    g.rank = p0->rank > 0 ? p0->rank : 1; /* exec_init's rank for a rank-0 space */
+    g.shape[0] = 1;
+    g.nk = 0;
+    int64_t total = 1, slab = 1;
+    for (int d = 0; d < p0->rank; d++) {
+        g.shape[d] = p0->shape[d];
+        total *= p0->shape[d];
+        if (reduced[d]) slab *= p0->shape[d];
+        else g.kept[g.nk++] = d;
+    }
+    int64_t nb = 1;
+    g.m = g.nchunks = 1;
+    if (g.nk > 0) {
+        int64_t inner = g.shape[g.kept[g.nk - 1]];
+        /* an empty slab still has its posts to run (over the kept axes): one chunk */
+        g.m = slab > 0 ? BOX_FLOATS / slab : inner;
+        if (g.m < 1) g.m = 1;
+        if (g.m > inner) g.m = inner;
+        g.nchunks = inner > 0 ? (inner + g.m - 1) / g.m : 0;
+        nb = g.nchunks;
+        for (int i = 0; i < g.nk - 1; i++) nb *= g.shape[g.kept[i]];
+    }
+    if (nb == 0) return GG_OK;
+
+    const int32_t nprog = 2 * nphases;
+    const int64_t threads = gg__threads(ctx);
+    phase_exec *pe = (phase_exec *)ctx->scratch;
+    float *mem = ctx->scratch + phase_execs_floats(nphases);
+    box_fn bf = box_pick(ctx);
+    for (int32_t i = 0; i < nprog; i++) {
+        const gg_fprogram *q = phase_prog(phases, i);
+        pe[i].e.p = 0;
+        if (!q) continue;
+        int64_t shared;
+        sizes(q, &shared, &pe[i].per);
+        exec_init(&pe[i].e, q, mem, 0);
+        piece_fn pf;
+        pick(ctx, &pe[i].e, &bf, &pf);
+        (void)pf;
+        pe[i].thread_mem = mem + shared;
+        mem += shared + threads * pe[i].per;
+    }
+
+    int nt = gg__team_size(ctx, total);
+    if (nt > nb) nt = (int)nb;
+    if (nt == 1) {
+        run_boxes(&g, pe, nprog, bf, 0, nb, 0);
+        return GG_OK;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+    {
+        int tid = 0, team = 1;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+        team = omp_get_num_threads();
+#endif
+        run_boxes(&g, pe, nprog, bf, nb * tid / team, nb * (tid + 1) / team, tid);
+    }
+    return GG_OK;
 }

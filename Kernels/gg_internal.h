@@ -158,6 +158,9 @@ gg_status gg__fused_region_acc(const gg_ctx *ctx, const gg_fprogram *p, const in
 int gg__fused_region_into_ok(const gg_fprogram *p, int rank, const int64_t *shape);
 /* Fills every REDUCE output's footprint with 0 (sum) or -inf (max). */
 void gg__fused_init_reductions(const gg_fprogram *p);
+/* gg_fused.c: GG_OK when gg_fused_phases_f32 may run these phases (shapes,
+ * reductions over exactly the reduced axes, memory shared only slab by slab). */
+gg_status gg__fused_phases_validate(int32_t nphases, const gg_fprogram *const *phases, const int32_t *reduced);
 /* gg_fused.c: gg_fused_region_f32 for a program with one output, written to
  * dst (strides dst_strides) addressed from the box's corner rather than the
  * space's origin: a GEMM prologue computes one panel of its operand into a

@@ -6,7 +6,8 @@
  * REDUCE outputs are initialised to 0 / -inf and then accumulate each
  * element in flat order (plain sequential float sums). gg__fused_ref_value
  * runs the same interpreter on one element and returns what it stores: the
- * reference value of a GEMM prologue's operand element.
+ * reference value of a GEMM prologue's operand element. The phases' reference
+ * runs each phase and its post over their whole spaces in turn.
  */
 #include "gg_kernels.h"
 #include "gg_internal.h"
@@ -101,6 +102,13 @@ static gg_status fused_pass_ref(const gg_ctx *ctx, const gg_fprogram *p) {
         ref_element(ctx, p, idx, i, reg, 0);
     }
     return GG_OK;
+}
+
+gg_status gg_fused_phases_f32_ref(const gg_ctx *ctx, int32_t nphases, const gg_fprogram *const *phases,
+                                  const int32_t *reduced) {
+    gg_status st = gg__fused_phases_validate(nphases, phases, reduced);
+    for (int32_t k = 0; k < nphases && st == GG_OK; k++) st = gg_fused_f32_ref(ctx, phases[k]);
+    return st;
 }
 
 gg_status gg__fused_ref_value(const gg_ctx *ctx, const gg_fprogram *p, const int64_t *idx, float *value) {

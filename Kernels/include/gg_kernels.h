@@ -283,6 +283,9 @@ gg_status gg_fused_region_f32(const gg_ctx *ctx, const gg_fprogram *p, const int
  * read it at the same address with the same strides (0 on the reduced axes for a
  * reduction's output), so that every element read was finished by an earlier phase of
  * the same slab: GG_ERR_ARG otherwise, and for mismatched shapes or malformed programs.
+ * Outputs of two programs that overlap obey the same rule, both ways round.
+ * Every reduction output is initialised before anything runs, so no earlier phase or
+ * post may touch it (GG_ERR_ARG). With an empty reduced axis the posts still run.
  * Each slab's reductions fold its rows in the box's row-major order as gg_fused_f32 does
  * on one thread over the uncollapsed space, so results do not depend on ctx->nthreads. */
 int64_t gg_fused_phases_f32_scratch(const gg_ctx *ctx, int32_t nphases, const gg_fprogram *const *phases,
@@ -410,7 +413,7 @@ gg_status gg_rand_normal_f32_ref(const gg_ctx *ctx, float *y, int64_t n, uint64_
  * reference unary/binary/random functions; reductions accumulate sequentially
  * into the outputs. Needs no scratch for nregs <= 1024. */
 gg_status gg_fused_f32_ref(const gg_ctx *ctx, const gg_fprogram *p);
-/* gg_fused_phases_f32's reference: each phase, then its post, by gg_fused_f32_ref in turn. */
+/* gg_fused_phases_f32's reference: the same checks, then each phase and its post by gg_fused_f32_ref in turn. */
 gg_status gg_fused_phases_f32_ref(const gg_ctx *ctx, int32_t nphases, const gg_fprogram *const *phases,
                                   const int32_t *reduced);
 gg_status gg_sgd_f32_ref(const gg_ctx *ctx, float *p, float *buf, const float *g, int64_t n,
