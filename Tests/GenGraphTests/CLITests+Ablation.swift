@@ -4,7 +4,7 @@ import XCTest
 extension CLITests {
     /// `--fusion-off` names the valid kinds when given another; `dump --diff` prints kernels and totals.
     func testFusionOffAndDumpDiff() throws {
-        let valid = "valid kinds: elementwise, reductions, siblings, epilogues, prologues, recompute, updates, memory"
+        let valid = "valid kinds: elementwise, reductions, siblings, epilogues, prologues, recompute, phases, updates, memory"
         try assertFails(["dump", "vae", "--fusion-off", "epilogue"], saying: valid)
         try assertFails(["train", "vae", "--steps", "1", "--fusion-off", "memory,nope"], saying: "unknown fusion kind 'nope'")
         try assertFails(["dump", "vae", "--diff-fusion-off", "nope"], saying: valid)
@@ -25,7 +25,7 @@ extension CLITests {
             try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], String(line))
         }
         XCTAssertEqual(rows.map { $0["config"] as? String },
-                       ["eager", "fused", "-elementwise", "-reductions", "-siblings", "-epilogues", "-prologues", "-recompute", "-updates", "-memory"])
+                       ["eager", "fused", "-elementwise", "-reductions", "-siblings", "-epilogues", "-prologues", "-recompute", "-phases", "-updates", "-memory"])
         XCTAssertEqual(rows[1]["ratio_to_fused"] as? Double, 1)
         let loss = try XCTUnwrap(rows[1]["loss_last"] as? Double)
         for row in rows { XCTAssertEqual(try XCTUnwrap(row["loss_last"] as? Double), loss, accuracy: 1e-3 * max(1, abs(loss)), "\(row)") }

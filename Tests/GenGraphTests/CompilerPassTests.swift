@@ -189,13 +189,22 @@ final class CompilerPassTests: XCTestCase {
     }
 
     /// Elementwise consumers over a reduction's result run in the reduction's
-    /// step after it finishes; consumers over the input's space (x - max) cannot.
+    /// step after it finishes; consumers over the input's space (x - max) cannot:
+    /// they run in a later phase of its kernel, or, without phases, in another step.
     func testConsumersOfAReductionResultJoinItsStepOnlyOverTheReducedSpace() throws {
         let g = Graph()
         let x = try g.parameter("x", [6, 5], initializer: .normal(mean: 0, std: 1))
         let scaled = try x.exp().sum(axes: [1]) * 0.5 + 1
         let centred = try x - x.max(axes: [1], keepDims: true)
-        let fused = fuse(Compiler.optimize(Program(g, outputs: [scaled, centred])))
+        let program = Compiler.optimize(Program(g, outputs: [scaled, centred]))
+        let phased = fuse(program)
+        let sub = phased.program.nodes.firstIndex { $0.op == .binary(.sub) }!
+        let max = phased.program.nodes.firstIndex { $0.op == .reduce(.max, axes: [1]) }!
+        let group = try XCTUnwrap(phased.groupOf[max].map { phased.groups[$0] })
+        XCTAssertEqual(group.kind, .phased)
+        XCTAssertEqual(group.phases.map { $0.nodes.contains(max) }, [true, false])
+        XCTAssertEqual(group.phases.map { $0.nodes.contains(sub) }, [false, true], "x - max runs once the max is finished")
+        let fused = fuse(program, off: [.phases])
         let withPost = fused.groups.filter { !$0.post.isEmpty }
         XCTAssertEqual(withPost.count, 1)
         XCTAssertEqual(withPost.first?.postSpace, [6])

@@ -73,6 +73,11 @@ final class FusionAblationTests: XCTestCase {
             }
             // Merging only ever removes kernels.
             try check(.siblings) { plan, full in XCTAssertGreaterThanOrEqual(plan.steps.count, full.steps.count, name) }
+            // Each phased kernel becomes its phases' kernels.
+            try check(.phases) { plan, full in
+                XCTAssertFalse(plan.fused.groups.contains { $0.kind == .phased }, name)
+                XCTAssertEqual(plan.steps.count, full.steps.count + full.steps.reduce(0) { $0 + max($1.phases - 1, 0) }, name)
+            }
             // GEMMs and convolutions run bare.
             try check(.epilogues) { plan, _ in
                 for group in plan.fused.groups where group.kind == .contraction { XCTAssertEqual(group.nodes.count, 1, name) }
@@ -88,7 +93,7 @@ final class FusionAblationTests: XCTestCase {
     /// With the passes after the greedy partition off too (they may add members to groups),
     /// elementwise off leaves one elementwise op per elementwise kernel, and reductions off one reduction per reduction kernel.
     func testElementwiseAndReductionsOffLeaveSingleOpGroups() throws {
-        let later: Set<FusionKind> = [.recompute, .siblings, .prologues]
+        let later: Set<FusionKind> = [.recompute, .siblings, .prologues, .phases]
         for name in Self.models {
             let t = try trainer(name, off: [])
             let steps = t.trainingSteps
@@ -113,7 +118,7 @@ final class FusionAblationTests: XCTestCase {
         XCTAssertThrowsError(try FusionKind.parse("epilogues,epilogue")) { error in
             let text = String(describing: error)
             XCTAssertTrue(text.contains("unknown fusion kind 'epilogue'"), text)
-            XCTAssertTrue(text.contains("valid kinds: elementwise, reductions, siblings, epilogues, prologues, recompute, updates, memory"), text)
+            XCTAssertTrue(text.contains("valid kinds: elementwise, reductions, siblings, epilogues, prologues, recompute, phases, updates, memory"), text)
         }
     }
 

@@ -109,9 +109,14 @@ public struct Dump {
         var lines: [String] = []
         for g in fused.groups.indices {
             lines.append(groupHeader(g))
-            for id in fused.groups[g].nodes {
-                let after = fused.groups[g].post.contains(id) ? "  (after the reduction)" : ""
-                lines.append("    " + nodeLine(id, nodes, group: g) + after)
+            let group = fused.groups[g]
+            let passes = group.kind == .phased ? group.phases : [FusionGroup.Phase(nodes: group.nodes, post: [])]
+            for (k, phase) in passes.enumerated() {
+                if group.kind == .phased { lines.append("  phase \(k)" + (k == 0 ? "" : ", slab by slab after phase \(k - 1)")) }
+                for id in (phase.nodes + phase.post).sorted() {
+                    let after = group.post.contains(id) ? "  (after the reduction)" : ""
+                    lines.append("    " + nodeLine(id, nodes, group: g) + after)
+                }
             }
             let ends = fused.groups[g].boundaries
             lines += ends.isEmpty ? ["    ends: nothing outside reads it"] : ends.map { "    ends: " + $0 }
@@ -156,6 +161,9 @@ public struct Dump {
             line += step.reads.isEmpty ? "leaves" : step.reads.map { "%\($0)" }.joined(separator: ", ")
             line += String(format: "  %.2f MFLOP  read %.1f KB  write %.1f KB", Double(step.flops) / 1e6,
                            Double(step.bytesRead) / 1e3, Double(step.bytesWritten) / 1e3)
+            if step.phases > 0 {
+                line += String(format: "  %d phases over slabs, %.1f KB less than apart", step.phases, Double(step.bytesSaved) / 1e3)
+            }
             if !step.prologues.isEmpty {
                 line += "  prologue " + step.prologues.map { "group \($0) (%\(fused.groups[$0].stored[0]))" }.joined(separator: ", ")
             }
@@ -169,6 +177,11 @@ public struct Dump {
         lines.append(String(format: "peak live           %.3f MB", Double(plan.peakFloats * 4) / 1e6))
         lines.append(String(format: "flops per step      %.4f GFLOP", Double(flops) / 1e9))
         lines.append(String(format: "bytes per step      %.3f MB", Double(bytes) / 1e6))
+        let phased = plan.steps.filter { $0.phases > 0 }
+        if !phased.isEmpty {
+            lines.append(String(format: "phased kernels      %d (%d passes), %.3f MB less than as separate kernels", phased.count,
+                                phased.reduce(0) { $0 + $1.phases }, Double(phased.reduce(0) { $0 + $1.bytesSaved }) / 1e6))
+        }
         lines.append(String(format: "intensity           %.2f flop/byte", bytes == 0 ? 0 : Double(flops) / Double(bytes)))
         return lines.joined(separator: "\n")
     }

@@ -39,9 +39,13 @@ struct FusedProgramLowering {
         let memberSet = Set(members)
         let storedSet = Set(stored)
 
+        /// What a member's input reads: a reshape of a member reads that member's register.
+        func source(_ i: Int) -> Int {
+            ViewInfo.reshapedValue(i, views, nodes).flatMap { memberSet.contains($0) ? $0 : nil } ?? i
+        }
         // Last instruction index (member position) that reads each value, for register reuse.
         var lastUse: [Int: Int] = [:]
-        for (position, m) in members.enumerated() { for i in nodes[m].inputs { lastUse[i] = position } }
+        for (position, m) in members.enumerated() { for i in nodes[m].inputs { lastUse[source(i)] = position } }
         var register: [Int: Int32] = [:]
         var free: [Int32] = []
         func allocate() -> Int32 {
@@ -90,7 +94,7 @@ struct FusedProgramLowering {
         for (position, m) in members.enumerated() {
             let node = nodes[m]
             let inputs = node.inputs.map { i -> Int32 in
-                memberSet.contains(i) && views[i].kind == .value ? register[i]! : operandRegister(i)
+                memberSet.contains(source(i)) && views[source(i)].kind == .value ? register[source(i)]! : operandRegister(i)
             }
             var dst: Int32? = nil
             switch node.op {
@@ -129,7 +133,7 @@ struct FusedProgramLowering {
                 }
             }
             // Release registers whose last reader was this member, and this member's if nothing here reads it.
-            var released = Set(node.inputs.filter { lastUse[$0] == position })
+            var released = Set(node.inputs.map(source).filter { lastUse[$0] == position })
             if lastUse[m] == nil { released.insert(m) }
             for i in released {
                 guard let r = register.removeValue(forKey: i) else { continue }
@@ -140,8 +144,9 @@ struct FusedProgramLowering {
 
     /// The kernel's program with every operand resolved to storage and strides
     /// over the iteration space; the space is collapsed where all operands allow
-    /// (never inside a GEMM or convolution, which address tiles in their own space).
-    func spec(_ operand: (Int) -> Operand, preloadedOperand: Operand? = nil) throws -> FusedSpec {
+    /// (never inside a GEMM or convolution, which address tiles in their own space,
+    /// nor with `collapse` false: the phases of one kernel collapse together, `collapsePhases`).
+    func spec(_ operand: (Int) -> Operand, preloadedOperand: Operand? = nil, collapse collapses: Bool = true) throws -> FusedSpec {
         var inputs: [(Location, [Int])] = []
         for (slot, id) in loads.enumerated() {
             let o = slot == 0 && preloads ? preloadedOperand! : operand(id)
@@ -159,7 +164,7 @@ struct FusedProgramLowering {
             outputs.append((o.location!, s))
         }
         var dims = space.dims
-        if !inKernel {
+        if !inKernel && collapses {
             (dims, inputs, outputs) = collapse(dims, inputs, outputs)
         }
         return FusedSpec(instructions: instructions, registers: registers, space: dims,
@@ -170,6 +175,13 @@ struct FusedProgramLowering {
     /// space is (batch, rows, columns): a 2-D operand gets batch stride 0, leading axes
     /// fold into one. A convolution epilogue's space is the output's own (n, c, h, w).
     private func strides(_ o: Operand) throws -> [Int] {
+        if !inKernel && o.shape != space && o.shape.count == space.count {
+            // A member over a shape the space refines (`refines`): its axes split.
+            guard let split = ViewInfo.reshapedStrides(from: o.shape, o.strides, to: space) else {
+                throw GraphError(op: "plan", "operand \(o.shape) cannot be read over \(space) (internal error)")
+            }
+            return split
+        }
         if !inKernel || o.shape.rank == space.rank { return o.strides }
         let r = o.shape.rank
         if r == 2 { return [0] + o.strides }
@@ -201,4 +213,69 @@ private func collapse(_ dims: [Int], _ inputs: [(Location, [Int])], _ outputs: [
         for k in all.indices { all[k].1 = [0] }
     }
     return (d, Array(all[..<inputs.count]), Array(all[inputs.count...]))
+}
+
+/// `collapse` for the phases of one kernel (`StepOp.phases`): drops size-1 axes and merges
+/// neighbouring axes that are both folded or both kept and that every operand of every phase
+/// walks contiguously, and of every post where they are kept (a post has extent 1 on folded axes).
+func collapsePhases(_ phases: [(program: FusedSpec, post: FusedSpec?)], folded: [Bool])
+    -> (phases: [(program: FusedSpec, post: FusedSpec?)], folded: [Bool]) {
+    guard let space = phases.first?.program.space else { return (phases, folded) }
+    var keep = space.indices.filter { space[$0] != 1 }
+    if keep.isEmpty { keep = [0] }
+    var result = phases.map { phase -> (program: FusedSpec, post: FusedSpec?) in
+        func pick(_ spec: FusedSpec) -> FusedSpec {
+            var s = spec
+            s.space = keep.map { spec.space[$0] }
+            s.inputs = spec.inputs.map { operand in (operand.0, keep.map { operand.1[$0] }) }
+            s.outputs = spec.outputs.map { operand in (operand.0, keep.map { operand.1[$0] }) }
+            return s
+        }
+        return (pick(phase.program), phase.post.map(pick))
+    }
+    var flags = keep.map { folded[$0] }
+    func contiguous(_ spec: FusedSpec, _ axis: Int) -> Bool {
+        (spec.inputs + spec.outputs).allSatisfy { $0.1[axis] == $0.1[axis + 1] * spec.space[axis + 1] }
+    }
+    func merge(_ spec: inout FusedSpec, _ axis: Int) {
+        spec.space[axis] *= spec.space[axis + 1]
+        spec.space.remove(at: axis + 1)
+        func drop(_ operand: (Location, [Int])) -> (Location, [Int]) {
+            var strides = operand.1
+            strides.remove(at: axis)
+            return (operand.0, strides)
+        }
+        spec.inputs = spec.inputs.map(drop)
+        spec.outputs = spec.outputs.map(drop)
+    }
+    var axis = flags.count - 2
+    while axis >= 0 {
+        if flags[axis] == flags[axis + 1], result.allSatisfy({ contiguous($0.program, axis)
+            && (flags[axis] || $0.post.map { contiguous($0, axis) } ?? true) }) {
+            for k in result.indices {
+                merge(&result[k].program, axis)
+                if result[k].post != nil { merge(&result[k].post!, axis) }
+            }
+            flags.remove(at: axis + 1)
+        }
+        axis -= 1
+    }
+    return (result, flags)
+}
+
+/// `spec` over `dims`, which are its space's with size-1 axes added or removed: a post program
+/// over a reduced value's own shape ((c)) run over the reduced space of its kernel ((1, c, 1, 1)).
+func respaced(_ spec: FusedSpec, to dims: [Int]) -> FusedSpec {
+    let from = spec.space.indices.filter { spec.space[$0] != 1 }, to = dims.indices.filter { dims[$0] != 1 }
+    precondition(from.map { spec.space[$0] } == to.map { dims[$0] }, "respaced: \(spec.space) is not \(dims) with size-1 axes")
+    func strides(_ old: [Int]) -> [Int] {
+        var result = [Int](repeating: 0, count: dims.count)
+        for (a, b) in zip(from, to) { result[b] = old[a] }
+        return result
+    }
+    var result = spec
+    result.space = dims
+    result.inputs = spec.inputs.map { ($0.0, strides($0.1)) }
+    result.outputs = spec.outputs.map { ($0.0, strides($0.1)) }
+    return result
 }

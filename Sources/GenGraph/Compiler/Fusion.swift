@@ -6,6 +6,13 @@ public struct FusionGroup: Equatable {
         case contraction   // a GEMM or convolution with an epilogue of elementwise consumers
         case prologue      // an elementwise chain the GEMMs that read its value compute as they pack it: no kernel
         case single        // one kernel for one op (filter gradient, pooling, pad, concat, one-hot, fill, copy)
+        case phased        // reduction and elementwise passes over one space, run slab by slab as phases of one kernel
+    }
+
+    /// One pass of a `.phased` group: its members over `space`, then those of its pass over the reduced space.
+    public struct Phase: Equatable {
+        public var nodes: [Int]
+        public var post: [Int]
     }
 
     public var kind: Kind
@@ -19,6 +26,8 @@ public struct FusionGroup: Equatable {
     /// `postSpace`, in the same step (elementwise consumers of a reduction's result).
     public var post: [Int] = []
     public var postSpace: Shape?
+    /// A `.phased` group's passes in order (`mergePhases`); every reduction of every pass folds the same axes.
+    public var phases: [Phase] = []
     /// Why each stored value could not be consumed inside the group: one line per boundary.
     public var boundaries: [String]
 }
@@ -50,7 +59,8 @@ public struct FusedProgram {
 /// group, so the kernel graph stays acyclic. Then cheap values are recomputed
 /// by their readers instead of stored (`recomputeCheapValues`), reductions that
 /// load a common value merge (`mergeSiblingReductions`), and GEMM operands
-/// become prologues (`assignPrologues`). Kinds in `off` are skipped (`FusionKind`).
+/// become prologues (`assignPrologues`), and a reduction's consumers over its input
+/// become later phases of its kernel (`mergePhases`). Kinds in `off` are skipped (`FusionKind`).
 /// A convolution keeps its channel sums only where that stores no more values of its
 /// output's shape than leaving them out: a summed value that is no longer stored can
 /// no longer be what the recompute pass rebuilds other products from (ddpm's bias
@@ -92,14 +102,19 @@ private func partition(_ program: Program, off: Set<FusionKind>, joinsSums: (Int
         return groupOf[views[i].root]
     }
     func isDirectMember(_ i: Int, _ g: Int) -> Bool { views[i].kind == .value && groupOf[i] == g }
+    /// The member of `g` that input `i` reads from its register: itself, or the value it reshapes.
+    func register(_ i: Int, in g: Int) -> Int? {
+        if isDirectMember(i, g) { return i }
+        return ViewInfo.reshapedValue(i, views, nodes).flatMap { isDirectMember($0, g) ? $0 : nil }
+    }
     func isReduce(_ i: Int) -> Bool { if case .reduce = nodes[i].op { return true }; return false }
 
     /// Whether node `id` may join group `g`: every input is a register of g
     /// (not a finished reduction) or is in memory before g runs.
     func canJoin(_ id: Int, _ g: Int) -> Bool {
         for i in nodes[id].inputs {
-            if isDirectMember(i, g) {
-                if isReduce(i) { return false }
+            if let member = register(i, in: g) {
+                if isReduce(member) { return false }
                 continue
             }
             guard let h = sourceGroup(i) else { continue }
@@ -169,12 +184,16 @@ private func partition(_ program: Program, off: Set<FusionKind>, joinsSums: (Int
                 continue
             }
             let candidates = node.inputs.compactMap { i -> Int? in
-                guard views[i].kind == .value, let g = groupOf[i] else { return nil }
+                let root = views[i].kind == .value ? i : ViewInfo.reshapedValue(i, views, nodes)
+                guard let root, let g = groupOf[root] else { return nil }
                 switch groups[g].kind {
                 case .elementwise where !off.contains(.elementwise), .reduction where !off.contains(.reductions):
-                    return groups[g].space == node.shape ? g : nil
+                    // A space that splits the node's axes visits its elements in order (group norm's
+                    // (n, groups, c / groups, h, w) and the activation after it over (n, c, h, w)).
+                    return refines(groups[g].space, node.shape) ? g : nil
+                case .contraction where root != i: return nil
                 case .contraction where !off.contains(.epilogues): return groups[g].space == node.shape && !isReduce(i) ? g : nil
-                case .elementwise, .reduction, .contraction, .single, .prologue: return nil
+                case .elementwise, .reduction, .contraction, .single, .prologue, .phased: return nil
                 }
             }
             if let g = candidates.first(where: { canJoin(id, $0) }) { join(id, g) }
@@ -217,6 +236,13 @@ private func partition(_ program: Program, off: Set<FusionKind>, joinsSums: (Int
         if needsMemory { newGroup(id, .elementwise, space: node.shape) }
     }
 
+    /// Whether view `c` of member `id` is read only by elementwise members of `g` over the
+    /// group's own pass, from `id`'s register.
+    func readFromRegisters(_ c: Int, _ id: Int, _ g: Int) -> Bool {
+        ViewInfo.reshapedValue(c, views, nodes) == id && !outputs.contains(c) && !isReduce(id)
+            && consumers[c].allSatisfy { groupOf[$0] == g && views[$0].kind == .value && !isPost[$0] && nodes[$0].op.category == .elementwise }
+    }
+
     // Values read outside their group, or by the caller, are stored; say why at each boundary.
     for (g, group) in groups.enumerated() {
         var stored: [Int] = []
@@ -224,8 +250,8 @@ private func partition(_ program: Program, off: Set<FusionKind>, joinsSums: (Int
         for id in group.nodes {
             var why: [String] = []
             if outputs.contains(id) { why.append("a result of the step") }
-            for c in consumers[id] where groupOf[c] != g || !isDirectMember(id, g) || views[c].kind != .value
-                || (isReduce(id) && isPost[c]) {
+            for c in consumers[id] where (groupOf[c] != g || !isDirectMember(id, g) || views[c].kind != .value
+                || (isReduce(id) && isPost[c])) && !readFromRegisters(c, id, g) {
                 why.append(boundaryReason(value: id, consumer: c, group: groups[g], nodes: nodes, views: views,
                                           consumerGroup: groupOf[c] == g ? nil : groupOf[c]))
             }
@@ -240,7 +266,8 @@ private func partition(_ program: Program, off: Set<FusionKind>, joinsSums: (Int
     let partition = FusedProgram(program: program, groups: groups, groupOf: groupOf, views: views)
     let recomputed = off.contains(.recompute) ? partition : recomputeCheapValues(partition)
     let merged = off.contains(.siblings) ? recomputed : mergeSiblingReductions(recomputed)
-    return off.contains(.prologues) ? merged : assignPrologues(merged)
+    let prologued = off.contains(.prologues) ? merged : assignPrologues(merged)
+    return off.contains(.phases) ? prologued : mergePhases(prologued)
 }
 
 extension FusedProgram {
@@ -297,7 +324,7 @@ func drawsInline(_ op: Op, in kind: FusionGroup.Kind) -> Bool {
     switch kind {
     case .single: return false
     case .contraction: return !takesEpilogue(op)
-    case .elementwise, .reduction, .prologue: return true
+    case .elementwise, .reduction, .prologue, .phased: return true
     }
 }
 

@@ -22,6 +22,9 @@ public enum FusionKind: String, CaseIterable, Hashable, Sendable {
     case prologues
     /// Cheap values are recomputed by their readers instead of stored (`recomputeCheapValues`).
     case recompute
+    /// A normalisation's statistics passes and the passes over its input that read them run as
+    /// phases of one kernel, slab by slab, while each slab is in cache (`mergePhases`).
+    case phases
     /// The plan applies the optimiser's updates itself (`PlannedUpdates`); off, the
     /// plan returns the gradients and the optimiser updates after it, as in eager mode.
     case updates

@@ -65,6 +65,10 @@ public struct PlanStep {
     public let flops: Int
     public let bytesRead: Int
     public let bytesWritten: Int
+    /// A phased step's passes, and the bytes it moves less than those passes would as kernels of
+    /// their own (each reading its inputs from memory); 0 and 0 for other steps.
+    public var phases = 0
+    public var bytesSaved = 0
 
     /// The C kernel the step calls.
     public var kernel: String { op.kernelName }
@@ -138,6 +142,9 @@ struct AllReduceSpec {
 enum StepOp {
     /// A fused program, then (when the group has one) its pass over the reduced space.
     case fused(FusedSpec, post: FusedSpec?)
+    /// Fused programs over one space, each with its pass over the reduced space, run slab by
+    /// slab; `folded` marks the axes their reductions fold.
+    case phases([(program: FusedSpec, post: FusedSpec?)], folded: [Bool])
     case gemm(c: Location, a: GemmOperand, b: GemmOperand, batch: Int, m: Int, n: Int, k: Int, epilogue: FusedSpec?)
     /// A convolution; forward and data-gradient ones may carry an epilogue over their output,
     /// and one with channel sums a pass over the finished sums.
@@ -156,6 +163,7 @@ enum StepOp {
     var kernelName: String {
         switch self {
         case .fused: return "gg_fused_f32"
+        case .phases: return "gg_fused_phases_f32"
         case .gemm(_, let a, let b, _, _, _, _, let e):
             if a.isComputed || b.isComputed { return "gg_gemm_pro_ep_f32" }
             return e == nil ? "gg_gemm_f32" : "gg_gemm_ep_f32"

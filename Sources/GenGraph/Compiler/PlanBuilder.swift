@@ -24,6 +24,8 @@ private struct StepTemplate {
     var leaves: [Int] = []
     /// Bytes read and written, where the values listed above do not say (an update's leaves).
     var traffic: (read: Int, written: Int)? = nil
+    /// A phased step: the bytes its phases would move as kernels of their own.
+    var separateTraffic: Int? = nil
     let make: (_ operand: (Int) -> Operand, _ location: (Int) -> Location) throws -> StepOp
 }
 
@@ -131,9 +133,14 @@ private final class PlanBuilder {
             let op = try t.make(resolveOperand, resolveLocation)
             let bytesRead = Set(t.reads).reduce(0) { $0 + shape($1).count } * 4
             let bytesWritten = t.writes.reduce(0) { $0 + shape($1).count } * 4
-            steps.append(PlanStep(op: op, group: t.group, prologues: t.prologues, writes: t.writes, reads: t.reads,
-                                  flops: t.flops, bytesRead: bytesRead + (t.traffic?.read ?? leafBytes(t)),
-                                  bytesWritten: bytesWritten + (t.traffic?.written ?? 0)))
+            var step = PlanStep(op: op, group: t.group, prologues: t.prologues, writes: t.writes, reads: t.reads,
+                                flops: t.flops, bytesRead: bytesRead + (t.traffic?.read ?? leafBytes(t)),
+                                bytesWritten: bytesWritten + (t.traffic?.written ?? 0))
+            if let separate = t.separateTraffic, case .phases(let phases, _) = op {
+                step.phases = phases.count
+                step.bytesSaved = separate - step.bytesRead - step.bytesWritten
+            }
+            steps.append(step)
         }
         let outputOperands = results.map { outputs[$0] }.map { id -> Operand in
             id < nodes.count ? operand(id, slots: memory.slots)
@@ -279,6 +286,8 @@ private final class PlanBuilder {
         switch group.kind {
         case .elementwise, .reduction:
             try lowerFused(g)
+        case .phased:
+            try lowerPhased(g)
         case .contraction:
             if case .matmul = nodes[first].op { try lowerGemm(g) } else { try lowerSingle(first, g) }
         case .single:
@@ -296,6 +305,7 @@ private final class PlanBuilder {
         for id in fused.groups[g].nodes {
             for i in nodes[id].inputs {
                 if members.contains(i) && views[i].kind == .value { continue }
+                if let r = ViewInfo.reshapedValue(i, views, nodes), members.contains(r) { continue }  // its register
                 if nodes[i].op.category == .random && drawsInline(nodes[id].op, in: kind) { continue }
                 if let r = storedRoot(i), !reads.contains(r) { reads.append(r) }
             }
@@ -316,6 +326,50 @@ private final class PlanBuilder {
         templates.append(StepTemplate(group: g, writes: group.stored, reads: externalReads(g), flops: work) { operand, _ in
             .fused(try program.spec(operand), post: try post?.spec(operand))
         })
+    }
+
+    /// A `.phased` group: each phase's program over the space, its post over the reduced space,
+    /// one kernel call (`gg_fused_phases_f32`).
+    func lowerPhased(_ g: Int) throws {
+        let group = fused.groups[g]
+        var folded = Set<Int>()
+        for id in group.nodes { if case .reduce(_, let axes) = nodes[id].op { folded.formUnion(axes) } }
+        let reduced = Shape(group.space.dims.enumerated().map { folded.contains($0.offset) ? 1 : $0.element })
+        let programs = try group.phases.map { phase in
+            (try FusedProgramLowering(nodes: nodes, views: views, members: phase.nodes, stored: group.stored,
+                                      space: group.space, preloaded: nil),
+             phase.post.isEmpty ? nil : try FusedProgramLowering(nodes: nodes, views: views, members: phase.post,
+                                                                 stored: group.stored, space: nodes[phase.post[0]].shape, preloaded: nil))
+        }
+        let work = programs.reduce(0) { total, p in
+            total + group.space.count * max(1, p.0.computeInstructions) + (p.1.map { reduced.count * $0.computeInstructions } ?? 0)
+        }
+        let flags = group.space.dims.indices.map(folded.contains)
+        var template = StepTemplate(group: g, writes: group.stored, reads: externalReads(g), flops: work) { operand, _ in
+            let specs = try programs.map { p in
+                (program: try p.0.spec(operand, collapse: false), post: try p.1.map { respaced(try $0.spec(operand, collapse: false), to: reduced.dims) })
+            }
+            let (phases, collapsedFlags) = collapsePhases(specs, folded: flags)
+            return .phases(phases, folded: collapsedFlags)
+        }
+        template.separateTraffic = group.phases.reduce(0) { $0 + traffic(of: $1.nodes + $1.post, stored: group.stored) }
+        templates.append(template)
+    }
+
+    /// Bytes a kernel of its own for `members` would move: every stored value or leaf it reads
+    /// from outside them, once, and the members in `stored` it writes.
+    func traffic(of members: [Int], stored: [Int]) -> Int {
+        let inside = Set(members)
+        var read = Set<Int>()
+        for id in members {
+            for i in nodes[id].inputs where !views[i].isConstant && !(inside.contains(i) && views[i].kind == .value) {
+                if let r = ViewInfo.reshapedValue(i, views, nodes), inside.contains(r) { continue }
+                if nodes[i].op.category == .random && drawsInline(nodes[id].op, in: .phased) { continue }
+                read.insert(views[i].root)
+            }
+        }
+        let written = members.filter(Set(stored).contains)
+        return (read.reduce(0) { $0 + nodes[$1].shape.count } + written.reduce(0) { $0 + nodes[$1].shape.count }) * 4
     }
 
     func lowerGemm(_ g: Int) throws {

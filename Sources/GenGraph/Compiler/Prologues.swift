@@ -42,7 +42,8 @@ func assignPrologues(_ fused: FusedProgram) -> FusedProgram {
     for (g, group) in groups.enumerated() where group.kind == .elementwise && group.stored.count == 1 {
         let value = group.stored[0]
         let rank = nodes[value].shape.rank
-        guard (2...3).contains(rank), nodes[value].shape == group.space else { continue }
+        // GEMM packs the operand over its own shape: every member must be over it too.
+        guard (2...3).contains(rank), group.nodes.allSatisfy({ nodes[$0].shape == group.space }) else { continue }
         let reads = windows(onto: value)
         guard !reads.contains(where: outputs.contains) else { continue }
         var gemms: [Int] = []

@@ -101,4 +101,26 @@ struct ViewInfo {
         }
         return i == src.count ? result : nil
     }
+
+    /// The value node `i` reads in its own element order (a reshape of it at offset 0 with
+    /// contiguous strides and as many elements), or nil: a fused kernel whose space refines both
+    /// shapes reads such a view from the value's register (`refines`).
+    static func reshapedValue(_ i: Int, _ views: [ViewInfo], _ nodes: [Node]) -> Int? {
+        let v = views[i]
+        guard v.kind == .view, v.offset == 0, views[v.root].kind == .value, nodes[v.root].shape.count == nodes[i].shape.count,
+              v.strides == nodes[i].shape.contiguousStrides else { return nil }
+        return v.root
+    }
+}
+
+/// Whether `fine` splits the axes of `coarse` (each axis of `coarse` is a run of axes of `fine`):
+/// an iteration over `fine` then visits `coarse`'s elements in order, and any strides over
+/// `coarse` can be written over `fine` (`ViewInfo.reshapedStrides`).
+func refines(_ fine: Shape, _ coarse: Shape) -> Bool {
+    guard fine.count == coarse.count, fine.count > 0 else { return fine == coarse }
+    func bounds(_ s: Shape) -> Set<Int> {
+        var product = 1
+        return Set(s.dims.map { product *= $0; return product })
+    }
+    return bounds(coarse).isSubset(of: bounds(fine))
 }

@@ -18,16 +18,16 @@ extension Tensor {
         guard groups >= 1, c % groups == 0 else {
             throw GraphError(op: "group_norm", "'\(name)': \(groups) groups do not divide \(c) channels")
         }
-        let n = shape[0], spatial = [Int](repeating: 1, count: rank - 2)
-        let (mean, scale) = try reshape([n, groups, -1]).standardization(axes: [2], epsilon: epsilon)
-        // The group statistics per channel, (n, c, 1, ...): normalising, scaling and shifting are
-        // then one elementwise pass over x in its own shape, which a reshape would split in two.
-        func perChannel(_ statistic: Tensor) throws -> Tensor {
-            try statistic.expand(to: [n, groups, c / groups]).reshape(Shape([n, c] + spatial))
-        }
-        let weight = try graph.parameter(name + ".weight", [c], initializer: weightInit).reshape(Shape([1, c] + spatial))
-        let bias = try graph.parameter(name + ".bias", [c], initializer: biasInit).reshape(Shape([1, c] + spatial))
-        return try (self - perChannel(mean)) * (perChannel(scale) * weight) + bias
+        let n = shape[0], spatial = Array(shape.dims.dropFirst(2)), ones = [Int](repeating: 1, count: rank - 2)
+        // Over (n, groups, c / groups, spatial...), which splits x's axes: the statistics fold
+        // axes 2..., and normalising, scaling and shifting (per channel, broadcast) are one
+        // elementwise pass over the same space, which the activation after it can join (`refines`).
+        let grouped = try reshape(Shape([n, groups, c / groups] + spatial))
+        let (mean, scale) = try grouped.standardization(axes: Array(2..<(rank + 1)), epsilon: epsilon)
+        let perChannel = Shape([1, groups, c / groups] + ones)
+        let weight = try graph.parameter(name + ".weight", [c], initializer: weightInit).reshape(perChannel)
+        let bias = try graph.parameter(name + ".bias", [c], initializer: biasInit).reshape(perChannel)
+        return try ((grouped - mean) * scale * weight + bias).reshape(shape)
     }
 
     /// Instance normalisation of (n, c, spatial...): each sample's channel standardised

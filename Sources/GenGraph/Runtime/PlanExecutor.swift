@@ -73,6 +73,8 @@ private final class KernelCall {
     var after: PreparedProgram?
     /// A GEMM's prologues, for the operands it computes (A, B).
     var prologues: [PreparedProgram?] = [nil, nil]
+    /// A phased step's programs.
+    var phases: PreparedPhases?
 
     let buckets: AllReduceBuckets?
 
@@ -90,6 +92,9 @@ private final class KernelCall {
                 program!.pointer.pointee.post = UnsafePointer(epilogue!.pointer)
             }
             scratch = program!.scratch(&ctx)
+        case .phases(let list, let folded):
+            phases = PreparedPhases(list, folded: folded)
+            scratch = phases!.scratch(&ctx)
         case .gemm(_, let a, let b, _, let m, let n, let k, let e):
             epilogue = e.map(PreparedProgram.init)
             prologues = [a, b].map { operand -> PreparedProgram? in
@@ -118,6 +123,8 @@ private final class KernelCall {
         case .fused:
             epilogue?.bind(bases: bases, keys: keys)
             try program!.run(&ctx, bases: bases, keys: keys)
+        case .phases:
+            try phases!.run(&ctx, bases: bases, keys: keys)
         case .gemm(let c, let a, let b, let batch, let m, let n, let k, _):
             // Prologues compute operand blocks as GEMM packs them; the epilogue runs on each finished output tile.
             epilogue?.bind(bases: bases, keys: keys)
@@ -253,6 +260,38 @@ private final class PreparedProgram {
     func run(_ ctx: inout gg_ctx, bases: [UnsafeMutablePointer<Float>], keys runKeys: [Int: UInt64]) throws {
         bind(bases: bases, keys: runKeys)
         try check(gg_fused_f32(&ctx, programStorage), "fused")
+    }
+}
+
+/// A phased step's programs, each phase's post linked to it, and the C arrays that list them.
+private final class PreparedPhases {
+    let programs: [PreparedProgram]
+    let posts: [PreparedProgram?]
+    let pointers: UnsafeMutableBufferPointer<UnsafePointer<gg_fprogram>?>
+    let folded: UnsafeMutableBufferPointer<Int32>
+
+    init(_ list: [(program: FusedSpec, post: FusedSpec?)], folded flags: [Bool]) {
+        programs = list.map { PreparedProgram($0.program) }
+        posts = list.map { $0.post.map(PreparedProgram.init) }
+        for (program, post) in zip(programs, posts) {
+            if let post { program.pointer.pointee.post = UnsafePointer(post.pointer) }
+        }
+        pointers = .allocate(capacity: max(programs.count, 1))
+        _ = pointers.initialize(from: programs.map { UnsafePointer($0.pointer) })
+        folded = .allocate(capacity: max(flags.count, 1))
+        _ = folded.initialize(from: flags.map { $0 ? 1 : 0 })
+    }
+
+    deinit { pointers.deallocate(); folded.deallocate() }
+
+    func scratch(_ ctx: inout gg_ctx) -> Int64 {
+        gg_fused_phases_f32_scratch(&ctx, Int32(programs.count), pointers.baseAddress, folded.baseAddress)
+    }
+
+    func run(_ ctx: inout gg_ctx, bases: [UnsafeMutablePointer<Float>], keys: [Int: UInt64]) throws {
+        for program in programs { program.bind(bases: bases, keys: keys) }
+        for post in posts { post?.bind(bases: bases, keys: keys) }
+        try check(gg_fused_phases_f32(&ctx, Int32(programs.count), pointers.baseAddress, folded.baseAddress), "fused phases")
     }
 }
 
