@@ -118,5 +118,9 @@ final class PhasedNormalizationTests: XCTestCase {
         XCTAssertTrue(plan.contains("phased kernels"), plan)
         let fused = dump.render(.fused, .text)
         XCTAssertTrue(fused.contains("phase 1, slab by slab after phase 0"), fused)
+        // The page's kernel table (`dump --format html`) says it in the kernel's boundaries.
+        let phased = compilation.kernels(gradientOutputs: []).filter { $0.kind == "phased" }
+        XCTAssertFalse(phased.isEmpty)
+        XCTAssertTrue(phased.allSatisfy { $0.boundaries.first?.contains("phases over slabs") == true })
     }
 }

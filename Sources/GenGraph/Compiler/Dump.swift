@@ -161,9 +161,7 @@ public struct Dump {
             line += step.reads.isEmpty ? "leaves" : step.reads.map { "%\($0)" }.joined(separator: ", ")
             line += String(format: "  %.2f MFLOP  read %.1f KB  write %.1f KB", Double(step.flops) / 1e6,
                            Double(step.bytesRead) / 1e3, Double(step.bytesWritten) / 1e3)
-            if step.phases > 0 {
-                line += String(format: "  %d phases over slabs, %.1f KB less than apart", step.phases, Double(step.bytesSaved) / 1e3)
-            }
+            line += phasesNote(step).map { "  " + $0 }.joined()
             if !step.prologues.isEmpty {
                 line += "  prologue " + step.prologues.map { "group \($0) (%\(fused.groups[$0].stored[0]))" }.joined(separator: ", ")
             }

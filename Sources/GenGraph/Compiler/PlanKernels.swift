@@ -22,7 +22,8 @@ public struct PlanKernel: Sendable {
     public let phase: PlanPhase
     /// Its members' origins (`vae.gg:12:5`), sorted and unique; an update's are its parameters'.
     public let origins: [String]
-    /// Why its group's stored values could not be consumed inside it (`FusionGroup.boundaries`).
+    /// Why its group's stored values could not be consumed inside it (`FusionGroup.boundaries`),
+    /// after a phased kernel's phases and the bytes they save.
     public let boundaries: [String]
     /// The steps whose outputs it reads.
     public let inputs: [Int]
@@ -83,7 +84,13 @@ extension Compilation {
                 flops: step.flops, bytesRead: step.bytesRead, bytesWritten: step.bytesWritten,
                 arena: step.writes.compactMap { plan.slots[$0].map { (offset: $0.offset * 4, bytes: $0.count * 4) } },
                 phase: phase, origins: Set(members.compactMap { nodes[$0].origin }).sorted(),
-                boundaries: step.group.map { fused.groups[$0].boundaries } ?? [], inputs: inputs)
+                boundaries: phasesNote(step) + (step.group.map { fused.groups[$0].boundaries } ?? []), inputs: inputs)
         }
     }
+}
+
+/// A phased step's phases and the bytes they save, as the dump's plan text says them.
+func phasesNote(_ step: PlanStep) -> [String] {
+    guard step.phases > 0 else { return [] }
+    return [String(format: "%d phases over slabs, %.1f KB less than apart", step.phases, Double(step.bytesSaved) / 1e3)]
 }
