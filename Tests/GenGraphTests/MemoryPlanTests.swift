@@ -33,6 +33,16 @@ final class MemoryPlanTests: XCTestCase {
         XCTAssertEqual(plan.arenaFloats, 152)
     }
 
+    /// Largest first puts 1 (48 floats, steps 0-1) at 0, 2 and 0 or 3 after it, and the last at
+    /// 96: 112 floats. Longest-lived first puts 2 (steps 0-3) at 0, 3 (steps 2-4) at 32, then 1 at
+    /// 32 and 0 at 64 beside 2 and 3: 96, and the planner keeps that.
+    func testThePlannerKeepsTheOrderThatPacksTightest() {
+        let floats = [0: 32, 1: 48, 2: 32, 3: 32]
+        let plan = planMemory(lifetimes: [0: 2...2, 1: 0...1, 2: 0...3, 3: 2...4], floats: { floats[$0]! })
+        XCTAssertEqual(plan.arenaFloats, 96)
+        XCTAssertEqual(plan.slots.mapValues(\.offset), [0: 64, 1: 32, 2: 0, 3: 32])
+    }
+
     /// Random step orders: values live at the same time never overlap, offsets are aligned,
     /// and the peak is the largest sum of live sizes over the steps.
     func testRandomSchedulesNeverOverlapLiveValues() {

@@ -26,30 +26,50 @@ func lifetimes(of steps: [StepAccess], results: [Int]) -> [Int: ClosedRange<Int>
     return first.reduce(into: [:]) { ranges, entry in ranges[entry.key] = entry.value...last[entry.key]! }
 }
 
-/// Arena offsets for values with these lifetimes: largest values first (ties
-/// by id), each at the lowest 64-byte-aligned offset that no value live at the
-/// same time overlaps. `floats` gives a value's size. Without `reuse` no two
-/// values share storage (`FusionKind.memory` off): each avoids every value placed before it.
+/// Arena offsets for values with these lifetimes: each value in turn at the lowest
+/// 64-byte-aligned offset that no value live at the same time overlaps. The order decides
+/// how tightly lifetimes pack, and no one order is best for every plan, so this places the
+/// values in three orders (largest first; longest-lived first; earliest first, each then
+/// largest and by id) and keeps the smallest arena (the first on a tie). `floats` gives a
+/// value's size. Without `reuse` no two values share storage (`FusionKind.memory` off):
+/// each avoids every value placed before it.
 func planMemory(lifetimes: [Int: ClosedRange<Int>], floats: (Int) -> Int, reuse: Bool = true) -> MemoryPlan {
-    let values = lifetimes.keys.sorted { (floats($0), $1) > (floats($1), $0) }
-    var placed: [(offset: Int, end: Int, first: Int, last: Int)] = []
-    var slots: [Int: ArenaSlot] = [:]
-    var arena = 0
-    for v in values {
-        let size = max(1, floats(v)), lo = lifetimes[v]!.lowerBound, hi = lifetimes[v]!.upperBound
-        let conflicts = placed.filter { !reuse || ($0.first <= hi && lo <= $0.last) }.sorted { $0.offset < $1.offset }
-        var offset = 0
-        for c in conflicts {
-            if offset + size <= c.offset { break }
-            offset = max(offset, (c.end + 15) / 16 * 16)
-        }
-        placed.append((offset, offset + size, lo, hi))
-        slots[v] = ArenaSlot(offset: offset, count: size, firstStep: lo, lastStep: hi)
-        arena = max(arena, offset + size)
-    }
+    let sizes = Dictionary(uniqueKeysWithValues: lifetimes.keys.map { ($0, max(1, floats($0))) })
+    func size(_ v: Int) -> Int { sizes[v]! }
+    let bySize = lifetimes.keys.sorted { (size($0), $1) > (size($1), $0) }
+    func span(_ v: Int) -> Int { lifetimes[v]!.count }
+    let orders = reuse ? [
+        bySize,
+        lifetimes.keys.sorted { (span($0), size($0), $1) > (span($1), size($1), $0) },
+        lifetimes.keys.sorted { (-lifetimes[$0]!.lowerBound, size($0), $1) > (-lifetimes[$1]!.lowerBound, size($1), $0) },
+    ] : [bySize]
+    let placements = orders.map { place($0, lifetimes: lifetimes, size: sizes, reuse: reuse) }
+    let (slots, arena) = placements.min { $0.arena < $1.arena }!
     var peak = 0
     for s in 0...(lifetimes.values.map(\.upperBound).max() ?? 0) {
         peak = max(peak, slots.values.filter { $0.firstStep <= s && s <= $0.lastStep }.reduce(0) { $0 + $1.count })
     }
     return MemoryPlan(slots: slots, arenaFloats: arena, peakFloats: peak)
+}
+
+/// Offsets for `values` placed in this order, each at the lowest aligned offset clear of the
+/// values placed before it that are live at the same time (all of them without `reuse`).
+private func place(_ values: [Int], lifetimes: [Int: ClosedRange<Int>], size: [Int: Int], reuse: Bool)
+    -> (slots: [Int: ArenaSlot], arena: Int) {
+    var placed: [(offset: Int, end: Int, first: Int, last: Int)] = []
+    var slots: [Int: ArenaSlot] = [:]
+    var arena = 0
+    for v in values {
+        let count = size[v]!, lo = lifetimes[v]!.lowerBound, hi = lifetimes[v]!.upperBound
+        let conflicts = placed.filter { !reuse || ($0.first <= hi && lo <= $0.last) }.sorted { $0.offset < $1.offset }
+        var offset = 0
+        for c in conflicts {
+            if offset + count <= c.offset { break }
+            offset = max(offset, (c.end + 15) / 16 * 16)
+        }
+        placed.append((offset, offset + count, lo, hi))
+        slots[v] = ArenaSlot(offset: offset, count: count, firstStep: lo, lastStep: hi)
+        arena = max(arena, offset + count)
+    }
+    return (slots, arena)
 }
