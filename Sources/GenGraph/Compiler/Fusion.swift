@@ -274,19 +274,25 @@ extension FusedProgram {
     /// The values (storage roots) each group loads that another group's kernel writes.
     var groupLoads: [Set<Int>] {
         groups.indices.map { g in
-            let members = Set(groups[g].nodes)
-            var result = Set<Int>()
-            for id in groups[g].nodes {
-                for i in program.nodes[id].inputs where !views[i].isConstant && !(members.contains(i) && views[i].kind == .value) {
-                    if let h = groupOf[views[i].root], h != g { result.insert(views[i].root) }
-                }
-            }
-            return result
+            rootsRead(by: groups[g].nodes, program.nodes, views).filter { groupOf[$0].map { $0 != g } ?? false }
         }
     }
 
     /// The groups each group loads a value from (its direct dependencies between kernels).
     var groupReads: [Set<Int>] { groupLoads.map { Set($0.map { groupOf[$0]! }) } }
+}
+
+/// The values (storage roots) `members` read other than from their own registers: stored
+/// values, leaves and random draws.
+func rootsRead(by members: [Int], _ nodes: [Node], _ views: [ViewInfo]) -> Set<Int> {
+    let inside = Set(members)
+    var result = Set<Int>()
+    for id in members {
+        for i in nodes[id].inputs where !views[i].isConstant && !(inside.contains(i) && views[i].kind == .value) {
+            result.insert(views[i].root)
+        }
+    }
+    return result
 }
 
 /// The groups `g` depends on through `reads` (as `FusedProgram.groupReads` gives them), directly or not.

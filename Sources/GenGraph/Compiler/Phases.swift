@@ -29,18 +29,6 @@ func mergePhases(_ fused: FusedProgram) -> FusedProgram {
         return first
     }
 
-    /// The values (roots) group g reads that are not its own registers: stored values and leaves.
-    func loads(_ g: Int) -> Set<Int> {
-        let members = Set(groups[g].nodes)
-        var result = Set<Int>()
-        for id in groups[g].nodes {
-            for i in nodes[id].inputs where !views[i].isConstant && !(members.contains(i) && views[i].kind == .value) {
-                result.insert(views[i].root)
-            }
-        }
-        return result
-    }
-
     /// Whether input `i` of a member of the joining group reads the element of `a`'s member that
     /// `a`'s pass over the same slab finished: the member broadcast over the folded axes only.
     func readsWithinSlab(_ i: Int, space: Shape, folded: Set<Int>) -> Bool {
@@ -72,12 +60,13 @@ func mergePhases(_ fused: FusedProgram) -> FusedProgram {
         let slab = folded.reduce(1) { $0 * space[$1] }
         guard slab <= maxSlabFloats, space.count / max(slab, 1) >= 2 else { return false }
         var readsReduced = false, sharesInput = false
-        let full = loads(a).union(groups[a].stored).filter { nodes[$0].shape.count == space.count }
+        let full = rootsRead(by: groups[a].nodes, nodes, views).union(groups[a].stored).filter { nodes[$0].shape.count == space.count }
+        let foldedSet = Set(folded)
         for id in groups[b].nodes {
             for i in nodes[id].inputs where !views[i].isConstant {
                 sharesInput = sharesInput || full.contains(views[i].root)
                 guard groupOf[views[i].root] == a else { continue }
-                if !readsWithinSlab(i, space: space, folded: Set(folded)) { return false }
+                if !readsWithinSlab(i, space: space, folded: foldedSet) { return false }
                 if nodes[views[i].root].shape != space { readsReduced = true }
             }
         }

@@ -22,16 +22,7 @@ func mergeSiblingReductions(_ fused: FusedProgram) -> FusedProgram {
         return first
     }
     /// Values (roots) group g loads from memory that some kernel wrote.
-    func loads(_ g: Int) -> Set<Int> {
-        var result = Set<Int>()
-        let members = Set(groups[g].nodes)
-        for id in groups[g].nodes {
-            for i in nodes[id].inputs where !views[i].isConstant && !(members.contains(i) && views[i].kind == .value) {
-                if groupOf[views[i].root] != nil { result.insert(views[i].root) }
-            }
-        }
-        return result
-    }
+    func loads(_ g: Int) -> Set<Int> { rootsRead(by: groups[g].nodes, nodes, views).filter { groupOf[$0] != nil } }
     /// Groups each group reads from directly; kept up to date as groups merge.
     var reads = fused.groupReads
 
