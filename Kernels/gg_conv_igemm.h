@@ -45,7 +45,11 @@ typedef struct cv_geo {
  *                rows [i*mr, i*mr + mr): A(i*mr + r, k) = Ap[(i*K + k)*mr + r]).
  *   ukr_chunked  C (+)= A * B, A in nch chunks of 32 k: A(r, k) = A[ch*ach + r*32 + k].
  *                Both store lanes of segment s to segp[s] + r*ldm + lane under mask segm[s].
- *   store_x2     rows of a 32-lane tile, lanes [pos, pos+len), to d + r*ldm + 2*l. */
+ *   store_x2     rows of a 32-lane tile, lanes [pos, pos+len), to d + r*ldm + 2*l.
+ *   ukr_direct   (NULL where the ISA has none) a 16-lane unit of a stride-1
+ *                conv whose grid rows continue the source rows: out (M rows)
+ *                = A * B with B(c*T + t, l) = tmask[t*16 + l] ? src[c*src_c + toff[t] + l] : 0,
+ *                read in place; lanes under m stored to out + r*ldm + l. */
 typedef struct cv_isa {
     int mr;
     void (*pack)(float *Bp, int64_t ldb, const cv_op *ops, const int32_t *start, const cv_geo *G);
@@ -54,6 +58,8 @@ typedef struct cv_isa {
     void (*ukr_chunked)(int rows, int64_t nch, const float *A, int64_t ach, const float *Bp, int64_t ldb,
                         float *const *segp, const uint32_t *segm, int nseg, int64_t ldm, int acc_in);
     void (*store_x2)(const float *tile, int rows, int32_t pos, int32_t len, float *d, int64_t ldm);
+    void (*ukr_direct)(int64_t M, int64_t cs, int64_t T, const float *Ap, const float *src, int64_t src_c,
+                       const int64_t *toff, const float *tmask, float *out, uint32_t m, int64_t ldm);
 } cv_isa;
 
 #if GG__X86

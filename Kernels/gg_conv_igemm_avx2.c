@@ -86,8 +86,8 @@ GG__INLINE GG__TGT_AVX2 void cv2_store8(float *p, __m256 x, uint32_t m, int acc)
 }
 
 /* Lanes [16*half, 16*half + 16) of C rows r < ROWS: C = A * B (or C += when acc).
- * A(r, k) = Ap[r*ars + k*aks] in nch chunks ach apart, B(k, :) = Bp[k*ldb ..]. */
-GG__INLINE GG__TGT_AVX2 void cv2_tile(const int ROWS, int half, int64_t nch, int64_t K, const float *Ap, int64_t ars,
+ * A(r, k) = arow[r][k*aks] in nch chunks ach apart, B(k, :) = Bp[k*ldb ..]. */
+GG__INLINE GG__TGT_AVX2 void cv2_tile(const int ROWS, int half, int64_t nch, int64_t K, const float *const *arow,
                                       int64_t aks, int64_t ach, const float *Bp, int64_t ldb, float *const *segp,
                                       const uint32_t *segm, int nseg, int64_t ldm, int acc_in) {
     __m256 c[CV_AVX2_MR][2];
@@ -95,7 +95,7 @@ GG__INLINE GG__TGT_AVX2 void cv2_tile(const int ROWS, int half, int64_t nch, int
     const float *b = Bp + 16 * half;
     for (int64_t ch = 0; ch < nch; ch++) {
         const float *a[CV_AVX2_MR];
-        for (int r = 0; r < ROWS; r++) a[r] = Ap + ch * ach + r * ars;
+        for (int r = 0; r < ROWS; r++) a[r] = arow[r] + ch * ach;
         for (int64_t k = 0; k < K; k++) {
             const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
             for (int r = 0; r < ROWS; r++) {
@@ -117,17 +117,36 @@ GG__INLINE GG__TGT_AVX2 void cv2_tile(const int ROWS, int half, int64_t nch, int
     }
 }
 
-/* Packed A (ars = 1, aks = 6). Half-panel outer: one 16-lane half of B
- * (K x 64 bytes) stays in L1 while every row panel of A passes over it. */
+/* Height of the row tile that starts at m0 of M rows: 6, except that a tail
+ * of 7-9 rows is cut 4 + rest. A tile of 1-2 rows has too few accumulator
+ * chains to hide the FMA latency (M = 32 as 6+6+6+6+4+4, not 6*5+2). */
+static inline int cv2_rows(int64_t M, int64_t m0) {
+    const int64_t rem = M - m0;
+    return rem <= CV_AVX2_MR ? (int)rem : rem <= CV_AVX2_MR + 3 ? 4 : CV_AVX2_MR;
+}
+
+/* Row pointers of a tile of packed A (6-row panels, k-major: row m, k at
+ * Ap[((m/6)*K + k)*6 + m%6]): a tile may span two panels. */
+static inline void cv2_arows(const float **arow, int rows, const float *Ap, int64_t K, int64_t m0) {
+    for (int r = 0; r < rows; r++) {
+        const int64_t m = m0 + r;
+        arow[r] = Ap + (m / CV_AVX2_MR) * K * CV_AVX2_MR + m % CV_AVX2_MR;
+    }
+}
+
+/* Packed A (panels of 6 rows). Half-panel outer: one 16-lane half of B
+ * (K x 64 bytes) stays in L1 while every row tile of A passes over it. */
 static GG__TGT_AVX2 void cv2_ukr_packed(int64_t M, int64_t K, const float *Ap, const float *Bp, int64_t ldb,
                                         float *const *segp, const uint32_t *segm, int nseg, int64_t ldm) {
     float *sp[CV_NR + 1];
+    const float *arow[CV_AVX2_MR];
     for (int h = 0; h < 2; h++)
-        for (int64_t m0 = 0; m0 < M; m0 += CV_AVX2_MR) {
+        for (int64_t m0 = 0, rows; m0 < M; m0 += rows) {
+            rows = cv2_rows(M, m0);
             for (int s = 0; s < nseg; s++) sp[s] = segp[s] + m0 * ldm;
-            const float *A = Ap + m0 * K;
-#define CV2_P(R) case R: cv2_tile(R, h, 1, K, A, 1, CV_AVX2_MR, 0, Bp, ldb, sp, segm, nseg, ldm, 0); break;
-            switch (conv_min(CV_AVX2_MR, M - m0)) { CV2_P(1) CV2_P(2) CV2_P(3) CV2_P(4) CV2_P(5) CV2_P(6) default: break; }
+            cv2_arows(arow, (int)rows, Ap, K, m0);
+#define CV2_P(R) case R: cv2_tile(R, h, 1, K, arow, CV_AVX2_MR, 0, Bp, ldb, sp, segm, nseg, ldm, 0); break;
+            switch (rows) { CV2_P(1) CV2_P(2) CV2_P(3) CV2_P(4) CV2_P(5) CV2_P(6) default: break; }
 #undef CV2_P
         }
 }
@@ -135,10 +154,56 @@ static GG__TGT_AVX2 void cv2_ukr_packed(int64_t M, int64_t K, const float *Ap, c
 /* A in chunks of 32 k: chunk ch, row r, k at A[ch*ach + r*CV_NR + k]. */
 static GG__TGT_AVX2 void cv2_ukr_chunked(int rows, int64_t nch, const float *A, int64_t ach, const float *Bp, int64_t ldb,
                                          float *const *segp, const uint32_t *segm, int nseg, int64_t ldm, int acc_in) {
+    const float *arow[CV_AVX2_MR];
+    for (int r = 0; r < rows && r < CV_AVX2_MR; r++) arow[r] = A + r * CV_NR;
     for (int h = 0; h < 2; h++) {
-#define CV2_S(R) case R: cv2_tile(R, h, nch, CV_NR, A, CV_NR, 1, ach, Bp, ldb, segp, segm, nseg, ldm, acc_in); break;
+#define CV2_S(R) case R: cv2_tile(R, h, nch, CV_NR, arow, 1, ach, Bp, ldb, segp, segm, nseg, ldm, acc_in); break;
         switch (rows) { CV2_S(1) CV2_S(2) CV2_S(3) CV2_S(4) CV2_S(5) CV2_S(6) default: break; }
 #undef CV2_S
+    }
+}
+
+/* Rows r < ROWS of a 16-lane unit read straight from the source: B row
+ * k = c*T + t is src[c*src_c + toff[t] + l] under tap t's lane mask, so no
+ * panel is packed. Same k order and FMA chain as cv2_tile: same bits. */
+GG__INLINE GG__TGT_AVX2 void cv2_dtile(const int ROWS, int64_t cs, int64_t T, const float *const *arow,
+                                       const float *src, int64_t src_c, const int64_t *toff, const float *tmask,
+                                       float *out, uint32_t m, int64_t ldm) {
+    __m256 c[CV_AVX2_MR][2];
+    for (int r = 0; r < ROWS; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
+    int64_t ka = 0;
+    for (int64_t ci = 0; ci < cs; ci++) {
+        const float *s = src + ci * src_c;
+        for (int64_t t = 0; t < T; t++) {
+            const float *p = s + toff[t];
+            const __m256 b0 = _mm256_and_ps(_mm256_loadu_ps(p), _mm256_load_ps(tmask + 16 * t));
+            const __m256 b1 = _mm256_and_ps(_mm256_loadu_ps(p + 8), _mm256_load_ps(tmask + 16 * t + 8));
+            for (int r = 0; r < ROWS; r++) {
+                const __m256 av = _mm256_broadcast_ss(arow[r] + ka);
+                c[r][0] = _mm256_fmadd_ps(av, b0, c[r][0]);
+                c[r][1] = _mm256_fmadd_ps(av, b1, c[r][1]);
+            }
+            ka += CV_AVX2_MR;
+        }
+    }
+    for (int r = 0; r < ROWS; r++) {
+        cv2_store8(out + r * ldm, c[r][0], m & 0xFFu, 0);
+        cv2_store8(out + r * ldm + 8, c[r][1], (m >> 8) & 0xFFu, 0);
+    }
+}
+
+static GG__TGT_AVX2 void cv2_ukr_direct(int64_t M, int64_t cs, int64_t T, const float *Ap, const float *src,
+                                        int64_t src_c, const int64_t *toff, const float *tmask, float *out, uint32_t m,
+                                        int64_t ldm) {
+    const int64_t K = cs * T;
+    const float *arow[CV_AVX2_MR];
+    for (int64_t m0 = 0, rows; m0 < M; m0 += rows) {
+        rows = cv2_rows(M, m0);
+        cv2_arows(arow, (int)rows, Ap, K, m0);
+        float *o = out + m0 * ldm;
+#define CV2_D(R) case R: cv2_dtile(R, cs, T, arow, src, src_c, toff, tmask, o, m, ldm); break;
+        switch (rows) { CV2_D(1) CV2_D(2) CV2_D(3) CV2_D(4) CV2_D(5) CV2_D(6) default: break; }
+#undef CV2_D
     }
 }
 
@@ -156,5 +221,5 @@ static GG__TGT_AVX2 void cv2_store_x2(const float *tile, int rows, int32_t pos, 
     }
 }
 
-const cv_isa gg__cv_avx2 = {CV_AVX2_MR, cv2_pack, cv2_ukr_packed, cv2_ukr_chunked, cv2_store_x2};
+const cv_isa gg__cv_avx2 = {CV_AVX2_MR, cv2_pack, cv2_ukr_packed, cv2_ukr_chunked, cv2_store_x2, cv2_ukr_direct};
 #endif

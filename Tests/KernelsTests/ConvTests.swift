@@ -55,6 +55,12 @@ private struct ConvRun {
     }
 }
 
+/// The first index where a and b differ in bits, or nil.
+private func firstBitDifference(_ a: [Float], _ b: ArraySlice<Float>) -> Int? {
+    guard a.count == b.count else { return min(a.count, b.count) }
+    return a.indices.first { a[$0].bitPattern != b[b.startIndex + $0].bitPattern }
+}
+
 final class ConvTests: XCTestCase {
     private func data(_ s: gg_conv2d_shape, seed: UInt64) -> (x: [Float], w: [Float], dy: [Float]) {
         var r = SeededValues(seed: seed)
@@ -151,6 +157,40 @@ final class ConvTests: XCTestCase {
         ]
         for isa in implicitGemmISAs {
             for (i, s) in shapes.enumerated() { checkShape(s!, seed: 2000 + UInt64(i), isa: isa) }
+        }
+    }
+
+    /// Stride-1 "same" convolutions read B in place on AVX2 (16-lane units inside one image), except
+    /// where a unit's masked lanes would leave the tensor: the first and last units of the batch are
+    /// packed. Run on one image alone, an image's edge units are packed; in a batch, only the batch's
+    /// ends are. Both must give the same bits, and match the reference (odd widths, units that cross
+    /// rows, partial last units, 1x1 and 7x7 taps, row counts that leave 1-5 row tails).
+    func testInPlaceUnitsMatchPackedPanelsBitwise() {
+        let shapes: [gg_conv2d_shape?] = [
+            convShape(n: 4, c: 9, h: 12, w: 12, oc: 13, kh: 3, kw: 3, stride: 1, pad: 1),
+            convShape(n: 3, c: 7, h: 16, w: 16, oc: 32, kh: 3, kw: 3, stride: 1, pad: 1),
+            convShape(n: 3, c: 4, h: 11, w: 13, oc: 20, kh: 5, kw: 5, stride: 1, pad: 2),
+            convShape(n: 2, c: 3, h: 16, w: 16, oc: 9, kh: 7, kw: 7, stride: 1, pad: 3),
+            convShape(n: 3, c: 64, h: 8, w: 6, oc: 31, kh: 1, kw: 1, stride: 1, pad: 0),
+            convShape(n: 3, c: 8, h: 28, w: 28, oc: 8, kh: 3, kw: 3, stride: 1, pad: 1),
+        ]
+        for isa in implicitGemmISAs {
+            for (i, shape) in shapes.enumerated() {
+                let s = shape!
+                checkShape(s, seed: 4000 + UInt64(i), isa: isa)
+                let (x, w, dy) = data(s, seed: 4100 + UInt64(i))
+                let batch = ConvRun(s, threads: 2, isa: isa, x: x, w: w, dy: dy)
+                var one = s
+                one.n = 1
+                let xs = Int(s.c * s.h * s.w), ys = Int(s.oc * s.oh * s.ow)
+                for b in 0..<Int(s.n) {
+                    let alone = ConvRun(one, threads: 2, isa: isa, x: Array(x[b * xs..<(b + 1) * xs]), w: w,
+                                        dy: Array(dy[b * ys..<(b + 1) * ys]))
+                    let what = describe(s) + " image \(b)"
+                    XCTAssertNil(firstBitDifference(alone.y, batch.y[b * ys..<(b + 1) * ys]), "forward " + what)
+                    XCTAssertNil(firstBitDifference(alone.dx, batch.dx[b * xs..<(b + 1) * xs]), "bwd_data " + what)
+                }
+            }
         }
     }
 
