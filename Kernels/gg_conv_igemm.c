@@ -543,10 +543,7 @@ static void cv_wf_chunk(const cv_isa *I, const cv_geo *G, float *slot, float *dw
             float *d = dyT + pp * CV_NR * ocp;
             for (int64_t g = g0; g < g1;) {
                 const int64_t b = g / ohw, q = g - b * ohw, e = conv_min(g1, (b + 1) * ohw);
-                for (int64_t o = 0; o < s->oc; o++) {
-                    const float *src = dy + b * ys + o * ohw + q;
-                    for (int64_t l = 0; l < e - g; l++) d[(g - g0 + l) * ocp + o] = src[l];
-                }
+                I->transpose(d + (g - g0) * ocp, ocp, dy + b * ys + q, ohw, s->oc, e - g);
                 g = e;
             }
             for (int64_t l = g1 - g0; l < CV_NR; l++)

@@ -49,7 +49,9 @@ typedef struct cv_geo {
  *   ukr_direct   (NULL where the ISA has none) a 16-lane unit of a stride-1
  *                conv whose grid rows continue the source rows: out (M rows)
  *                = A * B with B(c*T + t, l) = tmask[t*16 + l] ? src[c*src_c + toff[t] + l] : 0,
- *                read in place; lanes under m stored to out + r*ldm + l. */
+ *                read in place; lanes under m stored to out + r*ldm + l.
+ *   transpose    d[l*ldd + o] = src[o*lds + l] for o < rows, l < cols (AVX2's
+ *                serves both ISAs). */
 typedef struct cv_isa {
     int mr;
     void (*pack)(float *Bp, int64_t ldb, const cv_op *ops, const int32_t *start, const cv_geo *G);
@@ -60,10 +62,12 @@ typedef struct cv_isa {
     void (*store_x2)(const float *tile, int rows, int32_t pos, int32_t len, float *d, int64_t ldm);
     void (*ukr_direct)(int64_t M, int64_t cs, int64_t T, const float *Ap, const float *src, int64_t src_c,
                        const int64_t *toff, const float *tmask, float *out, uint32_t m, int64_t ldm);
+    void (*transpose)(float *d, int64_t ldd, const float *src, int64_t lds, int64_t rows, int64_t cols);
 } cv_isa;
 
 #if GG__X86
 extern const cv_isa gg__cv_avx512, gg__cv_avx2;
+void gg__cv2_transpose(float *d, int64_t ldd, const float *src, int64_t lds, int64_t rows, int64_t cols);
 #endif
 
 #endif /* GG_CONV_IGEMM_H */

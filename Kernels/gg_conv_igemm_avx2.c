@@ -221,5 +221,37 @@ static GG__TGT_AVX2 void cv2_store_x2(const float *tile, int rows, int32_t pos, 
     }
 }
 
-const cv_isa gg__cv_avx2 = {CV_AVX2_MR, cv2_pack, cv2_ukr_packed, cv2_ukr_chunked, cv2_store_x2, cv2_ukr_direct};
+/* d[l*ldd + o] = src[o*lds + l] for o < rows, l < cols: 8 x 8 blocks in
+ * registers (bwd_filter's dy^T; scalar stores 128 bytes apart had cost as
+ * much as the packer). */
+GG__TGT_AVX2 void gg__cv2_transpose(float *d, int64_t ldd, const float *src, int64_t lds, int64_t rows, int64_t cols) {
+    int64_t o0 = 0;
+    for (; o0 + 8 <= rows; o0 += 8) {
+        int64_t l0 = 0;
+        for (; l0 + 8 <= cols; l0 += 8) {
+            __m256 r[8], t[8];
+            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + (o0 + i) * lds + l0);
+            for (int i = 0; i < 8; i += 2) {
+                t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+                t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+            }
+            for (int i = 0; i < 8; i += 4) {
+                r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+                r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+                r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+                r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+            }
+            for (int i = 0; i < 4; i++) {
+                _mm256_storeu_ps(d + (l0 + i) * ldd + o0, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+                _mm256_storeu_ps(d + (l0 + i + 4) * ldd + o0, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+            }
+        }
+        for (; l0 < cols; l0++)
+            for (int64_t o = o0; o < o0 + 8; o++) d[l0 * ldd + o] = src[o * lds + l0];
+    }
+    for (; o0 < rows; o0++)
+        for (int64_t l = 0; l < cols; l++) d[l * ldd + o0] = src[o0 * lds + l];
+}
+
+const cv_isa gg__cv_avx2 = {CV_AVX2_MR, cv2_pack, cv2_ukr_packed, cv2_ukr_chunked, cv2_store_x2, cv2_ukr_direct, gg__cv2_transpose};
 #endif
