@@ -50,8 +50,10 @@ typedef struct cv_geo {
  *                conv whose grid rows continue the source rows: out (M rows)
  *                = A * B with B(c*T + t, l) = tmask[t*16 + l] ? src[c*src_c + toff[t] + l] : 0,
  *                read in place; lanes under m stored to out + r*ldm + l.
- *   transpose    d[l*ldd + o] = src[o*lds + l] for o < rows, l < cols (AVX2's
- *                serves both ISAs). */
+ *   transpose    d[l*ldd + o] = src[o*lds + l] for o < rows, l < cols.
+ *   store_pair   rows of two 32-lane tiles, lanes [pos, pos+len), interleaved:
+ *                a to d + r*ldm + 2*l, b to d + r*ldm + 2*l + 1.
+ *                AVX2's transpose and store_pair serve both ISAs. */
 typedef struct cv_isa {
     int mr;
     void (*pack)(float *Bp, int64_t ldb, const cv_op *ops, const int32_t *start, const cv_geo *G);
@@ -63,11 +65,13 @@ typedef struct cv_isa {
     void (*ukr_direct)(int64_t M, int64_t cs, int64_t T, const float *Ap, const float *src, int64_t src_c,
                        const int64_t *toff, const float *tmask, float *out, uint32_t m, int64_t ldm);
     void (*transpose)(float *d, int64_t ldd, const float *src, int64_t lds, int64_t rows, int64_t cols);
+    void (*store_pair)(const float *a, const float *b, int64_t rows, int32_t pos, int32_t len, float *d, int64_t ldm);
 } cv_isa;
 
 #if GG__X86
 extern const cv_isa gg__cv_avx512, gg__cv_avx2;
 void gg__cv2_transpose(float *d, int64_t ldd, const float *src, int64_t lds, int64_t rows, int64_t cols);
+void gg__cv2_store_pair(const float *a, const float *b, int64_t rows, int32_t pos, int32_t len, float *d, int64_t ldm);
 #endif
 
 #endif /* GG_CONV_IGEMM_H */

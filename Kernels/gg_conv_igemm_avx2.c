@@ -264,5 +264,24 @@ GG__TGT_AVX2 void gg__cv2_transpose(float *d, int64_t ldd, const float *src, int
         for (int64_t l = 0; l < cols; l++) d[l * ldd + o0] = src[o0 * lds + l];
 }
 
-const cv_isa gg__cv_avx2 = {CV_AVX2_MR, cv2_pack, cv2_ukr_packed, cv2_ukr_chunked, cv2_store_x2, cv2_ukr_direct, gg__cv2_transpose};
+GG__TGT_AVX2 void gg__cv2_store_pair(const float *a, const float *b, int64_t rows, int32_t pos, int32_t len, float *d,
+                                     int64_t ldm) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float *x = a + r * CV_NR + pos, *y = b + r * CV_NR + pos;
+        float *o = d + r * ldm;
+        int32_t l = 0;
+        for (; l + 8 <= len; l += 8) {
+            const __m256 u = _mm256_loadu_ps(x + l), v = _mm256_loadu_ps(y + l);
+            const __m256 lo = _mm256_unpacklo_ps(u, v), hi = _mm256_unpackhi_ps(u, v); /* u0 v0 u1 v1 | u4 v4 u5 v5 */
+            _mm256_storeu_ps(o + 2 * l, _mm256_permute2f128_ps(lo, hi, 0x20));
+            _mm256_storeu_ps(o + 2 * l + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+        }
+        for (; l < len; l++) {
+            o[2 * l] = x[l];
+            o[2 * l + 1] = y[l];
+        }
+    }
+}
+
+const cv_isa gg__cv_avx2 = {CV_AVX2_MR, cv2_pack, cv2_ukr_packed, cv2_ukr_chunked, cv2_store_x2, cv2_ukr_direct, gg__cv2_transpose, gg__cv2_store_pair};
 #endif
