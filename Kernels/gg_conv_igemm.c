@@ -607,8 +607,7 @@ static void cv_wf_chunk(const cv_isa *I, const cv_geo *G, float *slot, float *dw
             }
         }
     }
-    for (int64_t o = 0; o < s->oc; o++)
-        for (int64_t k = 0; k < ckk; k++) dwp[o * ckk + k] = dwT[k * ocp + o];
+    I->transpose(dwp, ckk, dwT, ocp, ckk, s->oc);
 }
 
 /* Chunk j holds images [n*j/chunks, n*(j+1)/chunks); chunk 0 sums into dw, the
