@@ -234,6 +234,49 @@ static GG__TGT_AVX512 void dots_avx512(float *C, int64_t ldc, const float *A, in
                 }
         }
 }
+
+/* AVX2: rows [i, i+mr) (mr <= 6), 16 columns at a time (masked tail): 12
+ * accumulator chains, enough to hide the FMA latency (the portable loop had
+ * run dcgan's first layer at 16% of the FMA peak). */
+static inline __attribute__((always_inline)) GG__TGT_AVX2 void
+smallk_rows_avx2(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sar, const float *B, int64_t ldb,
+                 int64_t N, int64_t K, const int mr) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int64_t j = 0; j < N; j += 16) {
+        const int64_t left = N - j;
+        const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)conv_min(left, 8)), lane);
+        const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)conv_min(left - 8 < 0 ? 0 : left - 8, 8)), lane);
+        __m256 acc[6][2];
+        for (int ii = 0; ii < mr; ii++) acc[ii][0] = acc[ii][1] = _mm256_setzero_ps();
+        for (int64_t r = 0; r < K; r++) {
+            const float *b = B + r * ldb + j;
+            const __m256 b0 = _mm256_maskload_ps(b, m0), b1 = _mm256_maskload_ps(b + 8, m1);
+            for (int ii = 0; ii < mr; ii++) {
+                const __m256 a = _mm256_set1_ps(A[ii * sai + r * sar]);
+                acc[ii][0] = _mm256_fmadd_ps(a, b0, acc[ii][0]);
+                acc[ii][1] = _mm256_fmadd_ps(a, b1, acc[ii][1]);
+            }
+        }
+        for (int ii = 0; ii < mr; ii++) {
+            _mm256_maskstore_ps(C + ii * ldc + j, m0, acc[ii][0]);
+            _mm256_maskstore_ps(C + ii * ldc + j + 8, m1, acc[ii][1]);
+        }
+    }
+}
+
+static GG__TGT_AVX2 void smallk_avx2(float *C, int64_t ldc, const float *A, int64_t sai, int64_t sar,
+                                     const float *B, int64_t ldb, int64_t M, int64_t N, int64_t K) {
+    int64_t i = 0;
+    for (; i + 6 <= M; i += 6) smallk_rows_avx2(C + i * ldc, ldc, A + i * sai, sai, sar, B, ldb, N, K, 6);
+    switch (M - i) {
+    case 5: smallk_rows_avx2(C + i * ldc, ldc, A + i * sai, sai, sar, B, ldb, N, K, 5); break;
+    case 4: smallk_rows_avx2(C + i * ldc, ldc, A + i * sai, sai, sar, B, ldb, N, K, 4); break;
+    case 3: smallk_rows_avx2(C + i * ldc, ldc, A + i * sai, sai, sar, B, ldb, N, K, 3); break;
+    case 2: smallk_rows_avx2(C + i * ldc, ldc, A + i * sai, sai, sar, B, ldb, N, K, 2); break;
+    case 1: smallk_rows_avx2(C + i * ldc, ldc, A + i * sai, sai, sar, B, ldb, N, K, 1); break;
+    default: break;
+    }
+}
 #endif
 
 /* Portable form: the same sums in the same order (fused or not as the compiler decides). */
@@ -255,6 +298,10 @@ static void smallk(const gg_ctx *g, float *C, int64_t ldc, const float *A, int64
 #if GG__X86
     if (gg_ctx_isa(g) == GG_ISA_AVX512) {
         smallk_avx512(C, ldc, A, sai, sar, B, ldb, M, N, K);
+        return;
+    }
+    if (gg_ctx_isa(g) == GG_ISA_AVX2) {
+        smallk_avx2(C, ldc, A, sai, sar, B, ldb, M, N, K);
         return;
     }
 #endif
