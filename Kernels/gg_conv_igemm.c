@@ -169,16 +169,23 @@ static void cv_panel(const cv_isa *I, const cv_geo *G, int64_t g0, int64_t g1, f
     }
 }
 
+/* Do 16-lane units inside images of hw pixels waste few enough lanes for
+ * the in-place path, with M output rows? Units stay inside an image, so
+ * they pay in empty lanes what they save in packing: measured on AVX2 (one
+ * thread), full units (28x28) gain 17% at M = 32; 14x14 (94% of lanes)
+ * gains 11% at M = 32 and loses 5% at M = 64, where a packed panel serves
+ * twice the rows. */
+static int cv_fill_ok(int64_t hw, int64_t M) {
+    const int64_t lanes = cv_cdiv(hw, 16) * 16;
+    return 100 * hw >= 99 * lanes || (M <= 32 && 10 * hw >= 9 * lanes);
+}
+
 /* Can G's B rows be read in place (ukr_direct)? Stride 1, grid rows that
- * continue the source rows (so a tap is one shift of the flattened plane)
- * and a dense output. Units stay inside an image, so they pay in empty
- * lanes what they save in packing: measured on AVX2 (one thread), full
- * units (28x28) gain 17% at M = 32; 14x14 (94% of lanes) gains 11% at
- * M = 32 and loses 5% at M = 64, where a packed panel serves twice the rows. */
+ * continue the source rows (so a tap is one shift of the flattened plane),
+ * a dense output, and units that fill. */
 static int cv_direct_ok(const cv_isa *I, const cv_geo *G) {
-    const int64_t ghw = G->gh * G->gw, lanes = cv_cdiv(ghw, 16) * 16;
-    const int fill_ok = 100 * ghw >= 99 * lanes || (G->M <= 32 && 10 * ghw >= 9 * lanes);
-    return I->ukr_direct && G->sg == 1 && G->gw == G->ws && G->out_x == 1 && G->out_y == G->gw && fill_ok;
+    return I->ukr_direct && G->sg == 1 && G->gw == G->ws && G->out_x == 1 && G->out_y == G->gw &&
+           cv_fill_ok(G->gh * G->gw, G->M);
 }
 
 /* Grid pixels [lo, hi) in 16-lane units inside one image each, B read in
@@ -257,23 +264,32 @@ static int cv_ok(const gg_ctx *ctx, const gg_conv2d_shape *s) {
 /* Rows of packed A for M output rows: ceil(M/mr)*mr for every ISA's mr. */
 static int64_t cv_rows_bound(int64_t M) { return M + CV_MR_MAX - 1; }
 
-/* Which kernels take the implicit GEMM. Its micro-kernels want >= 8 output
+/* Which kernels take the implicit GEMM. Its packed path wants >= 8 output
  * rows (oc forward, c for bwd_data, c*kh*kw for bwd_filter) and a K long
  * enough (>= 64) to amortise packing; thin layers (one input channel, K
  * below 64, e.g. 1x1 32 -> 32) measured as fast or faster on the small-K
- * and per-image paths below. */
-#ifndef CV_FORCE /* testing: -DCV_FORCE sends every shape cv_ok accepts to the implicit GEMM */
+ * and per-image paths, except with few output channels (oc < 8), where
+ * the per-image GEMMs have 1-7 rows (forward) or lower a huge col for
+ * col2im (bwd_data): realnvp's 32 -> 2 layer ran at 3-7% of one core's
+ * FMA peak there. Those layers take the in-place path when it applies
+ * (stride 1, "same", units that fill), which packs nothing: 22-34%. With
+ * more output channels the per-image GEMMs win over it (2 -> 32: 43-46
+ * against 24-35 GFLOP/s on one core). */
+static int cv_in_place(const gg_ctx *ctx, const gg_conv2d_shape *s, int64_t M) {
+    const cv_isa *I = cv_isa_for(ctx);
+    return I && I->ukr_direct && s->stride == 1 && s->oh == s->h && s->ow == s->w && cv_fill_ok(s->h * s->w, M);
+}
 static int cv_use_fwd(const gg_ctx *ctx, const gg_conv2d_shape *s) {
-    return cv_ok(ctx, s) && s->oc >= 8 && s->c >= 2 && s->c * s->kh * s->kw >= 64;
+    return cv_ok(ctx, s) &&
+           ((s->oc >= 8 && s->c >= 2 && s->c * s->kh * s->kw >= 64) || (s->oc < 8 && cv_in_place(ctx, s, s->oc)));
 }
 static int cv_use_bwd_data(const gg_ctx *ctx, const gg_conv2d_shape *s) {
     const int64_t tmax = cv_cdiv(s->kh, s->stride) * cv_cdiv(s->kw, s->stride);
-    return cv_ok(ctx, s) && s->c >= 8 && s->oc * tmax >= 64;
+    return cv_ok(ctx, s) && ((s->c >= 8 && s->oc * tmax >= 64) || (s->oc < 8 && cv_in_place(ctx, s, s->c)));
 }
 static int cv_use_bwd_filter(const gg_ctx *ctx, const gg_conv2d_shape *s) {
     return cv_ok(ctx, s) && s->c * s->kh * s->kw >= 64 && s->oc >= 16;
 }
-#endif
 
 /* Per-thread scratch of the panel loop for K rows, T taps (floats). */
 static int64_t cv_slot_floats(int64_t K, int64_t T) {

@@ -39,6 +39,8 @@ let zooConvs = [
     ConvCase(name: "ddpm 64->64 3x3 14", n: 128, c: 64, h: 14, w: 14, oc: 64, k: 3, stride: 1, pad: 1),
     ConvCase(name: "ddpm 32->32 3x3 28", n: 128, c: 32, h: 28, w: 28, oc: 32, k: 3, stride: 1, pad: 1),
     ConvCase(name: "ddpm 64->32 3x3 28", n: 128, c: 64, h: 28, w: 28, oc: 32, k: 3, stride: 1, pad: 1),
+    ConvCase(name: "realnvp 2->32 3x3 28", n: 64, c: 2, h: 28, w: 28, oc: 32, k: 3, stride: 1, pad: 1),
+    ConvCase(name: "realnvp 32->2 3x3 28", n: 64, c: 32, h: 28, w: 28, oc: 2, k: 3, stride: 1, pad: 1),
 ]
 
 struct Options {

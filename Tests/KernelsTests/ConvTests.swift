@@ -165,7 +165,7 @@ final class ConvTests: XCTestCase {
     /// packed. Run on one image alone, an image's edge units are packed; in a batch, only the batch's
     /// ends are. Both must give the same bits, and match the reference (odd widths, units that cross
     /// rows, partial last units, 1x1 and 7x7 taps, row counts that leave 1-5 row tails, channels
-    /// summed in blocks: 12 channels of 7x7 as 5 + 5 + 2, 40 of 3x3 as 32 + 8).
+    /// summed in blocks: 12 channels of 7x7 as 5 + 5 + 2, 40 of 3x3 as 32 + 8; thin layers).
     func testInPlaceUnitsMatchPackedPanelsBitwise() {
         let shapes: [gg_conv2d_shape?] = [
             convShape(n: 4, c: 9, h: 12, w: 12, oc: 13, kh: 3, kw: 3, stride: 1, pad: 1),
@@ -173,6 +173,9 @@ final class ConvTests: XCTestCase {
             convShape(n: 3, c: 4, h: 11, w: 13, oc: 20, kh: 5, kw: 5, stride: 1, pad: 2),
             convShape(n: 2, c: 12, h: 16, w: 16, oc: 9, kh: 7, kw: 7, stride: 1, pad: 3),
             convShape(n: 2, c: 40, h: 12, w: 12, oc: 14, kh: 3, kw: 3, stride: 1, pad: 1),
+            // Thin layers with few output channels take the in-place path whatever K is.
+            convShape(n: 3, c: 32, h: 14, w: 14, oc: 2, kh: 3, kw: 3, stride: 1, pad: 1),
+            convShape(n: 2, c: 2, h: 16, w: 16, oc: 5, kh: 5, kw: 5, stride: 1, pad: 2),
             convShape(n: 3, c: 64, h: 8, w: 6, oc: 31, kh: 1, kw: 1, stride: 1, pad: 0),
             convShape(n: 3, c: 8, h: 28, w: 28, oc: 8, kh: 3, kw: 3, stride: 1, pad: 1),
         ]
