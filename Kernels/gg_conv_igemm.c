@@ -288,7 +288,7 @@ static int cv_use_bwd_data(const gg_ctx *ctx, const gg_conv2d_shape *s) {
     return cv_ok(ctx, s) && ((s->c >= 8 && s->oc * tmax >= 64) || (s->oc < 8 && cv_in_place(ctx, s, s->c)));
 }
 static int cv_use_bwd_filter(const gg_ctx *ctx, const gg_conv2d_shape *s) {
-    return cv_ok(ctx, s) && s->c * s->kh * s->kw >= 64 && s->oc >= 16;
+    return cv_ok(ctx, s) && s->c * s->kh * s->kw >= 64;
 }
 
 /* Per-thread scratch of the panel loop for K rows, T taps (floats). */
@@ -328,9 +328,16 @@ static int64_t cv_wf_kb(const gg_conv2d_shape *s) {
     int64_t kb = (int64_t)CV_WF_FLOATS / ckk / CV_NR * CV_NR;
     return conv_max(CV_NR, conv_min(kb, 1024));
 }
+/* bwd_filter with fewer output channels than a 16-lane half of the GEMM
+ * tile takes lane dot products over the pixels instead (ukr_dots): the
+ * GEMM would waste 15/16 of its lanes on realnvp's 32 -> 2 layer. */
+static int cv_wf_dots(const gg_conv2d_shape *s) { return s->oc < 16; }
+
+/* Per-thread slot: col block, dy^T block (or dy rows), dw^T (or the dots' lane sums), load plans. */
 static int64_t cv_wf_slot(const gg_conv2d_shape *s) {
     const int64_t ckk = s->c * s->kh * s->kw, kb = cv_wf_kb(s), ocp = cv_cdiv(s->oc, CV_NR) * CV_NR;
-    return conv_round(ckk * kb) + conv_round(kb * ocp) + conv_round(ckk * ocp) + cv_slot_floats(0, s->kh * s->kw);
+    const int64_t out = cv_wf_dots(s) ? s->oc * ckk * 8 : ckk * ocp;
+    return conv_round(ckk * kb) + conv_round(kb * ocp) + conv_round(out) + cv_slot_floats(0, s->kh * s->kw);
 }
 
 static int64_t cv_bwd_filter_scratch(const gg_conv2d_shape *s, int t) {
@@ -571,17 +578,21 @@ static gg_status cv_bwd_data(const gg_ctx *ctx, const cv_isa *I, float *dx, cons
 }
 
 /* Images [b0, b1) -> dwp (oc, ckk), their sum: blocks of kb pixels, each
- * dwT (ckk, ocp) (+)= col_blk (ckk, kb) * dyT_blk (kb, ocp), then dwp = dwT^T. */
+ * dwT (ckk, ocp) (+)= col_blk (ckk, kb) * dyT_blk (kb, ocp), then dwp = dwT^T;
+ * or, with few output channels (cv_wf_dots), lane sums acc (oc, ckk, 8) +=
+ * dy rows dotted with col rows, then dwp = the sums of the lanes. */
 static void cv_wf_chunk(const cv_isa *I, const cv_geo *G, float *slot, float *dwp, const float *dy, int64_t b0,
                         int64_t b1, const gg_conv2d_shape *s) {
     const int64_t ckk = s->c * s->kh * s->kw, kb = cv_wf_kb(s), ocp = cv_cdiv(s->oc, CV_NR) * CV_NR;
     const int64_t ohw = s->oh * s->ow, ys = s->oc * ohw, T = s->kh * s->kw;
+    const int dots = cv_wf_dots(s);
     float *col = slot, *dyT = col + conv_round(ckk * kb), *dwT = dyT + conv_round(kb * ocp);
     float *unusedB;
     cv_op *ops;
     int32_t *start;
     cv_run *runs;
-    cv_slot_ptrs(dwT + conv_round(ckk * ocp), 0, T, &unusedB, &ops, &start, &runs);
+    cv_slot_ptrs(dwT + conv_round(dots ? s->oc * ckk * 8 : ckk * ocp), 0, T, &unusedB, &ops, &start, &runs);
+    if (dots) memset(dwT, 0, (size_t)(s->oc * ckk * 8) * sizeof(float));
     const int64_t p0 = b0 * ohw, p1 = b1 * ohw;
     for (int64_t k0 = p0; k0 < p1; k0 += kb) {
         const int64_t k1 = conv_min(p1, k0 + kb), npp = cv_cdiv(k1 - k0, CV_NR);
@@ -590,15 +601,20 @@ static void cv_wf_chunk(const cv_isa *I, const cv_geo *G, float *slot, float *dw
             const int nr = cv_runs(runs, g0, g1, G->gh, G->gw, G->sg == 1 ? CV_NR : 32 / G->sg);
             cv_ops(ops, start, runs, nr, G);
             I->pack(col + pp * ckk * CV_NR, CV_NR, ops, start, G);
-            /* dy rows of these pixels, transposed into dyT (a 1/ckk share of the block's work) */
-            float *d = dyT + pp * CV_NR * ocp;
+            /* dy of these pixels: transposed into dyT (a 1/ckk share of the
+             * block's work), or as oc rows of 32 lanes for the dots */
+            float *d = dyT + pp * CV_NR * (dots ? s->oc : ocp);
             for (int64_t g = g0; g < g1;) {
                 const int64_t b = g / ohw, q = g - b * ohw, e = conv_min(g1, (b + 1) * ohw);
-                I->transpose(d + (g - g0) * ocp, ocp, dy + b * ys + q, ohw, s->oc, e - g);
+                if (dots)
+                    for (int64_t o = 0; o < s->oc; o++)
+                        memcpy(d + o * CV_NR + (g - g0), dy + b * ys + o * ohw + q, (size_t)(e - g) * sizeof(float));
+                else
+                    I->transpose(d + (g - g0) * ocp, ocp, dy + b * ys + q, ohw, s->oc, e - g);
                 g = e;
             }
             for (int64_t l = g1 - g0; l < CV_NR; l++)
-                for (int64_t o = 0; o < s->oc; o++) d[l * ocp + o] = 0.0f;
+                for (int64_t o = 0; o < s->oc; o++) d[dots ? o * CV_NR + l : l * ocp + o] = 0.0f;
         }
         /* pixels past k1 are zero in col and dyT; while the block computes,
          * fetch the next block's x and dy (the packer's reads are scattered) */
@@ -612,6 +628,10 @@ static void cv_wf_chunk(const cv_isa *I, const cv_geo *G, float *slot, float *dw
             }
             g = e;
         }
+        if (dots) {
+            I->ukr_dots(s->oc, ckk, npp, col, dyT, dwT);
+            continue;
+        }
         const int acc = k0 != p0;
         for (int64_t n0 = 0; n0 < s->oc; n0 += CV_NR) {
             const int64_t nn = conv_min(CV_NR, s->oc - n0);
@@ -623,7 +643,14 @@ static void cv_wf_chunk(const cv_isa *I, const cv_geo *G, float *slot, float *dw
             }
         }
     }
-    I->transpose(dwp, ckk, dwT, ocp, ckk, s->oc);
+    if (!dots) {
+        I->transpose(dwp, ckk, dwT, ocp, ckk, s->oc);
+        return;
+    }
+    for (int64_t i = 0; i < s->oc * ckk; i++) { /* lanes summed pairwise, in a fixed order */
+        const float *v = dwT + i * 8;
+        dwp[i] = ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
+    }
 }
 
 /* Chunk j holds images [n*j/chunks, n*(j+1)/chunks); chunk 0 sums into dw, the

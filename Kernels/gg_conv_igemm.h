@@ -53,7 +53,10 @@ typedef struct cv_geo {
  *   transpose    d[l*ldd + o] = src[o*lds + l] for o < rows, l < cols.
  *   store_pair   rows of two 32-lane tiles, lanes [pos, pos+len), interleaved:
  *                a to d + r*ldm + 2*l, b to d + r*ldm + 2*l + 1.
- *                AVX2's transpose and store_pair serve both ISAs. */
+ *   ukr_dots     bwd_filter with few output channels: acc (oc x ckk, 8 lanes each)
+ *                += dyp (npp panels: oc rows of 32 pixels) dotted with col (npp
+ *                panels: ckk rows of 32 pixels), lane by lane, panels in order.
+ *                AVX2's transpose, store_pair and ukr_dots serve both ISAs. */
 typedef struct cv_isa {
     int mr;
     void (*pack)(float *Bp, int64_t ldb, const cv_op *ops, const int32_t *start, const cv_geo *G);
@@ -66,12 +69,14 @@ typedef struct cv_isa {
                        const int64_t *toff, const float *tmask, float *out, uint32_t m, int64_t ldm);
     void (*transpose)(float *d, int64_t ldd, const float *src, int64_t lds, int64_t rows, int64_t cols);
     void (*store_pair)(const float *a, const float *b, int64_t rows, int32_t pos, int32_t len, float *d, int64_t ldm);
+    void (*ukr_dots)(int64_t oc, int64_t ckk, int64_t npp, const float *col, const float *dyp, float *acc);
 } cv_isa;
 
 #if GG__X86
 extern const cv_isa gg__cv_avx512, gg__cv_avx2;
 void gg__cv2_transpose(float *d, int64_t ldd, const float *src, int64_t lds, int64_t rows, int64_t cols);
 void gg__cv2_store_pair(const float *a, const float *b, int64_t rows, int32_t pos, int32_t len, float *d, int64_t ldm);
+void gg__cv2_ukr_dots(int64_t oc, int64_t ckk, int64_t npp, const float *col, const float *dyp, float *acc);
 #endif
 
 #endif /* GG_CONV_IGEMM_H */

@@ -232,6 +232,45 @@ static GG__TGT_AVX2 void cv2_store_x2(const float *tile, int rows, int32_t pos, 
     }
 }
 
+/* acc rows o < RO, k < RK of the dots tile (12 chains at 2 x 6), over npp
+ * panels of 32 pixels: acc[o][k] (8 lanes) += dy[o][l] * col[k][l]. */
+GG__INLINE GG__TGT_AVX2 void cv2_dots_tile(const int RO, const int RK, int64_t oc, int64_t ckk, int64_t npp,
+                                           const float *col, const float *dyp, float *acc, int64_t o0, int64_t k0) {
+    __m256 c[2][6];
+    for (int o = 0; o < RO; o++)
+        for (int k = 0; k < RK; k++) c[o][k] = _mm256_loadu_ps(acc + ((o0 + o) * ckk + k0 + k) * 8);
+    for (int64_t pp = 0; pp < npp; pp++) {
+        const float *cp = col + (pp * ckk + k0) * CV_NR, *dp = dyp + (pp * oc + o0) * CV_NR;
+        for (int j = 0; j < CV_NR; j += 8) {
+            __m256 d[2];
+            for (int o = 0; o < RO; o++) d[o] = _mm256_loadu_ps(dp + o * CV_NR + j);
+            for (int k = 0; k < RK; k++) {
+                const __m256 x = _mm256_loadu_ps(cp + k * CV_NR + j);
+                for (int o = 0; o < RO; o++) c[o][k] = _mm256_fmadd_ps(d[o], x, c[o][k]);
+            }
+        }
+    }
+    for (int o = 0; o < RO; o++)
+        for (int k = 0; k < RK; k++) _mm256_storeu_ps(acc + ((o0 + o) * ckk + k0 + k) * 8, c[o][k]);
+}
+
+/* bwd_filter with few output channels: acc (oc x ckk, 8 lanes each) +=
+ * dyp (npp panels of oc x 32) times col (npp panels of ckk x 32), as lane
+ * dot products over the pixels, each summed in panel order. */
+GG__TGT_AVX2 void gg__cv2_ukr_dots(int64_t oc, int64_t ckk, int64_t npp, const float *col, const float *dyp, float *acc) {
+    for (int64_t o0 = 0; o0 < oc; o0 += 2)
+        for (int64_t k0 = 0; k0 < ckk; k0 += 6) {
+            const int ro = (int)conv_min(2, oc - o0), rk = (int)conv_min(6, ckk - k0);
+#define CV2_T(RK)                                                                                                      \
+    case RK:                                                                                                           \
+        if (ro == 2) cv2_dots_tile(2, RK, oc, ckk, npp, col, dyp, acc, o0, k0);                                        \
+        else cv2_dots_tile(1, RK, oc, ckk, npp, col, dyp, acc, o0, k0);                                                \
+        break;
+            switch (rk) { CV2_T(1) CV2_T(2) CV2_T(3) CV2_T(4) CV2_T(5) CV2_T(6) default: break; }
+#undef CV2_T
+        }
+}
+
 /* d[l*ldd + o] = src[o*lds + l] for o < rows, l < cols: 8 x 8 blocks in
  * registers (bwd_filter's dy^T; scalar stores 128 bytes apart had cost as
  * much as the packer). */
@@ -283,5 +322,5 @@ GG__TGT_AVX2 void gg__cv2_store_pair(const float *a, const float *b, int64_t row
     }
 }
 
-const cv_isa gg__cv_avx2 = {CV_AVX2_MR, cv2_pack, cv2_ukr_packed, cv2_ukr_chunked, cv2_store_x2, cv2_ukr_direct, gg__cv2_transpose, gg__cv2_store_pair};
+const cv_isa gg__cv_avx2 = {CV_AVX2_MR, cv2_pack, cv2_ukr_packed, cv2_ukr_chunked, cv2_store_x2, cv2_ukr_direct, gg__cv2_transpose, gg__cv2_store_pair, gg__cv2_ukr_dots};
 #endif
