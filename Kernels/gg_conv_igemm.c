@@ -188,6 +188,18 @@ static int cv_direct_ok(const cv_isa *I, const cv_geo *G) {
            cv_fill_ok(G->gh * G->gw, G->M);
 }
 
+/* tmask[t*16 + l]: all ones where lane l < len of the unit at pixel q0 of
+ * an image reads tap t inside the source (G's taps are shifts of the plane). */
+static void cv_tap_masks(const cv_geo *G, int64_t q0, int64_t len, uint32_t *tmask) {
+    for (int64_t l = 0; l < 16; l++) {
+        const int64_t q = q0 + l, gy = q / G->gw, gx = q - gy * G->gw;
+        for (int64_t t = 0; t < G->T; t++) {
+            const int64_t iy = gy + G->ty[t], ix = gx + G->tx[t];
+            tmask[t * 16 + l] = l < len && iy >= 0 && iy < G->hs && ix >= 0 && ix < G->ws ? 0xFFFFFFFFu : 0;
+        }
+    }
+}
+
 /* Grid pixels [lo, hi) in 16-lane units inside one image each, B read in
  * place. A unit whose masked lanes would read outside the source (the
  * first and last rows of the whole tensor) is packed instead: the same sums
@@ -211,13 +223,7 @@ static void cv_units(const cv_isa *I, const cv_geo *G, int64_t lo, int64_t hi, i
             g0 = g1;
             continue;
         }
-        for (int64_t l = 0; l < 16; l++) {
-            const int64_t q = q0 + l, gy = q / G->gw, gx = q - gy * G->gw;
-            for (int64_t t = 0; t < T; t++) {
-                const int64_t iy = gy + G->ty[t], ix = gx + G->tx[t];
-                tmask[t * 16 + l] = l < g1 - g0 && iy >= 0 && iy < G->hs && ix >= 0 && ix < G->ws ? 0xFFFFFFFFu : 0;
-            }
-        }
+        cv_tap_masks(G, q0, g1 - g0, tmask);
         I->ukr_direct(G->M, G->cs, T, G->Ap, G->src + first, G->src_c, toff, (const float *)tmask,
                       G->out + b * G->out_b + q0, (uint32_t)((1u << (g1 - g0)) - 1), G->out_m);
         g0 = g1;
@@ -333,11 +339,47 @@ static int64_t cv_wf_kb(const gg_conv2d_shape *s) {
  * GEMM would waste 15/16 of its lanes on realnvp's 32 -> 2 layer. */
 static int cv_wf_dots(const gg_conv2d_shape *s) { return s->oc < 16; }
 
-/* Per-thread slot: col block, dy^T block (or dy rows), dw^T (or the dots' lane sums), load plans. */
+/* ... and of a stride-1 "same" conv whose units fill, reads x in place
+ * (wf_inplace) rather than packing col, which the dots would read once. */
+static int cv_wf_in_place(const gg_conv2d_shape *s) {
+    return cv_wf_dots(s) && s->stride == 1 && s->oh == s->h && s->ow == s->w && cv_fill_ok(s->h * s->w, s->oc);
+}
+
+/* Per-thread slot: col block, dy^T block (or dy rows), dw^T (or the dots'
+ * lane sums), load plans; in place: the lane sums and the units' masks. */
 static int64_t cv_wf_slot(const gg_conv2d_shape *s) {
     const int64_t ckk = s->c * s->kh * s->kw, kb = cv_wf_kb(s), ocp = cv_cdiv(s->oc, CV_NR) * CV_NR;
+    const int64_t T = s->kh * s->kw;
+    if (cv_wf_in_place(s)) return conv_round(s->oc * ckk * 8) + conv_round(cv_cdiv(s->h * s->w, 16) * (T + 1) * 16);
     const int64_t out = cv_wf_dots(s) ? s->oc * ckk * 8 : ckk * ocp;
-    return conv_round(ckk * kb) + conv_round(kb * ocp) + conv_round(out) + cv_slot_floats(0, s->kh * s->kw);
+    return conv_round(ckk * kb) + conv_round(kb * ocp) + conv_round(out) + cv_slot_floats(0, T);
+}
+
+/* dwp[i] = the sum of acc's 8 lanes of i, pairwise in a fixed order. */
+static void cv_lane_sums(float *dwp, const float *acc, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const float *v = acc + i * 8;
+        dwp[i] = ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
+    }
+}
+
+/* Images [b0, b1) -> dwp (oc, ckk), their sum, x read in place (cv_wf_in_place). */
+static void cv_wf_chunk_in_place(const cv_isa *I, const cv_geo *G, float *slot, float *dwp, const float *dy, int64_t b0,
+                                 int64_t b1, const gg_conv2d_shape *s) {
+    const int64_t T = s->kh * s->kw, hw = s->h * s->w, ckk = s->c * T, units = cv_cdiv(hw, 16);
+    int64_t toff[CV_MAXTAPS];
+    for (int64_t t = 0; t < T; t++) toff[t] = G->ty[t] * G->ws + G->tx[t];
+    float *acc = slot;
+    uint32_t *umask = (uint32_t *)(acc + conv_round(s->oc * ckk * 8)), *tmask = umask + units * 16;
+    for (int64_t u = 0; u < units; u++) {
+        const int64_t len = conv_min(16, hw - u * 16);
+        for (int64_t l = 0; l < 16; l++) umask[u * 16 + l] = l < len ? 0xFFFFFFFFu : 0;
+        cv_tap_masks(G, u * 16, len, tmask + u * T * 16);
+    }
+    const cv_wfi W = {s->oc, s->c, T, hw, units, toff, umask, tmask};
+    memset(acc, 0, (size_t)(s->oc * ckk * 8) * sizeof(float));
+    for (int64_t b = b0; b < b1; b++) I->wf_inplace(&W, G->src + b * G->src_b, dy + b * s->oc * hw, acc);
+    cv_lane_sums(dwp, acc, s->oc * ckk);
 }
 
 static int64_t cv_bwd_filter_scratch(const gg_conv2d_shape *s, int t) {
@@ -643,14 +685,8 @@ static void cv_wf_chunk(const cv_isa *I, const cv_geo *G, float *slot, float *dw
             }
         }
     }
-    if (!dots) {
-        I->transpose(dwp, ckk, dwT, ocp, ckk, s->oc);
-        return;
-    }
-    for (int64_t i = 0; i < s->oc * ckk; i++) { /* lanes summed pairwise, in a fixed order */
-        const float *v = dwT + i * 8;
-        dwp[i] = ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
-    }
+    if (dots) cv_lane_sums(dwp, dwT, s->oc * ckk);
+    else I->transpose(dwp, ckk, dwT, ocp, ckk, s->oc);
 }
 
 /* Chunk j holds images [n*j/chunks, n*(j+1)/chunks); chunk 0 sums into dw, the
@@ -673,8 +709,9 @@ static gg_status cv_bwd_filter(const gg_ctx *ctx, const cv_isa *I, float *dw, co
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
 #endif
     for (int64_t j = 0; j < chunks; j++) {
-        cv_wf_chunk(I, &G, ctx->scratch + conv_tid() * slot, j == 0 ? dw : partials + (j - 1) * pstride, dy, n * j / chunks,
-                    n * (j + 1) / chunks, s);
+        float *sl = ctx->scratch + conv_tid() * slot, *dwp = j == 0 ? dw : partials + (j - 1) * pstride;
+        if (cv_wf_in_place(s)) cv_wf_chunk_in_place(I, &G, sl, dwp, dy, n * j / chunks, n * (j + 1) / chunks, s);
+        else cv_wf_chunk(I, &G, sl, dwp, dy, n * j / chunks, n * (j + 1) / chunks, s);
     }
     if (chunks > 1) gg__conv_add_chunks(ctx, dw, partials, wsz, chunks, pstride);
     return GG_OK;

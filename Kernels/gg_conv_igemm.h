@@ -38,6 +38,17 @@ typedef struct cv_geo {
     const float *src_end; /* src + nimg*src_b: loads inside [src, src_end) need no mask */
 } cv_geo;
 
+/* bwd_filter of a stride-1 "same" conv with few output channels, x read in
+ * place: oc output channels, cs input channels of hw pixels, T taps at
+ * offsets toff; units 16-lane pieces of an image, umask (units x 16) its
+ * lanes inside the image, tmask (units x T x 16) those whose tap reads
+ * inside the source. */
+typedef struct cv_wfi {
+    int64_t oc, cs, T, hw, units;
+    const int64_t *toff;
+    const uint32_t *umask, *tmask;
+} cv_wfi;
+
 /* The per-ISA half of the method.
  *   pack         B rows k = cs*T + t (cs in [0, G->cs)), 32 lanes each, row stride ldb,
  *                from the load plans: ops of tap t are [start[t], start[t+1]).
@@ -56,7 +67,9 @@ typedef struct cv_geo {
  *   ukr_dots     bwd_filter with few output channels: acc (oc x ckk, 8 lanes each)
  *                += dyp (npp panels: oc rows of 32 pixels) dotted with col (npp
  *                panels: ckk rows of 32 pixels), lane by lane, panels in order.
- *                AVX2's transpose, store_pair and ukr_dots serve both ISAs. */
+ *   wf_inplace   one image of a cv_wfi: acc (oc x cs*T, 8 lanes each) += dy
+ *                rows dotted with the taps' masked shifts of x, units in order.
+ *                AVX2's transpose, store_pair, ukr_dots and wf_inplace serve both ISAs. */
 typedef struct cv_isa {
     int mr;
     void (*pack)(float *Bp, int64_t ldb, const cv_op *ops, const int32_t *start, const cv_geo *G);
@@ -70,6 +83,7 @@ typedef struct cv_isa {
     void (*transpose)(float *d, int64_t ldd, const float *src, int64_t lds, int64_t rows, int64_t cols);
     void (*store_pair)(const float *a, const float *b, int64_t rows, int32_t pos, int32_t len, float *d, int64_t ldm);
     void (*ukr_dots)(int64_t oc, int64_t ckk, int64_t npp, const float *col, const float *dyp, float *acc);
+    void (*wf_inplace)(const cv_wfi *W, const float *xb, const float *dyb, float *acc);
 } cv_isa;
 
 #if GG__X86
@@ -77,6 +91,7 @@ extern const cv_isa gg__cv_avx512, gg__cv_avx2;
 void gg__cv2_transpose(float *d, int64_t ldd, const float *src, int64_t lds, int64_t rows, int64_t cols);
 void gg__cv2_store_pair(const float *a, const float *b, int64_t rows, int32_t pos, int32_t len, float *d, int64_t ldm);
 void gg__cv2_ukr_dots(int64_t oc, int64_t ckk, int64_t npp, const float *col, const float *dyp, float *acc);
+void gg__cv2_wf_inplace(const cv_wfi *W, const float *xb, const float *dyb, float *acc);
 #endif
 
 #endif /* GG_CONV_IGEMM_H */

@@ -271,6 +271,52 @@ GG__TGT_AVX2 void gg__cv2_ukr_dots(int64_t oc, int64_t ckk, int64_t npp, const f
         }
 }
 
+/* One image's share of the in-place dots: acc rows o < RO (from o0), taps
+ * k < RK (from t0) of channel c, over the image's 16-lane units. */
+GG__INLINE GG__TGT_AVX2 void cv2_wfi_tile(const int RO, const int RK, const cv_wfi *W, const float *xb,
+                                          const float *dyb, float *acc, int64_t o0, int64_t c, int64_t t0) {
+    const int64_t ckk = W->cs * W->T;
+    __m256 a[2][6];
+    for (int o = 0; o < RO; o++)
+        for (int k = 0; k < RK; k++) a[o][k] = _mm256_loadu_ps(acc + ((o0 + o) * ckk + c * W->T + t0 + k) * 8);
+    const float *xc = xb + c * W->hw;
+    for (int64_t u = 0; u < W->units; u++) {
+        const int64_t q0 = u * 16;
+        const uint32_t *um = W->umask + u * 16, *tm = W->tmask + (u * W->T + t0) * 16;
+        for (int h = 0; h < 2; h++) {
+            __m256 d[2];
+            const __m256i lm = _mm256_loadu_si256((const __m256i *)(um + 8 * h));
+            for (int o = 0; o < RO; o++) d[o] = _mm256_maskload_ps(dyb + (o0 + o) * W->hw + q0 + 8 * h, lm);
+            for (int k = 0; k < RK; k++) {
+                const __m256i m = _mm256_loadu_si256((const __m256i *)(tm + k * 16 + 8 * h));
+                const __m256 x = _mm256_maskload_ps(xc + q0 + W->toff[t0 + k] + 8 * h, m);
+                for (int o = 0; o < RO; o++) a[o][k] = _mm256_fmadd_ps(d[o], x, a[o][k]);
+            }
+        }
+    }
+    for (int o = 0; o < RO; o++)
+        for (int k = 0; k < RK; k++) _mm256_storeu_ps(acc + ((o0 + o) * ckk + c * W->T + t0 + k) * 8, a[o][k]);
+}
+
+/* bwd_filter of one image of a stride-1 "same" conv with few output
+ * channels, x read in place: acc (oc x cs*T, 8 lanes each) += dy rows
+ * dotted with the taps' masked shifts of x, units in order, each unit's
+ * lanes 0-7 then 8-15. Masked loads never touch lanes off the tensor. */
+GG__TGT_AVX2 void gg__cv2_wf_inplace(const cv_wfi *W, const float *xb, const float *dyb, float *acc) {
+    for (int64_t o0 = 0; o0 < W->oc; o0 += 2)
+        for (int64_t c = 0; c < W->cs; c++)
+            for (int64_t t0 = 0; t0 < W->T; t0 += 6) {
+                const int ro = (int)conv_min(2, W->oc - o0), rk = (int)conv_min(6, W->T - t0);
+#define CV2_W(RK)                                                                                                      \
+    case RK:                                                                                                           \
+        if (ro == 2) cv2_wfi_tile(2, RK, W, xb, dyb, acc, o0, c, t0);                                                  \
+        else cv2_wfi_tile(1, RK, W, xb, dyb, acc, o0, c, t0);                                                          \
+        break;
+                switch (rk) { CV2_W(1) CV2_W(2) CV2_W(3) CV2_W(4) CV2_W(5) CV2_W(6) default: break; }
+#undef CV2_W
+            }
+}
+
 /* d[l*ldd + o] = src[o*lds + l] for o < rows, l < cols: 8 x 8 blocks in
  * registers (bwd_filter's dy^T; scalar stores 128 bytes apart had cost as
  * much as the packer). */
@@ -322,5 +368,5 @@ GG__TGT_AVX2 void gg__cv2_store_pair(const float *a, const float *b, int64_t row
     }
 }
 
-const cv_isa gg__cv_avx2 = {CV_AVX2_MR, cv2_pack, cv2_ukr_packed, cv2_ukr_chunked, cv2_store_x2, cv2_ukr_direct, gg__cv2_transpose, gg__cv2_store_pair, gg__cv2_ukr_dots};
+const cv_isa gg__cv_avx2 = {CV_AVX2_MR, cv2_pack, cv2_ukr_packed, cv2_ukr_chunked, cv2_store_x2, cv2_ukr_direct, gg__cv2_transpose, gg__cv2_store_pair, gg__cv2_ukr_dots, gg__cv2_wf_inplace};
 #endif
