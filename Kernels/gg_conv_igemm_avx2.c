@@ -368,5 +368,16 @@ GG__TGT_AVX2 void gg__cv2_store_pair(const float *a, const float *b, int64_t row
     }
 }
 
-const cv_isa gg__cv_avx2 = {CV_AVX2_MR, cv2_pack, cv2_ukr_packed, cv2_ukr_chunked, cv2_store_x2, cv2_ukr_direct, gg__cv2_transpose, gg__cv2_store_pair, gg__cv2_ukr_dots, gg__cv2_wf_inplace};
+const cv_isa gg__cv_avx2 = {
+    .mr = CV_AVX2_MR,
+    .pack = cv2_pack,
+    .ukr_packed = cv2_ukr_packed,
+    .ukr_chunked = cv2_ukr_chunked,
+    .store_x2 = cv2_store_x2,
+    .ukr_direct = cv2_ukr_direct,
+    .transpose = gg__cv2_transpose,
+    .store_pair = gg__cv2_store_pair,
+    .ukr_dots = gg__cv2_ukr_dots,
+    .wf_inplace = gg__cv2_wf_inplace,
+};
 #endif

@@ -135,5 +135,16 @@ static GG__TGT_AVX512 void cv_store_x2(const float *tile, int rows, int32_t pos,
     }
 }
 
-const cv_isa gg__cv_avx512 = {CV_512_MR, cv_pack, cv_ukr_packed, cv_ukr_chunked, cv_store_x2, 0, gg__cv2_transpose, gg__cv2_store_pair, gg__cv2_ukr_dots, gg__cv2_wf_inplace};
+const cv_isa gg__cv_avx512 = {
+    .mr = CV_512_MR,
+    .pack = cv_pack,
+    .ukr_packed = cv_ukr_packed,
+    .ukr_chunked = cv_ukr_chunked,
+    .store_x2 = cv_store_x2,
+    .ukr_direct = 0, /* none yet (no AVX-512 machine to measure one on): every panel is packed */
+    .transpose = gg__cv2_transpose,
+    .store_pair = gg__cv2_store_pair,
+    .ukr_dots = gg__cv2_ukr_dots,
+    .wf_inplace = gg__cv2_wf_inplace,
+};
 #endif
