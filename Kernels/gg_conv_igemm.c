@@ -188,6 +188,12 @@ static int cv_direct_ok(const cv_isa *I, const cv_geo *G) {
            cv_fill_ok(G->gh * G->gw, G->M);
 }
 
+/* toff[t]: tap t of G as a shift of the flattened source plane (G's grid
+ * rows continue the source rows). */
+static void cv_tap_offsets(const cv_geo *G, int64_t *toff) {
+    for (int64_t t = 0; t < G->T; t++) toff[t] = G->ty[t] * G->ws + G->tx[t];
+}
+
 /* tmask[t*16 + l]: all ones where lane l < len of the unit at pixel q0 of
  * an image reads tap t inside the source (G's taps are shifts of the plane). */
 static void cv_tap_masks(const cv_geo *G, int64_t q0, int64_t len, uint32_t *tmask) {
@@ -206,12 +212,13 @@ static void cv_tap_masks(const cv_geo *G, int64_t q0, int64_t len, uint32_t *tma
  * in the same order, so the same bits. Scratch: Bp holds the tap masks. */
 static void cv_units(const cv_isa *I, const cv_geo *G, int64_t lo, int64_t hi, int64_t pf_end, float *Bp, cv_op *ops,
                      int32_t *start, cv_run *runs) {
-    const int64_t ghw = G->gh * G->gw, total = G->nimg * ghw, T = G->T;
-    int64_t toff[CV_MAXTAPS], omin = 0, omax = 0;
-    for (int64_t t = 0; t < T; t++) {
-        toff[t] = G->ty[t] * G->ws + G->tx[t];
-        omin = t == 0 || toff[t] < omin ? toff[t] : omin;
-        omax = t == 0 || toff[t] > omax ? toff[t] : omax;
+    const int64_t ghw = G->gh * G->gw, total = G->nimg * ghw;
+    int64_t toff[CV_MAXTAPS];
+    cv_tap_offsets(G, toff);
+    int64_t omin = toff[0], omax = toff[0];
+    for (int64_t t = 1; t < G->T; t++) {
+        omin = conv_min(omin, toff[t]);
+        omax = conv_max(omax, toff[t]);
     }
     uint32_t *tmask = (uint32_t *)Bp;
     for (int64_t g0 = lo; g0 < hi;) {
@@ -224,7 +231,7 @@ static void cv_units(const cv_isa *I, const cv_geo *G, int64_t lo, int64_t hi, i
             continue;
         }
         cv_tap_masks(G, q0, g1 - g0, tmask);
-        I->ukr_direct(G->M, G->cs, T, G->Ap, G->src + first, G->src_c, toff, (const float *)tmask,
+        I->ukr_direct(G->M, G->cs, G->T, G->Ap, G->src + first, G->src_c, toff, (const float *)tmask,
                       G->out + b * G->out_b + q0, (uint32_t)((1u << (g1 - g0)) - 1), G->out_m);
         g0 = g1;
     }
@@ -371,7 +378,7 @@ static void cv_wf_chunk_in_place(const cv_isa *I, const cv_geo *G, float *slot, 
                                  int64_t b1, const gg_conv2d_shape *s) {
     const int64_t T = s->kh * s->kw, hw = s->h * s->w, ckk = s->c * T, units = cv_cdiv(hw, 16);
     int64_t toff[CV_MAXTAPS];
-    for (int64_t t = 0; t < T; t++) toff[t] = G->ty[t] * G->ws + G->tx[t];
+    cv_tap_offsets(G, toff);
     float *acc = slot;
     uint32_t *umask = (uint32_t *)(acc + conv_round(s->oc * ckk * 8)), *tmask = umask + units * 16;
     for (int64_t u = 0; u < units; u++) {
