@@ -141,6 +141,46 @@ final class CompilerPassTests: XCTestCase {
                           "p, read by a GEMM too, stays stored")
     }
 
+    /// A ReLU's derivative tests the stored activation's sign, and the data gradient's epilogue
+    /// (a convolution's or a GEMM's) computes that mask itself: no mask has an arena slot, so
+    /// each layer keeps one activation for the backward pass, not two. Same numbers as eager,
+    /// bit-identical on 1 and 2 threads.
+    func testReLUMasksAreRecomputedByTheDataGradientsEpilogues() throws {
+        let g = Graph()
+        let x = try g.input("x", [4, 3, 10, 10])
+        let w1 = try g.parameter("w1", [8, 3, 3, 3], initializer: .normal(mean: 0, std: 0.3))
+        let w2 = try g.parameter("w2", [8, 8, 3, 3], initializer: .normal(mean: 0, std: 0.2))
+        let v1 = try g.parameter("v1", [800, 16], initializer: .normal(mean: 0, std: 0.05))
+        let v2 = try g.parameter("v2", [16, 5], initializer: .normal(mean: 0, std: 0.3))
+        let h = try x.conv2d(w1, padding: 1).relu().conv2d(w2, padding: 1).relu()
+        let z = try h.reshape([4, 800]).matmul(v1).relu().matmul(v2)
+        let loss = try z.square().sum()
+        let outputs = [loss] + (try g.gradients(of: loss, withRespectTo: [w1, w2, v1, v2]))
+        let compilation = try Compiler.compile(Program(g, outputs: outputs))
+        let nodes = compilation.fused.program.nodes
+        let masks = nodes.indices.filter { if case .binary(.greater) = nodes[$0].op { return true }; return false }
+        XCTAssertEqual(masks.count, 3, "one mask per ReLU")
+        for m in masks { XCTAssertNil(compilation.plan.slots[m], "mask %\(m) is stored") }
+        // The first conv's and the hidden layer's masks scale a data gradient of their own shape (a
+        // transposed conv's, a GEMM's); the second conv's gradient arrives reshaped from a GEMM's
+        // [4, 800] and is scaled by an elementwise kernel, which recomputes that mask.
+        let kinds = masks.map { compilation.fused.groupOf[$0].map { compilation.fused.groups[$0].kind } }
+        XCTAssertEqual(kinds.filter { $0 == .contraction }.count, 2, "masks in epilogues: \(kinds)")
+
+        let feeds = ["x": try TensorValue(shape: [4, 3, 10, 10], scalars: (0..<1200).map { Float($0 % 37) / 18 - 1 })]
+        var runs: [[TensorValue]] = []
+        for (mode, threads) in [(ExecutionMode.eager, 2), (.fused, 1), (.fused, 2)] {
+            runs.append(try Session(graph: g, config: RunConfig(threads: threads, seed: 1, mode: mode)).run(outputs, feeds: feeds))
+        }
+        for k in outputs.indices {
+            let (f, e) = (runs[1][k].scalars, runs[0][k].scalars)
+            let scale = e.map { Swift.abs($0) }.max() ?? 0
+            XCTAssertGreaterThan(scale, 0, "output \(k) tests nothing")
+            XCTAssertLessThanOrEqual(zip(f, e).map { Swift.abs($0 - $1) }.max() ?? 0, 1e-5 * scale + 1e-6, "output \(k) fused vs eager")
+            XCTAssertEqual(runs[1][k].scalars.map(\.bitPattern), runs[2][k].scalars.map(\.bitPattern), "1 vs 2 threads")
+        }
+    }
+
     private func checkPrologue(_ built: (Graph, [Tensor], Tensor), gemms: Int) throws {
         let (g, outputs, a) = built
         let compilation = try Compiler.compile(Program(g, outputs: outputs))

@@ -226,6 +226,34 @@ final class ExecutionTests: XCTestCase {
         XCTAssertEqual(out[1].scalars, [3, 3])
     }
 
+    /// A session's compiled plans share one arena, as long as the longest plan's: running a small
+    /// plan between two runs of a large one neither grows it nor changes the large one's results.
+    func testASessionsPlansShareOneArena() throws {
+        let g = Graph()
+        let x = try g.input("x", [32, 64])
+        let w = try g.parameter("w", [64, 64], initializer: .normal(mean: 0, std: 0.2))
+        let large = try x.matmul(w).tanh().matmul(w).sigmoid().sum(axes: [1])
+        let small = try x.sum(axes: [0]).square()
+        let feeds = ["x": try TensorValue(shape: [32, 64], scalars: (0..<2048).map { Float($0 % 23) / 11 - 1 })]
+        let session = try Session(graph: g, config: RunConfig(threads: 2, seed: 1, mode: .fused))
+        let arenas = try [large, small].map { try session.compilation(for: [$0]).plan.arenaFloats * 4 }
+        XCTAssertGreaterThan(arenas[0], arenas[1])
+        let first = try session.run([large], feeds: feeds)[0].scalars
+        let other = try session.run([small], feeds: feeds)[0].scalars
+        let again = try session.run([large], feeds: feeds)[0].scalars
+        XCTAssertEqual(session.statistics.workingSetBytes, arenas[0], "one arena, the longer plan's")
+        XCTAssertEqual(first.map(\.bitPattern), again.map(\.bitPattern))
+        let eager = try Session(graph: g, config: RunConfig(threads: 2, seed: 1, mode: .eager))
+        XCTAssertEqual(other, try eager.run([small], feeds: feeds)[0].scalars)
+
+        // The small plan first, then the large one: the arena grows to the large plan's length.
+        let grown = try Session(graph: g, config: RunConfig(threads: 2, seed: 1, mode: .fused))
+        XCTAssertEqual(try grown.run([small], feeds: feeds)[0].scalars, other)
+        XCTAssertEqual(grown.statistics.workingSetBytes, arenas[1])
+        XCTAssertEqual(try grown.run([large], feeds: feeds)[0].scalars.map(\.bitPattern), first.map(\.bitPattern))
+        XCTAssertEqual(grown.statistics.workingSetBytes, arenas[0])
+    }
+
     /// Eager training reuses its buffers: after the first steps it allocates nothing more
     /// (it once freed and re-allocated a few buffers every step, and the C heap grew).
     func testEagerTrainingStepsReachASteadyWorkingSet() throws {

@@ -80,10 +80,14 @@ final class ElementwiseGradientTests: XCTestCase {
         }
     }
 
+    /// A non-negative slope's derivative tests the output's sign; a negative slope's (where y > 0
+    /// also for x < 0) must test the input's.
     func testLeakyRelu() {
-        GC.check("leaky_relu") { b in
-            let x = try b.param("x", [3, 5], .normal(avoiding: [0]))
-            return (try b.weigh(x.leakyRelu(0.2)), [x])
+        for slope: Float in [0.2, 0, -0.3] {
+            GC.check("leaky_relu slope \(slope)") { b in
+                let x = try b.param("x", [3, 5], .normal(avoiding: [0]))
+                return (try b.weigh(x.leakyRelu(slope)), [x])
+            }
         }
     }
 

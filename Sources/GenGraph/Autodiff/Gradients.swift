@@ -74,7 +74,9 @@ extension Graph {
             case .square: return [try g * a * 2]
             case .tanh: return [try g * (1 - y.square())]
             case .sigmoid: return [try g * y * (1 - y)]
-            case .relu: return [try g * a.greater(0)]
+            // From the output: y > 0 exactly when a > 0, and y is kept for the next layer anyway,
+            // so the input need not be stored for the backward pass.
+            case .relu: return [try g * y.greater(0)]
             case .softplus: return [try g * a.sigmoid()]
             case .silu:
                 // d/dx x s(x) = s + x s (1 - s) = s + y (1 - s).
@@ -84,7 +86,8 @@ extension Graph {
             case .cos: return [try (g * a.sin()).neg()]
             }
         case .leakyRelu(let slope):
-            return [try select(x[0].greater(0), g, g * slope)]
+            // With a non-negative slope y > 0 exactly when x > 0: test the output, which is kept anyway.
+            return [try select((slope >= 0 ? y : x[0]).greater(0), g, g * slope)]
         case .clamp(let lo, let hi):
             let inside = try x[0].greaterEqual(constant(lo)) * x[0].lessEqual(constant(hi))
             return [try g * inside]

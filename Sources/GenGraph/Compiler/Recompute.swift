@@ -2,12 +2,14 @@ import Foundation
 
 /// Recomputes cheap elementwise values in the kernels that read them instead of
 /// storing them. A value stored only because other elementwise or reduction
-/// groups over its own shape read it, and computable by a few elementwise ops
+/// groups, or contraction epilogues, over its own shape read it, and computable by a few elementwise ops
 /// from values that are in memory anyway (stored, leaves, constants), moves
 /// into those readers: its producer neither computes nor stores it unless it
 /// needs it itself. Batch norm's backward is the case: a convolution's
 /// epilogue stored five products of its output, each a multiply by a
-/// per-channel constant, for four per-channel reductions.
+/// per-channel constant, for four per-channel reductions. A ReLU's mask is
+/// another: tested on the stored activation by the data gradient's epilogue, it
+/// need not be kept from the forward pass.
 func recomputeCheapValues(_ fused: FusedProgram) -> FusedProgram {
     let nodes = fused.program.nodes
     let views = fused.views
@@ -43,12 +45,14 @@ func recomputeCheapValues(_ fused: FusedProgram) -> FusedProgram {
     for (g, group) in fused.groups.enumerated() where group.kind != .prologue {
         let before = upstream(of: g, reads)
         for v in group.stored where !outputs.contains(v) && !pinned.contains(v) && isElementwise(v) {
-            // Every reader outside g is a direct member of an elementwise or reduction group over v's shape.
+            // Every reader outside g is a direct member of an elementwise or reduction group over v's
+            // shape, or of a contraction's epilogue over it (not the contraction, which needs v stored).
             var readers = Set<Int>()
             var movable = true
             for c in consumers[v] where groupOf[c] != g || !groups[g].nodes.contains(c) {
                 guard let h = groupOf[c], h != g, views[c].kind == .value, !groups[h].post.contains(c),
-                      groups[h].kind == .elementwise || groups[h].kind == .reduction,
+                      groups[h].kind == .elementwise || groups[h].kind == .reduction
+                        || (groups[h].kind == .contraction && groups[h].nodes[0] != c),
                       groups[h].space == nodes[v].shape else { movable = false; break }
                 readers.insert(h)
             }
@@ -60,7 +64,9 @@ func recomputeCheapValues(_ fused: FusedProgram) -> FusedProgram {
             pinned.formUnion(loads)
             inMemoryValues.remove(v)
             for h in readers.sorted() {
-                groups[h].nodes = Array(Set(groups[h].nodes + steps)).sorted()
+                // A contraction's head stays first: the members after it are its epilogue.
+                let head = groups[h].kind == .contraction ? [groups[h].nodes[0]] : []
+                groups[h].nodes = head + Set(groups[h].nodes + steps).subtracting(head).sorted()
             }
             groups[g].stored.removeAll { $0 == v }
             groups[g].boundaries = groups[g].boundaries.filter { !$0.hasPrefix("%\(v) stored:") }

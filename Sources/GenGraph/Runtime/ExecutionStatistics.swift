@@ -15,7 +15,7 @@ public final class ExecutionStatistics {
     public internal(set) var kernels = 0
     public internal(set) var flops = 0
     public internal(set) var bytesMoved = 0
-    /// Bytes of intermediate storage held: the eager allocator's buffers, or the plans' arenas.
+    /// Bytes of intermediate storage held: the eager allocator's buffers, or the arena the plans share.
     public internal(set) var workingSetBytes = 0
     /// Time each kernel when set (adds a clock read per launch).
     public var profiling = false

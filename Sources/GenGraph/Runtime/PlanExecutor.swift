@@ -2,13 +2,13 @@ import CMPI
 import Kernels
 
 /// Replays a compiled plan: binds the leaves, derives this run's random keys,
-/// and calls each step's kernel on the arena. The C argument arrays of every
+/// and calls each step's kernel on the arena it is given (a session's plans run
+/// one at a time, so they share one). The C argument arrays of every
 /// step are built once, when the executor is created, and only their base
 /// pointers are patched per run.
 final class PlanExecutor {
     let plan: Plan
     private let kernels: KernelContext
-    private let arena: Buffer
     private let constants: [Buffer]
     private var calls: [KernelCall] = []
     private let statistics: ExecutionStatistics
@@ -20,9 +20,7 @@ final class PlanExecutor {
         self.plan = plan
         self.kernels = kernels
         self.statistics = statistics
-        arena = Buffer(count: plan.arenaFloats)
         constants = plan.constants.map { Buffer(copying: $0) }
-        statistics.workingSetBytes += plan.arenaFloats * 4
         buckets = try AllReduceBuckets(plan)
         calls = try plan.steps.map { [buckets] in try KernelCall($0.op, kernels: kernels, buckets: buckets) }
         profileKeys = plan.steps.enumerated().map { k, step in
@@ -30,11 +28,12 @@ final class PlanExecutor {
         }
     }
 
-    /// Runs the plan; `leaf` gives each leaf's storage by name, `keys` this
-    /// run's random key of each stream, `updateStep` the count of the update the
-    /// plan applies (when it applies any). The outputs (the plan's `results`) are
-    /// views of the arena (valid until the next run) or of leaves.
-    func run(leaf: (String) throws -> Buffer, keys: [Int: UInt64], updateStep: Int = 0) throws -> [View] {
+    /// Runs the plan on `arena` (at least `plan.arenaFloats` long); `leaf` gives each leaf's
+    /// storage by name, `keys` this run's random key of each stream, `updateStep` the count of
+    /// the update the plan applies (when it applies any). The outputs (the plan's `results`)
+    /// are views of the arena (valid until the next run of any plan on it) or of leaves.
+    func run(arena: Buffer, leaf: (String) throws -> Buffer, keys: [Int: UInt64], updateStep: Int = 0) throws -> [View] {
+        precondition(arena.count >= plan.arenaFloats, "arena of \(arena.count) floats for a plan of \(plan.arenaFloats)")
         var buffers: [Buffer] = [arena]
         for name in plan.leafNames { buffers.append(try leaf(name)) }
         buffers += constants

@@ -16,6 +16,9 @@ public final class Session {
     /// Compiled plans (fused mode), shared with other sessions when passed in.
     public let planCache: PlanCache
     private var planExecutors: [PlanKey: PlanExecutor] = [:]
+    /// The working storage of every compiled plan: they run one at a time and their results are
+    /// consumed (or copied) before the next run, so one arena as long as the longest serves all.
+    private var arena = Buffer(count: 0)
     private struct PlanKey: Hashable {
         let outputs: [Int]
         let updates: PlannedUpdates?
@@ -92,7 +95,7 @@ public final class Session {
                 if case .input(let name) = n.op { return (name, n.shape) }
                 return nil
             })
-            return try planned.run(leaf: { name in
+            return try planned.run(arena: arena, leaf: { name in
                 if let shape = inputShapes[name] { return try feed(name, shape) }
                 if let slot = update?.optimizer.slotBuffer(leaf: name) { return slot }
                 guard let b = self.parameters.buffer(name) else { throw GraphError(op: "param", "no value for '\(name)'") }
@@ -110,6 +113,10 @@ public final class Session {
                                                     fusionOff: config.fusionOff)
         let e = try PlanExecutor(plan: compilation.plan, kernels: kernels, statistics: statistics)
         planExecutors[key] = e
+        if compilation.plan.arenaFloats > arena.count {
+            statistics.workingSetBytes += (compilation.plan.arenaFloats - arena.count) * 4
+            arena = Buffer(count: compilation.plan.arenaFloats)
+        }
         return e
     }
 
