@@ -341,12 +341,23 @@ static int64_t cv_fwd_scratch(const gg_conv2d_shape *s, int t) {
 /* bwd_data, stride 2: per thread, two c x 32 tiles for a pair of phases (cv_panel_pair). */
 static int64_t cv_pair_floats(const gg_conv2d_shape *s) { return s->stride == 2 ? 2 * conv_round(s->c * CV_NR) : 0; }
 
+/* bwd_data's taps per B panel: a phase's, or (stride 2) a pair's union,
+ * whose column offsets span at most one more than a phase's (cv_pack_union). */
+static int64_t cv_bwd_data_taps(const gg_conv2d_shape *s) {
+    const int64_t S = s->stride;
+    return conv_max(1, cv_cdiv(s->kh, S) * (cv_cdiv(s->kw, S) + (S == 2)));
+}
+
+/* Per-thread slot of bwd_data: the panel loop's scratch, then cv_pair_floats. */
+static int64_t cv_bwd_data_slot(const gg_conv2d_shape *s) {
+    const int64_t tu = cv_bwd_data_taps(s);
+    return cv_slot_floats(s->oc * tu, tu) + cv_pair_floats(s);
+}
+
 static int64_t cv_bwd_data_scratch(const gg_conv2d_shape *s, int t) {
     /* every tap lands in exactly one phase: packed A of all phases <= rows * oc*kh*kw + slack */
     const int64_t S = s->stride, T = s->kh * s->kw;
-    const int64_t tmax = cv_cdiv(s->kh, S) * cv_cdiv(s->kw, S);
-    return conv_round(cv_rows_bound(s->c) * s->oc * T) + S * S * CONV_ALIGN +
-           t * (cv_slot_floats(s->oc * tmax, conv_max(tmax, 1)) + cv_pair_floats(s));
+    return conv_round(cv_rows_bound(s->c) * s->oc * T) + S * S * CONV_ALIGN + t * cv_bwd_data_slot(s);
 }
 
 /* bwd_filter: pixels per block (a multiple of 32) so that the col block stays near 512 KiB. */
@@ -476,7 +487,24 @@ typedef struct cv_phases {
     int64_t nki[4], nkj[4];
     int64_t panels[4];
     int64_t ty[CV_MAXTAPS], tx[CV_MAXTAPS];
+    /* Stride 2: phases q and q + 1 (q even) paired (cv_pairable) share one B
+     * panel of the union of their column offsets tx, ulo[q] .. ulo[q] + nu[q] - 1;
+     * a paired phase's A is then tx-major (cv_pack_union). */
+    int paired[4];
+    int64_t ulo[4], nu[4];
 } cv_phases;
+
+/* Phases (ry, 0) and (ry, 1) of a stride-2 bwd_data cover the same grid
+ * when w is even, and their outputs alternate along dx's rows: one panel of
+ * each goes to a tile, and the two are stored interleaved, whole rows at a
+ * time, instead of every other element (which had cost 13% of dcgan's
+ * 128 -> 64 transposed conv). */
+static int cv_pairable(const cv_geo *a, const cv_geo *b) {
+    return a->T > 0 && b->T > 0 && a->gh == b->gh && a->gw == b->gw && a->out_x == 2 && b->out == a->out + 1;
+}
+
+/* The lowest column offset of phase q's taps (tx falls as kj grows). */
+static int64_t cv_tx_lo(const cv_phases *ph, int q) { return ph->g[q].tx[ph->nkj[q] - 1]; }
 
 static void cv_make_phases(cv_phases *ph, int64_t mr, float *dx, const float *dy, float *Ap, const gg_conv2d_shape *s) {
     const int64_t S = s->stride, P = s->pad;
@@ -504,30 +532,51 @@ static void cv_make_phases(cv_phases *ph, int64_t mr, float *dx, const float *dy
                               s->c, Ap + aoff, dy + s->n * s->oc * s->oh * s->ow};
             ph->g[i] = G;
             ph->panels[i] = cv_cdiv(s->n * gh * gw, CV_NR);
+            ph->paired[i] = 0;
             toff += T;
             aoff += conv_round(cv_cdiv(s->c, mr) * mr * s->oc * T);
         }
+    for (int q = 0; S == 2 && q + 1 < ph->n; q += 2) {
+        if (!cv_pairable(&ph->g[q], &ph->g[q + 1])) continue;
+        ph->paired[q] = ph->paired[q + 1] = 1;
+        const int64_t lo = conv_min(cv_tx_lo(ph, q), cv_tx_lo(ph, q + 1));
+        const int64_t hi = conv_max(cv_tx_lo(ph, q) + ph->nkj[q], cv_tx_lo(ph, q + 1) + ph->nkj[q + 1]);
+        ph->ulo[q] = lo;
+        ph->nu[q] = hi - lo;
+    }
 }
 
-/* Phases (ry, 0) and (ry, 1) of a stride-2 bwd_data cover the same grid
- * when w is even, and their outputs alternate along dx's rows: one panel of
- * each goes to a tile, and the two are stored interleaved, whole rows at a
- * time, instead of every other element (which had cost 13% of dcgan's
- * 128 -> 64 transposed conv). */
-static int cv_pairable(const cv_geo *a, const cv_geo *b) {
-    return a->T > 0 && b->T > 0 && a->gh == b->gh && a->gw == b->gw && a->out_x == 2 && b->out == a->out + 1;
+/* The B panel of the pair (q, q + 1) for these runs, once: the two phases
+ * read the same rows of dy (same ry) at column offsets that overlap (a 4x4
+ * kernel: {-1, 0} and {0, 1}), so the union is packed tx-major, one block of
+ * cs x nki rows per tx, and each phase's K rows are a contiguous range of
+ * it (6 rows per dy channel where the phases apart packed 8). */
+static void cv_pack_union(const cv_isa *I, const cv_phases *ph, int q, const cv_run *runs, int nr, float *Bp,
+                          cv_op *ops, int32_t *start) {
+    const cv_geo *A = &ph->g[q];
+    const int64_t nty = ph->nki[q], blk = A->cs * nty;
+    int64_t ty[CV_MAXTAPS], tx[CV_MAXTAPS];
+    for (int64_t a = 0; a < nty; a++) ty[a] = A->ty[a * ph->nkj[q]];
+    for (int64_t u = 0; u < ph->nu[q]; u++) {
+        for (int64_t a = 0; a < nty; a++) tx[a] = ph->ulo[q] + u;
+        cv_geo U = *A;
+        U.T = nty;
+        U.ty = ty;
+        U.tx = tx;
+        cv_ops(ops, start, runs, nr, &U);
+        I->pack(Bp + u * blk * CV_NR, CV_NR, ops, start, &U);
+    }
 }
 
-static void cv_panel_pair(const cv_isa *I, const cv_geo *A, const cv_geo *B, int64_t g0, int64_t g1, float *Bp,
-                          cv_op *ops, int32_t *start, cv_run *runs, float *ta, float *tb) {
+static void cv_panel_pair(const cv_isa *I, const cv_phases *ph, int q, int64_t g0, int64_t g1, float *Bp, cv_op *ops,
+                          int32_t *start, cv_run *runs, float *ta, float *tb) {
     const uint32_t all = 0xFFFFFFFFu;
+    const cv_geo *A = &ph->g[q], *B = A + 1;
+    const int64_t blk = A->cs * ph->nki[q] * CV_NR;
     const int nr = cv_runs(runs, g0, g1, A->gh, A->gw, CV_NR);
-    cv_ops(ops, start, runs, nr, A);
-    I->pack(Bp, CV_NR, ops, start, A);
-    I->ukr_packed(A->M, A->cs * A->T, A->Ap, Bp, CV_NR, &ta, &all, 1, CV_NR);
-    cv_ops(ops, start, runs, nr, B);
-    I->pack(Bp, CV_NR, ops, start, B);
-    I->ukr_packed(B->M, B->cs * B->T, B->Ap, Bp, CV_NR, &tb, &all, 1, CV_NR);
+    cv_pack_union(I, ph, q, runs, nr, Bp, ops, start);
+    I->ukr_packed(A->M, A->cs * A->T, A->Ap, Bp + (cv_tx_lo(ph, q) - ph->ulo[q]) * blk, CV_NR, &ta, &all, 1, CV_NR);
+    I->ukr_packed(B->M, B->cs * B->T, B->Ap, Bp + (cv_tx_lo(ph, q + 1) - ph->ulo[q]) * blk, CV_NR, &tb, &all, 1, CV_NR);
     for (int i = 0; i < nr; i++)
         I->store_pair(ta, tb, A->M, runs[i].pos, runs[i].len,
                       A->out + runs[i].b * A->out_b + runs[i].gy * A->out_y + runs[i].gx * A->out_x, A->out_m);
@@ -539,12 +588,15 @@ static void cv_bwd_data_body(const cv_isa *I, const cv_phases *ph, const float *
     for (int64_t i = mp * id / nt; i < mp * (id + 1) / nt; i++)
         for (int q = 0; q < ph->n; q++) {
             const int64_t T = ph->nki[q] * ph->nkj[q], K = s->oc * T;
+            const int64_t nki = ph->nki[q], nkj = ph->nkj[q];
             float *Ap = (float *)ph->g[q].Ap + i * K * mr;
             for (int64_t o = 0; o < s->oc; o++)
-                for (int64_t a = 0; a < ph->nki[q]; a++)
-                    for (int64_t b = 0; b < ph->nkj[q]; b++) {
+                for (int64_t a = 0; a < nki; a++)
+                    for (int64_t b = 0; b < nkj; b++) {
                         const int64_t ki = ph->kis[q] + a * S, kj = ph->kjs[q] + b * S;
-                        float *d = Ap + (o * T + a * ph->nkj[q] + b) * mr;
+                        /* k of a paired phase: tx-major, tx rising (b falling), as the union packs B */
+                        const int64_t k = ph->paired[q] ? ((nkj - 1 - b) * s->oc + o) * nki + a : o * T + a * nkj + b;
+                        float *d = Ap + k * mr;
                         for (int64_t r = 0; r < mr; r++) {
                             const int64_t ci = i * mr + r;
                             d[r] = ci < C ? w[((o * C + ci) * KH + ki) * KW + kj] : 0.0f;
@@ -556,14 +608,14 @@ static void cv_bwd_data_body(const cv_isa *I, const cv_phases *ph, const float *
 #pragma omp barrier
     }
 #endif
-    const int64_t tmax = cv_cdiv(KH, S) * cv_cdiv(KW, S);
+    const int64_t tu = cv_bwd_data_taps(s);
     float *Bp;
     cv_op *ops;
     int32_t *start;
     cv_run *runs;
-    float *slot = scr + id * (cv_slot_floats(s->oc * tmax, conv_max(tmax, 1)) + cv_pair_floats(s));
-    cv_slot_ptrs(slot, s->oc * tmax, conv_max(tmax, 1), &Bp, &ops, &start, &runs);
-    float *ta = slot + cv_slot_floats(s->oc * tmax, conv_max(tmax, 1)), *tb = ta + conv_round(s->c * CV_NR);
+    float *slot = scr + id * cv_bwd_data_slot(s);
+    cv_slot_ptrs(slot, s->oc * tu, tu, &Bp, &ops, &start, &runs);
+    float *ta = slot + cv_slot_floats(s->oc * tu, tu), *tb = ta + conv_round(s->c * CV_NR);
     /* Panel p of every phase in turn: the phases interleave in dx, so its
      * lines are written while in cache. Threads take ranges of p. The phases
      * read nearly the same dy around panel p, so only the first prefetches
@@ -575,10 +627,10 @@ static void cv_bwd_data_body(const cv_isa *I, const cv_phases *ph, const float *
         for (int q = 0; q < ph->n; q++) {
             const cv_geo *G = &ph->g[q];
             if (p >= ph->panels[q]) continue;
-            if (S == 2 && q % 2 == 0 && q + 1 < ph->n && cv_pairable(G, G + 1)) {
+            if (ph->paired[q]) {
                 const int64_t gt = G->nimg * G->gh * G->gw, g1 = conv_min(gt, (p + 1) * CV_NR);
                 if (q == 0 && g1 < conv_min(gt, hi * CV_NR)) cv_prefetch(G, g1, conv_min(conv_min(gt, hi * CV_NR), g1 + CV_NR), runs);
-                cv_panel_pair(I, G, G + 1, p * CV_NR, g1, Bp, ops, start, runs, ta, tb);
+                cv_panel_pair(I, ph, q, p * CV_NR, g1, Bp, ops, start, runs, ta, tb);
                 q++;
                 continue;
             }
