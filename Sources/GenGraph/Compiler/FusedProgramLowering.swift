@@ -163,12 +163,11 @@ struct FusedProgramLowering {
             if let reduced { for axis in reduced { s[axis] = 0 } }
             outputs.append((o.location!, s))
         }
-        var dims = space.dims
-        if !inKernel && collapses {
-            (dims, inputs, outputs) = collapse(dims, inputs, outputs)
-        }
-        return FusedSpec(instructions: instructions, registers: registers, space: dims,
-                         inputs: inputs, outputs: outputs, keys: keyStreams)
+        let spec = FusedSpec(instructions: instructions, registers: registers, space: space.dims,
+                             inputs: inputs, outputs: outputs, keys: keyStreams)
+        guard !inKernel && collapses else { return spec }
+        // One program is one phase with nothing folded.
+        return collapsePhases([(spec, nil)], folded: [Bool](repeating: false, count: space.count)).phases[0].program
     }
 
     /// An operand's strides over the iteration space. A GEMM epilogue's or prologue's
@@ -192,48 +191,28 @@ struct FusedProgramLowering {
     }
 }
 
-/// Drops size-1 axes and merges neighbouring axes that every operand walks
-/// contiguously, so the kernel sees the fewest, longest rows.
-private func collapse(_ dims: [Int], _ inputs: [(Location, [Int])], _ outputs: [(Location, [Int])])
-    -> ([Int], [(Location, [Int])], [(Location, [Int])]) {
-    let keep = dims.indices.filter { dims[$0] != 1 }
-    var d = keep.map { dims[$0] }
-    var all = (inputs + outputs).map { (loc, s) in (loc, keep.map { s[$0] }) }
-    var axis = d.count - 2
-    while axis >= 0 {
-        if all.allSatisfy({ $0.1[axis] == $0.1[axis + 1] * d[axis + 1] }) {
-            d[axis] *= d[axis + 1]
-            d.remove(at: axis + 1)
-            for k in all.indices { all[k].1.remove(at: axis) }
-        }
-        axis -= 1
-    }
-    if d.isEmpty {
-        d = [1]
-        for k in all.indices { all[k].1 = [0] }
-    }
-    return (d, Array(all[..<inputs.count]), Array(all[inputs.count...]))
-}
-
-/// `collapse` for the phases of one kernel (`StepOp.phases`): drops size-1 axes and merges
-/// neighbouring axes that are both folded or both kept and that every operand of every phase
-/// walks contiguously, and of every post where they are kept (a post has extent 1 on folded axes).
+/// Drops size-1 axes and merges neighbouring axes that every operand walks contiguously, so
+/// the kernel sees the fewest, longest rows. For the phases of one kernel (`StepOp.phases`),
+/// merged axes are both folded or both kept, and walked contiguously by every operand of every
+/// phase, and of every post where they are kept (a post has extent 1 on folded axes).
 func collapsePhases(_ phases: [(program: FusedSpec, post: FusedSpec?)], folded: [Bool])
     -> (phases: [(program: FusedSpec, post: FusedSpec?)], folded: [Bool]) {
     guard let space = phases.first?.program.space else { return (phases, folded) }
     var keep = space.indices.filter { space[$0] != 1 }
-    if keep.isEmpty { keep = [0] }
+    if keep.isEmpty && !space.isEmpty { keep = [0] }
+    /// The kept axes of `values`; a scalar's space becomes one axis of extent 1 (`unit`).
+    func kept<T>(_ values: [T], unit: T) -> [T] { keep.isEmpty ? [unit] : keep.map { values[$0] } }
     var result = phases.map { phase -> (program: FusedSpec, post: FusedSpec?) in
         func pick(_ spec: FusedSpec) -> FusedSpec {
             var s = spec
-            s.space = keep.map { spec.space[$0] }
-            s.inputs = spec.inputs.map { operand in (operand.0, keep.map { operand.1[$0] }) }
-            s.outputs = spec.outputs.map { operand in (operand.0, keep.map { operand.1[$0] }) }
+            s.space = kept(spec.space, unit: 1)
+            s.inputs = spec.inputs.map { operand in (operand.0, kept(operand.1, unit: 0)) }
+            s.outputs = spec.outputs.map { operand in (operand.0, kept(operand.1, unit: 0)) }
             return s
         }
         return (pick(phase.program), phase.post.map(pick))
     }
-    var flags = keep.map { folded[$0] }
+    var flags = kept(folded, unit: false)
     func contiguous(_ spec: FusedSpec, _ axis: Int) -> Bool {
         (spec.inputs + spec.outputs).allSatisfy { $0.1[axis] == $0.1[axis + 1] * spec.space[axis + 1] }
     }
