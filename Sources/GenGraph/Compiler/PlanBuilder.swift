@@ -298,19 +298,24 @@ private final class PlanBuilder {
     }
 
     /// Stored values read by the members of group `g` from outside it.
-    func externalReads(_ g: Int, extra: [Int] = []) -> [Int] {
-        let members = Set(fused.groups[g].nodes)
-        var reads: [Int] = []
-        let kind = fused.groups[g].kind
-        for id in fused.groups[g].nodes {
-            for i in nodes[id].inputs {
-                if members.contains(i) && views[i].kind == .value { continue }
-                if let r = ViewInfo.reshapedValue(i, views, nodes), members.contains(r) { continue }  // its register
+    func externalReads(_ g: Int) -> [Int] {
+        rootsLoaded(by: fused.groups[g].nodes, in: fused.groups[g].kind).filter { leafIndex[$0] == nil && constantIndex[$0] == nil }
+    }
+
+    /// The storage roots (stored values, leaves, constants' data) that `members`, run as one kernel
+    /// of `kind`, read other than from their own registers, in the order first read: a reshape of
+    /// a member is its register, and a random draw the kernel makes inline reads nothing.
+    func rootsLoaded(by members: [Int], in kind: FusionGroup.Kind) -> [Int] {
+        let inside = Set(members)
+        var roots: [Int] = []
+        for id in members {
+            for i in nodes[id].inputs where !views[i].isConstant && !(inside.contains(i) && views[i].kind == .value) {
+                if let r = ViewInfo.reshapedValue(i, views, nodes), inside.contains(r) { continue }
                 if nodes[i].op.category == .random && drawsInline(nodes[id].op, in: kind) { continue }
-                if let r = storedRoot(i), !reads.contains(r) { reads.append(r) }
+                if !roots.contains(views[i].root) { roots.append(views[i].root) }
             }
         }
-        return reads + extra
+        return roots
     }
 
     func lowerFused(_ g: Int) throws {
@@ -359,15 +364,7 @@ private final class PlanBuilder {
     /// Bytes a kernel of its own for `members` would move: every stored value or leaf it reads
     /// from outside them, once, and the members in `stored` it writes.
     func traffic(of members: [Int], stored: [Int]) -> Int {
-        let inside = Set(members)
-        var read = Set<Int>()
-        for id in members {
-            for i in nodes[id].inputs where !views[i].isConstant && !(inside.contains(i) && views[i].kind == .value) {
-                if let r = ViewInfo.reshapedValue(i, views, nodes), inside.contains(r) { continue }
-                if nodes[i].op.category == .random && drawsInline(nodes[id].op, in: .phased) { continue }
-                read.insert(views[i].root)
-            }
-        }
+        let read = rootsLoaded(by: members, in: .phased)
         let written = members.filter(Set(stored).contains)
         return (read.reduce(0) { $0 + nodes[$1].shape.count } + written.reduce(0) { $0 + nodes[$1].shape.count }) * 4
     }
