@@ -124,16 +124,7 @@ final class CompilerPassTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(sums.max() ?? 0, 3, "sibling reductions merged: \(sums)")
 
         let feeds = ["x": try TensorValue(shape: [64, 48], scalars: (0..<(64 * 48)).map { Float($0 % 89) / 44 - 1 })]
-        var runs: [[TensorValue]] = []
-        for (mode, threads) in [(ExecutionMode.eager, 2), (.fused, 1), (.fused, 2)] {
-            runs.append(try Session(graph: g, config: RunConfig(threads: threads, seed: 1, mode: mode)).run(outputs, feeds: feeds))
-        }
-        for k in outputs.indices {
-            let (f, e) = (runs[1][k].scalars, runs[0][k].scalars)
-            let scale = e.map { Swift.abs($0) }.max() ?? 0
-            XCTAssertLessThanOrEqual(zip(f, e).map { Swift.abs($0 - $1) }.max() ?? 0, 1e-5 * scale + 1e-6, "output \(k) fused vs eager")
-            XCTAssertEqual(runs[1][k].scalars.map(\.bitPattern), runs[2][k].scalars.map(\.bitPattern), "1 vs 2 threads")
-        }
+        try assertFusedMatchesEager(g, outputs, feeds: feeds)
 
         let (g2, outputs2) = try build(gemmReadsProduct: true)
         let fused2 = try Compiler.compile(Program(g2, outputs: outputs2)).fused
@@ -168,6 +159,13 @@ final class CompilerPassTests: XCTestCase {
         XCTAssertEqual(kinds.filter { $0 == .contraction }.count, 2, "masks in epilogues: \(kinds)")
 
         let feeds = ["x": try TensorValue(shape: [4, 3, 10, 10], scalars: (0..<1200).map { Float($0 % 37) / 18 - 1 })]
+        try assertFusedMatchesEager(g, outputs, feeds: feeds)
+    }
+
+    /// `outputs` fused on 1 and 2 threads: bit-identical to each other, and within 1e-5 of
+    /// their largest magnitude (which must not be 0) of eager's.
+    private func assertFusedMatchesEager(_ g: Graph, _ outputs: [Tensor], feeds: [String: TensorValue],
+                                         file: StaticString = #filePath, line: UInt = #line) throws {
         var runs: [[TensorValue]] = []
         for (mode, threads) in [(ExecutionMode.eager, 2), (.fused, 1), (.fused, 2)] {
             runs.append(try Session(graph: g, config: RunConfig(threads: threads, seed: 1, mode: mode)).run(outputs, feeds: feeds))
@@ -175,9 +173,11 @@ final class CompilerPassTests: XCTestCase {
         for k in outputs.indices {
             let (f, e) = (runs[1][k].scalars, runs[0][k].scalars)
             let scale = e.map { Swift.abs($0) }.max() ?? 0
-            XCTAssertGreaterThan(scale, 0, "output \(k) tests nothing")
-            XCTAssertLessThanOrEqual(zip(f, e).map { Swift.abs($0 - $1) }.max() ?? 0, 1e-5 * scale + 1e-6, "output \(k) fused vs eager")
-            XCTAssertEqual(runs[1][k].scalars.map(\.bitPattern), runs[2][k].scalars.map(\.bitPattern), "1 vs 2 threads")
+            XCTAssertGreaterThan(scale, 0, "output \(k) tests nothing", file: file, line: line)
+            XCTAssertLessThanOrEqual(zip(f, e).map { Swift.abs($0 - $1) }.max() ?? 0, 1e-5 * scale + 1e-6, "output \(k) fused vs eager",
+                                     file: file, line: line)
+            XCTAssertEqual(runs[1][k].scalars.map(\.bitPattern), runs[2][k].scalars.map(\.bitPattern), "output \(k) 1 vs 2 threads",
+                           file: file, line: line)
         }
     }
 
