@@ -162,6 +162,28 @@ final class CompilerPassTests: XCTestCase {
         try assertFusedMatchesEager(g, outputs, feeds: feeds)
     }
 
+    /// An elementwise or reduction kernel that reads a value for the last time writes an output
+    /// of the same shape over it: in the classifier's step, the first layer's gradient (the
+    /// pooled gradient times the ReLU mask, with the bias gradient's sums) takes the pooled
+    /// gradient's slot, and the arena shrinks. Same numbers as eager, 1 and 2 threads equal.
+    func testKernelsWriteOverAValueTheyReadForTheLastTime() throws {
+        let model = try XCTUnwrap(Zoo.model(named: "classifier")).instantiate(batch: 8)
+        let objective = model.objectives[0]
+        let outputs = [objective.loss] + (try model.graph.gradients(of: objective.loss, withRespectTo: objective.parameters))
+        let program = Program(model.graph, outputs: outputs)
+        let plan = try Compiler.compile(program).plan
+        XCTAssertFalse(plan.inPlace.isEmpty, "no value written in place")
+        for (o, i) in plan.inPlace {
+            let (so, si) = (try XCTUnwrap(plan.slots[o]), try XCTUnwrap(plan.slots[i]))
+            XCTAssertEqual(so.offset, si.offset)
+            XCTAssertEqual(so.firstStep, si.lastStep, "%\(o) is written at the step that reads %\(i) last")
+            XCTAssertEqual(plan.program.nodes[o].shape, plan.program.nodes[i].shape)
+        }
+        let apart = try Compiler.compile(program, fusionOff: [.memory]).plan
+        XCTAssertTrue(apart.inPlace.isEmpty, "without arena reuse nothing shares a slot")
+        try assertFusedMatchesEager(model.graph, outputs, feeds: try FusedEagerTests.feeds(model, seed: 2))
+    }
+
     /// `outputs` fused on 1 and 2 threads: bit-identical to each other, and within 1e-5 of
     /// their largest magnitude (which must not be 0) of eager's.
     private func assertFusedMatchesEager(_ g: Graph, _ outputs: [Tensor], feeds: [String: TensorValue],
@@ -215,15 +237,24 @@ final class CompilerPassTests: XCTestCase {
             for objective in model.objectives {
                 let gradients = try model.graph.gradients(of: objective.loss, withRespectTo: objective.parameters)
                 let plan = try Compiler.compile(Program(model.graph, outputs: [objective.loss] + gradients)).plan
-                let slots = Array(plan.slots.values)
-                for s in slots { XCTAssertEqual(s.offset % 16, 0, "\(definition.name): unaligned slot") }
-                for (i, a) in slots.enumerated() {
-                    for b in slots[(i + 1)...] where a.firstStep <= b.lastStep && b.firstStep <= a.lastStep {
-                        XCTAssertTrue(a.offset + a.count <= b.offset || b.offset + b.count <= a.offset,
+                let slots = plan.slots.sorted { $0.key < $1.key }
+                for (_, s) in slots { XCTAssertEqual(s.offset % 16, 0, "\(definition.name): unaligned slot") }
+                // A value written in place over another shares its slot at the one step where the
+                // other is read for the last time.
+                func inPlace(_ u: Int, over v: Int, _ a: ArenaSlot, _ b: ArenaSlot) -> Bool {
+                    plan.inPlace[u] == v && a.offset == b.offset && a.count == b.count && a.firstStep == b.lastStep
+                }
+                for (i, (u, a)) in slots.enumerated() {
+                    for (v, b) in slots[(i + 1)...] where a.firstStep <= b.lastStep && b.firstStep <= a.lastStep {
+                        XCTAssertTrue(a.offset + a.count <= b.offset || b.offset + b.count <= a.offset
+                                      || inPlace(u, over: v, a, b) || inPlace(v, over: u, b, a),
                                       "\(definition.name) \(objective.name): overlapping live slots \(a) \(b)")
                     }
                 }
-                XCTAssertGreaterThanOrEqual(plan.arenaFloats, slots.map { $0.offset + $0.count }.max() ?? 0)
+                for (o, i) in plan.inPlace {
+                    XCTAssertEqual(plan.slots[o]?.offset, plan.slots[i]?.offset, "\(definition.name): %\(o) in place over %\(i)")
+                }
+                XCTAssertGreaterThanOrEqual(plan.arenaFloats, plan.slots.values.map { $0.offset + $0.count }.max() ?? 0)
             }
         }
     }

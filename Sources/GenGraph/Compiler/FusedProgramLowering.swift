@@ -28,6 +28,18 @@ struct FusedProgramLowering {
         instructions.filter { [GG_FOP_UNARY, GG_FOP_BINARY, GG_FOP_SELECT, GG_FOP_REDUCE].map { Int32($0.rawValue) }.contains($0.op) }.count
     }
 
+    /// Whether every element of `input` is loaded before the program writes `output` (its
+    /// STORE, and the instruction before it, which may compute straight into the output): a
+    /// tile loads its inputs on first use, so a store can come before a later member's load.
+    func loadsPrecede(storeOf output: Int, input: Int) -> Bool {
+        let load = Int32(GG_FOP_LOAD.rawValue), store = Int32(GG_FOP_STORE.rawValue)
+        let loadSlots = Set(loads.indices.filter { loads[$0] == input }.map(Int32.init))
+        let storeSlots = Set(stores.indices.filter { stores[$0].node == output }.map(Int32.init))
+        guard let firstStore = instructions.firstIndex(where: { $0.op == store && storeSlots.contains($0.dst) }),
+              let lastLoad = instructions.lastIndex(where: { $0.op == load && loadSlots.contains($0.a) }) else { return false }
+        return lastLoad < firstStore - 1
+    }
+
     /// `preloaded`: an epilogue's matmul or convolution node, read from input slot 0 (the kernel's output).
     /// `prologue`: the one stored value is computed into GEMM's packing buffers, not memory.
     init(nodes: [Node], views: [ViewInfo], members: [Int], stored: [Int], space: Shape, preloaded: Int?,

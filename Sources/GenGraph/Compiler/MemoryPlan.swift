@@ -10,6 +10,9 @@ struct MemoryPlan: Equatable {
     var arenaFloats: Int
     /// The most floats live during any one step.
     var peakFloats: Int
+    /// Values written over the storage of a value that the same step reads for the last time
+    /// (value -> the value whose slot it takes).
+    var inPlace: [Int: Int] = [:]
 }
 
 /// The steps during which each value must keep its storage when `steps` run in
@@ -33,7 +36,38 @@ func lifetimes(of steps: [StepAccess], results: [Int]) -> [Int: ClosedRange<Int>
 /// largest and by id) and keeps the smallest arena (the first on a tie). `floats` gives a
 /// value's size. Without `reuse` no two values share storage (`FusionKind.memory` off):
 /// each avoids every value placed before it.
-func planMemory(lifetimes: [Int: ClosedRange<Int>], floats: (Int) -> Int, reuse: Bool = true) -> MemoryPlan {
+///
+/// `inPlace` lists (output, input) pairs of one step whose kernel may write the output over the
+/// input (an elementwise kernel, same shape and layout): where that step is the input's last
+/// read and the output's first write, and the input's slot does not already pass to another
+/// value, the output takes the input's slot and the two are placed as one value.
+func planMemory(lifetimes allLifetimes: [Int: ClosedRange<Int>], floats: (Int) -> Int, reuse: Bool = true,
+                inPlace: [(output: Int, input: Int)] = []) -> MemoryPlan {
+    // In step order, so that a chain (a written over b written over c) places as its first value.
+    var lifetimes = allLifetimes
+    var headOf: [Int: Int] = [:], taken: [Int: Int] = [:]
+    let candidates = inPlace.filter { allLifetimes[$0.output] != nil }.sorted { allLifetimes[$0.output]!.lowerBound < allLifetimes[$1.output]!.lowerBound }
+    for (o, i) in candidates where reuse {
+        guard let li = allLifetimes[i], let lo = allLifetimes[o], headOf[o] == nil, taken[i] == nil,
+              li.upperBound == lo.lowerBound, floats(o) == floats(i) else { continue }
+        let head = headOf[i] ?? i
+        taken[i] = o
+        headOf[o] = head
+        lifetimes[head] = lifetimes[head]!.lowerBound...lo.upperBound
+        lifetimes[o] = nil
+    }
+    var plan = placeValues(lifetimes: lifetimes, floats: floats, reuse: reuse)
+    // Every value of a chain keeps its own lifetime in its slot.
+    for v in Set(headOf.keys).union(headOf.values) {
+        let slot = plan.slots[headOf[v] ?? v]!
+        plan.slots[v] = ArenaSlot(offset: slot.offset, count: slot.count, firstStep: allLifetimes[v]!.lowerBound,
+                                  lastStep: allLifetimes[v]!.upperBound)
+    }
+    plan.inPlace = Dictionary(uniqueKeysWithValues: taken.map { ($0.value, $0.key) })
+    return plan
+}
+
+private func placeValues(lifetimes: [Int: ClosedRange<Int>], floats: (Int) -> Int, reuse: Bool) -> MemoryPlan {
     let sizes = Dictionary(uniqueKeysWithValues: lifetimes.keys.map { ($0, max(1, floats($0))) })
     func size(_ v: Int) -> Int { sizes[v]! }
     let bySize = lifetimes.keys.sorted { (size($0), $1) > (size($1), $0) }

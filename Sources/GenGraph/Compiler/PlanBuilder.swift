@@ -26,6 +26,8 @@ private struct StepTemplate {
     var traffic: (read: Int, written: Int)? = nil
     /// A phased step: the bytes its phases would move as kernels of their own.
     var separateTraffic: Int? = nil
+    /// (output, input) pairs the kernel may write in place (`planMemory`).
+    var inPlace: [(output: Int, input: Int)] = []
     let make: (_ operand: (Int) -> Operand, _ location: (Int) -> Location) throws -> StepOp
 }
 
@@ -124,7 +126,7 @@ private final class PlanBuilder {
         let resultRoots = results.map { outputs[$0] }.map { $0 < nodes.count ? views[$0].root : $0 }
         let memory = planMemory(lifetimes: lifetimes(of: templates.map { StepAccess(writes: $0.writes, reads: $0.reads) },
                                                      results: resultRoots),
-                                floats: { self.shape($0).count }, reuse: reuseMemory)
+                                floats: { self.shape($0).count }, reuse: reuseMemory, inPlace: templates.flatMap(\.inPlace))
         let resolveLocation: (Int) -> Location = { value in Location(base: 0, offset: memory.slots[value]!.offset) }
         let resolveOperand: (Int) -> Operand = { id in self.operand(id, slots: memory.slots) }
 
@@ -148,7 +150,8 @@ private final class PlanBuilder {
         }
         return Plan(program: fused.program, fused: fused, steps: steps, arenaFloats: memory.arenaFloats,
                     slots: memory.slots.filter { $0.key < nodes.count }, outputs: outputOperands, results: results,
-                    leafNames: leafNames, constants: constants, randomStreams: randomStreams, peakFloats: memory.peakFloats)
+                    leafNames: leafNames, constants: constants, randomStreams: randomStreams, peakFloats: memory.peakFloats,
+                    inPlace: memory.inPlace)
     }
 
     /// Leaves (inputs, parameters, plan constants) a step reads, which `reads` does not list.
@@ -328,9 +331,30 @@ private final class PlanBuilder {
         }
         let work = group.space.count * max(1, program.computeInstructions)
             + (post.map { $0.space.count * $0.computeInstructions } ?? 0)
-        templates.append(StepTemplate(group: g, writes: group.stored, reads: externalReads(g), flops: work) { operand, _ in
+        let reads = externalReads(g)
+        var template = StepTemplate(group: g, writes: group.stored, reads: reads, flops: work) { operand, _ in
             .fused(try program.spec(operand), post: try post?.spec(operand))
-        })
+        }
+        template.inPlace = inPlacePairs(g, reads: reads).filter { program.loadsPrecede(storeOf: $0.output, input: $0.input) }
+        templates.append(template)
+    }
+
+    /// Outputs of elementwise or reduction group `g` that its kernel may write over a value it
+    /// reads: both plain values of the group's space (so element k of one is element k of the
+    /// other, and the kernel visits each element once), the input read only directly (not
+    /// through a view) and not by a pass after the reductions. Whether each tile loads the input
+    /// before it writes the output, the lowered program says (`loadsPrecede`); whether the step
+    /// is the input's last read, `planMemory` decides.
+    func inPlacePairs(_ g: Int, reads: [Int]) -> [(output: Int, input: Int)] {
+        let group = fused.groups[g]
+        guard group.kind == .elementwise || group.kind == .reduction else { return [] }
+        let inputs = reads.filter { i in
+            i < nodes.count && views[i].kind == .value && nodes[i].shape == group.space
+                && group.nodes.allSatisfy { m in nodes[m].inputs.allSatisfy { views[$0].root != i || $0 == i } }
+                && !group.post.contains { nodes[$0].inputs.contains(i) }
+        }
+        let outputs = group.stored.filter { views[$0].kind == .value && nodes[$0].shape == group.space }
+        return outputs.flatMap { o in inputs.map { (output: o, input: $0) } }
     }
 
     /// A `.phased` group: each phase's program over the space, its post over the reduced space,
