@@ -24,6 +24,26 @@ final class MemoryPlanTests: XCTestCase {
         XCTAssertEqual(plan.peakFloats, 140)  // steps 1 and 2: 100 + 40
     }
 
+    /// A value written in place over one its step reads for the last time takes that value's
+    /// slot, and so may the next in a chain; a pair whose input lives on past the step, a second
+    /// claim on the same input, or a size mismatch keeps slots apart. Each slot keeps its own steps.
+    func testInPlacePairsShareASlotOnlyAtTheInputsLastRead() {
+        let floats = [0: 100, 1: 100, 2: 100, 3: 100, 4: 50, 5: 100]
+        let lives: [Int: ClosedRange<Int>] = [0: 0...1, 1: 1...2, 2: 2...3, 3: 3...5, 4: 3...4, 5: 1...2]
+        let plan = planMemory(lifetimes: lives, floats: { floats[$0]! },
+                              inPlace: [(output: 1, input: 0), (output: 2, input: 1), (output: 5, input: 0), (output: 4, input: 2),
+                                        (output: 3, input: 1)])
+        XCTAssertEqual(plan.inPlace, [1: 0, 2: 1])  // 5: 0 is taken; 4: sizes differ; 3: 1's last read is step 2
+        XCTAssertEqual(plan.slots[1]?.offset, plan.slots[0]?.offset)
+        XCTAssertEqual(plan.slots[2]?.offset, plan.slots[0]?.offset)
+        XCTAssertEqual(plan.slots[1], ArenaSlot(offset: plan.slots[0]!.offset, count: 100, firstStep: 1, lastStep: 2))
+        XCTAssertEqual(plan.slots[0]?.lastStep, 1)
+        XCTAssertNotEqual(plan.slots[5]?.offset, plan.slots[0]?.offset)
+        XCTAssertEqual(plan.arenaFloats, 274)  // the chain 0-1-2 at 0; 5, then 3, at 112; 4 beside the chain and 3 at 224
+        let noReuse = planMemory(lifetimes: lives, floats: { floats[$0]! }, reuse: false, inPlace: [(output: 1, input: 0)])
+        XCTAssertEqual(noReuse.inPlace, [:])
+    }
+
     func testASmallValueFillsAGapBetweenLiveValues() {
         let floats = [0: 64, 1: 48, 2: 40, 3: 16, 4: 0]
         let plan = planMemory(lifetimes: [0: 0...4, 1: 0...1, 2: 0...4, 3: 2...3, 4: 2...3], floats: { floats[$0]! })
