@@ -38,15 +38,17 @@ func lifetimes(of steps: [StepAccess], results: [Int]) -> [Int: ClosedRange<Int>
 /// each avoids every value placed before it.
 ///
 /// `inPlace` lists (output, input) pairs of one step whose kernel may write the output over the
-/// input (an elementwise kernel, same shape and layout): where that step is the input's last
+/// input (an elementwise or reduction kernel, same shape and layout): where that step is the input's last
 /// read and the output's first write, and the input's slot does not already pass to another
 /// value, the output takes the input's slot and the two are placed as one value.
 func planMemory(lifetimes allLifetimes: [Int: ClosedRange<Int>], floats: (Int) -> Int, reuse: Bool = true,
                 inPlace: [(output: Int, input: Int)] = []) -> MemoryPlan {
-    // In step order, so that a chain (a written over b written over c) places as its first value.
+    // In step order (then by output), so that a chain (a written over b written over c) places
+    // as its first value, and the same pairs always give the same plan.
     var lifetimes = allLifetimes
     var headOf: [Int: Int] = [:], taken: [Int: Int] = [:]
-    let candidates = inPlace.filter { allLifetimes[$0.output] != nil }.sorted { allLifetimes[$0.output]!.lowerBound < allLifetimes[$1.output]!.lowerBound }
+    let candidates = inPlace.filter { allLifetimes[$0.output] != nil }
+        .sorted { (allLifetimes[$0.output]!.lowerBound, $0.output) < (allLifetimes[$1.output]!.lowerBound, $1.output) }
     for (o, i) in candidates where reuse {
         guard let li = allLifetimes[i], let lo = allLifetimes[o], headOf[o] == nil, taken[i] == nil,
               li.upperBound == lo.lowerBound, floats(o) == floats(i) else { continue }
