@@ -164,8 +164,8 @@ final class CompilerPassTests: XCTestCase {
 
     /// An elementwise or reduction kernel that reads a value for the last time writes an output
     /// of the same shape over it: in the classifier's step, the first layer's gradient (the
-    /// pooled gradient times the ReLU mask, with the bias gradient's sums) takes the pooled
-    /// gradient's slot, and the arena shrinks. Same numbers as eager, 1 and 2 threads equal.
+    /// pooled gradient times the ReLU mask, with the bias gradient's sums) takes the slot of the
+    /// ReLU activation it tests, and the arena shrinks. Same numbers as eager, 1 and 2 threads equal.
     func testKernelsWriteOverAValueTheyReadForTheLastTime() throws {
         let model = try XCTUnwrap(Zoo.model(named: "classifier")).instantiate(batch: 8)
         let objective = model.objectives[0]
@@ -179,6 +179,8 @@ final class CompilerPassTests: XCTestCase {
             XCTAssertEqual(so.firstStep, si.lastStep, "%\(o) is written at the step that reads %\(i) last")
             XCTAssertEqual(plan.program.nodes[o].shape, plan.program.nodes[i].shape)
         }
+        let text = Dump(try Compiler.compile(program), outputNames: [], forwardOutputs: 1).render(.plan, .text)
+        for (o, i) in plan.inPlace { XCTAssertTrue(text.contains(") over %\(i)"), "dump marks %\(o) written over %\(i)") }
         let apart = try Compiler.compile(program, fusionOff: [.memory]).plan
         XCTAssertTrue(apart.inPlace.isEmpty, "without arena reuse nothing shares a slot")
         try assertFusedMatchesEager(model.graph, outputs, feeds: try FusedEagerTests.feeds(model, seed: 2))

@@ -133,7 +133,7 @@ public struct Dump {
 
     private func slotText(_ id: Int) -> String {
         guard let s = plan.slots[id] else { return "%\(id)" }
-        return "%\(id)@arena[\(s.offset * 4), \((s.offset + s.count) * 4))"
+        return "%\(id)@arena[\(s.offset * 4), \((s.offset + s.count) * 4))" + (plan.inPlace[id].map { " over %\($0)" } ?? "")
     }
 
     private func planText() -> String {
