@@ -587,8 +587,7 @@ static void cv_bwd_data_body(const cv_isa *I, const cv_phases *ph, const float *
     const int64_t mr = I->mr, mp = cv_cdiv(s->c, mr), KH = s->kh, KW = s->kw, S = s->stride, C = s->c;
     for (int64_t i = mp * id / nt; i < mp * (id + 1) / nt; i++)
         for (int q = 0; q < ph->n; q++) {
-            const int64_t T = ph->nki[q] * ph->nkj[q], K = s->oc * T;
-            const int64_t nki = ph->nki[q], nkj = ph->nkj[q];
+            const int64_t nki = ph->nki[q], nkj = ph->nkj[q], T = nki * nkj, K = s->oc * T;
             float *Ap = (float *)ph->g[q].Ap + i * K * mr;
             for (int64_t o = 0; o < s->oc; o++)
                 for (int64_t a = 0; a < nki; a++)

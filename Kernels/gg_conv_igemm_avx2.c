@@ -117,13 +117,8 @@ GG__INLINE GG__TGT_AVX2 void cv2_tile(const int ROWS, int half, int64_t nch, int
     }
 }
 
-/* Height of the row tile that starts at m0 of M rows: 6, except that a tail
- * of 7-9 rows is cut 4 + rest. A tile of 1-2 rows has too few accumulator
- * chains to hide the FMA latency (M = 32 as 6+6+6+6+4+4, not 6*5+2). */
-static inline int cv2_rows(int64_t M, int64_t m0) {
-    const int64_t rem = M - m0;
-    return rem <= CV_AVX2_MR ? (int)rem : rem <= CV_AVX2_MR + 3 ? 4 : CV_AVX2_MR;
-}
+/* Height of the row tile that starts at m0 of M rows (gg__tile_rows). */
+static inline int cv2_rows(int64_t M, int64_t m0) { return (int)gg__tile_rows(CV_AVX2_MR, M - m0); }
 
 /* Row pointers of a tile of packed A (6-row panels, k-major: row m, k at
  * Ap[((m/6)*K + k)*6 + m%6]): a tile may span two panels. */

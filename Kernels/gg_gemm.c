@@ -524,16 +524,6 @@ static void pack_b_panels(const gg_gemm_plan *p, const gg_gemm_args *g, float *s
     }
 }
 
-/* Rows of the tile at row ir of an mc-row block, each packed in an MR-row
- * panel: MR, except that a tail of MR + 1 .. MR + 3 rows is cut 4 + the rest.
- * A tile of 1-3 rows has too few accumulator chains to hide the FMA latency
- * (the vae's M = 128 ended its second 62-row block with a 2-row tile). The
- * cut leaves the number of panels, and so the scratch, as it was. */
-static int64_t tile_rows(int64_t MR, int64_t mc, int64_t ir) {
-    const int64_t rem = mc - ir;
-    return rem <= MR ? rem : rem <= MR + 3 ? 4 : MR;
-}
-
 /* One thread's share of the work: rows [m0, m1), B panels [q0, q1) of each
  * NC block. `shared` means B is packed by the whole team (barriers needed). */
 static void gemm_thread(const gg_gemm_plan *p, const gg_gemm_args *g, float *Ap, float *Bp,
@@ -568,8 +558,11 @@ static void gemm_thread(const gg_gemm_plan *p, const gg_gemm_args *g, float *Ap,
                 /* The whole mc x kc block of A (a prologue computes it in one call, over long rows), then its panels. */
                 int64_t ld;
                 const float *blk = g->ta ? operand_block(g, 0, pc, kc, ic, mc, 0, &ld) : operand_block(g, 0, ic, mc, pc, kc, 0, &ld);
+                /* Row tiles as gg__tile_rows cuts them (the vae's M = 128 had ended a
+                 * 62-row block with a 2-row tile), each in an MR-row panel: the cut
+                 * leaves the number of panels, and so the scratch, as it was. */
                 for (int64_t ir = 0, pi = 0, w; ir < mc; ir += w, pi++) {
-                    w = tile_rows(MR, mc, ir);
+                    w = gg__tile_rows(MR, mc - ir);
                     float *dst = Ap + pi * MR * kc;
                     if (g->ta) ar->pack_cols(dst, blk + ir, ld, w, MR, kc);
                     else ar->pack_rows(dst, blk + ir * ld, ld, w, MR, kc);
@@ -580,7 +573,7 @@ static void gemm_thread(const gg_gemm_plan *p, const gg_gemm_args *g, float *Ap,
                     const int nr = (int)min64(NR, g->N - j);
                     const float *bp = slots + (q - qoff) * NR * p->kc;
                     for (int64_t ir = 0, pi = 0, w; ir < mc; ir += w, pi++) {
-                        w = tile_rows(MR, mc, ir);
+                        w = gg__tile_rows(MR, mc - ir);
                         ar->kernel(kc, Ap + pi * MR * kc, bp, g->C + (ic + ir) * g->ldc + j, g->ldc, (int)w, nr,
                                    g->alpha, beta);
                     }

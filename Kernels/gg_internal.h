@@ -68,6 +68,14 @@ static inline int gg__team_size(const gg_ctx *ctx, int64_t work) {
     return work < GG__PAR_MIN ? 1 : gg__threads(ctx);
 }
 
+/* Rows of the register tile that starts where rem rows of a GEMM-like loop
+ * remain, tiles mr rows high: mr, except that a tail of mr + 1 .. mr + 3 rows
+ * is cut 4 + the rest. A tile of 1-3 rows has too few accumulator chains to
+ * hide the FMA latency (M = 32 in 6-row tiles as 6+6+6+6+4+4, not 6*5+2). */
+static inline int64_t gg__tile_rows(int64_t mr, int64_t rem) {
+    return rem <= mr ? rem : rem <= mr + 3 ? 4 : mr;
+}
+
 /* Start of part t of nt equal parts of [0, n), 16-element aligned. */
 static inline int64_t gg__part_start(int64_t n, int nt, int t) {
     int64_t chunk = ((n + nt - 1) / nt + 15) & ~(int64_t)15;
