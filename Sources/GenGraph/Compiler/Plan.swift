@@ -22,7 +22,7 @@ public struct Plan {
     let randomStreams: [Int]
     /// Peak floats live at once, by the schedule.
     public let peakFloats: Int
-    /// Values an elementwise kernel writes over a value it reads for the last time
+    /// Values an elementwise or reduction kernel writes over a value it reads for the last time
     /// (value -> the value whose slot it takes; `planMemory`).
     public let inPlace: [Int: Int]
 }

@@ -85,7 +85,7 @@ func recomputeCheapValues(_ fused: FusedProgram) -> FusedProgram {
                 // lines for every move had been two thirds of cyclegan's compile time).
                 let explainers = Set(nodes[v].inputs.flatMap { [fused.groupOf[$0], groupOf[$0]] }.compactMap { $0 })
                 for h in explainers {
-                    groups[h].boundaries = groups[h].boundaries.map { $0.contains(old) ? $0.replacingOccurrences(of: old, with: new) : $0 }
+                    groups[h].boundaries = groups[h].boundaries.map { $0.replacingOccurrences(of: old, with: new) }
                 }
             }
         }
