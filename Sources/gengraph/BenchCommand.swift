@@ -42,7 +42,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Cost curves: write step time and samples/s against the batch as an SVG here.")
     var plot: String?
 
-    @OptionGroup var fusion: FusionOffOption
+    @OptionGroup var fusion: CompilerOptions
 
     @Flag(help: "Time eager, full fusion, and full fusion with each fusion kind off, in alternated rounds (docs/compiler.md, Ablation).")
     var ablate = false
@@ -161,6 +161,7 @@ struct BenchCommand: ParsableCommand {
                          "--steps", "\(steps)", "--warmup", "\(warmup)", "--seed", "\(seed)", "--data", data]
         if let parametersFile { arguments += ["--parameters-out", parametersFile] }
         if !fusionOff.isEmpty { arguments += ["--fusion-off", FusionKind.describe(fusionOff)] }
+        if let limit = fusion.memoryLimit { arguments += ["--memory-limit", limit] }
         if let batch { arguments += ["--batch", "\(batch)"] }
         if let threads { arguments += ["--threads", "\(threads)"] }
         for a in assignments { arguments += ["--set", a] }
@@ -188,6 +189,7 @@ struct BenchCommand: ParsableCommand {
             var config = try runOptions(threads: try threadList()?.first).config()
             config.mode = mode
             config.fusionOff = try fusion.kinds()
+            config.memoryLimitBytes = try fusion.memoryLimitBytes()
             let definition = try ModelReference.source(model).definition(overrides: ModelReference.overrides(assignments))
             let instance = try definition.instantiate(batch: try batchList()?.first)
             let dataset = try MNISTDataset(directory: data)
@@ -201,6 +203,7 @@ struct BenchCommand: ParsableCommand {
                 return b
             }
             let cache = PlanCache()
+            cache.warn = { FileHandle.standardError.write(Data("bench: warning: \($0)\n".utf8)) }
             let trainer = try Trainer(model: instance, config: config, planCache: cache)
             let stats = trainer.session.statistics
             var lossFirst: Float = .nan

@@ -39,7 +39,7 @@ struct DumpCommand: ParsableCommand {
     @Flag(help: "With --ranks: batch norm's statistics all-reduced across ranks (train --sync-batchnorm).")
     var syncBatchnorm = false
 
-    @OptionGroup var fusion: FusionOffOption
+    @OptionGroup var fusion: CompilerOptions
 
     @OptionGroup var diff: DumpDiffOptions
 
@@ -89,6 +89,7 @@ struct DumpCommand: ParsableCommand {
             config.mode = .fused
             config.replicas = ranks
             config.fusionOff = try fusion.kinds()
+            config.memoryLimitBytes = try fusion.memoryLimitBytes()
             let trainer = try Trainer(model: instance, config: config)
             let steps = Dictionary(zip(instance.objectives.map(\.name), trainer.trainingSteps), uniquingKeysWith: { a, _ in a })
             guard let format = format.library else {

@@ -79,6 +79,7 @@ extension DumpCommand {
             var config = RunConfig(threads: 1, mode: .fused)
             config.replicas = ranks
             config.fusionOff = source.fusionOff
+            config.memoryLimitBytes = try fusion.memoryLimitBytes()
             let trainer = try Trainer(model: instance, config: config)
             let selected = zip(instance.objectives, trainer.trainingSteps).filter { objective == nil || $0.0.name == objective }
             if selected.isEmpty {

@@ -38,7 +38,7 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var runOptions: RunOptions
 
-    @OptionGroup var fusion: FusionOffOption
+    @OptionGroup var fusion: CompilerOptions
 
     @Option(help: "Run directory to write (default runs/<model>, numbered if taken).")
     var out: String?
@@ -99,6 +99,7 @@ struct TrainCommand: ParsableCommand {
             var config = try runOptions.config()
             config.replicas = Distributed.size
             config.fusionOff = try fusion.kinds()
+            config.memoryLimitBytes = try fusion.memoryLimitBytes()
             // Ranks sharing a machine share its cores: unless told otherwise, each takes its part of them.
             let environment = ProcessInfo.processInfo.environment
             if Distributed.size > 1 && runOptions.shared.threads == nil
@@ -134,6 +135,7 @@ struct TrainCommand: ParsableCommand {
                 guard speaks else { return }
                 switch event {
                 case .compiled(let message): if verbose { progress.note(message) }
+                case .warning(let message): progress.note("warning: " + message)
                 case .progress(let epoch, _, let stepInEpoch, let stepsPerEpoch, let losses, let rate):
                     progress.update(epoch: epoch, done: stepInEpoch, total: stepsPerEpoch, losses: losses, rate: rate)
                 case .epochEnd(let epoch, let metrics, let samples):

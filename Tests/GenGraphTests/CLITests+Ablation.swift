@@ -31,3 +31,20 @@ extension CLITests {
         for row in rows { XCTAssertEqual(try XCTUnwrap(row["loss_last"] as? Double), loss, accuracy: 1e-3 * max(1, abs(loss)), "\(row)") }
     }
 }
+
+extension CLITests {
+    /// `--memory-limit` takes positive megabytes; `dump` says whether the plan met it and what the copies cost.
+    func testMemoryLimitFlag() throws {
+        for bad in ["0", "-3", "abc", "inf", "nan", "1e300"] {
+            try assertFails(["dump", "pixelcnn", "--memory-limit=\(bad)"], saying: "--memory-limit: expected megabytes in (0, 1000000], got '\(bad)'")
+        }
+        try assertFails(["train", "pixelcnn", "--steps", "1", "--memory-limit", "x"], saying: "got 'x'")
+        let (status, output) = try gengraph(["dump", "pixelcnn", "--batch", "8", "--stage", "plan", "--memory-limit", "0.5"])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("\nmemory limit        0.500 MB, not met: "), output)
+        XCTAssertTrue(output.contains("nodes copied to recompute values"), output)
+        let (fusedStatus, fused) = try gengraph(["dump", "pixelcnn", "--batch", "8", "--stage", "fused", "--memory-limit", "0.5"])
+        XCTAssertEqual(fusedStatus, 0, fused)
+        XCTAssertTrue(fused.contains("  recomputes %"), fused)
+    }
+}

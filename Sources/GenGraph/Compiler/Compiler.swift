@@ -11,11 +11,18 @@ public struct Pass {
 public struct Compilation {
     /// The program as built (forward, gradients, updates).
     public let program: Program
-    /// After the pass pipeline.
+    /// After the pass pipeline, and with the copies that recompute values under a memory limit.
     public let optimized: Program
+    /// The copies in `optimized` (copy -> the node it recomputes): empty without a memory limit.
+    public let copies: [Int: Int]
+    /// The memory limit compiled for, in floats of working storage (`Plan.arenaFloats`).
+    public let limitFloats: Int?
     public let fused: FusedProgram
     public let plan: Plan
     public let seconds: Double
+
+    /// Whether the plan's working storage is within the memory limit (true without one).
+    public var fits: Bool { limitFloats.map { plan.arenaFloats <= $0 } ?? true }
 }
 
 public enum Compiler {
@@ -40,15 +47,24 @@ public enum Compiler {
 
     /// `updates`: optimiser updates the plan applies itself, from some of the program's outputs.
     /// `fusionOff`: the fusion kinds to skip (`updates` is the caller's to drop: see `Session`).
+    /// `limitFloats`: the working storage to fit in; values are recomputed (`rematerialize`) until
+    /// the arena fits or no copy lowers it further (then the plan is the smallest found: check `fits`).
     public static func compile(_ program: Program, updates: PlannedUpdates? = nil, disabled: Set<String> = [],
-                               fusionOff: Set<FusionKind> = []) throws -> Compilation {
+                               fusionOff: Set<FusionKind> = [], limitFloats: Int? = nil) throws -> Compilation {
         let start = Date()
         let optimized = optimize(program, disabled: disabled)
         try optimized.verify()
-        let fused = fuse(optimized, off: fusionOff)
-        let plan = try buildPlan(fused, updates: updates, off: fusionOff)
-        return Compilation(program: program, optimized: optimized, fused: fused, plan: plan,
-                           seconds: Date().timeIntervalSince(start))
+        var remat = Rematerialization(program: optimized)
+        var fused = fuse(optimized, off: fusionOff)
+        var plan = try buildPlan(fused, updates: updates, off: fusionOff)
+        if let limit = limitFloats {
+            (remat, fused, plan) = try rematerialize(remat, fused, plan, limitFloats: limit) { candidate in
+                let f = fuse(candidate.program, off: fusionOff)
+                return (f, try buildPlan(f, updates: updates, off: fusionOff, late: Set(candidate.copies.keys)))
+            }
+        }
+        return Compilation(program: program, optimized: remat.program, copies: remat.copies, limitFloats: limitFloats,
+                           fused: fused, plan: plan, seconds: Date().timeIntervalSince(start))
     }
 }
 
@@ -63,19 +79,22 @@ public final class PlanCache {
     public private(set) var compileSeconds = 0.0
     /// Told about every compilation and hit, for verbose output.
     public var log: ((String) -> Void)?
+    /// Told about a plan that does not fit its memory limit: the user asked for it, so always shown.
+    public var warn: ((String) -> Void)?
 
     public init() {}
 
     public func compilation(for program: Program, updates: PlannedUpdates? = nil,
-                            fusionOff: Set<FusionKind> = []) throws -> Compilation {
+                            fusionOff: Set<FusionKind> = [], limitFloats: Int? = nil) throws -> Compilation {
         let key = program.text() + (updates.map { "\n" + $0.key } ?? "") + "\nfusion off " + FusionKind.describe(fusionOff)
+            + (limitFloats.map { "\nlimit \($0)" } ?? "")
         if let c = entries[key] {
             hits += 1
             log?("plan cache: hit (\(c.plan.steps.count) kernels)")
             return c
         }
         misses += 1
-        let c = try Compiler.compile(program, updates: updates, fusionOff: fusionOff)
+        let c = try Compiler.compile(program, updates: updates, fusionOff: fusionOff, limitFloats: limitFloats)
         compileSeconds += c.seconds
         let inputs = program.nodes.compactMap { n -> String? in
             if case .input(let name) = n.op { return "\(name)\(n.shape)" }
@@ -83,6 +102,10 @@ public final class PlanCache {
         }
         log?(String(format: "plan cache: compiled a new plan for %@ in %.1f ms: %d kernels, arena %.2f MB",
                     inputs.joined(separator: " "), c.seconds * 1000, c.plan.steps.count, Double(c.plan.arenaFloats * 4) / 1e6))
+        if !c.fits, let limit = c.limitFloats {
+            warn?(String(format: "memory limit %.2f MB not met: the smallest plan found needs %.2f MB, with %d nodes copied to recompute values",
+                         Double(limit * 4) / 1e6, Double(c.plan.arenaFloats * 4) / 1e6, c.copies.count))
+        }
         entries[key] = c
         return c
     }

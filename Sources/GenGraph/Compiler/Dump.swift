@@ -6,7 +6,7 @@ public enum DumpStage: String, CaseIterable, Sendable {
     case graph
     /// Forward and gradient nodes as autodiff built them.
     case grad
-    /// After simplify, CSE and DCE.
+    /// After simplify, CSE and DCE (and, under a memory limit, with the copies that recompute values).
     case optimized
     /// The optimised nodes grouped into kernels, with the reason at each boundary.
     case fused
@@ -38,7 +38,7 @@ public struct Dump {
                                                     outputs: Array(compilation.program.outputs.prefix(forwardOutputs))))
             return renderProgram(forward, format, names: Array(outputNames.prefix(forwardOutputs)))
         case (.grad, _): return renderProgram(compilation.program, format, names: outputNames)
-        case (.optimized, _): return renderProgram(compilation.optimized, format, names: outputNames)
+        case (.optimized, _): return renderProgram(compilation.optimized, format, names: outputNames, copies: compilation.copies)
         case (.fused, .text): return fusedText()
         case (.plan, .text): return planText()
         case (.fused, .dot), (.plan, .dot): return fusedDot()
@@ -48,21 +48,23 @@ public struct Dump {
 
     // MARK: - Programs
 
-    private func nodeLine(_ id: Int, _ nodes: [Node], group: Int? = nil) -> String {
+    /// `copies`: the copies among `nodes` (`Compilation.copies`), marked with the node each recomputes.
+    private func nodeLine(_ id: Int, _ nodes: [Node], group: Int? = nil, copies: [Int: Int] = [:]) -> String {
         let node = nodes[id]
         let cost = NodeCost(node, nodes)
         var line = node.line(id).padding(toLength: max(56, node.line(id).count + 2), withPad: " ", startingAt: 0)
         line += "flops \(cost.flops)  read \(cost.bytesRead)  write \(cost.bytesWritten)"
         if let group { line += "  group \(group)" }
+        if let original = copies[id] { line += "  recomputes %\(original)" }
         if let origin = node.origin { line += "  @\(origin)" }
         return line
     }
 
-    private func renderProgram(_ p: Program, _ format: DumpFormat, names: [String]) -> String {
+    private func renderProgram(_ p: Program, _ format: DumpFormat, names: [String], copies: [Int: Int] = [:]) -> String {
         switch format {
         case .text:
             var lines = ["graph {"]
-            lines += p.nodes.indices.map { "  " + nodeLine($0, p.nodes) }
+            lines += p.nodes.indices.map { "  " + nodeLine($0, p.nodes, copies: copies) }
             for (k, o) in p.outputs.enumerated() { lines.append("  output %\(o)" + (k < names.count ? "  // \(names[k])" : "")) }
             lines.append("}")
             let flops = p.nodes.reduce(0) { $0 + NodeCost($1, p.nodes).flops }
@@ -82,6 +84,7 @@ public struct Dump {
                 var o: [String: Any] = ["id": id, "op": n.op.name, "attributes": n.op.attributeText, "inputs": n.inputs,
                                         "shape": n.shape.dims, "flops": c.flops, "bytes_read": c.bytesRead, "bytes_written": c.bytesWritten]
                 if let origin = n.origin { o["origin"] = origin }
+                if let original = copies[id] { o["recomputes"] = original }
                 return o
             }
             return json(["nodes": nodes, "outputs": p.outputs, "output_names": names])
@@ -115,7 +118,7 @@ public struct Dump {
                 if group.kind == .phased { lines.append("  phase \(k)" + (k == 0 ? "" : ", slab by slab after phase \(k - 1)")) }
                 for id in (phase.nodes + phase.post).sorted() {
                     let after = group.post.contains(id) ? "  (after the reduction)" : ""
-                    lines.append("    " + nodeLine(id, nodes, group: g) + after)
+                    lines.append("    " + nodeLine(id, nodes, group: g, copies: compilation.copies) + after)
                 }
             }
             let ends = fused.groups[g].boundaries
@@ -173,6 +176,11 @@ public struct Dump {
         lines.append("kernels per step    \(plan.steps.count)")
         lines.append(String(format: "arena               %.3f MB", Double(plan.arenaFloats * 4) / 1e6))
         lines.append(String(format: "peak live           %.3f MB", Double(plan.peakFloats * 4) / 1e6))
+        if let limit = compilation.limitFloats {
+            let copies = compilation.copies.count
+            lines.append(String(format: "memory limit        %.3f MB, %@: %d node%@ copied to recompute values, %.4f GFLOP", Double(limit * 4) / 1e6,
+                                compilation.fits ? "met" : "not met", copies, copies == 1 ? "" : "s", Double(copyFlops) / 1e9))
+        }
         lines.append(String(format: "flops per step      %.4f GFLOP", Double(flops) / 1e9))
         lines.append(String(format: "bytes per step      %.3f MB", Double(bytes) / 1e6))
         let phased = plan.steps.filter { $0.phases > 0 }
@@ -182,6 +190,12 @@ public struct Dump {
         }
         lines.append(String(format: "intensity           %.2f flop/byte", bytes == 0 ? 0 : Double(flops) / Double(bytes)))
         return lines.joined(separator: "\n")
+    }
+
+    /// FLOPs of the copies that recompute values under a memory limit, were each to run alone.
+    private var copyFlops: Int {
+        let nodes = compilation.optimized.nodes
+        return compilation.copies.keys.reduce(0) { $0 + NodeCost(nodes[$1], nodes).flops }
     }
 
     private func fusedDot() -> String {
@@ -219,6 +233,10 @@ public struct Dump {
                 return o
             }
             object["arena_bytes"] = plan.arenaFloats * 4
+            if let limit = compilation.limitFloats {
+                object["memory_limit"] = ["bytes": limit * 4, "met": compilation.fits, "copy_flops": copyFlops,
+                                          "copies": compilation.copies.keys.sorted().map { ["copy": $0, "of": compilation.copies[$0]!] }]
+            }
             object["peak_bytes"] = plan.peakFloats * 4
         }
         return json(object)

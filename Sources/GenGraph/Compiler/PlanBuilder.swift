@@ -5,8 +5,10 @@ import Kernels
 /// operand whose strides GEMM cannot read, a result that is a broadcast or a
 /// constant) and the optimiser updates it applies itself (`updates`), then
 /// places every stored value in one arena (`planMemory`; without reuse when `off` holds `.memory`).
-public func buildPlan(_ fused: FusedProgram, updates: PlannedUpdates? = nil, off: Set<FusionKind> = []) throws -> Plan {
-    let builder = PlanBuilder(fused, updates: updates, reuseMemory: !off.contains(.memory))
+/// `late`: copies that recompute values for their late readers (`schedule` runs them last).
+public func buildPlan(_ fused: FusedProgram, updates: PlannedUpdates? = nil, off: Set<FusionKind> = [],
+                      late: Set<Int> = []) throws -> Plan {
+    let builder = PlanBuilder(fused, updates: updates, reuseMemory: !off.contains(.memory), late: late)
     defer { builder.templates = [] }  // the templates' closures capture the builder
     return try builder.build()
 }
@@ -35,6 +37,7 @@ private final class PlanBuilder {
     let fused: FusedProgram
     let updates: PlannedUpdates?
     let reuseMemory: Bool
+    let late: Set<Int>
     let nodes: [Node]
     let views: [ViewInfo]
     var leafIndex: [Int: Int] = [:]      // leaf node -> pointer-table index
@@ -47,10 +50,11 @@ private final class PlanBuilder {
     var extraShapes: [Shape] = []
     var templates: [StepTemplate] = []
 
-    init(_ fused: FusedProgram, updates: PlannedUpdates?, reuseMemory: Bool) {
+    init(_ fused: FusedProgram, updates: PlannedUpdates?, reuseMemory: Bool, late: Set<Int>) {
         self.fused = fused
         self.updates = updates
         self.reuseMemory = reuseMemory
+        self.late = late
         nodes = fused.program.nodes
         views = fused.views
     }
@@ -102,7 +106,12 @@ private final class PlanBuilder {
             constantIndex[id] = leafNames.count + constants.count
         }
 
-        for g in schedule(fused) { try lower(group: g) }
+        let order = schedule(fused, late: late)
+        guard order.count == fused.groups.count else {
+            throw GraphError(op: "schedule", "kernels wait on each other: groups "
+                + Set(fused.groups.indices).subtracting(order).sorted().prefix(8).map { "\($0)" }.joined(separator: ", ") + " never become ready")
+        }
+        for g in order { try lower(group: g) }
 
         // Results must be plain storage: materialise views the caller cannot read as a contiguous block.
         var outputs = fused.program.outputs

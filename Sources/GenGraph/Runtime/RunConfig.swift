@@ -18,6 +18,9 @@ public struct RunConfig: Sendable {
     public var replicas = 1
     /// Compiler optimisations a fused session skips (`FusionKind`): for ablations and dumps.
     public var fusionOff: Set<FusionKind> = []
+    /// The working storage a fused plan should fit in, in bytes: the compiler recomputes
+    /// activations for the backward pass until it does (`Compiler.compile`). nil: no limit.
+    public var memoryLimitBytes: Int?
 
     /// The most kernel threads a session runs with; the kernels take the count as an Int32.
     public static let maxThreads = 1024

@@ -110,7 +110,7 @@ public final class Session {
         let key = PlanKey(outputs: outputs, updates: updates)
         if let e = planExecutors[key] { return e }
         let compilation = try planCache.compilation(for: Program(graph, outputs: outputs.map(graph.tensor)), updates: updates,
-                                                    fusionOff: config.fusionOff)
+                                                    fusionOff: config.fusionOff, limitFloats: limitFloats)
         let e = try PlanExecutor(plan: compilation.plan, kernels: kernels, statistics: statistics)
         planExecutors[key] = e
         if compilation.plan.arenaFloats > arena.count {
@@ -131,8 +131,11 @@ public final class Session {
     /// as this session compiles them: with the config's fusion kinds off, and no updates when `.updates` is.
     public func compilation(for outputs: [Tensor], updates: PlannedUpdates? = nil) throws -> Compilation {
         try planCache.compilation(for: Program(graph, outputs: outputs), updates: plansUpdates ? updates : nil,
-                                  fusionOff: config.fusionOff)
+                                  fusionOff: config.fusionOff, limitFloats: limitFloats)
     }
+
+    /// The memory limit in floats of working storage (the arena holds floats).
+    private var limitFloats: Int? { config.memoryLimitBytes.map { $0 / 4 } }
 
     /// Whether a training step's plan applies the optimiser's updates (else they follow the plan, as in eager mode).
     var plansUpdates: Bool { config.mode == .fused && !config.fusionOff.contains(.updates) }

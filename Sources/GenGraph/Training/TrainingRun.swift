@@ -26,6 +26,8 @@ public struct TrainingOptions {
 public enum TrainingEvent {
     /// The plan cache compiled a plan or hit one.
     case compiled(String)
+    /// Something the user asked for that the run could not do (a memory limit no plan meets).
+    case warning(String)
     /// A step finished: `batch` of `batches` in the epoch (batches counted in steps).
     case progress(epoch: Int, step: Int, stepInEpoch: Int, stepsPerEpoch: Int, losses: [(name: String, value: Float)], samplesPerSecond: Double)
     case epochEnd(epoch: Int, metrics: [(name: String, value: Double)], samples: URL?)
@@ -277,6 +279,7 @@ public final class TrainingRun {
     @discardableResult
     public func run(events: @escaping (TrainingEvent) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> Bool {
         planCache.log = { events(.compiled($0)) }
+        planCache.warn = { events(.warning($0)) }
         defer { planCache.log = nil }
         let metrics = writes ? try MetricsCSVWriter(path: directory.metrics.path, columns: metricColumns) : nil
         var window = (steps: 0, seconds: 0.0)
