@@ -57,6 +57,9 @@ typedef void (*gg_ukernel)(int64_t kc, const float *Ap, const float *Bp, float *
                            int mr, int nr, float alpha, float beta);
 /* Packs a panel: dst[k * R + r] = op(src)(r, k) for r < w, 0 for w <= r < R. */
 typedef void (*gg_packer)(float *dst, const float *src, int64_t ld, int64_t w, int64_t R, int64_t kc);
+/* As gg_ukernel, with A's mr rows read in place: element (r, k) at A[r * lda + k]. */
+typedef void (*gg_ukernel_rows)(int64_t kc, const float *A, int64_t lda, const float *Bp, float *C, int64_t ldc,
+                                int mr, int nr, float alpha, float beta);
 
 typedef struct gg_gemm_arch {
     int mr, nr;   /* micro-tile */
@@ -65,6 +68,9 @@ typedef struct gg_gemm_arch {
     gg_ukernel kernel;
     gg_packer pack_rows; /* source rows are the panel's r index (A, or B^T) */
     gg_packer pack_cols; /* source rows are the k index (A^T, or B) */
+    /* The micro-kernel reading A's rows where they are (row-major A, lda apart),
+     * or NULL: the driver then packs A for `kernel`. */
+    gg_ukernel_rows kernel_rows;
 } gg_gemm_arch;
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -191,7 +197,8 @@ static void ukernel_c(int64_t kc, const float *Ap, const float *Bp, float *C, in
  * 6 x 16 keeps 12 accumulators + 2 B vectors + 1 broadcast in the 16 ymm registers. */
 #define GG_AVX2_MR 6
 #define GG_AVX2_NV 2
-GG__INLINE GG_AVX2_TARGET void uk_avx2_body(const int ROWS, const int AS, const int NV, int64_t kc,
+/* A's element (r, k) is Ap[r * RS + k * AS]: a packed panel (RS 1, AS MR) or rows in place (RS lda, AS 1). */
+GG__INLINE GG_AVX2_TARGET void uk_avx2_body(const int ROWS, const int64_t RS, const int AS, const int NV, int64_t kc,
                                            const float *restrict Ap, const float *restrict Bp,
                                            float *C, int64_t ldc, int nr, float alpha, float beta) {
     __m256 acc[GG_AVX2_MR][GG_AVX2_NV];
@@ -201,7 +208,7 @@ GG__INLINE GG_AVX2_TARGET void uk_avx2_body(const int ROWS, const int AS, const 
         __m256 b[GG_AVX2_NV];
         for (int v = 0; v < NV; v++) b[v] = _mm256_loadu_ps(Bp + v * 8);
         for (int r = 0; r < ROWS; r++) {
-            __m256 a = _mm256_broadcast_ss(Ap + r);
+            __m256 a = _mm256_broadcast_ss(Ap + r * RS);
             for (int v = 0; v < NV; v++) acc[r][v] = _mm256_fmadd_ps(a, b[v], acc[r][v]);
         }
         Ap += AS;
@@ -231,8 +238,22 @@ GG_AVX2_TARGET static void ukernel_avx2(int64_t kc, const float *Ap, const float
     const int nv = nr > 8 ? 2 : 1;
 #define GG_A2(R)                                                                             \
     case R:                                                                                  \
-        if (nv == 2) uk_avx2_body(R, GG_AVX2_MR, 2, kc, Ap, Bp, C, ldc, nr, alpha, beta);    \
-        else uk_avx2_body(R, GG_AVX2_MR, 1, kc, Ap, Bp, C, ldc, nr, alpha, beta);            \
+        if (nv == 2) uk_avx2_body(R, 1, GG_AVX2_MR, 2, kc, Ap, Bp, C, ldc, nr, alpha, beta); \
+        else uk_avx2_body(R, 1, GG_AVX2_MR, 1, kc, Ap, Bp, C, ldc, nr, alpha, beta);         \
+        break;
+    switch (mr) { GG_A2(1) GG_A2(2) GG_A2(3) GG_A2(4) GG_A2(5) GG_A2(6) default: break; }
+#undef GG_A2
+}
+
+/* The same sums from A's rows in place: packing a row-major A only reordered what the
+ * broadcasts read (each row is a stream along k), and cost 5-7% of the vae's GEMMs. */
+GG_AVX2_TARGET static void ukernel_rows_avx2(int64_t kc, const float *A, int64_t lda, const float *Bp, float *C,
+                                             int64_t ldc, int mr, int nr, float alpha, float beta) {
+    const int nv = nr > 8 ? 2 : 1;
+#define GG_A2(R)                                                                         \
+    case R:                                                                              \
+        if (nv == 2) uk_avx2_body(R, lda, 1, 2, kc, A, Bp, C, ldc, nr, alpha, beta);     \
+        else uk_avx2_body(R, lda, 1, 1, kc, A, Bp, C, ldc, nr, alpha, beta);             \
         break;
     switch (mr) { GG_A2(1) GG_A2(2) GG_A2(3) GG_A2(4) GG_A2(5) GG_A2(6) default: break; }
 #undef GG_A2
@@ -354,12 +375,13 @@ GG_AVX512_TARGET static void ukernel_512(int64_t kc, const float *Ap, const floa
 #define GG_512_NC 3072
 #endif
 
-static const gg_gemm_arch arch_c = {GG_C_MR, GG_C_NR, GG_C_NR, 256, 96, 2048, ukernel_c, pack_rows_c, pack_cols_c};
+static const gg_gemm_arch arch_c = {GG_C_MR, GG_C_NR, GG_C_NR, 256, 96, 2048, ukernel_c, pack_rows_c, pack_cols_c, NULL};
 #ifdef GG_GEMM_X86
 static const gg_gemm_arch arch_avx2 = {GG_AVX2_MR, GG_AVX2_NV * 8, 8, GG_AVX2_KC, 120, 3072,
-                                       ukernel_avx2, pack_rows_avx2, pack_cols_avx2};
+                                       ukernel_avx2, pack_rows_avx2, pack_cols_avx2, ukernel_rows_avx2};
+/* Packs A: no AVX-512 machine to measure reading it in place on. */
 static const gg_gemm_arch arch_512 = {GG_512_MR, GG_512_NV * 16, 8, GG_512_KC, GG_512_MC, GG_512_NC,
-                                      ukernel_512, pack_rows_avx2, pack_cols_avx2};
+                                      ukernel_512, pack_rows_avx2, pack_cols_avx2, NULL};
 #endif
 
 static const gg_gemm_arch *arch_for(const gg_ctx *ctx) {
@@ -394,6 +416,20 @@ static int64_t balanced_block(int64_t n, int64_t cap, int64_t unit) {
     return round_up(cdiv(n, parts), unit);
 }
 
+/* The vectors of B panels the busiest of tn column groups computes over n columns
+ * (panels split as gemm_thread splits them): a narrow last panel costs only its
+ * vectors, so the vae's N = 20 (panels of 16 and 4) does not split into columns. */
+static int64_t busiest_vectors(int64_t n, int64_t nr, int64_t vw, int tn) {
+    const int64_t npan = cdiv(n, nr);
+    int64_t most = 0;
+    for (int tj = 0; tj < tn; tj++) {
+        int64_t v = 0;
+        for (int64_t q = npan * tj / tn; q < npan * (tj + 1) / tn; q++) v += cdiv(min64(nr, n - q * nr), vw);
+        most = v > most ? v : most;
+    }
+    return most;
+}
+
 /* a_computed: a prologue computes A, once per row group but again in every
  * column group (each packs all of A), so column groups cost more. */
 static gg_gemm_plan make_plan(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K, int a_computed) {
@@ -422,8 +458,8 @@ static gg_gemm_plan make_plan(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K
             if (nt % tn) continue;
             int tm = nt / tn;
             if (tm > mtiles || tn > ntiles) continue;
-            double load = (double)(cdiv(mtiles, tm) * cdiv(ntiles, tn)) * (tm > 1 ? 1.15 : 1.0) *
-                          (a_computed && tn > 1 ? 1.5 : 1.0);
+            double load = (double)(cdiv(mtiles, tm) * busiest_vectors(min64(N, p.nc), ar->nr, ar->vw, tn)) *
+                          (tm > 1 ? 1.15 : 1.0) * (a_computed && tn > 1 ? 1.5 : 1.0);
             if (best < 0 || load < best) { best = load; p.nt = nt; p.tm = tm; p.tn = tn; }
         }
     }
@@ -561,7 +597,8 @@ static void gemm_thread(const gg_gemm_plan *p, const gg_gemm_args *g, float *Ap,
                 /* Row tiles as gg__tile_rows cuts them (the vae's M = 128 had ended a
                  * 62-row block with a 2-row tile), each in an MR-row panel: the cut
                  * leaves the number of panels, and so the scratch, as it was. */
-                for (int64_t ir = 0, pi = 0, w; ir < mc; ir += w, pi++) {
+                const int in_place = !g->ta && ar->kernel_rows;
+                for (int64_t ir = 0, pi = 0, w; ir < mc && !in_place; ir += w, pi++) {
                     w = gg__tile_rows(MR, mc - ir);
                     float *dst = Ap + pi * MR * kc;
                     if (g->ta) ar->pack_cols(dst, blk + ir, ld, w, MR, kc);
@@ -574,8 +611,9 @@ static void gemm_thread(const gg_gemm_plan *p, const gg_gemm_args *g, float *Ap,
                     const float *bp = slots + (q - qoff) * NR * p->kc;
                     for (int64_t ir = 0, pi = 0, w; ir < mc; ir += w, pi++) {
                         w = gg__tile_rows(MR, mc - ir);
-                        ar->kernel(kc, Ap + pi * MR * kc, bp, g->C + (ic + ir) * g->ldc + j, g->ldc, (int)w, nr,
-                                   g->alpha, beta);
+                        float *c = g->C + (ic + ir) * g->ldc + j;
+                        if (in_place) ar->kernel_rows(kc, blk + ir * ld, ld, bp, c, g->ldc, (int)w, nr, g->alpha, beta);
+                        else ar->kernel(kc, Ap + pi * MR * kc, bp, c, g->ldc, (int)w, nr, g->alpha, beta);
                     }
                 }
                 /* After the last K block this thread's mc rows x its panels of
