@@ -185,15 +185,16 @@ private func peakStep(_ plan: Plan) -> Int? {
 /// Copies values for their late readers, one at a time and best first, keeping each copy
 /// that shrinks the arena (or, at the same arena, the peak of live floats: two steps may share
 /// the peak), until the arena fits `limitFloats` or no choice is left. `compile` fuses and
-/// plans a candidate program; a choice that gains nothing costs a compilation, so the search
-/// stops after `maxFutileTries` of them in a row.
+/// plans a candidate program; every try costs a compilation, so the search stops after
+/// `maxFutileTries` tries in a row that gain nothing, or `maxTries` in all.
 func rematerialize(_ start: Rematerialization, _ startFused: FusedProgram, _ startPlan: Plan, limitFloats: Int,
                    compile: (Rematerialization) throws -> (FusedProgram, Plan)) throws
     -> (Rematerialization, FusedProgram, Plan) {
     var (remat, fused, plan) = (start, startFused, startPlan)
     var refused = Set<Int>()
-    var futile = 0
-    while plan.arenaFloats > limitFloats, futile < maxFutileTries {
+    var futile = 0, tries = 0
+    while plan.arenaFloats > limitFloats, futile < maxFutileTries, tries < maxTries {
+        tries += 1
         guard let choice = recomputeChoices(remat, fused, plan, refused: refused).first else { break }
         guard let (next, map) = remat.recomputing(choice) else {
             refused.insert(choice.value)
@@ -214,3 +215,4 @@ func rematerialize(_ start: Rematerialization, _ startFused: FusedProgram, _ sta
 }
 
 private let maxFutileTries = 8
+private let maxTries = 256
