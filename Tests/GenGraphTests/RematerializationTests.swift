@@ -88,5 +88,63 @@ final class RematerializationTests: XCTestCase {
         let lossStep = plan.steps.indices.first { plan.steps[$0].writes.contains(lossRoot) }!
         XCTAssertFalse(copySteps.isEmpty)
         XCTAssertTrue(copySteps.allSatisfy { $0 > lossStep }, "copies at steps \(copySteps), the loss at \(lossStep)")
+        // The plan page's kernels say what each copy recomputes, in the backward phase.
+        let marked = limited.kernels(gradientOutputs: Array(1...weights.count)).filter { k in
+            k.boundaries.contains { $0.hasPrefix("recomputes %") && $0.hasSuffix("(memory limit: checkpointing)") }
+        }
+        XCTAssertEqual(marked.map(\.index), copySteps)
+        XCTAssertTrue(marked.allSatisfy { $0.phase == .backward })
+    }
+
+    /// Property test: random networks (layers of matmul or convolution with activations, skip
+    /// connections to any earlier value, reductions, random draws) compiled under a limit no plan
+    /// meets give what they give without one: copies never change a value, never form a cycle
+    /// between kernels, and never leave a value unwritten.
+    func testRandomNetworksUnderATightLimitAgree() throws {
+        var rng = TestRNG(seed: 7)
+        var trialsWithCopies = 0
+        for trial in 0..<40 {
+            let g = Graph()
+            let batch = 24 + rng.below(40), width = 8 + rng.below(16)
+            let image = try g.input("image", [batch, 2, 6, 6])
+            let filters = try g.parameter("filters", [width / 4 + 1, 2, 3, 3], initializer: .normal(mean: 0, std: 0.3))
+            let features = try image.conv2d(filters, padding: 1).relu().reshape([batch, (width / 4 + 1) * 36])
+            let project = try g.parameter("project", [(width / 4 + 1) * 36, width], initializer: .normal(mean: 0, std: 0.1))
+            var pool = [try features.matmul(project)]
+            for layer in 0..<(3 + rng.below(6)) {
+                let x = pool[pool.count - 1 - rng.below(min(3, pool.count))], y = pool[rng.below(pool.count)]
+                let w = try g.parameter("w\(layer)", [width, width], initializer: .normal(mean: 0, std: 0.4))
+                let t: Tensor
+                switch rng.below(6) {
+                case 0: t = try x.matmul(w).relu()
+                case 1: t = try (x.matmul(w) + y).tanh()
+                case 2: t = try x.matmul(w, transposeB: true).sigmoid() * y
+                case 3: t = try x.matmul(w).leakyRelu(0.2) + y.sum(axes: [-1], keepDims: true)
+                case 4: t = try (x.matmul(w) + g.randomNormal([batch, width]) * 0.1).softplus()
+                default: t = try x.matmul(w) - y.logSumExp(axes: [-1], keepDims: true)
+                }
+                pool.append(t)
+            }
+            let loss = try pool.last!.square().mean() + pool[rng.below(pool.count)].mean()
+            let params = g.parameters
+            let outputs = [loss] + (try g.gradients(of: loss, withRespectTo: params))
+            var feeds: [String: TensorValue] = [:]
+            feeds["image"] = try TensorValue(shape: image.shape, scalars: (0..<image.shape.count).map { _ in Float(rng.below(1000)) / 500 - 1 })
+            var values: [[TensorValue]] = []
+            for limit in [nil, 1] as [Int?] {
+                var config = RunConfig(threads: 2, seed: UInt64(trial), mode: .fused)
+                config.memoryLimitBytes = limit
+                let session = try Session(graph: g, config: config)
+                values.append(try session.run(outputs, feeds: feeds))
+                if limit != nil, !(try session.compilation(for: outputs).copies.isEmpty) { trialsWithCopies += 1 }
+            }
+            for (k, (a, b)) in zip(values[1], values[0]).enumerated() {
+                XCTAssertEqual(a.shape, b.shape)
+                let scale = b.scalars.map { Swift.abs($0) }.max() ?? 0
+                let worst = zip(a.scalars, b.scalars).map { Swift.abs($0 - $1) }.max() ?? 0
+                XCTAssertLessThanOrEqual(worst, 1e-5 * scale + 1e-7, "trial \(trial) output \(k)")
+            }
+        }
+        XCTAssertGreaterThan(trialsWithCopies, 10, "the generator should give the search values to recompute")
     }
 }

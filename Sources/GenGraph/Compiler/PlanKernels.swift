@@ -84,8 +84,19 @@ extension Compilation {
                 flops: step.flops, bytesRead: step.bytesRead, bytesWritten: step.bytesWritten,
                 arena: step.writes.compactMap { plan.slots[$0].map { (offset: $0.offset * 4, bytes: $0.count * 4) } },
                 phase: phase, origins: Set(members.compactMap { nodes[$0].origin }).sorted(),
-                boundaries: phasesNote(step) + (step.group.map { fused.groups[$0].boundaries } ?? []), inputs: inputs)
+                boundaries: phasesNote(step) + recomputeNote(members) + (step.group.map { fused.groups[$0].boundaries } ?? []),
+                inputs: inputs)
         }
+    }
+}
+
+extension Compilation {
+    /// What a kernel's copies recompute under the memory limit (`copies`), one line for all of them.
+    func recomputeNote(_ members: [Int]) -> [String] {
+        let copied = members.filter { copies[$0] != nil }
+        guard !copied.isEmpty else { return [] }
+        return ["recomputes " + copied.map { "%\(copies[$0]!) as %\($0)" }.joined(separator: ", ")
+                + " for the backward pass (memory limit: checkpointing)"]
     }
 }
 
