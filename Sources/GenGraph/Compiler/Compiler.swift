@@ -103,8 +103,12 @@ public final class PlanCache {
         log?(String(format: "plan cache: compiled a new plan for %@ in %.1f ms: %d kernels, arena %.2f MB",
                     inputs.joined(separator: " "), c.seconds * 1000, c.plan.steps.count, Double(c.plan.arenaFloats * 4) / 1e6))
         if !c.fits, let limit = c.limitFloats {
-            warn?(String(format: "memory limit %.2f MB not met: the smallest plan found needs %.2f MB, with %d nodes copied to recompute values",
-                         Double(limit * 4) / 1e6, Double(c.plan.arenaFloats * 4) / 1e6, c.copies.count))
+            let (limitMB, needMB) = (Double(limit * 4) / 1e6, Double(c.plan.arenaFloats * 4) / 1e6)
+            warn?(c.copies.isEmpty
+                ? String(format: "memory limit %.2f MB not met: a plan of %d kernels needs %.2f MB and has no value the compiler could recompute (a forward-only plan, such as evaluation's, keeps nothing for a backward pass)",
+                         limitMB, c.plan.steps.count, needMB)
+                : String(format: "memory limit %.2f MB not met: the smallest plan found needs %.2f MB, with %d nodes copied to recompute values",
+                         limitMB, needMB, c.copies.count))
         }
         entries[key] = c
         return c
