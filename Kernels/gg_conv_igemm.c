@@ -366,14 +366,34 @@ static int64_t cv_wf_kb(const gg_conv2d_shape *s) {
     int64_t kb = (int64_t)CV_WF_FLOATS / ckk / CV_NR * CV_NR;
     return conv_max(CV_NR, conv_min(kb, 1024));
 }
+/* bwd_filter's padded path (an ISA with ukr_rows): stride 1, pad below the
+ * kernel, not the dots. Each image's x is copied once into zero-padded planes
+ * of pitch wp = w + pad (a row's right pad is the next row's left pad), so
+ * col row (c, ki, kj) at output pixel (oy, ox) is plane c at
+ * (oy + ki) * wp + ox + kj: the micro-kernel reads col's rows where they are,
+ * one output row (ow pixels) per chunk, and nothing is packed. Packing col
+ * had been a fifth of a 32-channel weight gradient (each col value feeds only
+ * oc FMAs). Taken when an image's planes and dy^T stay in L2 (CV_WF_FLOATS). */
+static int64_t cv_wf_pitch(const gg_conv2d_shape *s) { return s->w + s->pad; }
+static int64_t cv_wf_plane(const gg_conv2d_shape *s) { return (s->h + 2 * s->pad + 1) * cv_wf_pitch(s); }
+static int cv_wf_padded(const gg_conv2d_shape *s) {
+    const int64_t ocp = cv_cdiv(s->oc, CV_NR) * CV_NR;
+    return !cv_wf_dots(s) && s->stride == 1 && s->pad < s->kh && s->pad < s->kw &&
+           s->c * cv_wf_plane(s) + s->oh * s->ow * ocp <= CV_WF_FLOATS;
+}
+
 /* Per-thread slot: col block, dy^T block (or dy rows), dw^T (or the dots'
- * lane sums), load plans; in place: the lane sums and the units' masks. */
+ * lane sums), load plans; in place: the lane sums and the units' masks; padded
+ * (when the ISA has no ukr_rows the packed path runs instead: room for both). */
 static int64_t cv_wf_slot(const gg_conv2d_shape *s) {
     const int64_t ckk = s->c * s->kh * s->kw, kb = cv_wf_kb(s), ocp = cv_cdiv(s->oc, CV_NR) * CV_NR;
     const int64_t T = s->kh * s->kw;
     if (cv_wf_in_place(s)) return conv_round(s->oc * ckk * 8) + conv_round(cv_cdiv(s->h * s->w, 16) * (T + 1) * 16);
     const int64_t out = cv_wf_dots(s) ? s->oc * ckk * 8 : ckk * ocp;
-    return conv_round(ckk * kb) + conv_round(kb * ocp) + conv_round(out) + cv_slot_floats(0, T);
+    const int64_t packed = conv_round(ckk * kb) + conv_round(kb * ocp) + conv_round(out) + cv_slot_floats(0, T);
+    if (!cv_wf_padded(s)) return packed;
+    const int64_t padded = conv_round(s->c * cv_wf_plane(s)) + conv_round(s->oh * s->ow * ocp) + conv_round(ckk * ocp);
+    return conv_max(packed, padded);
 }
 
 /* dwp[i] = the sum of acc's 8 lanes of i, pairwise in a fixed order. */
@@ -750,6 +770,40 @@ static void cv_wf_chunk(const cv_isa *I, const cv_geo *G, float *slot, float *dw
     else I->transpose(dwp, ckk, dwT, ocp, ckk, s->oc);
 }
 
+/* Images [b0, b1) -> dwp (oc, ckk), their sum, through padded planes
+ * (cv_wf_padded): per image, the planes and dyT (oh*ow, ocp), then for every
+ * 32 output channels and row tile of ckk, dwT (+)= rows of the planes * dyT,
+ * one chain per element over the image's pixels in order; dwp = dwT^T. */
+static void cv_wf_chunk_padded(const cv_isa *I, float *slot, float *dwp, const float *x, const float *dy, int64_t b0,
+                               int64_t b1, const gg_conv2d_shape *s) {
+    const int64_t T = s->kh * s->kw, ckk = s->c * T, ocp = cv_cdiv(s->oc, CV_NR) * CV_NR, ohw = s->oh * s->ow;
+    const int64_t wp = cv_wf_pitch(s), plane = cv_wf_plane(s), hw = s->h * s->w;
+    float *pad = slot, *dyT = pad + conv_round(s->c * plane), *dwT = dyT + conv_round(ohw * ocp);
+    memset(pad, 0, (size_t)(s->c * plane) * sizeof(float)); /* the borders stay zero */
+    memset(dyT, 0, (size_t)(ohw * ocp) * sizeof(float));    /* and the lanes past oc */
+    for (int64_t b = b0; b < b1; b++) {
+        for (int64_t ci = 0; ci < s->c; ci++)
+            for (int64_t y = 0; y < s->h; y++)
+                memcpy(pad + ci * plane + (y + s->pad) * wp + s->pad, x + (b * s->c + ci) * hw + y * s->w,
+                       (size_t)s->w * sizeof(float));
+        I->transpose(dyT, ocp, dy + b * s->oc * ohw, ohw, s->oc, ohw);
+        for (int64_t n0 = 0; n0 < s->oc; n0 += CV_NR) {
+            const int64_t nn = conv_min(CV_NR, s->oc - n0);
+            const uint32_t m = nn >= 32 ? 0xFFFFFFFFu : (uint32_t)((1ull << nn) - 1);
+            for (int64_t m0 = 0, rows; m0 < ckk; m0 += rows) {
+                rows = gg__tile_rows(I->mr, ckk - m0);
+                const float *arow[CV_MR_MAX];
+                for (int r = 0; r < rows; r++) {
+                    const int64_t row = m0 + r, ci = row / T, t = row % T;
+                    arow[r] = pad + ci * plane + (t / s->kw) * wp + t % s->kw;
+                }
+                I->ukr_rows((int)rows, s->oh, s->ow, arow, wp, dyT + n0, ocp, dwT + m0 * ocp + n0, m, ocp, b != b0);
+            }
+        }
+    }
+    I->transpose(dwp, ckk, dwT, ocp, ckk, s->oc);
+}
+
 /* Chunk j holds images [n*j/chunks, n*(j+1)/chunks); chunk 0 sums into dw, the
  * others into partials that are then added to dw in chunk order. n >= 1. */
 static gg_status cv_bwd_filter(const gg_ctx *ctx, const cv_isa *I, float *dw, const float *x, const float *dy, const gg_conv2d_shape *s) {
@@ -772,6 +826,7 @@ static gg_status cv_bwd_filter(const gg_ctx *ctx, const cv_isa *I, float *dw, co
     for (int64_t j = 0; j < chunks; j++) {
         float *sl = ctx->scratch + conv_tid() * slot, *dwp = j == 0 ? dw : partials + (j - 1) * pstride;
         if (cv_wf_in_place(s)) cv_wf_chunk_in_place(I, &G, sl, dwp, dy, n * j / chunks, n * (j + 1) / chunks, s);
+        else if (I->ukr_rows && cv_wf_padded(s)) cv_wf_chunk_padded(I, sl, dwp, x, dy, n * j / chunks, n * (j + 1) / chunks, s);
         else cv_wf_chunk(I, &G, sl, dwp, dy, n * j / chunks, n * (j + 1) / chunks, s);
     }
     if (chunks > 1) gg__conv_add_chunks(ctx, dw, partials, wsz, chunks, pstride);
