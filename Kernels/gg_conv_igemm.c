@@ -366,19 +366,21 @@ static int64_t cv_wf_kb(const gg_conv2d_shape *s) {
     int64_t kb = (int64_t)CV_WF_FLOATS / ckk / CV_NR * CV_NR;
     return conv_max(CV_NR, conv_min(kb, 1024));
 }
-/* bwd_filter's padded path (an ISA with ukr_rows): stride 1, pad below the
- * kernel, not the dots. Each image's x is copied once into zero-padded planes
- * of pitch wp = w + pad (a row's right pad is the next row's left pad), so
- * col row (c, ki, kj) at output pixel (oy, ox) is plane c at
- * (oy + ki) * wp + ox + kj: the micro-kernel reads col's rows where they are,
- * one output row (ow pixels) per chunk, and nothing is packed. Packing col
- * had been a fifth of a 32-channel weight gradient (each col value feeds only
- * oc FMAs). Taken when an image's planes and dy^T stay in L2 (CV_WF_FLOATS). */
+/* bwd_filter's padded path (an ISA with ukr_rows): pad below the kernel, not
+ * the dots. Each image's x is copied once into zero-padded planes of pitch
+ * wp = w + pad (a row's right pad is the next row's left pad: a tap past a
+ * row's end reads the next row's left pad, zero as it should be), so col row
+ * (c, ki, kj) at output pixel (oy, ox) is plane c at
+ * (oy * stride + ki) * wp + ox * stride + kj: the micro-kernel reads col's rows
+ * where they are, one output row (ow pixels, stride apart) per chunk, and
+ * nothing is packed. Packing col had been a fifth of a 32-channel weight
+ * gradient (each col value feeds only oc FMAs). Taken when an image's planes
+ * and dy^T stay in L2 (CV_WF_FLOATS). */
 static int64_t cv_wf_pitch(const gg_conv2d_shape *s) { return s->w + s->pad; }
 static int64_t cv_wf_plane(const gg_conv2d_shape *s) { return (s->h + 2 * s->pad + 1) * cv_wf_pitch(s); }
 static int cv_wf_padded(const gg_conv2d_shape *s) {
     const int64_t ocp = cv_cdiv(s->oc, CV_NR) * CV_NR;
-    return !cv_wf_dots(s) && s->stride == 1 && s->pad < s->kh && s->pad < s->kw &&
+    return !cv_wf_dots(s) && s->pad < s->kh && s->pad < s->kw &&
            s->c * cv_wf_plane(s) + s->oh * s->ow * ocp <= CV_WF_FLOATS;
 }
 
@@ -797,7 +799,8 @@ static void cv_wf_chunk_padded(const cv_isa *I, float *slot, float *dwp, const f
                     const int64_t row = m0 + r, ci = row / T, t = row % T;
                     arow[r] = pad + ci * plane + (t / s->kw) * wp + t % s->kw;
                 }
-                I->ukr_rows((int)rows, s->oh, s->ow, arow, wp, dyT + n0, ocp, dwT + m0 * ocp + n0, m, ocp, b != b0);
+                I->ukr_rows((int)rows, s->oh, s->ow, arow, s->stride, s->stride * wp, dyT + n0, ocp, dwT + m0 * ocp + n0,
+                            m, ocp, b != b0);
             }
         }
     }

@@ -84,11 +84,11 @@ typedef struct cv_isa {
     void (*store_pair)(const float *a, const float *b, int64_t rows, int32_t pos, int32_t len, float *d, int64_t ldm);
     void (*ukr_dots)(int64_t oc, int64_t ckk, int64_t npp, const float *col, const float *dyp, float *acc);
     void (*wf_inplace)(const cv_wfi *W, const float *xb, const float *dyb, float *acc);
-    /* A's rows read where they are: chunk ch, row r, k at arow[r][ch * ach + k]; B k-major (ldb),
+    /* A's rows read where they are: chunk ch, row r, k at arow[r][ch * ach + k * aks]; B k-major (ldb),
      * one 32-lane panel stored to out (rows ldm apart) under lane mask m, added to it with acc_in.
      * NULL: bwd_filter packs col instead (cv_wf_padded). */
-    void (*ukr_rows)(int rows, int64_t nch, int64_t K, const float *const *arow, int64_t ach, const float *Bp,
-                     int64_t ldb, float *out, uint32_t m, int64_t ldm, int acc_in);
+    void (*ukr_rows)(int rows, int64_t nch, int64_t K, const float *const *arow, int64_t aks, int64_t ach,
+                     const float *Bp, int64_t ldb, float *out, uint32_t m, int64_t ldm, int acc_in);
 } cv_isa;
 
 #if GG__X86

@@ -159,12 +159,13 @@ static GG__TGT_AVX2 void cv2_ukr_chunked(int rows, int64_t nch, const float *A, 
 }
 
 /* cv_isa.ukr_rows: the tile of cv2_tile with A's rows where they are (bwd_filter's padded x). */
-static GG__TGT_AVX2 void cv2_ukr_rows(int rows, int64_t nch, int64_t K, const float *const *arow, int64_t ach,
-                                      const float *Bp, int64_t ldb, float *out, uint32_t m, int64_t ldm, int acc_in) {
+static GG__TGT_AVX2 void cv2_ukr_rows(int rows, int64_t nch, int64_t K, const float *const *arow, int64_t aks,
+                                      int64_t ach, const float *Bp, int64_t ldb, float *out, uint32_t m, int64_t ldm,
+                                      int acc_in) {
     float *const segp[1] = {out};
     for (int h = 0; h < 2; h++) {
         if (!((m >> (16 * h)) & 0xFFFFu)) continue;
-#define CV2_R(R) case R: cv2_tile(R, h, nch, K, arow, 1, ach, Bp, ldb, segp, &m, 1, ldm, acc_in); break;
+#define CV2_R(R) case R: cv2_tile(R, h, nch, K, arow, aks, ach, Bp, ldb, segp, &m, 1, ldm, acc_in); break;
         switch (rows) { CV2_R(1) CV2_R(2) CV2_R(3) CV2_R(4) CV2_R(5) CV2_R(6) default: break; }
 #undef CV2_R
     }
