@@ -22,7 +22,9 @@
  *   bwd_filter   dw^T (c*kh*kw, oc) = col (c*kh*kw, P) * dy^T (P, oc) over
  *                blocks of P pixels: the packer writes col for the block in
  *                32-pixel panels (the A side, read in place), dy is transposed
- *                into the B side; images are summed in fixed chunks.
+ *                into the B side; images are summed in fixed chunks. Where an
+ *                image fits in L2, col's rows are read straight from x copied
+ *                into zero-padded planes instead (cv_wf_padded): no packing.
  * Threads split output panels (forward, bwd_data) or fixed image chunks
  * (bwd_filter); the epilogue runs per group of panels (forward) or per
  * thread share once the phases meet (bwd_data), its reductions per image
