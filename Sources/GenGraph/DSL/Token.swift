@@ -23,7 +23,8 @@ struct Token: Equatable {
     /// The name an argument label may have: an identifier, or `init` (a layer's `init=0`).
     var labelName: String? {
         switch kind {
-        case .identifier(let name), .keyword(let name) where name == "init": return name
+        case .identifier(let name): return name
+        case .keyword(let name) where name == "init": return name
         default: return nil
         }
     }
