@@ -151,10 +151,7 @@ private func recipe(for v: Int, nodes: [Node], copies: [Int: Int], inMemory: (In
     var pending = [v]
     while let n = pending.popLast() {
         guard !members.contains(n) else { continue }
-        switch nodes[n].op {
-        case .allReduce: return nil
-        default: break
-        }
+        if case .allReduce = nodes[n].op { return nil }
         guard copies[n] == nil, [.elementwise, .reduction, .movement, .contraction].contains(nodes[n].op.category) else { return nil }
         members.insert(n)
         guard members.count <= maxRecipeNodes,
@@ -166,12 +163,15 @@ private func recipe(for v: Int, nodes: [Node], copies: [Int: Int], inMemory: (In
     return (members.sorted(), substitutes)
 }
 
-/// The step at which the most floats are live (the first such), from the plan's slots.
+/// The step at which the most floats are live (the first such), from the plan's slots. A value
+/// written in place over another counts from the step after the one they share (one slot then).
 private func peakStep(_ plan: Plan) -> Int? {
     guard !plan.steps.isEmpty else { return nil }
     var delta = [Int](repeating: 0, count: plan.steps.count + 2)
-    for (v, slot) in plan.slots where plan.inPlace[v] == nil {
-        delta[slot.firstStep] += slot.count
+    for (v, slot) in plan.slots {
+        let first = plan.inPlace[v] == nil ? slot.firstStep : slot.firstStep + 1
+        guard first <= slot.lastStep else { continue }
+        delta[first] += slot.count
         delta[slot.lastStep + 1] -= slot.count
     }
     var live = 0, best = (step: 0, floats: Int.min)
