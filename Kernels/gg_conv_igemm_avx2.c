@@ -117,6 +117,16 @@ GG__INLINE GG__TGT_AVX2 void cv2_tile(const int ROWS, int half, int64_t nch, int
     }
 }
 
+/* cv2_tile for a tile of `rows` rows (1..6) known only at run time; inlined, so each
+ * caller's constant strides still fold into its tiles. */
+GG__INLINE GG__TGT_AVX2 void cv2_tile_n(int rows, int half, int64_t nch, int64_t K, const float *const *arow, int64_t aks,
+                                    int64_t ach, const float *Bp, int64_t ldb, float *const *segp, const uint32_t *segm,
+                                    int nseg, int64_t ldm, int acc_in) {
+#define CV2_N(R) case R: cv2_tile(R, half, nch, K, arow, aks, ach, Bp, ldb, segp, segm, nseg, ldm, acc_in); break;
+    switch (rows) { CV2_N(1) CV2_N(2) CV2_N(3) CV2_N(4) CV2_N(5) CV2_N(6) default: break; }
+#undef CV2_N
+}
+
 /* Height of the row tile that starts at m0 of M rows (gg__tile_rows). */
 static inline int cv2_rows(int64_t M, int64_t m0) { return (int)gg__tile_rows(CV_AVX2_MR, M - m0); }
 
@@ -140,9 +150,7 @@ static GG__TGT_AVX2 void cv2_ukr_packed(int64_t M, int64_t K, const float *Ap, c
             rows = cv2_rows(M, m0);
             for (int s = 0; s < nseg; s++) sp[s] = segp[s] + m0 * ldm;
             cv2_arows(arow, (int)rows, Ap, K, m0);
-#define CV2_P(R) case R: cv2_tile(R, h, 1, K, arow, CV_AVX2_MR, 0, Bp, ldb, sp, segm, nseg, ldm, 0); break;
-            switch (rows) { CV2_P(1) CV2_P(2) CV2_P(3) CV2_P(4) CV2_P(5) CV2_P(6) default: break; }
-#undef CV2_P
+            cv2_tile_n((int)rows, h, 1, K, arow, CV_AVX2_MR, 0, Bp, ldb, sp, segm, nseg, ldm, 0);
         }
 }
 
@@ -151,11 +159,7 @@ static GG__TGT_AVX2 void cv2_ukr_chunked(int rows, int64_t nch, const float *A, 
                                          float *const *segp, const uint32_t *segm, int nseg, int64_t ldm, int acc_in) {
     const float *arow[CV_AVX2_MR];
     for (int r = 0; r < rows && r < CV_AVX2_MR; r++) arow[r] = A + r * CV_NR;
-    for (int h = 0; h < 2; h++) {
-#define CV2_S(R) case R: cv2_tile(R, h, nch, CV_NR, arow, 1, ach, Bp, ldb, segp, segm, nseg, ldm, acc_in); break;
-        switch (rows) { CV2_S(1) CV2_S(2) CV2_S(3) CV2_S(4) CV2_S(5) CV2_S(6) default: break; }
-#undef CV2_S
-    }
+    for (int h = 0; h < 2; h++) cv2_tile_n(rows, h, nch, CV_NR, arow, 1, ach, Bp, ldb, segp, segm, nseg, ldm, acc_in);
 }
 
 /* cv_isa.ukr_rows: the tile of cv2_tile with A's rows where they are (bwd_filter's padded x). */
@@ -163,12 +167,8 @@ static GG__TGT_AVX2 void cv2_ukr_rows(int rows, int64_t nch, int64_t K, const fl
                                       int64_t ach, const float *Bp, int64_t ldb, float *out, uint32_t m, int64_t ldm,
                                       int acc_in) {
     float *const segp[1] = {out};
-    for (int h = 0; h < 2; h++) {
-        if (!((m >> (16 * h)) & 0xFFFFu)) continue;
-#define CV2_R(R) case R: cv2_tile(R, h, nch, K, arow, aks, ach, Bp, ldb, segp, &m, 1, ldm, acc_in); break;
-        switch (rows) { CV2_R(1) CV2_R(2) CV2_R(3) CV2_R(4) CV2_R(5) CV2_R(6) default: break; }
-#undef CV2_R
-    }
+    for (int h = 0; h < 2; h++)
+        if ((m >> (16 * h)) & 0xFFFFu) cv2_tile_n(rows, h, nch, K, arow, aks, ach, Bp, ldb, segp, &m, 1, ldm, acc_in);
 }
 
 /* Rows r < ROWS of a 16-lane unit read straight from the source: B row
