@@ -233,30 +233,30 @@ GG__INLINE GG_AVX2_TARGET void uk_avx2_body(const int ROWS, const int64_t RS, co
     }
 }
 
-GG_AVX2_TARGET static void ukernel_avx2(int64_t kc, const float *Ap, const float *Bp, float *C,
-                                        int64_t ldc, int mr, int nr, float alpha, float beta) {
+/* uk_avx2_body for mr (1..6) and nr known only at run time; inlined, so each caller's
+ * strides (constants for a packed panel) still fold into its tiles. */
+GG__INLINE GG_AVX2_TARGET void uk_avx2_n(int mr, const int64_t RS, const int AS, int64_t kc, const float *Ap,
+                                        const float *Bp, float *C, int64_t ldc, int nr, float alpha, float beta) {
     const int nv = nr > 8 ? 2 : 1;
-#define GG_A2(R)                                                                             \
-    case R:                                                                                  \
-        if (nv == 2) uk_avx2_body(R, 1, GG_AVX2_MR, 2, kc, Ap, Bp, C, ldc, nr, alpha, beta); \
-        else uk_avx2_body(R, 1, GG_AVX2_MR, 1, kc, Ap, Bp, C, ldc, nr, alpha, beta);         \
+#define GG_A2(R)                                                                         \
+    case R:                                                                              \
+        if (nv == 2) uk_avx2_body(R, RS, AS, 2, kc, Ap, Bp, C, ldc, nr, alpha, beta);    \
+        else uk_avx2_body(R, RS, AS, 1, kc, Ap, Bp, C, ldc, nr, alpha, beta);            \
         break;
     switch (mr) { GG_A2(1) GG_A2(2) GG_A2(3) GG_A2(4) GG_A2(5) GG_A2(6) default: break; }
 #undef GG_A2
+}
+
+GG_AVX2_TARGET static void ukernel_avx2(int64_t kc, const float *Ap, const float *Bp, float *C,
+                                        int64_t ldc, int mr, int nr, float alpha, float beta) {
+    uk_avx2_n(mr, 1, GG_AVX2_MR, kc, Ap, Bp, C, ldc, nr, alpha, beta);
 }
 
 /* The same sums from A's rows in place: packing a row-major A only reordered what the
  * broadcasts read (each row is a stream along k), and cost 5-7% of the vae's GEMMs. */
 GG_AVX2_TARGET static void ukernel_rows_avx2(int64_t kc, const float *A, int64_t lda, const float *Bp, float *C,
                                              int64_t ldc, int mr, int nr, float alpha, float beta) {
-    const int nv = nr > 8 ? 2 : 1;
-#define GG_A2(R)                                                                         \
-    case R:                                                                              \
-        if (nv == 2) uk_avx2_body(R, lda, 1, 2, kc, A, Bp, C, ldc, nr, alpha, beta);     \
-        else uk_avx2_body(R, lda, 1, 1, kc, A, Bp, C, ldc, nr, alpha, beta);             \
-        break;
-    switch (mr) { GG_A2(1) GG_A2(2) GG_A2(3) GG_A2(4) GG_A2(5) GG_A2(6) default: break; }
-#undef GG_A2
+    uk_avx2_n(mr, lda, 1, kc, A, Bp, C, ldc, nr, alpha, beta);
 }
 
 /* AVX-512 micro-kernel: C[ROWS x nr] (nr <= NV*16 + HV*8) from an 8-row A panel and a B panel of
