@@ -280,7 +280,7 @@ public final class TrainingRun {
     public func run(events: @escaping (TrainingEvent) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> Bool {
         planCache.log = { events(.compiled($0)) }
         planCache.warn = { events(.warning($0)) }
-        defer { planCache.log = nil }
+        defer { (planCache.log, planCache.warn) = (nil, nil) }
         let metrics = writes ? try MetricsCSVWriter(path: directory.metrics.path, columns: metricColumns) : nil
         var window = (steps: 0, seconds: 0.0)
         var waitedBefore = Distributed.reductionSeconds
