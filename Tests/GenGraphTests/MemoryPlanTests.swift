@@ -22,6 +22,7 @@ final class MemoryPlanTests: XCTestCase {
         XCTAssertEqual(plan.slots[1], ArenaSlot(offset: 112, count: 40, firstStep: 1, lastStep: 2))
         XCTAssertEqual(plan.arenaFloats, 152)
         XCTAssertEqual(plan.peakFloats, 140)  // steps 1 and 2: 100 + 40
+        XCTAssertEqual(plan.peakStep, 1)      // the first of them
     }
 
     /// A value written in place over one its step reads for the last time takes that value's

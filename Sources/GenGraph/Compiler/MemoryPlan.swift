@@ -8,8 +8,9 @@ struct StepAccess: Equatable {
 struct MemoryPlan: Equatable {
     var slots: [Int: ArenaSlot]
     var arenaFloats: Int
-    /// The most floats live during any one step.
+    /// The most floats live during any one step, and the first step at which they are.
     var peakFloats: Int
+    var peakStep: Int
     /// Values written over the storage of a value that the same step reads for the last time
     /// (value -> the value whose slot it takes).
     var inPlace: [Int: Int] = [:]
@@ -81,11 +82,12 @@ private func placeValues(lifetimes: [Int: ClosedRange<Int>], floats: (Int) -> In
     ] : [bySize]
     let placements = orders.map { place($0, lifetimes: lifetimes, size: sizes, reuse: reuse) }
     let (slots, arena) = placements.min { $0.arena < $1.arena }!
-    var peak = 0
+    var peak = 0, peakStep = 0
     for s in 0...(lifetimes.values.map(\.upperBound).max() ?? 0) {
-        peak = max(peak, slots.values.filter { $0.firstStep <= s && s <= $0.lastStep }.reduce(0) { $0 + $1.count })
+        let live = slots.values.filter { $0.firstStep <= s && s <= $0.lastStep }.reduce(0) { $0 + $1.count }
+        if live > peak { (peak, peakStep) = (live, s) }
     }
-    return MemoryPlan(slots: slots, arenaFloats: arena, peakFloats: peak)
+    return MemoryPlan(slots: slots, arenaFloats: arena, peakFloats: peak, peakStep: peakStep)
 }
 
 /// Offsets for `values` placed in this order, each at the lowest aligned offset clear of the

@@ -20,8 +20,9 @@ public struct Plan {
     let constants: [[Float]]
     /// Random streams in key order (a RAND instruction's `a` indexes this).
     let randomStreams: [Int]
-    /// Peak floats live at once, by the schedule.
+    /// Peak floats live at once, by the schedule, and the first step at which they are.
     public let peakFloats: Int
+    public let peakStep: Int
     /// Values an elementwise or reduction kernel writes over a value it reads for the last time
     /// (value -> the value whose slot it takes; `planMemory`).
     public let inPlace: [Int: Int]

@@ -160,6 +160,7 @@ private final class PlanBuilder {
         return Plan(program: fused.program, fused: fused, steps: steps, arenaFloats: memory.arenaFloats,
                     slots: memory.slots.filter { $0.key < nodes.count }, outputs: outputOperands, results: results,
                     leafNames: leafNames, constants: constants, randomStreams: randomStreams, peakFloats: memory.peakFloats,
+                    peakStep: memory.peakStep,
                     inPlace: memory.inPlace)
     }
 

@@ -79,7 +79,7 @@ func recomputeChoices(_ remat: Rematerialization, _ fused: FusedProgram, _ plan:
     let views = fused.views
     let consumers = remat.program.consumers
     let outputs = Set(remat.program.outputs)
-    guard let peak = peakStep(plan) else { return [] }
+    let peak = plan.peakStep
     let copiesOf = Dictionary(grouping: remat.copies.keys.sorted(), by: { remat.copies[$0]! })
 
     // The steps at which each node runs: those of every group it is a member of (a value
@@ -161,25 +161,6 @@ private func recipe(for v: Int, nodes: [Node], copies: [Int: Int], inMemory: (In
         }
     }
     return (members.sorted(), substitutes)
-}
-
-/// The step at which the most floats are live (the first such), from the plan's slots. A value
-/// written in place over another counts from the step after the one they share (one slot then).
-private func peakStep(_ plan: Plan) -> Int? {
-    guard !plan.steps.isEmpty else { return nil }
-    var delta = [Int](repeating: 0, count: plan.steps.count + 2)
-    for (v, slot) in plan.slots {
-        let first = plan.inPlace[v] == nil ? slot.firstStep : slot.firstStep + 1
-        guard first <= slot.lastStep else { continue }
-        delta[first] += slot.count
-        delta[slot.lastStep + 1] -= slot.count
-    }
-    var live = 0, best = (step: 0, floats: Int.min)
-    for s in plan.steps.indices {
-        live += delta[s]
-        if live > best.floats { best = (s, live) }
-    }
-    return best.step
 }
 
 /// Copies values for their late readers, one at a time and best first, keeping each copy
