@@ -54,14 +54,14 @@ public enum Compiler {
         let start = Date()
         let optimized = optimize(program, disabled: disabled)
         try optimized.verify()
+        func lower(_ candidate: Rematerialization) throws -> (FusedProgram, Plan) {
+            let fused = fuse(candidate.program, off: fusionOff)
+            return (fused, try buildPlan(fused, updates: updates, off: fusionOff, late: Set(candidate.copies.keys)))
+        }
         var remat = Rematerialization(program: optimized)
-        var fused = fuse(optimized, off: fusionOff)
-        var plan = try buildPlan(fused, updates: updates, off: fusionOff)
+        var (fused, plan) = try lower(remat)
         if let limit = limitFloats {
-            (remat, fused, plan) = try rematerialize(remat, fused, plan, limitFloats: limit) { candidate in
-                let f = fuse(candidate.program, off: fusionOff)
-                return (f, try buildPlan(f, updates: updates, off: fusionOff, late: Set(candidate.copies.keys)))
-            }
+            (remat, fused, plan) = try rematerialize(remat, fused, plan, limitFloats: limit, compile: lower)
         }
         return Compilation(program: program, optimized: remat.program, copies: remat.copies, limitFloats: limitFloats,
                            fused: fused, plan: plan, seconds: Date().timeIntervalSince(start))
