@@ -67,15 +67,16 @@ static GG__TGT_AVX512 void cv_pack(float *Bp, int64_t ldb, const cv_op *ops, con
 }
 
 /* C rows r < ROWS: lanes of segment s go to segp[s] + r*ldm + lane (masked),
- * C = A * B (or C += when acc). A(r, k) = Ap[r*ars + k*aks], B(k, :) = Bp[k*ldb ..+32]. */
+ * C = A * B (or C += when acc). A(r, k) = arow[r][ch*ach + k*aks] in nch
+ * chunks of K, B(k, :) = Bp[k*ldb ..+32]. */
 static inline __attribute__((always_inline)) GG__TGT_AVX512 void
-cv_ukr_body(const int ROWS, int64_t nch, int64_t K, const float *Ap, int64_t ars, int64_t aks, int64_t ach,
+cv_ukr_body(const int ROWS, int64_t nch, int64_t K, const float *const *arow, int64_t aks, int64_t ach,
             const float *Bp, int64_t ldb, float *const *segp, const uint32_t *segm, int nseg, int64_t ldm, int acc_in) {
     __m512 c[CV_512_MR][2];
     for (int r = 0; r < ROWS; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
-    for (int64_t ch = 0; ch < nch; ch++) { /* K in nch chunks, A chunks ach apart */
+    for (int64_t ch = 0; ch < nch; ch++) {
         const float *a[CV_512_MR];
-        for (int r = 0; r < ROWS; r++) a[r] = Ap + ch * ach + r * ars;
+        for (int r = 0; r < ROWS; r++) a[r] = arow[r] + ch * ach;
         for (int64_t k = 0; k < K; k++) {
             const __m512 b0 = _mm512_loadu_ps(Bp), b1 = _mm512_loadu_ps(Bp + 16);
             for (int r = 0; r < ROWS; r++) {
@@ -101,24 +102,41 @@ cv_ukr_body(const int ROWS, int64_t nch, int64_t K, const float *Ap, int64_t ars
     }
 }
 
-/* Packed A (ars = 1, aks = 8), one 8-row panel after another. */
+/* cv_ukr_body for a tile of `rows` rows (1..8) known only at run time; inlined,
+ * so each caller's constant strides still fold into its tiles. */
+static inline __attribute__((always_inline)) GG__TGT_AVX512 void
+cv_ukr_n(int rows, int64_t nch, int64_t K, const float *const *arow, int64_t aks, int64_t ach, const float *Bp,
+         int64_t ldb, float *const *segp, const uint32_t *segm, int nseg, int64_t ldm, int acc_in) {
+#define CV_N(R) case R: cv_ukr_body(R, nch, K, arow, aks, ach, Bp, ldb, segp, segm, nseg, ldm, acc_in); break;
+    switch (rows) { CV_N(1) CV_N(2) CV_N(3) CV_N(4) CV_N(5) CV_N(6) CV_N(7) CV_N(8) default: break; }
+#undef CV_N
+}
+
+/* Packed A (row r of a panel at A + r, k at A + k*8), one 8-row panel after another. */
 static GG__TGT_AVX512 void cv_ukr_packed(int64_t M, int64_t K, const float *Ap, const float *Bp, int64_t ldb,
                                          float *const *segp, const uint32_t *segm, int nseg, int64_t ldm) {
     float *sp[CV_NR + 1];
+    const float *arow[CV_512_MR];
     for (int64_t m0 = 0; m0 < M; m0 += CV_512_MR) {
         for (int s = 0; s < nseg; s++) sp[s] = segp[s] + m0 * ldm;
-        const float *A = Ap + m0 * K;
-#define CV_P(R) case R: cv_ukr_body(R, 1, K, A, 1, CV_512_MR, 0, Bp, ldb, sp, segm, nseg, ldm, 0); break;
-        switch (conv_min(CV_512_MR, M - m0)) { CV_P(1) CV_P(2) CV_P(3) CV_P(4) CV_P(5) CV_P(6) CV_P(7) CV_P(8) default: break; }
-#undef CV_P
+        for (int r = 0; r < CV_512_MR; r++) arow[r] = Ap + m0 * K + r;
+        cv_ukr_n((int)conv_min(CV_512_MR, M - m0), 1, K, arow, CV_512_MR, 0, Bp, ldb, sp, segm, nseg, ldm, 0);
     }
 }
 /* A in chunks of 32 k: chunk ch, row r, k at A[ch*ach + r*CV_NR + k]. */
 static GG__TGT_AVX512 void cv_ukr_chunked(int rows, int64_t nch, const float *A, int64_t ach, const float *Bp, int64_t ldb,
                                        float *const *segp, const uint32_t *segm, int nseg, int64_t ldm, int acc_in) {
-#define CV_S(R) case R: cv_ukr_body(R, nch, CV_NR, A, CV_NR, 1, ach, Bp, ldb, segp, segm, nseg, ldm, acc_in); break;
-    switch (rows) { CV_S(1) CV_S(2) CV_S(3) CV_S(4) CV_S(5) CV_S(6) CV_S(7) CV_S(8) default: break; }
-#undef CV_S
+    const float *arow[CV_512_MR];
+    for (int r = 0; r < rows && r < CV_512_MR; r++) arow[r] = A + r * CV_NR;
+    cv_ukr_n(rows, nch, CV_NR, arow, 1, ach, Bp, ldb, segp, segm, nseg, ldm, acc_in);
+}
+
+/* cv_isa.ukr_rows: A's rows where they are (bwd_filter's padded x). */
+static GG__TGT_AVX512 void cv_ukr_rows(int rows, int64_t nch, int64_t K, const float *const *arow, int64_t aks,
+                                       int64_t ach, const float *Bp, int64_t ldb, float *out, uint32_t m, int64_t ldm,
+                                       int acc_in) {
+    float *const segp[1] = {out};
+    cv_ukr_n(rows, nch, K, arow, aks, ach, Bp, ldb, segp, &m, 1, ldm, acc_in);
 }
 
 /* 8 values to the even lanes of 16 per masked store. */
@@ -146,5 +164,6 @@ const cv_isa gg__cv_avx512 = {
     .store_pair = gg__cv2_store_pair,
     .ukr_dots = gg__cv2_ukr_dots,
     .wf_inplace = gg__cv2_wf_inplace,
+    .ukr_rows = cv_ukr_rows,
 };
 #endif
