@@ -171,23 +171,24 @@ static void cv_panel(const cv_isa *I, const cv_geo *G, int64_t g0, int64_t g1, f
     }
 }
 
-/* Do 16-lane units inside images of hw pixels waste few enough lanes for
+/* Do units of `unit` lanes inside images of hw pixels waste few enough lanes for
  * the in-place path, with M output rows? Units stay inside an image, so
  * they pay in empty lanes what they save in packing: measured on AVX2 (one
  * thread), full units (28x28) gain 17% at M = 32; 14x14 (94% of lanes)
  * gains 11% at M = 32 and loses 5% at M = 64, where a packed panel serves
  * twice the rows. */
-static int cv_fill_ok(int64_t hw, int64_t M) {
-    const int64_t lanes = cv_cdiv(hw, 16) * 16;
+static int cv_fill_ok(int64_t hw, int64_t M, int64_t unit) {
+    const int64_t lanes = cv_cdiv(hw, unit) * unit;
     return 100 * hw >= 99 * lanes || (M <= 32 && 10 * hw >= 9 * lanes);
 }
 
 /* Can G's B rows be read in place (ukr_direct)? Stride 1, grid rows that
  * continue the source rows (so a tap is one shift of the flattened plane),
- * a dense output, and units that fill. */
+ * a dense output, units that fill, and few enough rows (direct_m) or a K
+ * too short to amortise packing. */
 static int cv_direct_ok(const cv_isa *I, const cv_geo *G) {
     return I->ukr_direct && G->sg == 1 && G->gw == G->ws && G->out_x == 1 && G->out_y == G->gw &&
-           cv_fill_ok(G->gh * G->gw, G->M);
+           cv_fill_ok(G->gh * G->gw, G->M, I->du) && (G->M <= I->direct_m || G->cs * G->T < 64);
 }
 
 /* toff[t]: tap t of G as a shift of the flattened source plane (G's grid
@@ -196,19 +197,19 @@ static void cv_tap_offsets(const cv_geo *G, int64_t *toff) {
     for (int64_t t = 0; t < G->T; t++) toff[t] = G->ty[t] * G->ws + G->tx[t];
 }
 
-/* tmask[t*16 + l]: all ones where lane l < len of the unit at pixel q0 of
+/* tmask[t*du + l]: all ones where lane l < len of the du-lane unit at pixel q0 of
  * an image reads tap t inside the source (G's taps are shifts of the plane). */
-static void cv_tap_masks(const cv_geo *G, int64_t q0, int64_t len, uint32_t *tmask) {
-    for (int64_t l = 0; l < 16; l++) {
+static void cv_tap_masks(const cv_geo *G, int64_t q0, int64_t len, int64_t du, uint32_t *tmask) {
+    for (int64_t l = 0; l < du; l++) {
         const int64_t q = q0 + l, gy = q / G->gw, gx = q - gy * G->gw;
         for (int64_t t = 0; t < G->T; t++) {
             const int64_t iy = gy + G->ty[t], ix = gx + G->tx[t];
-            tmask[t * 16 + l] = l < len && iy >= 0 && iy < G->hs && ix >= 0 && ix < G->ws ? 0xFFFFFFFFu : 0;
+            tmask[t * du + l] = l < len && iy >= 0 && iy < G->hs && ix >= 0 && ix < G->ws ? 0xFFFFFFFFu : 0;
         }
     }
 }
 
-/* Grid pixels [lo, hi) in 16-lane units inside one image each, B read in
+/* Grid pixels [lo, hi) in units of I->du lanes inside one image each, B read in
  * place. A unit whose masked lanes would read outside the source (the
  * first and last rows of the whole tensor) is packed instead: the same sums
  * in the same order, so the same bits. Scratch: Bp holds the tap masks. */
@@ -224,17 +225,17 @@ static void cv_units(const cv_isa *I, const cv_geo *G, int64_t lo, int64_t hi, i
     }
     uint32_t *tmask = (uint32_t *)Bp;
     for (int64_t g0 = lo; g0 < hi;) {
-        const int64_t b = g0 / ghw, q0 = g0 - b * ghw, g1 = conv_min(conv_min(hi, g0 + 16), (b + 1) * ghw);
-        if (g1 < pf_end) cv_prefetch(G, g1, conv_min(conv_min(total, pf_end), g1 + 16), runs);
+        const int64_t b = g0 / ghw, q0 = g0 - b * ghw, g1 = conv_min(conv_min(hi, g0 + I->du), (b + 1) * ghw);
+        if (g1 < pf_end) cv_prefetch(G, g1, conv_min(conv_min(total, pf_end), g1 + I->du), runs);
         const int64_t first = b * G->src_b + q0;
-        if (first + omin < 0 || first + (G->cs - 1) * G->src_c + omax + 16 > G->nimg * G->src_b) {
+        if (first + omin < 0 || first + (G->cs - 1) * G->src_c + omax + I->du > G->nimg * G->src_b) {
             cv_panel(I, G, g0, g1, Bp, ops, start, runs);
             g0 = g1;
             continue;
         }
-        cv_tap_masks(G, q0, g1 - g0, tmask);
+        cv_tap_masks(G, q0, g1 - g0, I->du, tmask);
         I->ukr_direct(G->M, G->cs, G->T, G->Ap, G->src + first, G->src_c, toff, (const float *)tmask,
-                      G->out + b * G->out_b + q0, (uint32_t)((1u << (g1 - g0)) - 1), G->out_m);
+                      G->out + b * G->out_b + q0, (uint32_t)((1ull << (g1 - g0)) - 1), G->out_m);
         g0 = g1;
     }
 }
@@ -290,7 +291,7 @@ static int cv_wf_dots(const gg_conv2d_shape *s) { return s->oc < 16 || s->c * s-
  * realnvp's 32 -> 2 and 2 -> 32 weight gradients 3x and 1.6x faster. The
  * only way in for K < 64 (cv_use_bwd_filter). */
 static int cv_wf_in_place(const gg_conv2d_shape *s) {
-    return cv_wf_dots(s) && s->stride == 1 && s->oh == s->h && s->ow == s->w && cv_fill_ok(s->h * s->w, s->oc);
+    return cv_wf_dots(s) && s->stride == 1 && s->oh == s->h && s->ow == s->w && cv_fill_ok(s->h * s->w, s->oc, 16);
 }
 
 /* Which kernels take the implicit GEMM. Its packed path wants >= 8 output
@@ -306,7 +307,7 @@ static int cv_wf_in_place(const gg_conv2d_shape *s) {
  * against 24-35 GFLOP/s on one core). */
 static int cv_in_place(const gg_ctx *ctx, const gg_conv2d_shape *s, int64_t M) {
     const cv_isa *I = cv_isa_for(ctx);
-    return I && I->ukr_direct && s->stride == 1 && s->oh == s->h && s->ow == s->w && cv_fill_ok(s->h * s->w, M);
+    return I && I->ukr_direct && s->stride == 1 && s->oh == s->h && s->ow == s->w && cv_fill_ok(s->h * s->w, M, I->du);
 }
 static int cv_use_fwd(const gg_ctx *ctx, const gg_conv2d_shape *s) {
     return cv_ok(ctx, s) &&
@@ -419,7 +420,7 @@ static void cv_wf_chunk_in_place(const cv_isa *I, const cv_geo *G, float *slot, 
     for (int64_t u = 0; u < units; u++) {
         const int64_t len = conv_min(16, hw - u * 16);
         for (int64_t l = 0; l < 16; l++) umask[u * 16 + l] = l < len ? 0xFFFFFFFFu : 0;
-        cv_tap_masks(G, u * 16, len, tmask + u * T * 16);
+        cv_tap_masks(G, u * 16, len, 16, tmask + u * T * 16);
     }
     const cv_wfi W = {s->oc, s->c, T, hw, units, toff, umask, tmask};
     memset(acc, 0, (size_t)(s->oc * ckk * 8) * sizeof(float));

@@ -57,9 +57,9 @@ typedef struct cv_wfi {
  *   ukr_chunked  C (+)= A * B, A in nch chunks of 32 k: A(r, k) = A[ch*ach + r*32 + k].
  *                Both store lanes of segment s to segp[s] + r*ldm + lane under mask segm[s].
  *   store_x2     rows of a 32-lane tile, lanes [pos, pos+len), to d + r*ldm + 2*l.
- *   ukr_direct   (NULL where the ISA has none) a 16-lane unit of a stride-1
+ *   ukr_direct   (NULL where the ISA has none) a unit of du lanes of a stride-1
  *                conv whose grid rows continue the source rows: out (M rows)
- *                = A * B with B(c*T + t, l) = tmask[t*16 + l] ? src[c*src_c + toff[t] + l] : 0,
+ *                = A * B with B(c*T + t, l) = tmask[t*du + l] ? src[c*src_c + toff[t] + l] : 0,
  *                read in place; lanes under m stored to out + r*ldm + l.
  *   transpose    d[l*ldd + o] = src[o*lds + l] for o < rows, l < cols.
  *   store_pair   rows of two 32-lane tiles, lanes [pos, pos+len), interleaved:
@@ -71,7 +71,8 @@ typedef struct cv_wfi {
  *                rows dotted with the taps' masked shifts of x, units in order.
  *                AVX2's transpose, store_pair, ukr_dots and wf_inplace serve both ISAs. */
 typedef struct cv_isa {
-    int mr;
+    int mr, du;
+    int64_t direct_m; /* the most output rows for which ukr_direct beats packing (K >= 64) */
     void (*pack)(float *Bp, int64_t ldb, const cv_op *ops, const int32_t *start, const cv_geo *G);
     void (*ukr_packed)(int64_t M, int64_t K, const float *Ap, const float *Bp, int64_t ldb, float *const *segp,
                        const uint32_t *segm, int nseg, int64_t ldm);
