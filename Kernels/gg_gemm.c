@@ -275,7 +275,8 @@ GG_AVX2_TARGET static void ukernel_rows_avx2(int64_t kc, const float *A, int64_t
 #ifndef GG_512_NV
 #define GG_512_NV 2
 #endif
-GG__INLINE GG_AVX512_TARGET void uk_512_body(const int ROWS, const int AS, const int NV, const int HV,
+/* A's element (r, k) is Ap[r * RS + k * AS]: a packed panel (RS 1, AS MR) or rows in place (RS lda, AS 1). */
+GG__INLINE GG_AVX512_TARGET void uk_512_body(const int ROWS, const int64_t RS, const int AS, const int NV, const int HV,
                                             int64_t kc, const float *restrict Ap, const float *restrict Bp,
                                             float *C, int64_t ldc, int nr, float alpha, float beta) {
     __m512 acc[GG_512_MR][GG_512_NV];
@@ -289,11 +290,11 @@ GG__INLINE GG_AVX512_TARGET void uk_512_body(const int ROWS, const int AS, const
         for (int v = 0; v < NV; v++) b[v] = _mm512_loadu_ps(Bp + v * 16);
         const __m256 bh = HV ? _mm256_loadu_ps(Bp + NV * 16) : _mm256_setzero_ps();
         for (int r = 0; r < ROWS; r++) {
-            __m512 a = _mm512_set1_ps(Ap[r]);
+            __m512 a = _mm512_set1_ps(Ap[r * RS]);
             for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
             /* set1 again, not a cast of `a`: with the cast clang broadcast into a ymm and
              * widened it with a shuffle, which competes with the FMAs (~15% at N = 20) */
-            if (HV) acch[r] = _mm256_fmadd_ps(_mm256_set1_ps(Ap[r]), bh, acch[r]);
+            if (HV) acch[r] = _mm256_fmadd_ps(_mm256_set1_ps(Ap[r * RS]), bh, acch[r]);
         }
         Ap += AS;
         Bp += NV * 16 + HV * 8;
@@ -325,12 +326,14 @@ GG__INLINE GG_AVX512_TARGET void uk_512_body(const int ROWS, const int AS, const
     }
 }
 
-GG_AVX512_TARGET static void ukernel_512(int64_t kc, const float *Ap, const float *Bp, float *C,
-                                         int64_t ldc, int mr, int nr, float alpha, float beta) {
+/* uk_512_body for mr and nr known only at run time; inlined, so each caller's
+ * strides (constants for a packed panel) still fold into its tiles. */
+GG__INLINE GG_AVX512_TARGET void uk_512_n(int mr, const int64_t RS, const int AS, int64_t kc, const float *Ap,
+                                         const float *Bp, float *C, int64_t ldc, int nr, float alpha, float beta) {
     /* The panel's width rounded to 8 lanes, as pack_b_panels pads it (vw = 8). */
     const int lanes = (nr + 7) & ~7, nv = lanes / 16, hv = (lanes % 16) / 8;
 #define GG_V(R, V, H) \
-    case 2 * V + H: uk_512_body(R, GG_512_MR, V, H, kc, Ap, Bp, C, ldc, nr, alpha, beta); break;
+    case 2 * V + H: uk_512_body(R, RS, AS, V, H, kc, Ap, Bp, C, ldc, nr, alpha, beta); break;
 #if GG_512_NV == 1
 #define GG_R(R) case R: switch (2 * nv + hv) { GG_V(R, 0, 1) GG_V(R, 1, 0) default: break; } break;
 #elif GG_512_NV == 2
@@ -354,6 +357,17 @@ GG_AVX512_TARGET static void ukernel_512(int64_t kc, const float *Ap, const floa
     }
 #undef GG_R
 #undef GG_V
+}
+
+GG_AVX512_TARGET static void ukernel_512(int64_t kc, const float *Ap, const float *Bp, float *C,
+                                         int64_t ldc, int mr, int nr, float alpha, float beta) {
+    uk_512_n(mr, 1, GG_512_MR, kc, Ap, Bp, C, ldc, nr, alpha, beta);
+}
+
+/* As ukernel_rows_avx2: the same sums from A's rows in place. */
+GG_AVX512_TARGET static void ukernel_rows_512(int64_t kc, const float *A, int64_t lda, const float *Bp, float *C,
+                                              int64_t ldc, int mr, int nr, float alpha, float beta) {
+    uk_512_n(mr, lda, 1, kc, A, Bp, C, ldc, nr, alpha, beta);
 }
 #endif /* GG_GEMM_X86 */
 
@@ -379,9 +393,8 @@ static const gg_gemm_arch arch_c = {GG_C_MR, GG_C_NR, GG_C_NR, 256, 96, 2048, uk
 #ifdef GG_GEMM_X86
 static const gg_gemm_arch arch_avx2 = {GG_AVX2_MR, GG_AVX2_NV * 8, 8, GG_AVX2_KC, 120, 3072,
                                        ukernel_avx2, pack_rows_avx2, pack_cols_avx2, ukernel_rows_avx2};
-/* Packs A: no AVX-512 machine to measure reading it in place on. */
 static const gg_gemm_arch arch_512 = {GG_512_MR, GG_512_NV * 16, 8, GG_512_KC, GG_512_MC, GG_512_NC,
-                                      ukernel_512, pack_rows_avx2, pack_cols_avx2, NULL};
+                                      ukernel_512, pack_rows_avx2, pack_cols_avx2, ukernel_rows_512};
 #endif
 
 static const gg_gemm_arch *arch_for(const gg_ctx *ctx) {
