@@ -182,13 +182,19 @@ static int cv_fill_ok(int64_t hw, int64_t M, int64_t unit) {
     return 100 * hw >= 99 * lanes || (M <= 32 && 10 * hw >= 9 * lanes);
 }
 
-/* Can G's B rows be read in place (ukr_direct)? Stride 1, grid rows that
- * continue the source rows (so a tap is one shift of the flattened plane),
- * a dense output, units that fill, and few enough rows (direct_m) or a K
- * too short to amortise packing. */
-static int cv_direct_ok(const cv_isa *I, const cv_geo *G) {
+/* Can G's B rows come in units inside one image (cv_units)? Stride 1, grid
+ * rows that continue the source rows (so a tap is one shift of the
+ * flattened plane), a dense output, and units that fill. */
+static int cv_units_ok(const cv_isa *I, const cv_geo *G) {
     return I->ukr_direct && G->sg == 1 && G->gw == G->ws && G->out_x == 1 && G->out_y == G->gw &&
-           cv_fill_ok(G->gh * G->gw, G->M, I->du) && (G->M <= I->direct_m || G->cs * G->T < 64);
+           cv_fill_ok(G->gh * G->gw, G->M, I->du);
+}
+
+/* ... read in place (ukr_direct), or packed (pack_unit) where the ISA packs
+ * faster than it reads in place: more than direct_m rows and a K that
+ * amortises packing. */
+static int cv_unit_direct(const cv_isa *I, const cv_geo *G) {
+    return !I->pack_unit || G->M <= I->direct_m || G->cs * G->T < 64;
 }
 
 /* toff[t]: tap t of G as a shift of the flattened source plane (G's grid
@@ -210,9 +216,10 @@ static void cv_tap_masks(const cv_geo *G, int64_t q0, int64_t len, int64_t du, u
 }
 
 /* Grid pixels [lo, hi) in units of I->du lanes inside one image each, B read in
- * place. A unit whose masked lanes would read outside the source (the
- * first and last rows of the whole tensor) is packed instead: the same sums
- * in the same order, so the same bits. Scratch: Bp holds the tap masks. */
+ * place or packed by pack_unit (cv_unit_direct). A unit whose masked lanes
+ * would read outside the source (the first and last rows of the whole
+ * tensor) takes a panel from load plans instead: the same sums in the same
+ * order, so the same bits. Scratch: Bp holds the tap masks or the unit's B. */
 static void cv_units(const cv_isa *I, const cv_geo *G, int64_t lo, int64_t hi, int64_t pf_end, float *Bp, cv_op *ops,
                      int32_t *start, cv_run *runs) {
     const int64_t ghw = G->gh * G->gw, total = G->nimg * ghw;
@@ -224,18 +231,26 @@ static void cv_units(const cv_isa *I, const cv_geo *G, int64_t lo, int64_t hi, i
         omax = conv_max(omax, toff[t]);
     }
     uint32_t *tmask = (uint32_t *)Bp;
+    const int direct = cv_unit_direct(I, G);
     for (int64_t g0 = lo; g0 < hi;) {
         const int64_t b = g0 / ghw, q0 = g0 - b * ghw, g1 = conv_min(conv_min(hi, g0 + I->du), (b + 1) * ghw);
-        if (g1 < pf_end) cv_prefetch(G, g1, conv_min(conv_min(total, pf_end), g1 + I->du), runs);
+        if (I->unit_prefetch && g1 < pf_end) cv_prefetch(G, g1, conv_min(conv_min(total, pf_end), g1 + I->du), runs);
         const int64_t first = b * G->src_b + q0;
         if (first + omin < 0 || first + (G->cs - 1) * G->src_c + omax + I->du > G->nimg * G->src_b) {
             cv_panel(I, G, g0, g1, Bp, ops, start, runs);
             g0 = g1;
             continue;
         }
-        cv_tap_masks(G, q0, g1 - g0, I->du, tmask);
-        I->ukr_direct(G->M, G->cs, G->T, G->Ap, G->src + first, G->src_c, toff, (const float *)tmask,
-                      G->out + b * G->out_b + q0, (uint32_t)((1ull << (g1 - g0)) - 1), G->out_m);
+        float *out = G->out + b * G->out_b + q0;
+        const uint32_t m = (uint32_t)((1ull << (g1 - g0)) - 1);
+        if (direct) {
+            cv_tap_masks(G, q0, g1 - g0, I->du, tmask);
+            I->ukr_direct(G->M, G->cs, G->T, G->Ap, G->src + first, G->src_c, toff, (const float *)tmask, out, m,
+                          G->out_m);
+        } else {
+            I->pack_unit(Bp, G, G->src + first, q0, g1 - g0, toff);
+            I->ukr_packed(G->M, G->cs * G->T, G->Ap, Bp, CV_NR, &out, &m, 1, G->out_m);
+        }
         g0 = g1;
     }
 }
@@ -245,7 +260,7 @@ static void cv_units(const cv_isa *I, const cv_geo *G, int64_t lo, int64_t hi, i
  * Scratch: Bp (K x 32), ops, start, runs. */
 static void cv_panels(const cv_isa *I, const cv_geo *G, int64_t lo, int64_t hi, int64_t pf_end, float *Bp, cv_op *ops,
                       int32_t *start, cv_run *runs) {
-    if (cv_direct_ok(I, G)) {
+    if (cv_units_ok(I, G)) {
         cv_units(I, G, lo, hi, pf_end, Bp, ops, start, runs);
         return;
     }

@@ -380,6 +380,7 @@ const cv_isa gg__cv_avx2 = {
     .mr = CV_AVX2_MR,
     .du = 16,
     .direct_m = INT64_MAX, /* M = 32 gained 17% at 28x28 (cv_fill_ok limits M = 64) */
+    .unit_prefetch = 1,
     .pack = cv2_pack,
     .ukr_packed = cv2_ukr_packed,
     .ukr_chunked = cv2_ukr_chunked,

@@ -163,8 +163,8 @@ final class ConvTests: XCTestCase {
         }
     }
 
-    /// Stride-1 "same" convolutions read B in place (units of 16 lanes on AVX2, 32 on AVX-512 with at
-    /// most 16 output rows or a short K, inside one image), except
+    /// Stride-1 "same" convolutions take B in units inside one image (16 lanes read in place on AVX2;
+    /// 32 on AVX-512, read in place up to 8 output rows or with a short K, else packed per unit), except
     /// where a unit's masked lanes would leave the tensor: the first and last units of the batch are
     /// packed. Run on one image alone, an image's edge units are packed; in a batch, only the batch's
     /// ends are. Both must give the same bits, and match the reference (odd widths, units that cross
