@@ -9,7 +9,7 @@
  * of two in [64, 1024] picked from nregs so the registers stay in L1/L2) or,
  * when rows are shorter than T/2, up to 128 whole consecutive rows. Register
  * r owns scratch[r*T ..) (per thread); per-operand row offsets are advanced
- * incrementally (no per-element division). LOAD/STORE use memcpy for inner
+ * incrementally (no per-element division). LOAD/STORE copy rows inline for inner
  * stride 1, a splat for stride 0 and a gather/scatter otherwise; a unit-stride
  * LOAD of an input that overlaps no output is not copied (the register points
  * at the input), and an instruction whose result is STOREd next to a
@@ -288,6 +288,12 @@ GG__INLINE void cursor_next_row(const fexec *e, fthr *t, const int64_t *lo, cons
     }
 }
 
+/* y[0, n) = x[0, n), inline: LOAD and STORE copy rows of a few dozen floats
+ * (batch norm's 7x7 planes), where a memcpy call cost more than the copy. */
+__attribute__((no_builtin("memcpy"))) GG__INLINE void copy_row(float *y, const float *x, int64_t n) {
+    GG__VLOOP for (int64_t i = 0; i < n; i++) y[i] = x[i];
+}
+
 GG__INLINE float nmax(float m, float v) { return (v > m || v != v) ? v : m; }
 
 GG__INLINE void lanes_acc(float *accp, const float *x, int64_t n, int sum) {
@@ -392,7 +398,7 @@ GG__INLINE void run_tile(const fexec *e, fthr *t, int nr, int64_t len, int whole
             for (int k = 0; k < nr; k++) {
                 const float *x = src + ro[k];
                 float *y = d + (int64_t)k * len;
-                if (s == 1) memcpy(y, x, (size_t)len * sizeof(float));
+                if (s == 1) copy_row(y, x, len);
                 else if (s == 0) { float v = x[0]; GG__VLOOP for (int64_t i = 0; i < len; i++) y[i] = v; }
                 else { for (int64_t i = 0; i < len; i++) y[i] = x[i * s]; }
             }
@@ -445,7 +451,7 @@ GG__INLINE void run_tile(const fexec *e, fthr *t, int nr, int64_t len, int whole
             for (int k = 0; k < nr; k++) {
                 float *y = dst + ro[k];
                 const float *xk = x + (int64_t)k * len;
-                if (s == 1) memcpy(y, xk, (size_t)len * sizeof(float));
+                if (s == 1) copy_row(y, xk, len);
                 else { for (int64_t i = 0; i < len; i++) y[i * s] = xk[i]; }
             }
             break;
