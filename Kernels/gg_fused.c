@@ -225,6 +225,7 @@ typedef struct fexec {
     gg__unary_fn un;
     gg__binary_fn bin;
     gg__rand_fn ru, rn;
+    gg__row_chunk_fn row;
     float *partial;              /* chunk mode: RSUPER x nout chunk values, then nout row totals */
     const int32_t *inplace;      /* ninstr: 1 for a LOAD that may read its input in place */
     int box_outputs;             /* 1: outputs are addressed from the box's corner, not the space's origin */
@@ -324,34 +325,6 @@ GG__INLINE float lanes_fold(float *acc, int sum) {
 
 GG__INLINE float combine(float a, float b, int sum) { return sum ? a + b : nmax(a, b); }
 
-/* lanes_acc then lanes_fold of one row of n < LANES floats from fresh lanes.
- * Folding in a lane that holds only the initial value (x + 0 with x never -0,
- * as a lane that starts at +0 cannot be; max with -inf) changes nothing, so
- * a very short row (upsampling's gradient sums rows of 2) folds only its n
- * live lanes, and a longer one (7x7 and 14x14 channels) folds all LANES in
- * fixed-width steps the compiler vectorises: the same bits either way. The
- * live-lane loop on a 49-float row had compiled to a scalar chain through
- * the stack. */
-GG__INLINE float short_row_fold(const float *x, int64_t n, int sum) {
-    float acc[LANES];
-    const float init = sum ? 0.0f : -INFINITY;
-    if (n > 8) {
-        for (int j = 0; j < LANES; j++) acc[j] = init;
-        for (int64_t j = 0; j < n; j++) acc[j] = combine(init, x[j], sum);
-        return lanes_fold(acc, sum);
-    }
-    for (int64_t j = 0; j < n; j++) acc[j] = combine(init, x[j], sum);
-    int64_t live = n;
-    for (int64_t w = LANES / 2; w >= 1; w /= 2) {
-        for (int64_t j = 0; j < w && j + w < live; j++) acc[j] = combine(acc[j], acc[j + w], sum);
-        if (live > w) live = w;
-    }
-    return n == 0 ? init : acc[0];
-}
-
-/* Runs the program over one tile: nr rows of len floats whose offsets are in
- * t->rowoff. whole: the rows are complete box rows; otherwise nr == 1 and the
- * piece starts at column col of its row (rowlen long in the box). */
 /* 1 when the nr rows at offsets ro (len floats each) are one contiguous run. */
 GG__INLINE int rows_contiguous(const int64_t *ro, int nr, int64_t len) {
     for (int k = 1; k < nr; k++) if (ro[k] != ro[0] + k * len) return 0;
@@ -466,15 +439,10 @@ GG__INLINE void run_tile(const fexec *e, fthr *t, int nr, int64_t len, int whole
             if (s == 0) {
                 float *acc = t->red + (int64_t)in->dst * RED_FLOATS;
                 if (whole) {
-                    /* whole rows shorter than a chunk: one chunk each */
+                    /* whole rows shorter than a chunk: one chunk each, folded in
+                     * registers by gg_reduce.c's own worker */
                     for (int k = 0; k < nr; k++) {
-                        float row;
-                        if (len < LANES) {
-                            row = short_row_fold(x + (int64_t)k * len, len, sum);
-                        } else {
-                            lanes_acc(acc, x + (int64_t)k * len, len, sum);
-                            row = lanes_fold(acc, sum);
-                        }
+                        float row = e->row(x + (int64_t)k * len, len, in->sub);
                         float total = combine(sum ? 0.0f : -INFINITY, row, sum);
                         dst[ro[k]] = combine(dst[ro[k]], total, sum);
                     }
@@ -573,6 +541,7 @@ static void pick(const gg_ctx *ctx, fexec *e, box_fn *bf, piece_fn *pf) {
     e->bin = gg__binary_pick(ctx);
     e->ru = gg__rand_uniform_pick(ctx);
     e->rn = gg__rand_normal_pick(ctx);
+    e->row = gg__row_chunk_pick(ctx);
     *bf = box_pick(ctx);
     *pf = piece_pick(ctx);
 }

@@ -137,10 +137,15 @@ typedef void (*gg__binary_fn)(float *y, const float *a, const float *b, int64_t 
 /* y[i] = element offset + i of the Philox stream keyed by seed. */
 typedef void (*gg__rand_fn)(float *y, int64_t n, uint64_t seed, uint64_t offset);
 
+/* One chunk x[0, n), n <= 4096, of a contiguous row reduced (op: gg_reduce_op)
+ * in fresh interleaved lanes and folded: what gg_reduce_f32 adds per chunk. */
+typedef float (*gg__row_chunk_fn)(const float *x, int64_t n, int op);
+
 gg__unary_fn gg__unary_pick(const gg_ctx *ctx);       /* gg_elementwise.c */
 gg__binary_fn gg__binary_pick(const gg_ctx *ctx);     /* gg_elementwise.c */
 gg__rand_fn gg__rand_uniform_pick(const gg_ctx *ctx); /* gg_random.c */
 gg__rand_fn gg__rand_normal_pick(const gg_ctx *ctx);  /* gg_random.c */
+gg__row_chunk_fn gg__row_chunk_pick(const gg_ctx *ctx); /* gg_reduce.c */
 
 /* gg_gemm.c: 1 when the epilogue (if any) is elementwise over (batch, M, N)
  * and each prologue (if any) computes its operand's storage (batch, rows,

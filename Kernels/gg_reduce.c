@@ -68,7 +68,98 @@ GG__INLINE void col_chunk_body(float *acc, const float *x, int64_t rows, int64_t
     }
 }
 
-GG__ISA_VARIANTS(float, row, (const float *x, int64_t n, int op), return row_chunk_body(x, n, op))
+#if GG__X86
+/* The same lanes and tree in registers (the portable body keeps acc[] on the
+ * stack, and its scalar tree reads lanes just stored: on the fused
+ * interpreter's 49-float rows that store-forwarding stall dominated). Every
+ * addition and max is the portable one, operands in the same order. */
+#include <immintrin.h>
+
+GG__TGT_AVX512 GG__INLINE __m512 nmax16(__m512 m, __m512 v) {
+    __mmask16 k = _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    return _mm512_mask_blend_ps(k, m, v);
+}
+GG__TGT_AVX2 GG__INLINE __m256 nmax8(__m256 m, __m256 v) {
+    __m256 k = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    return _mm256_blendv_ps(m, v, k);
+}
+GG__TGT_AVX2 GG__INLINE __m128 nmax4(__m128 m, __m128 v) {
+    __m128 k = _mm_or_ps(_mm_cmp_ps(v, m, _CMP_GT_OQ), _mm_cmp_ps(v, v, _CMP_UNORD_Q));
+    return _mm_blendv_ps(m, v, k);
+}
+
+/* Lanes 0..3 of the tree (w = 4, 2, 1) from 8 folded lanes held as lo, hi. */
+GG__TGT_AVX2 GG__INLINE float fold4(__m128 lo, __m128 hi, int sum) {
+    __m128 v = sum ? _mm_add_ps(lo, hi) : nmax4(lo, hi);
+    __m128 h = _mm_movehl_ps(v, v);
+    v = sum ? _mm_add_ps(v, h) : nmax4(v, h);
+    h = _mm_movehdup_ps(v);
+    v = sum ? _mm_add_ss(v, h) : nmax4(v, h);
+    return _mm_cvtss_f32(v);
+}
+
+GG__TGT_AVX512 static float row_avx512(const float *x, int64_t n, int op) {
+    const int sum = op == GG_REDUCE_SUM;
+    const __m512 init = _mm512_set1_ps(sum ? 0.0f : -INFINITY);
+    __m512 a[4] = {init, init, init, init};
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int q = 0; q < 4; q++) {
+            __m512 v = _mm512_loadu_ps(x + i + 16 * q);
+            a[q] = sum ? _mm512_add_ps(a[q], v) : nmax16(a[q], v);
+        }
+    for (int q = 0; q < 4 && i + 16 * q < n; q++) {
+        int64_t left = n - i - 16 * q;
+        __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i + 16 * q);
+        a[q] = sum ? _mm512_mask_add_ps(a[q], m, a[q], v) : _mm512_mask_mov_ps(a[q], m, nmax16(a[q], v));
+    }
+    __m512 b0 = sum ? _mm512_add_ps(a[0], a[2]) : nmax16(a[0], a[2]);
+    __m512 b1 = sum ? _mm512_add_ps(a[1], a[3]) : nmax16(a[1], a[3]);
+    b0 = sum ? _mm512_add_ps(b0, b1) : nmax16(b0, b1);
+    __m256 lo = _mm512_castps512_ps256(b0), hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(b0), 1));
+    __m256 c = sum ? _mm256_add_ps(lo, hi) : nmax8(lo, hi);
+    return fold4(_mm256_castps256_ps128(c), _mm256_extractf128_ps(c, 1), sum);
+}
+
+GG__TGT_AVX2 static float row_avx2(const float *x, int64_t n, int op) {
+    const int sum = op == GG_REDUCE_SUM;
+    const __m256 init = _mm256_set1_ps(sum ? 0.0f : -INFINITY);
+    __m256 a[8];
+    for (int q = 0; q < 8; q++) a[q] = init;
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int q = 0; q < 8; q++) {
+            __m256 v = _mm256_loadu_ps(x + i + 8 * q);
+            a[q] = sum ? _mm256_add_ps(a[q], v) : nmax8(a[q], v);
+        }
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int q = 0; q < 8 && i + 8 * q < n; q++) {
+        int64_t left = n - i - 8 * q;
+        __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(left >= 8 ? 8 : (int)left), iota);
+        __m256 v = _mm256_maskload_ps(x + i + 8 * q, m);
+        __m256 r = sum ? _mm256_add_ps(a[q], v) : nmax8(a[q], v);
+        a[q] = _mm256_blendv_ps(a[q], r, _mm256_castsi256_ps(m));
+    }
+    for (int w = 4; w >= 1; w /= 2)
+        for (int q = 0; q < w; q++) a[q] = sum ? _mm256_add_ps(a[q], a[q + w]) : nmax8(a[q], a[q + w]);
+    return fold4(_mm256_castps256_ps128(a[0]), _mm256_extractf128_ps(a[0], 1), sum);
+}
+#endif
+
+static float row_portable(const float *x, int64_t n, int op) { return row_chunk_body(x, n, op); }
+
+gg__row_chunk_fn gg__row_chunk_pick(const gg_ctx *ctx) {
+#if GG__X86
+    switch (gg_ctx_isa(ctx)) {
+    case GG_ISA_AVX512: return row_avx512;
+    case GG_ISA_AVX2: return row_avx2;
+    default: break;
+    }
+#endif
+    (void)ctx;
+    return row_portable;
+}
 GG__ISA_VARIANTS(void, col, (float *acc, const float *x, int64_t rows, int64_t ld, int64_t w, int op),
                  col_chunk_body(acc, x, rows, ld, w, op))
 
@@ -77,7 +168,7 @@ static float combine(float total, float part, int op) {
 }
 
 /* Whole row of length n, serially (the order every path reproduces). */
-static float row_serial(row_fn rf, const float *x, int64_t n, int op) {
+static float row_serial(gg__row_chunk_fn rf, const float *x, int64_t n, int op) {
     float total = op == GG_REDUCE_SUM ? 0.0f : -INFINITY;
     for (int64_t s = 0; s < n; s += RCHUNK) {
         int64_t len = n - s < RCHUNK ? n - s : RCHUNK;
@@ -102,7 +193,7 @@ static void tile_serial(col_fn cf, float *y, const float *x, int64_t n, int64_t 
  * (cf given: y[0..w) over n rows of stride ld) spread over nt threads, a
  * super-block at a time; chunk values are combined in index order, as the
  * serial paths do. */
-static void chunks_parallel(row_fn rf, col_fn cf, float *y, const float *x, int64_t n, int64_t ld, int64_t w,
+static void chunks_parallel(gg__row_chunk_fn rf, col_fn cf, float *y, const float *x, int64_t n, int64_t ld, int64_t w,
                             int op, int nt) {
     float part[CSUPER * CTILE]; /* RSUPER row values, or CSUPER tile rows of CTILE */
     const int64_t clen = rf ? RCHUNK : CROWS, pw = rf ? 1 : CTILE;
@@ -129,7 +220,7 @@ gg_status gg_reduce_f32(const gg_ctx *ctx, float *y, const float *x,
     if (outer < 0 || n < 0 || inner < 0) return GG_ERR_ARG;
     if (op != GG_REDUCE_SUM && op != GG_REDUCE_MAX) return GG_ERR_ARG;
     if (outer == 0 || inner == 0) return GG_OK;
-    row_fn rf = row_pick(ctx);
+    gg__row_chunk_fn rf = gg__row_chunk_pick(ctx);
     col_fn cf = col_pick(ctx);
     int nt = gg__team_size(ctx, outer * n * inner);
     int iop = (int)op;

@@ -81,6 +81,34 @@ final class ReduceTests: XCTestCase {
         }
     }
 
+    /// The AVX2 and AVX-512 row reducers keep the portable lanes, tree and operand order: every row
+    /// length's sum and max agree bit for bit (NaN as NaN), through tails of every size and signed
+    /// zeros, infinities and NaNs in the tail lanes.
+    func testRowChunksBitIdenticalAcrossISAs() {
+        var rng = SeededValues(seed: 21)
+        let lengths = Array(0...200) + [255, 256, 257, 1000, 4095, 4096, 4097, 8193]
+        for n in lengths {
+            let outer = 4
+            var xv = rng.array(outer * n)
+            if n > 0 {
+                for j in 0..<n { xv[n + j] = -0.0 }                 // row 1: all -0
+                xv[2 * n + n - 1] = .infinity                         // row 2: inf in the last lane
+                xv[3 * n + (n * 7) % n] = .nan                        // row 3: a NaN
+                if n > 1 { xv[3 * n + n - 1] = -.infinity }
+            }
+            let x = AlignedBuffer(xv)
+            for op in [GG_REDUCE_SUM, GG_REDUCE_MAX] {
+                let portable = reduce(x, outer, n, 1, op, threads: 1, isa: 0)
+                for isa: Int32 in [1, 2] {
+                    let y = reduce(x, outer, n, 1, op, threads: 1, isa: isa)
+                    let what = "n \(n) op \(op.rawValue) isa \(isa)"
+                    XCTAssertEqual(y.map { $0.isNaN ? Float.nan.bitPattern : $0.bitPattern },
+                                   portable.map { $0.isNaN ? Float.nan.bitPattern : $0.bitPattern }, what)
+                }
+            }
+        }
+    }
+
     func testBadArguments() {
         let tc = TestContext(threads: 1)
         let b = AlignedBuffer(count: 4)
