@@ -412,7 +412,7 @@ static int64_t cv_wf_slot(const gg_conv2d_shape *s) {
     const int64_t out = cv_wf_dots(s) ? s->oc * ckk * 8 : ckk * ocp;
     const int64_t packed = conv_round(ckk * kb) + conv_round(kb * ocp) + conv_round(out) + cv_slot_floats(0, T);
     if (!cv_wf_padded(s)) return packed;
-    const int64_t padded = conv_round(s->c * cv_wf_plane(s)) + conv_round(s->oh * s->ow * ocp) + conv_round(ckk * ocp);
+    const int64_t padded = conv_round(s->c * cv_wf_plane(s)) + conv_round(s->oh * s->ow * ocp);
     return conv_max(packed, padded);
 }
 
@@ -443,8 +443,14 @@ static void cv_wf_chunk_in_place(const cv_isa *I, const cv_geo *G, float *slot, 
     cv_lane_sums(dwp, acc, s->oc * ckk);
 }
 
+/* The padded path's chunks leave dw^T (ckk, ocp) in partials of their own. */
+static int64_t cv_wf_partial(const gg_conv2d_shape *s) {
+    return conv_round(s->c * s->kh * s->kw * cv_cdiv(s->oc, CV_NR) * CV_NR);
+}
+
 static int64_t cv_bwd_filter_scratch(const gg_conv2d_shape *s, int t) {
     const int64_t chunks = conv_min(s->n, CONV_WCHUNKS);
+    if (cv_wf_padded(s) && !cv_wf_in_place(s)) return t * cv_wf_slot(s) + chunks * cv_wf_partial(s);
     return t * cv_wf_slot(s) + (chunks > 1 ? (chunks - 1) * conv_round(s->oc * s->c * s->kh * s->kw) : 0);
 }
 
@@ -790,17 +796,19 @@ static void cv_wf_chunk(const cv_isa *I, const cv_geo *G, float *slot, float *dw
     else I->transpose(dwp, ckk, dwT, ocp, ckk, s->oc);
 }
 
-/* Images [b0, b1) -> dwp (oc, ckk), their sum, through padded planes
- * (cv_wf_padded): per image, the planes and dyT (oh*ow, ocp), then for every
- * 32 output channels and row tile of ckk, dwT (+)= rows of the planes * dyT,
- * one chain per element over the image's pixels in order; dwp = dwT^T. */
-static void cv_wf_chunk_padded(const cv_isa *I, float *slot, float *dwp, const float *x, const float *dy, int64_t b0,
+/* Images [b0, b1) -> dwT (ckk, ocp), their sum transposed, through padded
+ * planes (cv_wf_padded): per image, the planes and dyT (oh*ow, ocp), then for
+ * every 32 output channels and row tile of ckk, dwT (+)= rows of the planes *
+ * dyT, one chain per element over the image's pixels in order. */
+static void cv_wf_chunk_padded(const cv_isa *I, float *slot, float *dwT, const float *x, const float *dy, int64_t b0,
                                int64_t b1, const gg_conv2d_shape *s) {
     const int64_t T = s->kh * s->kw, ckk = s->c * T, ocp = cv_cdiv(s->oc, CV_NR) * CV_NR, ohw = s->oh * s->ow;
     const int64_t wp = cv_wf_pitch(s), plane = cv_wf_plane(s), hw = s->h * s->w;
-    float *pad = slot, *dyT = pad + conv_round(s->c * plane), *dwT = dyT + conv_round(ohw * ocp);
+    float *pad = slot, *dyT = pad + conv_round(s->c * plane);
     memset(pad, 0, (size_t)(s->c * plane) * sizeof(float)); /* the borders stay zero */
     memset(dyT, 0, (size_t)(ohw * ocp) * sizeof(float));    /* and the lanes past oc */
+    int64_t tap_off[CV_MAXTAPS]; /* tap t's offset in a plane: the row pointers are found without divisions */
+    for (int64_t t = 0; t < T; t++) tap_off[t] = (t / s->kw) * wp + t % s->kw;
     for (int64_t b = b0; b < b1; b++) {
         for (int64_t ci = 0; ci < s->c; ci++)
             for (int64_t y = 0; y < s->h; y++)
@@ -810,23 +818,53 @@ static void cv_wf_chunk_padded(const cv_isa *I, float *slot, float *dwp, const f
         for (int64_t n0 = 0; n0 < s->oc; n0 += CV_NR) {
             const int64_t nn = conv_min(CV_NR, s->oc - n0);
             const uint32_t m = nn >= 32 ? 0xFFFFFFFFu : (uint32_t)((1ull << nn) - 1);
+            int64_t ci = 0, t = 0; /* row m0 of col is (ci, tap t) */
             for (int64_t m0 = 0, rows; m0 < ckk; m0 += rows) {
                 rows = gg__tile_rows(I->mr, ckk - m0);
                 const float *arow[CV_MR_MAX];
                 for (int r = 0; r < rows; r++) {
-                    const int64_t row = m0 + r, ci = row / T, t = row % T;
-                    arow[r] = pad + ci * plane + (t / s->kw) * wp + t % s->kw;
+                    arow[r] = pad + ci * plane + tap_off[t];
+                    if (++t == T) { t = 0; ci++; }
                 }
                 I->ukr_rows((int)rows, s->oh, s->ow, arow, s->stride, s->stride * wp, dyT + n0, ocp, dwT + m0 * ocp + n0,
                             m, ocp, b != b0);
             }
         }
     }
-    I->transpose(dwp, ckk, dwT, ocp, ckk, s->oc);
+}
+
+/* dw (oc, ckk) = the chunks' dw^T (ckk, ocp) partials added in chunk order and
+ * transposed, 16 x 16 blocks at a time: one pass, where transposing each chunk
+ * (rows ckk floats apart, 4 KiB for 64 channels of 4 x 4: every store in one
+ * cache set) and then adding had cost a fifth of dcgan's weight gradient. */
+static void cv_wf_combine(const gg_ctx *ctx, float *dw, const float *P, int64_t chunks, int64_t pstride,
+                          int64_t ckk, int64_t oc, int64_t ocp) {
+    const int64_t kblocks = cv_cdiv(ckk, 16);
+    const int t = conv_threads(ctx) > 1 && kblocks >= 2 * conv_threads(ctx) ? conv_threads(ctx) : 1;
+    (void)t;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
+#endif
+    for (int64_t kb = 0; kb < kblocks; kb++) {
+        const int64_t k0 = kb * 16, nk = conv_min(16, ckk - k0);
+        for (int64_t o0 = 0; o0 < oc; o0 += 16) {
+            const int64_t no = conv_min(16, oc - o0);
+            float tile[16][16];
+            for (int64_t k = 0; k < nk; k++)
+                for (int64_t o = 0; o < no; o++) tile[k][o] = P[(k0 + k) * ocp + o0 + o];
+            for (int64_t j = 1; j < chunks; j++)
+                for (int64_t k = 0; k < nk; k++)
+                    for (int64_t o = 0; o < no; o++) tile[k][o] += P[j * pstride + (k0 + k) * ocp + o0 + o];
+            for (int64_t o = 0; o < no; o++)
+                for (int64_t k = 0; k < nk; k++) dw[(o0 + o) * ckk + k0 + k] = tile[k][o];
+        }
+    }
 }
 
 /* Chunk j holds images [n*j/chunks, n*(j+1)/chunks); chunk 0 sums into dw, the
- * others into partials that are then added to dw in chunk order. n >= 1. */
+ * others into partials that are then added to dw in chunk order (the padded
+ * path: every chunk into a dw^T partial, added and transposed by
+ * cv_wf_combine, the same sums in the same order). n >= 1. */
 static gg_status cv_bwd_filter(const gg_ctx *ctx, const cv_isa *I, float *dw, const float *x, const float *dy, const gg_conv2d_shape *s) {
     const int64_t T = s->kh * s->kw, wsz = s->oc * s->c * T, n = s->n;
     const int64_t chunks = conv_min(n, CONV_WCHUNKS);
@@ -839,18 +877,20 @@ static gg_status cv_bwd_filter(const gg_ctx *ctx, const cv_isa *I, float *dw, co
     const cv_geo G = {x, s->c * s->h * s->w, s->h * s->w, s->h, s->w, s->c, s->stride, T, ty, tx,
                       s->n, s->oh, s->ow, 0, 0, 0, 0, 0, 0, 0, x + s->n * s->c * s->h * s->w};
     const int t = conv_threads(ctx), nt = t > 1 && chunks >= t ? t : 1;
-    const int64_t slot = cv_wf_slot(s), pstride = conv_round(wsz);
+    const int padded = !cv_wf_in_place(s) && I->ukr_rows && cv_wf_padded(s);
+    const int64_t slot = cv_wf_slot(s), pstride = padded ? cv_wf_partial(s) : conv_round(wsz);
     float *partials = ctx->scratch + t * slot;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
 #endif
     for (int64_t j = 0; j < chunks; j++) {
         float *sl = ctx->scratch + conv_tid() * slot, *dwp = j == 0 ? dw : partials + (j - 1) * pstride;
-        if (cv_wf_in_place(s)) cv_wf_chunk_in_place(I, &G, sl, dwp, dy, n * j / chunks, n * (j + 1) / chunks, s);
-        else if (I->ukr_rows && cv_wf_padded(s)) cv_wf_chunk_padded(I, sl, dwp, x, dy, n * j / chunks, n * (j + 1) / chunks, s);
+        if (padded) cv_wf_chunk_padded(I, sl, partials + j * pstride, x, dy, n * j / chunks, n * (j + 1) / chunks, s);
+        else if (cv_wf_in_place(s)) cv_wf_chunk_in_place(I, &G, sl, dwp, dy, n * j / chunks, n * (j + 1) / chunks, s);
         else cv_wf_chunk(I, &G, sl, dwp, dy, n * j / chunks, n * (j + 1) / chunks, s);
     }
-    if (chunks > 1) gg__conv_add_chunks(ctx, dw, partials, wsz, chunks, pstride);
+    if (padded) cv_wf_combine(ctx, dw, partials, chunks, pstride, s->c * T, s->oc, cv_cdiv(s->oc, CV_NR) * CV_NR);
+    else if (chunks > 1) gg__conv_add_chunks(ctx, dw, partials, wsz, chunks, pstride);
     return GG_OK;
 }
 #endif
