@@ -54,13 +54,13 @@
 /* One micro-kernel call: C[0:mr, 0:nr] = alpha * Ap * Bp + beta * C, where Ap
  * is an MR-interleaved A panel (kc x MR), Bp a B panel (kc x w) with w the
  * padded panel width, mr <= MR, nr <= NR. beta == 0 never reads C. */
-typedef void (*gg_ukernel)(int64_t kc, const float *Ap, const float *Bp, float *C, int64_t ldc,
+typedef void (*gg_ukernel)(int64_t kc, const float *Ap, const float *Bp, int64_t ldbp, float *C, int64_t ldc,
                            int mr, int nr, float alpha, float beta);
 /* Packs a panel: dst[k * R + r] = op(src)(r, k) for r < w, 0 for w <= r < R. */
 typedef void (*gg_packer)(float *dst, const float *src, int64_t ld, int64_t w, int64_t R, int64_t kc);
 /* As gg_ukernel, with A's mr rows read in place: element (r, k) at A[r * lda + k]. */
-typedef void (*gg_ukernel_rows)(int64_t kc, const float *A, int64_t lda, const float *Bp, float *C, int64_t ldc,
-                                int mr, int nr, float alpha, float beta);
+typedef void (*gg_ukernel_rows)(int64_t kc, const float *A, int64_t lda, const float *Bp, int64_t ldbp, float *C,
+                                int64_t ldc, int mr, int nr, float alpha, float beta);
 
 typedef struct gg_gemm_arch {
     int mr, nr;   /* micro-tile */
@@ -175,12 +175,12 @@ GG_AVX2_TARGET static void pack_cols_avx2(float *dst, const float *src, int64_t 
 /* Portable micro-kernel: C[mr x nr] (mr <= 4, nr <= 16) from 4 x kc and kc x 16 panels, plain C. */
 #define GG_C_MR 4
 #define GG_C_NR 16
-static void ukernel_c(int64_t kc, const float *Ap, const float *Bp, float *C, int64_t ldc,
+static void ukernel_c(int64_t kc, const float *Ap, const float *Bp, int64_t ldbp, float *C, int64_t ldc,
                       int mr, int nr, float alpha, float beta) {
     float acc[GG_C_MR][GG_C_NR];
     memset(acc, 0, sizeof acc);
     for (int64_t k = 0; k < kc; k++) {
-        const float *a = Ap + k * GG_C_MR, *b = Bp + k * GG_C_NR;
+        const float *a = Ap + k * GG_C_MR, *b = Bp + k * ldbp;
         for (int r = 0; r < GG_C_MR; r++)
             for (int j = 0; j < GG_C_NR; j++) acc[r][j] += a[r] * b[j];
     }
@@ -200,7 +200,7 @@ static void ukernel_c(int64_t kc, const float *Ap, const float *Bp, float *C, in
 #define GG_AVX2_NV 2
 /* A's element (r, k) is Ap[r * RS + k * AS]: a packed panel (RS 1, AS MR) or rows in place (RS lda, AS 1). */
 GG__INLINE GG_AVX2_TARGET void uk_avx2_body(const int ROWS, const int64_t RS, const int AS, const int NV, int64_t kc,
-                                           const float *restrict Ap, const float *restrict Bp,
+                                           const float *restrict Ap, const float *restrict Bp, const int64_t BS,
                                            float *C, int64_t ldc, int nr, float alpha, float beta) {
     __m256 acc[GG_AVX2_MR][GG_AVX2_NV];
     for (int r = 0; r < ROWS; r++)
@@ -213,7 +213,7 @@ GG__INLINE GG_AVX2_TARGET void uk_avx2_body(const int ROWS, const int64_t RS, co
             for (int v = 0; v < NV; v++) acc[r][v] = _mm256_fmadd_ps(a, b[v], acc[r][v]);
         }
         Ap += AS;
-        Bp += NV * 8;
+        Bp += BS;
     }
     const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
     const int full = nr / 8, rem = nr % 8;
@@ -237,27 +237,28 @@ GG__INLINE GG_AVX2_TARGET void uk_avx2_body(const int ROWS, const int64_t RS, co
 /* uk_avx2_body for mr (1..6) and nr known only at run time; inlined, so each caller's
  * strides (constants for a packed panel) still fold into its tiles. */
 GG__INLINE GG_AVX2_TARGET void uk_avx2_n(int mr, const int64_t RS, const int AS, int64_t kc, const float *Ap,
-                                        const float *Bp, float *C, int64_t ldc, int nr, float alpha, float beta) {
+                                        const float *Bp, int64_t BS, float *C, int64_t ldc, int nr, float alpha,
+                                        float beta) {
     const int nv = nr > 8 ? 2 : 1;
 #define GG_A2(R)                                                                         \
     case R:                                                                              \
-        if (nv == 2) uk_avx2_body(R, RS, AS, 2, kc, Ap, Bp, C, ldc, nr, alpha, beta);    \
-        else uk_avx2_body(R, RS, AS, 1, kc, Ap, Bp, C, ldc, nr, alpha, beta);            \
+        if (nv == 2) uk_avx2_body(R, RS, AS, 2, kc, Ap, Bp, BS, C, ldc, nr, alpha, beta);\
+        else uk_avx2_body(R, RS, AS, 1, kc, Ap, Bp, BS, C, ldc, nr, alpha, beta);        \
         break;
     switch (mr) { GG_A2(1) GG_A2(2) GG_A2(3) GG_A2(4) GG_A2(5) GG_A2(6) default: break; }
 #undef GG_A2
 }
 
-GG_AVX2_TARGET static void ukernel_avx2(int64_t kc, const float *Ap, const float *Bp, float *C,
+GG_AVX2_TARGET static void ukernel_avx2(int64_t kc, const float *Ap, const float *Bp, int64_t ldbp, float *C,
                                         int64_t ldc, int mr, int nr, float alpha, float beta) {
-    uk_avx2_n(mr, 1, GG_AVX2_MR, kc, Ap, Bp, C, ldc, nr, alpha, beta);
+    uk_avx2_n(mr, 1, GG_AVX2_MR, kc, Ap, Bp, ldbp, C, ldc, nr, alpha, beta);
 }
 
 /* The same sums from A's rows in place: packing a row-major A only reordered what the
  * broadcasts read (each row is a stream along k), and cost 5-7% of the vae's GEMMs. */
-GG_AVX2_TARGET static void ukernel_rows_avx2(int64_t kc, const float *A, int64_t lda, const float *Bp, float *C,
-                                             int64_t ldc, int mr, int nr, float alpha, float beta) {
-    uk_avx2_n(mr, lda, 1, kc, A, Bp, C, ldc, nr, alpha, beta);
+GG_AVX2_TARGET static void ukernel_rows_avx2(int64_t kc, const float *A, int64_t lda, const float *Bp, int64_t ldbp,
+                                             float *C, int64_t ldc, int mr, int nr, float alpha, float beta) {
+    uk_avx2_n(mr, lda, 1, kc, A, Bp, ldbp, C, ldc, nr, alpha, beta);
 }
 
 /* AVX-512 micro-kernel: C[ROWS x nr] (nr <= NV*16 + HV*8) from an 8-row A panel and a B panel of
@@ -278,7 +279,7 @@ GG_AVX2_TARGET static void ukernel_rows_avx2(int64_t kc, const float *A, int64_t
 #endif
 /* A's element (r, k) is Ap[r * RS + k * AS]: a packed panel (RS 1, AS MR) or rows in place (RS lda, AS 1). */
 GG__INLINE GG_AVX512_TARGET void uk_512_body(const int ROWS, const int64_t RS, const int AS, const int NV, const int HV,
-                                            int64_t kc, const float *restrict Ap, const float *restrict Bp,
+                                            int64_t kc, const float *restrict Ap, const float *restrict Bp, const int64_t BS,
                                             float *C, int64_t ldc, int nr, float alpha, float beta) {
     __m512 acc[GG_512_MR][GG_512_NV];
     __m256 acch[GG_512_MR];
@@ -298,7 +299,7 @@ GG__INLINE GG_AVX512_TARGET void uk_512_body(const int ROWS, const int64_t RS, c
             if (HV) acch[r] = _mm256_fmadd_ps(_mm256_set1_ps(Ap[r * RS]), bh, acch[r]);
         }
         Ap += AS;
-        Bp += NV * 16 + HV * 8;
+        Bp += BS;
     }
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     for (int r = 0; r < ROWS; r++) {
@@ -330,11 +331,12 @@ GG__INLINE GG_AVX512_TARGET void uk_512_body(const int ROWS, const int64_t RS, c
 /* uk_512_body for mr and nr known only at run time; inlined, so each caller's
  * strides (constants for a packed panel) still fold into its tiles. */
 GG__INLINE GG_AVX512_TARGET void uk_512_n(int mr, const int64_t RS, const int AS, int64_t kc, const float *Ap,
-                                         const float *Bp, float *C, int64_t ldc, int nr, float alpha, float beta) {
+                                         const float *Bp, int64_t BS, float *C, int64_t ldc, int nr, float alpha,
+                                         float beta) {
     /* The panel's width rounded to 8 lanes, as pack_b_panels pads it (vw = 8). */
     const int lanes = (nr + 7) & ~7, nv = lanes / 16, hv = (lanes % 16) / 8;
 #define GG_V(R, V, H) \
-    case 2 * V + H: uk_512_body(R, RS, AS, V, H, kc, Ap, Bp, C, ldc, nr, alpha, beta); break;
+    case 2 * V + H: uk_512_body(R, RS, AS, V, H, kc, Ap, Bp, BS, C, ldc, nr, alpha, beta); break;
 #if GG_512_NV == 1
 #define GG_R(R) case R: switch (2 * nv + hv) { GG_V(R, 0, 1) GG_V(R, 1, 0) default: break; } break;
 #elif GG_512_NV == 2
@@ -360,15 +362,16 @@ GG__INLINE GG_AVX512_TARGET void uk_512_n(int mr, const int64_t RS, const int AS
 #undef GG_V
 }
 
-GG_AVX512_TARGET static void ukernel_512(int64_t kc, const float *Ap, const float *Bp, float *C,
+GG_AVX512_TARGET static void ukernel_512(int64_t kc, const float *Ap, const float *Bp, int64_t ldbp, float *C,
                                          int64_t ldc, int mr, int nr, float alpha, float beta) {
-    uk_512_n(mr, 1, GG_512_MR, kc, Ap, Bp, C, ldc, nr, alpha, beta);
+    uk_512_n(mr, 1, GG_512_MR, kc, Ap, Bp, ldbp, C, ldc, nr, alpha, beta);
 }
 
 /* As ukernel_rows_avx2: the same sums from A's rows in place. */
-GG_AVX512_TARGET static void ukernel_rows_512(int64_t kc, const float *A, int64_t lda, const float *Bp, float *C,
-                                              int64_t ldc, int mr, int nr, float alpha, float beta) {
-    uk_512_n(mr, lda, 1, kc, A, Bp, C, ldc, nr, alpha, beta);
+GG_AVX512_TARGET static void ukernel_rows_512(int64_t kc, const float *A, int64_t lda, const float *Bp,
+                                              int64_t ldbp, float *C, int64_t ldc, int mr, int nr, float alpha,
+                                              float beta) {
+    uk_512_n(mr, lda, 1, kc, A, Bp, ldbp, C, ldc, nr, alpha, beta);
 }
 #endif /* GG_GEMM_X86 */
 
@@ -558,6 +561,19 @@ static const float *operand_block(const gg_gemm_args *g, int side, int64_t r0, i
     return share + at;
 }
 
+/* Is B's panel of width w read where it is? A row-major B (no prologue) has
+ * each k's panel row contiguous, ldb apart, so the micro-kernel can read a
+ * full panel in place. That pays where few rows reuse the panel (M <= 128:
+ * the vae's 128 x 784 x 400 went 278 -> 295 GFLOP/s NN and 254 -> 266 TN,
+ * dcgan's 64 x 100 x 6272 253 -> 289, 2 threads on AVX-512), not where many
+ * do (1000^3 fell 311 -> 252: a packed panel streams, strided rows do not)
+ * nor where rows 4 KiB multiples apart share cache sets (1024-wide B fell
+ * to half). A narrower last panel is packed: its vector lanes would read
+ * past B. */
+static int b_in_place(const gg_gemm_args *g, int64_t w, int64_t NR) {
+    return !g->tb && !g->pro_b && w == NR && g->M <= 128 && g->ldb % 1024 != 0;
+}
+
 /* Packs panels [p0, p1) of B[pc:pc+kc, jc:jc+nc]; panel q goes to slot q - qoff
  * of `slots`. Slots are sized for the largest kc, so a thread that runs ahead
  * into the next block never overwrites a panel another thread still reads. */
@@ -567,6 +583,7 @@ static void pack_b_panels(const gg_gemm_plan *p, const gg_gemm_args *g, float *s
     for (int64_t q = p0; q < p1; q++) {
         int64_t j = jc + q * ar->nr, w = min64(ar->nr, nc - q * ar->nr);
         int64_t R = round_up(w, ar->vw); /* narrow last panel: kernel uses fewer vectors */
+        if (b_in_place(g, w, ar->nr)) continue;
         float *dst = slots + (q - qoff) * ar->nr * p->kc;
         int64_t ld;
         if (g->tb) ar->pack_rows(dst, operand_block(g, 1, j, w, pc, kc, 0, &ld), ld, w, R, kc);
@@ -622,12 +639,14 @@ static void gemm_thread(const gg_gemm_plan *p, const gg_gemm_args *g, float *Ap,
                 for (int64_t q = q0; q < q1; q++) {
                     const int64_t j = jc + q * NR;
                     const int nr = (int)min64(NR, g->N - j);
-                    const float *bp = slots + (q - qoff) * NR * p->kc;
+                    const int b_here = b_in_place(g, nr, NR);
+                    const float *bp = b_here ? g->B + pc * g->ldb + j : slots + (q - qoff) * NR * p->kc;
+                    const int64_t ldbp = b_here ? g->ldb : round_up(nr, ar->vw);
                     for (int64_t ir = 0, pi = 0, w; ir < mc; ir += w, pi++) {
                         w = gg__tile_rows(MR, mc - ir);
                         float *c = g->C + (ic + ir) * g->ldc + j;
-                        if (in_place) ar->kernel_rows(kc, blk + ir * ld, ld, bp, c, g->ldc, (int)w, nr, g->alpha, beta);
-                        else ar->kernel(kc, Ap + pi * MR * kc, bp, c, g->ldc, (int)w, nr, g->alpha, beta);
+                        if (in_place) ar->kernel_rows(kc, blk + ir * ld, ld, bp, ldbp, c, g->ldc, (int)w, nr, g->alpha, beta);
+                        else ar->kernel(kc, Ap + pi * MR * kc, bp, ldbp, c, g->ldc, (int)w, nr, g->alpha, beta);
                     }
                 }
                 /* After the last K block this thread's mc rows x its panels of

@@ -33,7 +33,8 @@ medians = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     _, label, record = line.rstrip("\n").split("|", 2)
     medians[label].append(json.loads(record)["step_ms_median"])
+digits = 2 if max(v for values in medians.values() for v in values) < 10 else 1  # the vae's steps are ~2.6 ms
 for label, values in medians.items():
-    print(f"{label:16s} " + ", ".join(f"{v:.1f}" for v in values) +
-          f" ms (median {statistics.median(values):.1f})")
+    print(f"{label:16s} " + ", ".join(f"{v:.{digits}f}" for v in values) +
+          f" ms (median {statistics.median(values):.{digits}f})")
 PY
