@@ -7,11 +7,13 @@
  *
  * Structure (BLIS style): N is cut into NC column blocks, K into KC depth
  * blocks, M into MC row blocks. For each (NC, KC) block, B is packed into
- * NR-wide column panels (shared by the team); for each MC block a thread packs
- * A into MR-tall row panels of its own (the AVX2 and AVX-512 kernels read a
- * row-major A in place instead: kernel_rows); a register-blocked MR x NR
- * micro-kernel then multiplies one A panel by one B panel. Edge panels are zero-padded so
- * the micro-kernel always reads full panels; it only stores the valid part.
+ * NR-wide column panels (shared by the team; a row-major B's full panels are
+ * read in place when few rows reuse them: b_in_place); for each MC block a
+ * thread packs A into MR-tall row panels of its own (the AVX2 and AVX-512
+ * kernels read a row-major A in place instead: kernel_rows); a
+ * register-blocked MR x NR micro-kernel then multiplies one A panel by one B
+ * panel. Edge panels are zero-padded so the micro-kernel always reads full
+ * panels; it only stores the valid part.
  * Three micro-kernels exist (AVX-512, AVX2+FMA, portable C), chosen at run
  * time by gg_ctx_isa(ctx).
  *
