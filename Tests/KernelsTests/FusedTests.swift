@@ -534,6 +534,43 @@ final class FusedTests: XCTestCase {
         } } }
     }
 
+    /// A box narrower than its rows makes every tile's rows non-contiguous, so LOAD copies them (and
+    /// splats a per-row value) and STORE copies them back, for each row length 1...40 (every vector
+    /// tail): the same bits as the scalar reference on every ISA, nothing written outside the box.
+    func testNonContiguousRowsOnEveryISA() {
+        let shape: [Int64] = [3, 9, 45]
+        let n = 3 * 9 * 45
+        var g = SeededValues(seed: 11)
+        let x = g.array(n), rowScale = g.array(3 * 9)
+        let fc = FusedCase([finstr(GG_FOP_LOAD, dst: 0, a: 0), finstr(GG_FOP_LOAD, dst: 1, a: 1),
+                            finstr(GG_FOP_BINARY, Int32(GG_BINARY_MUL.rawValue), dst: 2, a: 0, b: 1),
+                            finstr(GG_FOP_UNARY, Int32(GG_UNARY_NEG.rawValue), dst: 2, a: 2),
+                            finstr(GG_FOP_STORE, dst: 0, a: 2)], nregs: 3, shape: shape)
+        fc.input(x, strides: [405, 45, 1])
+        fc.input(rowScale, strides: [9, 1, 0])
+        fc.output(count: n, strides: [405, 45, 1])
+        let ref = fc.reference()[0]
+        for isa: Int32 in [0, 1, 2] {
+            for width in 1...40 {
+                let lo: [Int64] = [0, 1, 2], ext: [Int64] = [3, 7, Int64(width)]
+                let (st, outs) = fc.withProgram { p in
+                    var probe = gg_ctx(nthreads: 1, isa: isa, scratch: nil, scratch_len: 0)
+                    let tc = TestContext(threads: 1, isa: isa, scratchFloats: Int(gg_fused_f32_scratch(&probe, p)))
+                    return gg_fused_region_f32(&tc.ctx, p, lo, ext)
+                }
+                XCTAssertEqual(st, GG_OK)
+                for b in 0..<3 { for i in 0..<9 { for j in 0..<45 {
+                    let k = b * 405 + i * 45 + j
+                    if i >= 1 && i < 8 && j >= 2 && j < 2 + width {
+                        XCTAssertEqual(outs[0][k].bitPattern, ref[k].bitPattern, "isa \(isa) width \(width) at \(b),\(i),\(j)")
+                    } else {
+                        XCTAssertTrue(outs[0][k].isNaN, "isa \(isa) width \(width): written outside the box at \(b),\(i),\(j)")
+                    }
+                } } }
+            }
+        }
+    }
+
     func testMalformedProgramsAndShortScratch() {
         func base() -> FusedCase {
             let fc = FusedCase([finstr(GG_FOP_LOAD, dst: 0, a: 0),
