@@ -396,9 +396,11 @@ static int64_t cv_wf_kb(const gg_conv2d_shape *s) {
  * gradient (each col value feeds only oc FMAs). Taken when an image's planes
  * and dy^T stay in L2 (CV_WF_FLOATS). */
 static int64_t cv_wf_pitch(const gg_conv2d_shape *s) { return s->w + s->pad; }
+/* oc rounded up to whole 32-lane panels: the width of dy^T and dw^T. */
+static int64_t cv_wf_ocp(const gg_conv2d_shape *s) { return cv_cdiv(s->oc, CV_NR) * CV_NR; }
 static int64_t cv_wf_plane(const gg_conv2d_shape *s) { return (s->h + 2 * s->pad + 1) * cv_wf_pitch(s); }
 static int cv_wf_padded(const gg_conv2d_shape *s) {
-    const int64_t ocp = cv_cdiv(s->oc, CV_NR) * CV_NR;
+    const int64_t ocp = cv_wf_ocp(s);
     return !cv_wf_dots(s) && s->pad < s->kh && s->pad < s->kw &&
            s->c * cv_wf_plane(s) + s->oh * s->ow * ocp <= CV_WF_FLOATS;
 }
@@ -407,7 +409,7 @@ static int cv_wf_padded(const gg_conv2d_shape *s) {
  * lane sums), load plans; in place: the lane sums and the units' masks; padded
  * (when the ISA has no ukr_rows the packed path runs instead: room for both). */
 static int64_t cv_wf_slot(const gg_conv2d_shape *s) {
-    const int64_t ckk = s->c * s->kh * s->kw, kb = cv_wf_kb(s), ocp = cv_cdiv(s->oc, CV_NR) * CV_NR;
+    const int64_t ckk = s->c * s->kh * s->kw, kb = cv_wf_kb(s), ocp = cv_wf_ocp(s);
     const int64_t T = s->kh * s->kw;
     if (cv_wf_in_place(s)) return conv_round(s->oc * ckk * 8) + conv_round(cv_cdiv(s->h * s->w, 16) * (T + 1) * 16);
     const int64_t out = cv_wf_dots(s) ? s->oc * ckk * 8 : ckk * ocp;
@@ -446,12 +448,12 @@ static void cv_wf_chunk_in_place(const cv_isa *I, const cv_geo *G, float *slot, 
 
 /* The padded path's chunks leave dw^T (ckk, ocp) in partials of their own. */
 static int64_t cv_wf_partial(const gg_conv2d_shape *s) {
-    return conv_round(s->c * s->kh * s->kw * cv_cdiv(s->oc, CV_NR) * CV_NR);
+    return conv_round(s->c * s->kh * s->kw * cv_wf_ocp(s));
 }
 
 static int64_t cv_bwd_filter_scratch(const gg_conv2d_shape *s, int t) {
     const int64_t chunks = conv_min(s->n, CONV_WCHUNKS);
-    if (cv_wf_padded(s) && !cv_wf_in_place(s)) return t * cv_wf_slot(s) + chunks * cv_wf_partial(s);
+    if (cv_wf_padded(s)) return t * cv_wf_slot(s) + chunks * cv_wf_partial(s);
     return t * cv_wf_slot(s) + (chunks > 1 ? (chunks - 1) * conv_round(s->oc * s->c * s->kh * s->kw) : 0);
 }
 
@@ -733,7 +735,7 @@ static gg_status cv_bwd_data(const gg_ctx *ctx, const cv_isa *I, float *dx, cons
  * dy rows dotted with col rows, then dwp = the sums of the lanes. */
 static void cv_wf_chunk(const cv_isa *I, const cv_geo *G, float *slot, float *dwp, const float *dy, int64_t b0,
                         int64_t b1, const gg_conv2d_shape *s) {
-    const int64_t ckk = s->c * s->kh * s->kw, kb = cv_wf_kb(s), ocp = cv_cdiv(s->oc, CV_NR) * CV_NR;
+    const int64_t ckk = s->c * s->kh * s->kw, kb = cv_wf_kb(s), ocp = cv_wf_ocp(s);
     const int64_t ohw = s->oh * s->ow, ys = s->oc * ohw, T = s->kh * s->kw;
     const int dots = cv_wf_dots(s);
     float *col = slot, *dyT = col + conv_round(ckk * kb), *dwT = dyT + conv_round(kb * ocp);
@@ -803,7 +805,7 @@ static void cv_wf_chunk(const cv_isa *I, const cv_geo *G, float *slot, float *dw
  * dyT, one chain per element over the image's pixels in order. */
 static void cv_wf_chunk_padded(const cv_isa *I, float *slot, float *dwT, const float *x, const float *dy, int64_t b0,
                                int64_t b1, const gg_conv2d_shape *s) {
-    const int64_t T = s->kh * s->kw, ckk = s->c * T, ocp = cv_cdiv(s->oc, CV_NR) * CV_NR, ohw = s->oh * s->ow;
+    const int64_t T = s->kh * s->kw, ckk = s->c * T, ocp = cv_wf_ocp(s), ohw = s->oh * s->ow;
     const int64_t wp = cv_wf_pitch(s), plane = cv_wf_plane(s), hw = s->h * s->w;
     float *pad = slot, *dyT = pad + conv_round(s->c * plane);
     memset(pad, 0, (size_t)(s->c * plane) * sizeof(float)); /* the borders stay zero */
@@ -878,7 +880,7 @@ static gg_status cv_bwd_filter(const gg_ctx *ctx, const cv_isa *I, float *dw, co
     const cv_geo G = {x, s->c * s->h * s->w, s->h * s->w, s->h, s->w, s->c, s->stride, T, ty, tx,
                       s->n, s->oh, s->ow, 0, 0, 0, 0, 0, 0, 0, x + s->n * s->c * s->h * s->w};
     const int t = conv_threads(ctx), nt = t > 1 && chunks >= t ? t : 1;
-    const int padded = !cv_wf_in_place(s) && I->ukr_rows && cv_wf_padded(s);
+    const int padded = I->ukr_rows && cv_wf_padded(s); /* never with cv_wf_in_place: that takes the dots' shapes */
     const int64_t slot = cv_wf_slot(s), pstride = padded ? cv_wf_partial(s) : conv_round(wsz);
     float *partials = ctx->scratch + t * slot;
 #ifdef _OPENMP
@@ -890,7 +892,7 @@ static gg_status cv_bwd_filter(const gg_ctx *ctx, const cv_isa *I, float *dw, co
         else if (cv_wf_in_place(s)) cv_wf_chunk_in_place(I, &G, sl, dwp, dy, n * j / chunks, n * (j + 1) / chunks, s);
         else cv_wf_chunk(I, &G, sl, dwp, dy, n * j / chunks, n * (j + 1) / chunks, s);
     }
-    if (padded) cv_wf_combine(ctx, dw, partials, chunks, pstride, s->c * T, s->oc, cv_cdiv(s->oc, CV_NR) * CV_NR);
+    if (padded) cv_wf_combine(ctx, dw, partials, chunks, pstride, s->c * T, s->oc, cv_wf_ocp(s));
     else if (chunks > 1) gg__conv_add_chunks(ctx, dw, partials, wsz, chunks, pstride);
     return GG_OK;
 }

@@ -54,8 +54,9 @@
 #define GG_GEMM_THREAD_MACS (1 << 18)
 
 /* One micro-kernel call: C[0:mr, 0:nr] = alpha * Ap * Bp + beta * C, where Ap
- * is an MR-interleaved A panel (kc x MR), Bp a B panel (kc x w) with w the
- * padded panel width, mr <= MR, nr <= NR. beta == 0 never reads C. */
+ * is an MR-interleaved A panel (kc x MR), Bp a B panel of kc rows ldbp apart
+ * (packed: the padded panel width, panel_ld; read in place: B's ldb),
+ * mr <= MR, nr <= NR. beta == 0 never reads C. */
 typedef void (*gg_ukernel)(int64_t kc, const float *Ap, const float *Bp, int64_t ldbp, float *C, int64_t ldc,
                            int mr, int nr, float alpha, float beta);
 /* Packs a panel: dst[k * R + r] = op(src)(r, k) for r < w, 0 for w <= r < R. */
@@ -576,6 +577,10 @@ static int b_in_place(const gg_gemm_args *g, int64_t w, int64_t NR) {
     return !g->tb && !g->pro_b && w == NR && g->M <= 128 && g->ldb % 1024 != 0;
 }
 
+/* Row stride of a packed B panel of width w: padded to the vector width, so a
+ * narrow last panel's kernel uses fewer vectors. */
+static int64_t panel_ld(const gg_gemm_arch *ar, int64_t w) { return round_up(w, ar->vw); }
+
 /* Packs panels [p0, p1) of B[pc:pc+kc, jc:jc+nc]; panel q goes to slot q - qoff
  * of `slots`. Slots are sized for the largest kc, so a thread that runs ahead
  * into the next block never overwrites a panel another thread still reads. */
@@ -584,8 +589,8 @@ static void pack_b_panels(const gg_gemm_plan *p, const gg_gemm_args *g, float *s
     const gg_gemm_arch *ar = p->ar;
     for (int64_t q = p0; q < p1; q++) {
         int64_t j = jc + q * ar->nr, w = min64(ar->nr, nc - q * ar->nr);
-        int64_t R = round_up(w, ar->vw); /* narrow last panel: kernel uses fewer vectors */
         if (b_in_place(g, w, ar->nr)) continue;
+        int64_t R = panel_ld(ar, w);
         float *dst = slots + (q - qoff) * ar->nr * p->kc;
         int64_t ld;
         if (g->tb) ar->pack_rows(dst, operand_block(g, 1, j, w, pc, kc, 0, &ld), ld, w, R, kc);
@@ -643,7 +648,7 @@ static void gemm_thread(const gg_gemm_plan *p, const gg_gemm_args *g, float *Ap,
                     const int nr = (int)min64(NR, g->N - j);
                     const int b_here = b_in_place(g, nr, NR);
                     const float *bp = b_here ? g->B + pc * g->ldb + j : slots + (q - qoff) * NR * p->kc;
-                    const int64_t ldbp = b_here ? g->ldb : round_up(nr, ar->vw);
+                    const int64_t ldbp = b_here ? g->ldb : panel_ld(ar, nr);
                     for (int64_t ir = 0, pi = 0, w; ir < mc; ir += w, pi++) {
                         w = gg__tile_rows(MR, mc - ir);
                         float *c = g->C + (ic + ir) * g->ldc + j;
