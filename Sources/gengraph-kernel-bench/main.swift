@@ -8,10 +8,13 @@
 // Each case warms up, sizes an inner loop so a sample lasts --min-time seconds,
 // then reports the median GFLOP/s of --reps samples (and the min..max spread);
 // conv rows also give the share of the peak measured in the same run.
+// --cold times one call per sample, each after the kernel's threads have
+// written 32 MiB elsewhere: operands then come from the last-level cache, as
+// inside a training step, where other kernels ran in between.
 //
 //   gengraph-kernel-bench [--op gemm|conv|peak] [--threads 1,2] [--isa best|avx512|avx2|portable|all]
 //                         [--trans NN,TN,NT] [--shapes MxKxN,...] [--convs N:C:H:W:OC:K:S:P,...]
-//                         [--reps 15] [--min-time 0.02] [--json]
+//                         [--reps 15] [--min-time 0.02] [--cold] [--json]
 import Foundation
 import Kernels
 
@@ -54,13 +57,14 @@ struct Options {
     var reps = 15
     var minTime = 0.02
     var json = false
+    var cold = false
 }
 
 func usage(_ message: String) -> Never {
     FileHandle.standardError.write(("error: \(message)\n" + """
     usage: gengraph-kernel-bench [--op gemm|conv|peak] [--threads 1,2] [--isa best|avx512|avx2|portable|all]
                                  [--trans NN,TN,NT] [--shapes MxKxN,...] [--convs N:C:H:W:OC:K:S:P,...]
-                                 [--reps N] [--min-time S] [--json]
+                                 [--reps N] [--min-time S] [--cold] [--json]
 
     """).data(using: .utf8)!)
     exit(2)
@@ -120,6 +124,7 @@ func parseOptions() -> Options {
             guard let t = Double(value(flag)), t > 0, t <= 60 else { usage("bad --min-time (seconds in (0, 60])") }
             o.minTime = t
         case "--json": o.json = true
+        case "--cold": o.cold = true
         case "-h", "--help": usage("help")
         default: usage("unknown flag \(flag)")
         }
@@ -151,10 +156,25 @@ struct Result {
 }
 
 /// Median, min and max GFLOP/s of `run` (which does `flops` per call) under the options' sampling.
-func sample(flops: Double, o: Options, _ run: () -> Void) -> (median: Double, lo: Double, hi: Double) {
+func sample(flops: Double, o: Options, threads: Int32, _ run: () -> Void) -> (median: Double, lo: Double, hi: Double) {
     // Warm-up for at least 50 ms: caches, page faults, the OpenMP team, clocks.
     let warm = seconds()
     repeat { run() } while seconds() - warm < 0.05
+    var samples: [Double] = []
+    if o.cold {
+        // 32 MiB, written by the kernel's threads: each core's L2 (2 MiB here) is refilled several times over.
+        let evictFloats = 8 << 20
+        let evict = UnsafeMutablePointer<Float>.allocate(capacity: evictFloats)
+        defer { evict.deallocate() }
+        var ctx = gg_ctx(nthreads: threads, isa: -1, scratch: nil, scratch_len: 0)
+        for _ in 0..<o.reps {
+            _ = gg_fill_f32(&ctx, evict, Int64(evictFloats), 0.5)
+            let t0 = seconds()
+            run()
+            samples.append(flops / (seconds() - t0) / 1e9)
+        }
+        return summary(samples)
+    }
     var inner = 1
     while true {
         let t0 = seconds()
@@ -162,13 +182,16 @@ func sample(flops: Double, o: Options, _ run: () -> Void) -> (median: Double, lo
         if seconds() - t0 >= o.minTime { break }
         inner *= 2
     }
-    var samples: [Double] = []
     for _ in 0..<o.reps {
         let t0 = seconds()
         for _ in 0..<inner { run() }
         samples.append(flops * Double(inner) / (seconds() - t0) / 1e9)
     }
-    samples.sort()
+    return summary(samples)
+}
+
+func summary(_ unsorted: [Double]) -> (median: Double, lo: Double, hi: Double) {
+    let samples = unsorted.sorted()
     let mid = samples.count / 2
     return (samples.count % 2 == 1 ? samples[mid] : (samples[mid - 1] + samples[mid]) / 2, samples.first!, samples.last!)
 }
@@ -179,7 +202,7 @@ func peak(threads: Int32, isa: Int32, o: Options) -> (median: Double, lo: Double
     var flops = 0.0
     let iterations: Int64 = 1 << 20
     _ = gg_fma_peak_probe(&ctx, iterations, &flops)
-    return sample(flops: flops, o: o) { _ = gg_fma_peak_probe(&ctx, iterations, nil) }
+    return sample(flops: flops, o: o, threads: threads) { _ = gg_fma_peak_probe(&ctx, iterations, nil) }
 }
 
 /// The three conv kernels on one case: (kind, median, min, max) GFLOP/s each.
@@ -200,7 +223,7 @@ func benchConv(_ cv: ConvCase, threads: Int32, isa: Int32, o: Options) -> [(Stri
         ("bwd_filter", { gg_conv2d_bwd_filter_f32(&ctx, dw, x, dy, &s) }),
     ]
     return kinds.map { name, call in
-        let r = sample(flops: cv.flops, o: o) {
+        let r = sample(flops: cv.flops, o: o, threads: threads) {
             let st = call()
             if st != GG_OK { fatalError("\(name) \(cv.name) failed: \(st)") }
         }
@@ -218,7 +241,7 @@ func bench(m: Int, k: Int, n: Int, trans: String, threads: Int32, isa: Int32, o:
     ctx.scratch_len = Int64(need)
     defer { [a, b, c, scratch].forEach { UnsafeMutableRawPointer($0).deallocate() } }
     let lda = Int64(ta ? m : k), ldb = Int64(tb ? k : n)
-    let r = sample(flops: 2.0 * Double(m) * Double(n) * Double(k), o: o) {
+    let r = sample(flops: 2.0 * Double(m) * Double(n) * Double(k), o: o, threads: threads) {
         let st = gg_gemm_f32(&ctx, c, Int64(n), a, lda, ta ? 1 : 0, b, ldb, tb ? 1 : 0, Int64(m), Int64(n), Int64(k), 1, 0)
         if st != GG_OK { fatalError("gg_gemm_f32 failed: \(st)") }
     }
@@ -232,7 +255,7 @@ func isaName(_ isa: Int32) -> String {
     var ctx = gg_ctx(nthreads: 1, isa: isa, scratch: nil, scratch_len: 0)
     return String(cString: gg_isa_name(gg_ctx_isa(&ctx)))
 }
-let header = "cpu isa \(String(cString: gg_isa_name(gg_cpu_isa()))), openmp \(gg_openmp_enabled() == 1 ? "on" : "off"), median of \(o.reps)"
+let header = "cpu isa \(String(cString: gg_isa_name(gg_cpu_isa()))), openmp \(gg_openmp_enabled() == 1 ? "on" : "off"), median of \(o.reps)\(o.cold ? " cold calls" : "")"
 switch o.op {
 case "peak":
     if !o.json { print("gengraph FMA peak: \(header)\nthreads  isa        GFLOP/s   (min .. max)") }
@@ -279,7 +302,7 @@ case "conv":
 default:
     var results: [Result] = []
     if !o.json {
-        print("gengraph GEMM bench: cpu isa \(String(cString: gg_isa_name(gg_cpu_isa()))), openmp \(gg_openmp_enabled() == 1 ? "on" : "off"), median of \(o.reps)")
+        print("gengraph GEMM bench: \(header)")
         print("threads  isa      trans      M      K      N   GFLOP/s   (min .. max)")
     }
     for isa in o.isas {
