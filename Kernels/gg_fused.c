@@ -43,8 +43,13 @@
  * box over slabs (index combinations of the kept axes), each box on one
  * thread: phase 0 over the box, its post over the box's slabs, phase 1, ...,
  * with the uncollapsed axes, so a later phase reads each slab's finished
- * statistics while the slab is still in cache. Boxes do not depend on
- * nthreads, so neither do the results.
+ * statistics while the slab is still in cache. A box holds several slabs
+ * along the innermost kept axis (channels) where they fit, sized so that the
+ * team's shares are equal, and its tiles of short rows stop at each run of
+ * those channels (one image's), so each tile is one contiguous run that LOAD
+ * and STORE use in place instead of copying rows 50 KB apart. Each slab's
+ * rows are folded in the same order whatever the boxes, so results do not
+ * depend on nthreads.
  *
  * Not done here: no checks that registers are written before being read,
  * that keys[a] exists (keys has no length), or that outputs do not overlap
@@ -229,6 +234,7 @@ typedef struct fexec {
     float *partial;              /* chunk mode: RSUPER x nout chunk values, then nout row totals */
     const int32_t *inplace;      /* ninstr: 1 for a LOAD that may read its input in place */
     int box_outputs;             /* 1: outputs are addressed from the box's corner, not the space's origin */
+    int runs;                    /* 1: a tile of whole rows ends where the next-outer axis steps */
 } fexec;
 
 typedef struct fthr {
@@ -516,8 +522,10 @@ GG__INLINE void run_box_body(const fexec *e, fthr *t, const int64_t *lo, const i
     cursor_start(e, t, lo);
     if (2 * L <= e->T && nrows > 1) {
         int64_t per = e->T / L < MAX_ROWS ? e->T / L : MAX_ROWS;
+        const int64_t run = e->runs && r >= 1 ? hi[r - 1] - lo[r - 1] : nrows;
         for (int64_t row = 0; row < nrows;) {
-            int nr = (int)(nrows - row < per ? nrows - row : per);
+            int64_t left = run - row % run;
+            int nr = (int)(left < per ? left : per);
             for (int j = 0; j < nr; j++) {
                 for (int k = 0; k < e->nops; k++) t->rowoff[(int64_t)k * MAX_ROWS + j] = t->base[k];
                 if (row + j + 1 < nrows) cursor_next_row(e, t, lo, hi);
@@ -562,6 +570,7 @@ static void extent(const gg_fprogram *p, int op, const char *base, const char **
 static void exec_init(fexec *e, const gg_fprogram *p, float *shared, int collapse) {
     e->p = p;
     e->box_outputs = 0;
+    e->runs = 0;
     e->nin = p->ninputs;
     e->nout = p->noutputs;
     e->nops = p->ninputs + p->noutputs + 1;
@@ -865,7 +874,10 @@ gg_status gg__fused_region_into(const gg_ctx *ctx, const gg_fprogram *p, const i
 /* ------------------------------------------------------------------ */
 /* Phases over slabs                                                   */
 
-#define BOX_FLOATS 16384 /* elements of the phases' space per box: the box's inputs stay in L2 */
+/* Elements of the phases' space per box, at most: 256 KiB per operand, so a
+ * box's inputs stay in L2 between its phases. 16384 had left dcgan's 14x14
+ * batch norms one channel per box, 64 rows 50 KB apart. */
+#define BOX_FLOATS 65536
 
 /* Program i of a phases call: phase i / 2, or its post (maybe NULL) when i is odd. */
 static const gg_fprogram *phase_prog(const gg_fprogram *const *phases, int32_t i) {
@@ -1012,6 +1024,19 @@ static void box_bounds(const slab_boxes *g, int64_t b, int64_t *lo, int64_t *hi,
     }
 }
 
+/* Indices of the innermost kept axis per box, at most cap: the largest that
+ * cuts the inner indices into equal chunks and the boxes into equal shares of
+ * the team (dcgan's 64 channels of 14x14 went in 13 boxes of 5, 7 on one
+ * thread and 6 on the other), looking down to half of cap; else cap. Each
+ * slab is still folded row by row in the same order, so the results do not
+ * depend on it. */
+static int64_t box_channels(int64_t inner, int64_t outer, int64_t cap, int64_t team) {
+    const int64_t fewest = (inner + cap - 1) / cap;
+    for (int64_t c = fewest; c <= 2 * fewest; c++)
+        if (inner % c == 0 && outer * c % team == 0) return inner / c;
+    return cap;
+}
+
 /* Boxes [b0, b1) on thread tid: each phase over the box, then its post over the box's slabs. */
 static void run_boxes(const slab_boxes *g, const phase_exec *pe, int32_t nprog, box_fn bf, int64_t b0, int64_t b1,
                       int tid) {
@@ -1052,12 +1077,14 @@ gg_status gg_fused_phases_f32(const gg_ctx *ctx, int32_t nphases, const gg_fprog
     if (g.nk > 0) {
         int64_t inner = g.shape[g.kept[g.nk - 1]];
         /* an empty slab still has its posts to run (over the kept axes): one chunk */
+        int64_t outer = 1;
+        for (int i = 0; i < g.nk - 1; i++) outer *= g.shape[g.kept[i]];
         g.m = slab > 0 ? BOX_FLOATS / slab : inner;
         if (g.m < 1) g.m = 1;
         if (g.m > inner) g.m = inner;
+        if (slab > 0) g.m = box_channels(inner, outer, g.m, gg__threads(ctx));
         g.nchunks = inner > 0 ? (inner + g.m - 1) / g.m : 0;
-        nb = g.nchunks;
-        for (int i = 0; i < g.nk - 1; i++) nb *= g.shape[g.kept[i]];
+        nb = g.nchunks * outer;
     }
     if (nb == 0) return GG_OK;
 
@@ -1073,6 +1100,7 @@ gg_status gg_fused_phases_f32(const gg_ctx *ctx, int32_t nphases, const gg_fprog
         int64_t shared;
         sizes(q, &shared, &pe[i].per);
         exec_init(&pe[i].e, q, mem, 0);
+        pe[i].e.runs = 1;
         piece_fn pf;
         pick(ctx, &pe[i].e, &bf, &pf);
         (void)pf;

@@ -290,6 +290,15 @@ final class FusedPhasesTests: XCTestCase {
         check(groupNormBackward(shape: [8, 4, 4000], seed: 7), "group norm backward", rtol: 1e-4)
     }
 
+    /// Boxes of several channels with short rows: a tile of whole rows ends where the next channel's
+    /// run of rows would start a new image (40 channels of 49 floats: two tiles per image), and channel
+    /// counts that no box size splits evenly over the threads (7 channels, 13 images).
+    func testTilesStopAtEachImagesRunOfChannels() {
+        check(batchNorm(shape: [3, 40, 49], reduced: [1, 0, 1], seed: 8), "batch norm, 40 channels of 7x7")
+        check(batchNorm(shape: [13, 7, 49], reduced: [1, 0, 1], seed: 9), "batch norm, 7 channels")
+        check(batchNorm(shape: [2, 30, 100], reduced: [1, 0, 1], inPlace: true, seed: 10), "batch norm in place, 10x10")
+    }
+
     /// With an empty reduced axis the reductions are initialised and the posts still run over the kept axes.
     func testEmptyReducedAxisStillRunsPosts() {
         let p = PhasesProblem(reduced: [0, 1])
