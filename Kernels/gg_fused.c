@@ -1076,9 +1076,9 @@ gg_status gg_fused_phases_f32(const gg_ctx *ctx, int32_t nphases, const gg_fprog
     g.m = g.nchunks = 1;
     if (g.nk > 0) {
         int64_t inner = g.shape[g.kept[g.nk - 1]];
-        /* an empty slab still has its posts to run (over the kept axes): one chunk */
         int64_t outer = 1;
         for (int i = 0; i < g.nk - 1; i++) outer *= g.shape[g.kept[i]];
+        /* an empty slab still has its posts to run (over the kept axes): one chunk */
         g.m = slab > 0 ? BOX_FLOATS / slab : inner;
         if (g.m < 1) g.m = 1;
         if (g.m > inner) g.m = inner;
