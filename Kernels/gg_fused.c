@@ -1082,7 +1082,7 @@ gg_status gg_fused_phases_f32(const gg_ctx *ctx, int32_t nphases, const gg_fprog
         g.m = slab > 0 ? BOX_FLOATS / slab : inner;
         if (g.m < 1) g.m = 1;
         if (g.m > inner) g.m = inner;
-        if (slab > 0) g.m = box_channels(inner, outer, g.m, gg__threads(ctx));
+        if (slab > 0) g.m = box_channels(inner, outer, g.m, gg__team_size(ctx, total));
         g.nchunks = inner > 0 ? (inner + g.m - 1) / g.m : 0;
         nb = g.nchunks * outer;
     }
