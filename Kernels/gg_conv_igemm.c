@@ -172,30 +172,42 @@ static void cv_panel(const cv_isa *I, const cv_geo *G, int64_t g0, int64_t g1, f
 }
 
 /* Do units of `unit` lanes inside images of hw pixels waste few enough lanes for
- * the in-place path, with M output rows? Units stay inside an image, so
+ * the in-place path, with M output rows? Such units stay inside an image, so
  * they pay in empty lanes what they save in packing: measured on AVX2 (one
  * thread), full units (28x28) gain 17% at M = 32; 14x14 (94% of lanes)
  * gains 11% at M = 32 and loses 5% at M = 64, where a packed panel serves
- * twice the rows. On AVX-512 (two threads) 14x14 fills 32-lane units to
- * 87.5%, and at M = 32 they still gain 4% (the classifier's data gradient). */
+ * twice the rows. */
 static int cv_fill_ok(int64_t hw, int64_t M, int64_t unit) {
     const int64_t lanes = cv_cdiv(hw, unit) * unit;
     return 100 * hw >= 99 * lanes || (M <= 32 && 8 * hw >= 7 * lanes);
 }
 
-/* Can G's B rows come in units inside one image (cv_units)? Stride 1, grid
- * rows that continue the source rows (so a tap is one shift of the
- * flattened plane), a dense output, and units that fill. */
-static int cv_units_ok(const cv_isa *I, const cv_geo *G) {
-    return I->ukr_direct && G->sg == 1 && G->gw == G->ws && G->out_x == 1 && G->out_y == G->gw &&
-           cv_fill_ok(G->gh * G->gw, G->M, I->du);
-}
-
-/* ... read in place (ukr_direct), or packed (pack_unit) where the ISA packs
- * faster than it reads in place: more than direct_m rows and a K that
- * amortises packing. */
+/* Are G's units (cv_units) read in place (ukr_direct), or packed (pack_unit)
+ * where the ISA packs faster than it reads in place: more than direct_m rows
+ * and a K that amortises packing. */
 static int cv_unit_direct(const cv_isa *I, const cv_geo *G) {
     return !I->pack_unit || G->M <= I->direct_m || G->cs * G->T < 64;
+}
+
+/* Do G's units run on from one image into the next? Packed ones of images of
+ * at least a unit (so a unit meets at most two), planes no larger apart than
+ * an image's grid. */
+static int cv_units_straddle(const cv_isa *I, const cv_geo *G) {
+    const int64_t ghw = G->gh * G->gw;
+    return !cv_unit_direct(I, G) && ghw >= I->du && G->src_b >= ghw;
+}
+
+/* Can G's B rows come in units (cv_units)? Stride 1, grid rows that
+ * continue the source rows (so a tap is one shift of the flattened plane), a
+ * dense output, and units that fill: read in place, units stop at each
+ * image's end; packed, they run on into the next image and always fill.
+ * Packed units against load-plan panels, AVX-512, two threads: the
+ * classifier's and ddpm's 3x3 layers at 7x7 and 14x14 with 64 rows 9-12%
+ * faster, ddpm's at 28x28 2-5%; a 64 -> 64 layer at 28x28 (not in the zoo)
+ * 5% slower, where the panels' prefetch pays. */
+static int cv_units_ok(const cv_isa *I, const cv_geo *G) {
+    return I->ukr_direct && G->sg == 1 && G->gw == G->ws && G->out_x == 1 && G->out_y == G->gw &&
+           (cv_fill_ok(G->gh * G->gw, G->M, I->du) || cv_units_straddle(I, G));
 }
 
 /* toff[t]: tap t of G as a shift of the flattened source plane (G's grid
@@ -216,8 +228,12 @@ static void cv_tap_masks(const cv_geo *G, int64_t q0, int64_t len, int64_t du, u
     }
 }
 
-/* Grid pixels [lo, hi) in units of I->du lanes inside one image each, B read in
- * place or packed by pack_unit (cv_unit_direct). A unit whose masked lanes
+/* Grid pixels [lo, hi) in units of I->du lanes, B read in place or packed by
+ * pack_unit (cv_unit_direct). Units read in place stay inside one image;
+ * packed units of images of at least du pixels run on into the next image,
+ * whose lanes pack_unit loads from their own plane and the micro-kernel
+ * stores as a second segment, so no lane is left empty (the classifier's
+ * 14x14 data gradient had left 1/8 of them so). A unit whose masked lanes
  * would read outside the source (the first and last rows of the whole
  * tensor) takes a panel from load plans instead: the same sums in the same
  * order, so the same bits. Scratch: Bp holds the tap masks or the unit's B. */
@@ -232,12 +248,14 @@ static void cv_units(const cv_isa *I, const cv_geo *G, int64_t lo, int64_t hi, i
         omax = conv_max(omax, toff[t]);
     }
     uint32_t *tmask = (uint32_t *)Bp;
-    const int direct = cv_unit_direct(I, G);
+    const int direct = cv_unit_direct(I, G), straddle = cv_units_straddle(I, G);
+    const int64_t src_next = G->src_b - ghw, out_next = G->out_b - ghw; /* lane l of the next image: l - split */
     for (int64_t g0 = lo; g0 < hi;) {
-        const int64_t b = g0 / ghw, q0 = g0 - b * ghw, g1 = conv_min(conv_min(hi, g0 + I->du), (b + 1) * ghw);
+        const int64_t b = g0 / ghw, q0 = g0 - b * ghw, split = (b + 1) * ghw - g0;
+        const int64_t g1 = conv_min(hi, g0 + (straddle ? I->du : conv_min(I->du, split)));
         if (I->unit_prefetch && g1 < pf_end) cv_prefetch(G, g1, conv_min(conv_min(total, pf_end), g1 + I->du), runs);
-        const int64_t first = b * G->src_b + q0;
-        if (first + omin < 0 || first + (G->cs - 1) * G->src_c + omax + I->du > G->nimg * G->src_b) {
+        const int64_t first = b * G->src_b + q0, last = g1 - g0 > split ? first + src_next : first;
+        if (first + omin < 0 || last + (G->cs - 1) * G->src_c + omax + I->du > G->nimg * G->src_b) {
             cv_panel(I, G, g0, g1, Bp, ops, start, runs);
             g0 = g1;
             continue;
@@ -248,9 +266,14 @@ static void cv_units(const cv_isa *I, const cv_geo *G, int64_t lo, int64_t hi, i
             cv_tap_masks(G, q0, g1 - g0, I->du, tmask);
             I->ukr_direct(G->M, G->cs, G->T, G->Ap, G->src + first, G->src_c, toff, (const float *)tmask, out, m,
                           G->out_m);
-        } else {
-            I->pack_unit(Bp, G, G->src + first, q0, g1 - g0, toff);
+        } else if (g1 - g0 <= split) {
+            I->pack_unit(Bp, G, G->src + first, q0, g1 - g0, split, 0, toff);
             I->ukr_packed(G->M, G->cs * G->T, G->Ap, Bp, CV_NR, &out, &m, 1, G->out_m);
+        } else {
+            float *segp[2] = {out, out + out_next};
+            const uint32_t segm[2] = {(uint32_t)((1ull << split) - 1), m & ~(uint32_t)((1ull << split) - 1)};
+            I->pack_unit(Bp, G, G->src + first, q0, g1 - g0, split, src_next, toff);
+            I->ukr_packed(G->M, G->cs * G->T, G->Ap, Bp, CV_NR, segp, segm, 2, G->out_m);
         }
         g0 = g1;
     }

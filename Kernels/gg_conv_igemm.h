@@ -91,12 +91,14 @@ typedef struct cv_isa {
      * NULL: bwd_filter packs col instead (cv_wf_padded). */
     void (*ukr_rows)(int rows, int64_t nch, int64_t K, const float *const *arow, int64_t aks, int64_t ach,
                      const float *Bp, int64_t ldb, float *out, uint32_t m, int64_t ldm, int acc_in);
-    /* B rows k = c*T + t (32 lanes, stride CV_NR) of the du-lane unit at pixel q0 (len lanes) of one
+    /* B rows k = c*T + t (32 lanes, stride CV_NR) of the du-lane unit at pixel q0 (len lanes) of an
      * image of G, whose planes start at src (tap t of lane l at src + c*src_c + toff[t] + l): lanes
-     * whose tap falls outside the image, and lanes past len, are zero. Where ukr_direct does not
-     * pay (more than direct_m rows) the units are packed this way instead of from load plans.
-     * NULL: such units take ukr_direct whatever M is. */
-    void (*pack_unit)(float *Bp, const cv_geo *G, const float *src, int64_t q0, int64_t len, const int64_t *toff);
+     * whose tap falls outside the image, and lanes past len, are zero. Lanes l >= split are pixels
+     * l - split of the next image, read delta further on (split >= len: one image). Where
+     * ukr_direct does not pay (more than direct_m rows) the units are packed this way instead of
+     * from load plans. NULL: such units take ukr_direct whatever M is. */
+    void (*pack_unit)(float *Bp, const cv_geo *G, const float *src, int64_t q0, int64_t len, int64_t split,
+                      int64_t delta, const int64_t *toff);
 } cv_isa;
 
 #if GG__X86

@@ -163,13 +163,15 @@ final class ConvTests: XCTestCase {
         }
     }
 
-    /// Stride-1 "same" convolutions take B in units inside one image (16 lanes read in place on AVX2;
-    /// 32 on AVX-512, read in place up to 8 output rows or with a short K, else packed per unit), except
-    /// where a unit's masked lanes would leave the tensor: the first and last units of the batch are
-    /// packed. Run on one image alone, an image's edge units are packed; in a batch, only the batch's
-    /// ends are. Both must give the same bits, and match the reference (odd widths, units that cross
-    /// rows, partial last units, 1x1 and 7x7 taps, row counts that leave 1-5 row tails, channels
-    /// summed in blocks: 12 channels of 7x7 as 5 + 5 + 2, 40 of 3x3 as 32 + 8; thin layers).
+    /// Stride-1 "same" convolutions take B in units (16 lanes read in place on AVX2; 32 on AVX-512,
+    /// read in place up to 8 output rows or with a short K, else packed per unit, a packed unit running
+    /// on from one image into the next), except where a unit's masked lanes would leave the tensor: the
+    /// first and last units of the batch are packed from load plans. Run on one image alone, an image's
+    /// edge units are packed so and no unit meets two images; in a batch, only the batch's ends are.
+    /// Both must give the same bits, and match the reference (odd widths, units that cross rows and
+    /// images at every offset, partial last units, 1x1 and 7x7 taps, row counts that leave 1-5 row
+    /// tails, channels summed in blocks: 12 channels of 7x7 as 5 + 5 + 2, 40 of 3x3 as 32 + 8; thin
+    /// layers; 7x7 images of 49 pixels and 37 or 16 rows, whose units all fill only by running on).
     func testInPlaceUnitsMatchPackedPanelsBitwise() {
         let shapes: [gg_conv2d_shape?] = [
             convShape(n: 4, c: 9, h: 12, w: 12, oc: 13, kh: 3, kw: 3, stride: 1, pad: 1),
@@ -182,6 +184,7 @@ final class ConvTests: XCTestCase {
             convShape(n: 2, c: 2, h: 16, w: 16, oc: 5, kh: 5, kw: 5, stride: 1, pad: 2),
             convShape(n: 3, c: 64, h: 8, w: 6, oc: 31, kh: 1, kw: 1, stride: 1, pad: 0),
             convShape(n: 3, c: 8, h: 28, w: 28, oc: 8, kh: 3, kw: 3, stride: 1, pad: 1),
+            convShape(n: 7, c: 16, h: 7, w: 7, oc: 37, kh: 3, kw: 3, stride: 1, pad: 1),
         ]
         for isa in implicitGemmISAs {
             for (i, shape) in shapes.enumerated() {
