@@ -618,23 +618,46 @@ static void cv_make_phases(cv_phases *ph, int64_t mr, float *dx, const float *dy
     }
 }
 
-/* The B panel of the pair (q, q + 1) for these runs, once: the two phases
- * read the same rows of dy (same ry) at column offsets that overlap (a 4x4
- * kernel: {-1, 0} and {0, 1}), so the union is packed tx-major, one block of
- * cs x nki rows per tx, and each phase's K rows are a contiguous range of
- * it (6 rows per dy channel where the phases apart packed 8). */
-static void cv_pack_union(const cv_isa *I, const cv_phases *ph, int q, const cv_run *runs, int nr, float *Bp,
-                          cv_op *ops, int32_t *start) {
+/* The B panel of the pair (q, q + 1) for grid pixels [g0, g1) (runs: their
+ * runs), once: the two phases read the same rows of dy (same ry) at column
+ * offsets that overlap (a 4x4 kernel: {-1, 0} and {0, 1}), so the union is
+ * packed tx-major, one block of cs x nki rows per tx, and each phase's K rows
+ * are a contiguous range of it (6 rows per dy channel where the phases apart
+ * packed 8). Where the grid rows continue dy's rows (dcgan's 7x7 dy) a tap
+ * is a shift of dy's flattened planes, so each block is packed as a unit
+ * (pack_unit: a masked load per 16 lanes, running on into the next image)
+ * rather than from load plans (a load per run of 7): the same values, so the
+ * same bits. Units whose lanes would read outside dy keep the load plans. */
+static void cv_pack_union(const cv_isa *I, const cv_phases *ph, int q, int64_t g0, int64_t g1, const cv_run *runs,
+                          int nr, float *Bp, cv_op *ops, int32_t *start) {
     const cv_geo *A = &ph->g[q];
-    const int64_t nty = ph->nki[q], blk = A->cs * nty;
+    const int64_t nty = ph->nki[q], blk = A->cs * nty, ghw = A->gh * A->gw;
     int64_t ty[CV_MAXTAPS], tx[CV_MAXTAPS];
-    for (int64_t a = 0; a < nty; a++) ty[a] = A->ty[a * ph->nkj[q]];
+    int64_t ty0 = A->ty[0], ty1 = A->ty[0];
+    for (int64_t a = 0; a < nty; a++) {
+        ty[a] = A->ty[a * ph->nkj[q]];
+        ty0 = conv_min(ty0, ty[a]);
+        ty1 = conv_max(ty1, ty[a]);
+    }
+    const int64_t b = g0 / ghw, q0 = g0 - b * ghw, split = (b + 1) * ghw - g0, len = g1 - g0;
+    const int64_t first = b * A->src_b + q0, last = len > split ? first + A->src_b - ghw : first;
+    const int64_t omin = ty0 * A->ws + ph->ulo[q], omax = ty1 * A->ws + ph->ulo[q] + ph->nu[q] - 1;
+    const int unit = I->pack_unit && A->gw == A->ws && ghw >= CV_NR && A->src_b >= ghw && first + omin >= 0 &&
+                     last + (A->cs - 1) * A->src_c + omax + CV_NR <= A->nimg * A->src_b;
     for (int64_t u = 0; u < ph->nu[q]; u++) {
-        for (int64_t a = 0; a < nty; a++) tx[a] = ph->ulo[q] + u;
+        int64_t toff[CV_MAXTAPS];
+        for (int64_t a = 0; a < nty; a++) {
+            tx[a] = ph->ulo[q] + u;
+            toff[a] = ty[a] * A->ws + tx[a];
+        }
         cv_geo U = *A;
         U.T = nty;
         U.ty = ty;
         U.tx = tx;
+        if (unit) {
+            I->pack_unit(Bp + u * blk * CV_NR, &U, A->src + first, q0, len, split, len > split ? A->src_b - ghw : 0, toff);
+            continue;
+        }
         cv_ops(ops, start, runs, nr, &U);
         I->pack(Bp + u * blk * CV_NR, CV_NR, ops, start, &U);
     }
@@ -646,7 +669,7 @@ static void cv_panel_pair(const cv_isa *I, const cv_phases *ph, int q, int64_t g
     const cv_geo *A = &ph->g[q], *B = A + 1;
     const int64_t blk = A->cs * ph->nki[q] * CV_NR;
     const int nr = cv_runs(runs, g0, g1, A->gh, A->gw, CV_NR);
-    cv_pack_union(I, ph, q, runs, nr, Bp, ops, start);
+    cv_pack_union(I, ph, q, g0, g1, runs, nr, Bp, ops, start);
     I->ukr_packed(A->M, A->cs * A->T, A->Ap, Bp + (cv_tx_lo(ph, q) - ph->ulo[q]) * blk, CV_NR, &ta, &all, 1, CV_NR);
     I->ukr_packed(B->M, B->cs * B->T, B->Ap, Bp + (cv_tx_lo(ph, q + 1) - ph->ulo[q]) * blk, CV_NR, &tb, &all, 1, CV_NR);
     for (int i = 0; i < nr; i++)
