@@ -45,7 +45,7 @@ int64_t gg_conv2d_f32_scratch(const gg_ctx *ctx, const gg_conv2d_shape *s) {
     int64_t need = 0;
     for (int kind = CONV_FWD; kind <= CONV_BWD_FILTER; kind++) {
         const int64_t k = gg__conv_direct_takes(s)             ? gg__conv_direct_scratch(s, t, kind)
-                          : gg__conv_igemm_takes(ctx, s, kind) ? gg__conv_igemm_scratch(s, t, kind)
+                          : gg__conv_igemm_takes(ctx, s, kind) ? gg__conv_igemm_scratch(ctx, s, t, kind)
                                                                : gg__conv_im2col_scratch(ctx, s, kind);
         need = conv_max(need, k);
     }

@@ -375,10 +375,28 @@ static void cv_slot_ptrs(float *base, int64_t K, int64_t T, float **Bp, cv_op **
     *start = (int32_t *)q;
 }
 
-/* Scratch of the implicit-GEMM forward / bwd_data for t threads. */
-static int64_t cv_fwd_scratch(const gg_conv2d_shape *s, int t) {
+/* Does the forward read a stride-2 layer through x's phase planes
+ * (cv_fph)? Packed units (more than direct_m output rows) of images of at
+ * least a unit, even sizes and an output half the input's: every tap is then
+ * a shift of one phase plane as wide as the output. */
+static int cv_fwd_phased(const gg_ctx *ctx, const gg_conv2d_shape *s) {
+#if GG__X86
+    const cv_isa *I = cv_isa_for(ctx);
+    return I && I->pack_unit && I->split_row && s->stride == 2 && s->h % 2 == 0 && s->w % 2 == 0 && 2 * s->oh == s->h &&
+           2 * s->ow == s->w && s->oh * s->ow >= CV_NR && s->oc > I->direct_m;
+#else
+    (void)ctx;
+    (void)s;
+    return 0;
+#endif
+}
+
+/* Scratch of the implicit-GEMM forward for t threads: packed w, the threads'
+ * slots, and (phased) x's phase planes. */
+static int64_t cv_fwd_scratch(const gg_ctx *ctx, const gg_conv2d_shape *s, int t) {
     const int64_t ckk = s->c * s->kh * s->kw, T = s->kh * s->kw;
-    return conv_round(cv_rows_bound(s->oc) * ckk) + t * cv_slot_floats(ckk, T);
+    const int64_t planes = cv_fwd_phased(ctx, s) ? conv_round(s->n * s->c * s->h * s->w) : 0;
+    return conv_round(cv_rows_bound(s->oc) * ckk) + t * cv_slot_floats(ckk, T) + planes;
 }
 /* bwd_data, stride 2: per thread, two c x 32 tiles for a pair of phases (cv_panel_pair). */
 static int64_t cv_pair_floats(const gg_conv2d_shape *s) { return s->stride == 2 ? 2 * conv_round(s->c * CV_NR) : 0; }
@@ -486,18 +504,143 @@ static int cv_team(int t, int64_t units) { return t > 1 && units >= 2 * t ? t : 
 /* Panels per epilogue call: 8 x 32 pixels of every channel, still in L2. */
 #define CV_EP_PANELS 8
 
+/* A stride-2 forward read through x's phase planes: plane (py, px) of
+ * channel c of image b holds x[b][c][2r + py][2s + px], and tap (ki, kj)
+ * reads plane ((ki - pad) mod 2, (kj - pad) mod 2) at the shift
+ * (floor((ki - pad) / 2), floor((kj - pad) / 2)) of the output pixel. Each
+ * phase is then a stride-1 geometry whose grid rows continue its planes' rows,
+ * packed by pack_unit (a masked load per 16 lanes) where the strided
+ * geometry took a load, a permute and a blend per run of the output row.
+ * B rows go phase by phase (rows koff[q] + c*T + t of phase q), and A's
+ * columns follow them (korig). */
+typedef struct cv_fph {
+    int n;
+    cv_geo g[4];
+    int64_t koff[4];
+    int64_t ty[CV_MAXTAPS], tx[CV_MAXTAPS], korig[CV_MAXTAPS]; /* korig: ki*kw + kj of each phase tap */
+    const float *x;
+    float *xp;
+    const gg_conv2d_shape *s;
+} cv_fph;
+
+static void cv_make_fph(cv_fph *F, const cv_geo *G, const float *x, float *xp, const gg_conv2d_shape *s) {
+    const int64_t hp = s->h / 2, wp = s->w / 2, plane = hp * wp;
+    int64_t at = 0, k = 0;
+    F->n = 0;
+    F->x = x;
+    F->xp = xp;
+    F->s = s;
+    for (int64_t py = 0; py < 2; py++)
+        for (int64_t px = 0; px < 2; px++) {
+            const int64_t t0 = at;
+            for (int64_t ki = 0; ki < s->kh; ki++)
+                for (int64_t kj = 0; kj < s->kw; kj++) {
+                    const int64_t ey = ki - s->pad, ex = kj - s->pad;
+                    if ((ey & 1) != py || (ex & 1) != px) continue;
+                    F->ty[at] = (ey - py) / 2;
+                    F->tx[at] = (ex - px) / 2;
+                    F->korig[at++] = ki * s->kw + kj;
+                }
+            if (at == t0) continue;
+            cv_geo P = *G;
+            P.src = xp + (py * 2 + px) * plane;
+            P.src_b = 4 * s->c * plane;
+            P.src_c = 4 * plane;
+            P.hs = hp;
+            P.ws = wp;
+            P.sg = 1;
+            P.T = at - t0;
+            P.ty = F->ty + t0;
+            P.tx = F->tx + t0;
+            P.src_end = xp + s->n * s->c * s->h * s->w;
+            F->koff[F->n] = k;
+            F->g[F->n++] = P;
+            k += s->c * P.T;
+        }
+}
+
+/* Images [b0, b1) of x into their phase planes (channel c's four planes in a row). */
+static void cv_fph_split(const cv_isa *I, const cv_fph *F, int64_t b0, int64_t b1) {
+    const gg_conv2d_shape *s = F->s;
+    const int64_t hp = s->h / 2, wp = s->w / 2, plane = hp * wp;
+    for (int64_t bc = b0 * s->c; bc < b1 * s->c; bc++) {
+        const float *src = F->x + bc * s->h * s->w;
+        float *d = F->xp + bc * 4 * plane;
+        for (int64_t y = 0; y < s->h; y++) {
+            float *e = d + (y & 1) * 2 * plane + (y >> 1) * wp;
+            I->split_row(e, e + plane, src + y * s->w, wp);
+        }
+    }
+}
+
+/* Output pixels [lo, hi) of G in 32-lane units that run on into the next
+ * image, each phase's B rows packed as a unit or, where its lanes would read
+ * outside the planes, from load plans. */
+static void cv_fph_units(const cv_isa *I, const cv_fph *F, const cv_geo *G, int64_t lo, int64_t hi, float *Bp,
+                         cv_op *ops, int32_t *start, cv_run *runs) {
+    const int64_t ghw = G->gh * G->gw, out_next = G->out_b - ghw;
+    for (int64_t g0 = lo; g0 < hi;) {
+        const int64_t b = g0 / ghw, q0 = g0 - b * ghw, split = (b + 1) * ghw - g0;
+        const int64_t g1 = conv_min(hi, g0 + CV_NR), len = g1 - g0;
+        const int two = len > split;
+        int nr = -1;
+        for (int q = 0; q < F->n; q++) {
+            const cv_geo *P = &F->g[q];
+            int64_t toff[CV_MAXTAPS], omin = 0, omax = 0;
+            for (int64_t t = 0; t < P->T; t++) {
+                toff[t] = P->ty[t] * P->ws + P->tx[t];
+                omin = t ? conv_min(omin, toff[t]) : toff[t];
+                omax = t ? conv_max(omax, toff[t]) : toff[t];
+            }
+            /* offsets from the first plane of x's copy, whose end bounds every phase */
+            const int64_t at = P->src - F->xp, first = b * P->src_b + q0, last = two ? first + P->src_b - ghw : first;
+            float *Bq = Bp + F->koff[q] * CV_NR;
+            if (at + first + omin >= 0 && at + last + (P->cs - 1) * P->src_c + omax + CV_NR <= P->nimg * P->src_b) {
+                I->pack_unit(Bq, P, P->src + first, q0, len, split, two ? P->src_b - ghw : 0, toff);
+                continue;
+            }
+            if (nr < 0) nr = cv_runs(runs, g0, g1, G->gh, G->gw, CV_NR);
+            cv_ops(ops, start, runs, nr, P);
+            I->pack(Bq, CV_NR, ops, start, P);
+        }
+        float *out = G->out + b * G->out_b + q0;
+        const uint32_t m = (uint32_t)((1ull << len) - 1);
+        float *segp[2] = {out, out + out_next};
+        const uint32_t segm[2] = {two ? (uint32_t)((1ull << split) - 1) : m, two ? m & ~(uint32_t)((1ull << split) - 1) : 0};
+        I->ukr_packed(G->M, G->cs * G->T, G->Ap, Bp, CV_NR, segp, segm, 1 + two, G->out_m);
+        g0 = g1;
+    }
+}
+
+/* Output pixels [lo, hi) of the forward: phase units or panels. */
+static void cv_fwd_pixels(const cv_isa *I, const cv_fph *F, const cv_geo *G, int64_t lo, int64_t hi, float *Bp,
+                          cv_op *ops, int32_t *start, cv_run *runs) {
+    if (F) cv_fph_units(I, F, G, lo, hi, Bp, ops, start, runs);
+    else cv_panels(I, G, lo, hi, hi, Bp, ops, start, runs);
+}
+
 /* Thread id of nt: its share of the packed w, a barrier, then its even share
  * of the panels, each group of CV_EP_PANELS followed by the epilogue. With
  * reductions in the epilogue (summed per image) the shares are whole images,
  * and after each group the epilogue runs on the images it completed. */
-static void cv_fwd_body(const cv_isa *I, const cv_geo *G, const float *w, float *scr, int64_t K, const conv_ep *ep,
-                        int id, int nt) {
+static void cv_fwd_body(const cv_isa *I, const cv_geo *G, const cv_fph *F, const float *w, float *scr, int64_t K,
+                        const conv_ep *ep, int id, int nt) {
     float *Ap = (float *)G->Ap;
     const int64_t mr = I->mr, mp = cv_cdiv(G->M, mr);
     for (int64_t i = mp * id / nt; i < mp * (id + 1) / nt; i++)
-        for (int64_t k = 0; k < K; k++)
+        for (int64_t k = 0; k < K; k++) {
+            /* phased: B row k is tap korig[t] of channel c of phase q */
+            int64_t kw = k;
+            for (int q = F ? F->n - 1 : -1; q >= 0; q--) {
+                if (k < F->koff[q]) continue;
+                const int64_t T = F->g[q].T, c = (k - F->koff[q]) / T;
+                kw = c * G->T + F->korig[F->g[q].ty - F->ty + (k - F->koff[q] - c * T)];
+                break;
+            }
             for (int64_t r = 0; r < mr; r++)
-                Ap[(i * K + k) * mr + r] = i * mr + r < G->M ? w[(i * mr + r) * K + k] : 0.0f;
+                Ap[(i * K + k) * mr + r] = i * mr + r < G->M ? w[(i * mr + r) * K + kw] : 0.0f;
+        }
+    if (F) cv_fph_split(I, F, G->nimg * id / nt, G->nimg * (id + 1) / nt);
 #ifdef _OPENMP
     if (nt > 1) {
 #pragma omp barrier
@@ -512,13 +655,13 @@ static void cv_fwd_body(const cv_isa *I, const cv_geo *G, const float *w, float 
     const int64_t lo = ep->reduces ? G->nimg * id / nt * ghw : conv_min(total, np * id / nt * CV_NR);
     const int64_t hi = ep->reduces ? G->nimg * (id + 1) / nt * ghw : conv_min(total, np * (id + 1) / nt * CV_NR);
     if (!ep->prog) {
-        cv_panels(I, G, lo, hi, hi, Bp, ops, start, runs);
+        cv_fwd_pixels(I, F, G, lo, hi, Bp, ops, start, runs);
         return;
     }
     int64_t done = lo; /* the epilogue has run on [lo, done) */
     for (int64_t g = lo; g < hi; g += CV_EP_PANELS * CV_NR) {
         const int64_t ge = conv_min(hi, g + CV_EP_PANELS * CV_NR), upto = ep->reduces && ge < hi ? ge / ghw * ghw : ge;
-        cv_panels(I, G, g, ge, hi, Bp, ops, start, runs);
+        cv_fwd_pixels(I, F, G, g, ge, Bp, ops, start, runs);
         gg__conv_ep_apply(ep, done, upto);
         done = conv_max(done, upto);
     }
@@ -538,14 +681,19 @@ static gg_status cv_forward(const gg_ctx *ctx, const cv_isa *I, float *y, const 
                       s->n, s->oh, s->ow, y, s->oc * s->oh * s->ow, s->oh * s->ow, s->ow, 1, s->oc, Ap,
                       x + s->n * s->c * s->h * s->w};
     const int nt = cv_team(conv_threads(ctx), cv_cdiv(s->n * s->oh * s->ow, CV_NR));
+    cv_fph phases, *F = 0;
+    if (cv_fwd_phased(ctx, s)) {
+        cv_make_fph(&phases, &G, x, slots + conv_threads(ctx) * cv_slot_floats(K, T), s);
+        F = &phases;
+    }
     if (nt == 1) {
-        cv_fwd_body(I, &G, w, slots, K, ep, 0, 1);
+        cv_fwd_body(I, &G, F, w, slots, K, ep, 0, 1);
         return GG_OK;
     }
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
     {
-        cv_fwd_body(I, &G, w, slots, K, ep, omp_get_thread_num(), omp_get_num_threads());
+        cv_fwd_body(I, &G, F, w, slots, K, ep, omp_get_thread_num(), omp_get_num_threads());
     }
 #endif
     return GG_OK;
@@ -952,9 +1100,9 @@ int gg__conv_igemm_takes(const gg_ctx *ctx, const gg_conv2d_shape *s, int kind) 
     }
 }
 
-int64_t gg__conv_igemm_scratch(const gg_conv2d_shape *s, int t, int kind) {
+int64_t gg__conv_igemm_scratch(const gg_ctx *ctx, const gg_conv2d_shape *s, int t, int kind) {
     switch (kind) {
-    case CONV_FWD: return cv_fwd_scratch(s, t);
+    case CONV_FWD: return cv_fwd_scratch(ctx, s, t);
     case CONV_BWD_DATA: return cv_bwd_data_scratch(s, t);
     default: return cv_bwd_filter_scratch(s, t);
     }

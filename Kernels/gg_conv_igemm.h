@@ -99,6 +99,9 @@ typedef struct cv_isa {
      * from load plans. NULL: such units take ukr_direct whatever M is. */
     void (*pack_unit)(float *Bp, const cv_geo *G, const float *src, int64_t q0, int64_t len, int64_t split,
                       int64_t delta, const int64_t *toff);
+    /* even[q] = row[2q], odd[q] = row[2q + 1] for q < half: x's rows into its phase planes (cv_fph).
+     * NULL where pack_unit is. */
+    void (*split_row)(float *even, float *odd, const float *row, int64_t half);
 } cv_isa;
 
 #if GG__X86

@@ -254,6 +254,22 @@ static GG__TGT_AVX512 void cv_pack_unit(float *Bp, const cv_geo *G, const float 
     }
 }
 
+/* cv_isa.split_row: row[2q] to even[q], row[2q + 1] to odd[q], q < half;
+ * 16 pairs per two loads, two permutes and two stores. */
+static GG__TGT_AVX512 void cv_split_row(float *even, float *odd, const float *row, int64_t half) {
+    const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i io = _mm512_add_epi32(ie, _mm512_set1_epi32(1));
+    for (int64_t q = 0; q < half; q += 16) {
+        const int64_t n = half - q < 16 ? half - q : 16;
+        const uint32_t in = n == 16 ? 0xFFFFFFFFu : (uint32_t)((1ull << (2 * n)) - 1);
+        const __mmask16 out = (__mmask16)((1u << n) - 1);
+        const __m512 a = _mm512_maskz_loadu_ps((__mmask16)in, row + 2 * q);
+        const __m512 b = _mm512_maskz_loadu_ps((__mmask16)(in >> 16), row + 2 * q + 16);
+        _mm512_mask_storeu_ps(even + q, out, _mm512_permutex2var_ps(a, ie, b));
+        _mm512_mask_storeu_ps(odd + q, out, _mm512_permutex2var_ps(a, io, b));
+    }
+}
+
 /* 8 values to the even lanes of 16 per masked store. */
 static GG__TGT_AVX512 void cv_store_x2(const float *tile, int rows, int32_t pos, int32_t len, float *d, int64_t ldm) {
     const __m512i half = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
@@ -284,6 +300,7 @@ const cv_isa gg__cv_avx512 = {
     .store_x2 = cv_store_x2,
     .ukr_direct = cv_ukr_direct,
     .pack_unit = cv_pack_unit,
+    .split_row = cv_split_row,
     .transpose = gg__cv2_transpose,
     .store_pair = gg__cv2_store_pair,
     .ukr_dots = gg__cv2_ukr_dots,

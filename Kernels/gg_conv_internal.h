@@ -125,7 +125,7 @@ gg_status gg__conv_direct(const gg_ctx *ctx, int kind, float *out, const float *
                           const gg_conv2d_shape *s, const conv_ep *ep);
 /* gg_conv_igemm.c: the implicit GEMM, for the shapes gg__conv_igemm_takes accepts. */
 int gg__conv_igemm_takes(const gg_ctx *ctx, const gg_conv2d_shape *s, int kind);
-int64_t gg__conv_igemm_scratch(const gg_conv2d_shape *s, int t, int kind);
+int64_t gg__conv_igemm_scratch(const gg_ctx *ctx, const gg_conv2d_shape *s, int t, int kind);
 #if GG__X86
 gg_status gg__conv_igemm(const gg_ctx *ctx, int kind, float *out, const float *a, const float *b,
                          const gg_conv2d_shape *s, const conv_ep *ep);

@@ -141,7 +141,9 @@ final class ConvTests: XCTestCase {
     /// (odd h/w), phases no tap reaches (1x1 stride 2), non-square kernels and images, partial
     /// row tiles (8 rows on AVX-512, 6 on AVX2) and partial 32-lane panels; stride-2 data gradients
     /// whose paired phases pack their union as units (7x7 dy, panels inside one image, across two,
-    /// and at the batch's ends, where load plans take over); stride-1 weight gradients read through
+    /// and at the batch's ends, where load plans take over); stride-2 forwards read through x's phase
+    /// planes (4x4 taps, 2 per phase row and column; 3x3, phases of 4, 2, 2 and 1 taps; non-square
+    /// images); stride-1 weight gradients read through
     /// padded planes (pads 0-3, odd widths, non-square kernels, 1x1).
     func testImplicitGemmPaths() {
         let shapes: [gg_conv2d_shape?] = [
@@ -158,6 +160,7 @@ final class ConvTests: XCTestCase {
             convShape(n: 3, c: 20, h: 14, w: 14, oc: 40, kh: 3, kw: 3, stride: 1, pad: 1),
             convShape(n: 4, c: 24, h: 14, w: 14, oc: 13, kh: 4, kw: 4, stride: 2, pad: 1),
             convShape(n: 6, c: 12, h: 14, w: 14, oc: 20, kh: 4, kw: 4, stride: 2, pad: 1),
+            convShape(n: 3, c: 8, h: 12, w: 16, oc: 12, kh: 3, kw: 3, stride: 2, pad: 1),
             // bwd_filter's padded path wants an image's planes and dy^T in L2: this one packs col instead.
             convShape(n: 2, c: 64, h: 40, w: 40, oc: 16, kh: 3, kw: 3, stride: 1, pad: 1),
         ]
