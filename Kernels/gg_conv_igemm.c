@@ -14,7 +14,9 @@
  * output element is one micro-kernel sum over the full K, in k order, so the
  * way panels are split over threads changes no bit.
  *   forward      out[b][o][oy][ox], K = c*kh*kw, taps (ki - pad, kj - pad),
- *                source x read at (oy*stride + ty, ox*stride + tx).
+ *                source x read at (oy*stride + ty, ox*stride + tx); a stride-2
+ *                layer with even sizes reads x through a copy split into its
+ *                four phase planes instead (cv_fph), where each tap is a shift.
  *   bwd_data     split by output phase (iy mod stride, ix mod stride): each
  *                phase is a stride-1 correlation of dy with the taps of w
  *                that reach it (sub-pixel decomposition of the transposed
