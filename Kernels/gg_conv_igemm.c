@@ -268,14 +268,17 @@ static void cv_units(const cv_isa *I, const cv_geo *G, int64_t lo, int64_t hi, i
             cv_tap_masks(G, q0, g1 - g0, I->du, tmask);
             I->ukr_direct(G->M, G->cs, G->T, G->Ap, G->src + first, G->src_c, toff, (const float *)tmask, out, m,
                           G->out_m);
-        } else if (g1 - g0 <= split) {
-            I->pack_unit(Bp, G, G->src + first, q0, g1 - g0, split, 0, toff);
-            I->ukr_packed(G->M, G->cs * G->T, G->Ap, Bp, CV_NR, &out, &m, 1, G->out_m);
         } else {
+            const int two = g1 - g0 > split;
             float *segp[2] = {out, out + out_next};
-            const uint32_t segm[2] = {(uint32_t)((1ull << split) - 1), m & ~(uint32_t)((1ull << split) - 1)};
-            I->pack_unit(Bp, G, G->src + first, q0, g1 - g0, split, src_next, toff);
-            I->ukr_packed(G->M, G->cs * G->T, G->Ap, Bp, CV_NR, segp, segm, 2, G->out_m);
+            const uint32_t low = two ? (uint32_t)((1ull << split) - 1) : m, segm[2] = {low, m & ~low};
+            if (G->M > I->mr) {
+                I->ukr_unit(G, G->src + first, q0, g1 - g0, split, two ? src_next : 0, toff, Bp, segp, segm,
+                            1 + two, G->out_m);
+            } else {
+                I->pack_unit(Bp, G, G->src + first, q0, g1 - g0, split, two ? src_next : 0, toff);
+                I->ukr_packed(G->M, G->cs * G->T, G->Ap, Bp, CV_NR, segp, segm, 1 + two, G->out_m);
+            }
         }
         g0 = g1;
     }

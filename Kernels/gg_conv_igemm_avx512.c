@@ -200,15 +200,10 @@ static GG__TGT_AVX512 void cv_ukr_direct(int64_t M, int64_t cs, int64_t T, const
     }
 }
 
-/* cv_isa.pack_unit. Tap masks by lane compares on (gy, gx) of the unit's
- * lanes, then two zero-masking loads and two stores per B row: no load
- * plans, no blends. A 32 -> 32 layer at 28x28 (forward and data gradient)
- * had spent 16% of its cycles in cv_pack, its load plans and prefetches;
- * packing units takes 8%. Lanes from split on belong to the next image:
- * their rows restart at 0 and their loads come from delta further on (two
- * more loads per B row, only in the one unit per image that straddles). */
-static GG__TGT_AVX512 void cv_pack_unit(float *Bp, const cv_geo *G, const float *src, int64_t q0, int64_t len,
-                                        int64_t split, int64_t delta, const int64_t *toff) {
+/* The tap masks of a unit: km for its lanes in this image, kn for those
+ * (from split on) in the next one, whose rows restart at 0. */
+static GG__TGT_AVX512 void cv_unit_masks(const cv_geo *G, int64_t q0, int64_t len, int64_t split, __mmask16 *km,
+                                         __mmask16 *kn) {
     int32_t gy[CV_NR], gx[CV_NR];
     for (int64_t l = 0, y = q0 / G->gw, x = q0 - y * G->gw; l < CV_NR; l++) {
         gy[l] = (int32_t)y;
@@ -221,7 +216,6 @@ static GG__TGT_AVX512 void cv_pack_unit(float *Bp, const cv_geo *G, const float 
     const __m512i hs = _mm512_set1_epi32((int32_t)G->hs), ws = _mm512_set1_epi32((int32_t)G->ws);
     const uint32_t live = len >= 32 ? 0xFFFFFFFFu : (uint32_t)((1u << len) - 1);
     const uint32_t next = split >= 32 ? 0 : live & ~(uint32_t)((1u << split) - 1);
-    __mmask16 km[2 * CV_MAXTAPS], kn[2 * CV_MAXTAPS];
     for (int64_t t = 0; t < G->T; t++) {
         const __m512i ty = _mm512_set1_epi32((int32_t)G->ty[t]), tx = _mm512_set1_epi32((int32_t)G->tx[t]);
         /* unsigned compares: a negative row or column wraps past hs or ws */
@@ -234,24 +228,83 @@ static GG__TGT_AVX512 void cv_pack_unit(float *Bp, const cv_geo *G, const float 
         kn[2 * t] = (__mmask16)(in & next);
         kn[2 * t + 1] = (__mmask16)((in & next) >> 16);
     }
+}
+
+/* Row k = c*T + t of a unit's B: the two halves, this image's lanes and the next one's. */
+static inline __attribute__((always_inline)) GG__TGT_AVX512 void
+cv_unit_row(const float *p, int64_t delta, const __mmask16 *km, const __mmask16 *kn, __m512 *b0, __m512 *b1) {
+    *b0 = _mm512_maskz_loadu_ps(km[0], p);
+    *b1 = _mm512_maskz_loadu_ps(km[1], p + 16);
+    if (kn[0] | kn[1]) {
+        *b0 = _mm512_mask_loadu_ps(*b0, kn[0], p + delta);
+        *b1 = _mm512_mask_loadu_ps(*b1, kn[1], p + delta + 16);
+    }
+}
+
+/* cv_isa.pack_unit. Tap masks by lane compares on (gy, gx) of the unit's
+ * lanes, then two zero-masking loads and two stores per B row: no load
+ * plans, no blends. A 32 -> 32 layer at 28x28 (forward and data gradient)
+ * had spent 16% of its cycles in cv_pack, its load plans and prefetches;
+ * packing units takes 8%. Lanes from split on belong to the next image:
+ * their loads come from delta further on (two more loads per B row, only in
+ * the one unit per image that straddles). */
+static GG__TGT_AVX512 void cv_pack_unit(float *Bp, const cv_geo *G, const float *src, int64_t q0, int64_t len,
+                                        int64_t split, int64_t delta, const int64_t *toff) {
+    __mmask16 km[2 * CV_MAXTAPS], kn[2 * CV_MAXTAPS];
+    cv_unit_masks(G, q0, len, split, km, kn);
     for (int64_t c = 0; c < G->cs; c++) {
         const float *sc = src + c * G->src_c;
         float *d = Bp + c * G->T * CV_NR;
-        if (!next) {
-            for (int64_t t = 0; t < G->T; t++) {
-                const float *p = sc + toff[t];
-                _mm512_storeu_ps(d + t * CV_NR, _mm512_maskz_loadu_ps(km[2 * t], p));
-                _mm512_storeu_ps(d + t * CV_NR + 16, _mm512_maskz_loadu_ps(km[2 * t + 1], p + 16));
-            }
-            continue;
-        }
         for (int64_t t = 0; t < G->T; t++) {
-            const float *p = sc + toff[t], *pn = p + delta;
-            _mm512_storeu_ps(d + t * CV_NR, _mm512_mask_loadu_ps(_mm512_maskz_loadu_ps(km[2 * t], p), kn[2 * t], pn));
-            _mm512_storeu_ps(d + t * CV_NR + 16,
-                             _mm512_mask_loadu_ps(_mm512_maskz_loadu_ps(km[2 * t + 1], p + 16), kn[2 * t + 1], pn + 16));
+            __m512 b0, b1;
+            cv_unit_row(sc + toff[t], delta, km + 2 * t, kn + 2 * t, &b0, &b1);
+            _mm512_storeu_ps(d + t * CV_NR, b0);
+            _mm512_storeu_ps(d + t * CV_NR + 16, b1);
         }
     }
+}
+
+/* cv_isa.ukr_unit: C (M > 8 rows) = A * B of a unit, packing B (as
+ * cv_pack_unit) while its first 8 rows multiply it: the loads feed both the
+ * stores and the FMAs, and no pass re-reads B for them. The other rows then
+ * read the packed B. Same B values, same k order: the same bits as packing
+ * first. */
+static GG__TGT_AVX512 void cv_ukr_unit(const cv_geo *G, const float *src, int64_t q0, int64_t len, int64_t split,
+                                       int64_t delta, const int64_t *toff, float *Bp, float *const *segp,
+                                       const uint32_t *segm, int nseg, int64_t ldm) {
+    __mmask16 km[2 * CV_MAXTAPS], kn[2 * CV_MAXTAPS];
+    cv_unit_masks(G, q0, len, split, km, kn);
+    __m512 c[CV_512_MR][2];
+    for (int r = 0; r < CV_512_MR; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
+    const float *a = G->Ap;
+    float *d = Bp;
+    for (int64_t ci = 0; ci < G->cs; ci++) {
+        const float *sc = src + ci * G->src_c;
+        for (int64_t t = 0; t < G->T; t++) {
+            __m512 b0, b1;
+            cv_unit_row(sc + toff[t], delta, km + 2 * t, kn + 2 * t, &b0, &b1);
+            _mm512_storeu_ps(d, b0);
+            _mm512_storeu_ps(d + 16, b1);
+            d += CV_NR;
+            for (int r = 0; r < CV_512_MR; r++) {
+                const __m512 av = _mm512_set1_ps(a[r]);
+                c[r][0] = _mm512_fmadd_ps(av, b0, c[r][0]);
+                c[r][1] = _mm512_fmadd_ps(av, b1, c[r][1]);
+            }
+            a += CV_512_MR;
+        }
+    }
+    float *sp[2];
+    for (int s = 0; s < nseg; s++) {
+        const __mmask16 m0 = (__mmask16)segm[s], m1 = (__mmask16)(segm[s] >> 16);
+        for (int r = 0; r < CV_512_MR; r++) {
+            _mm512_mask_storeu_ps(segp[s] + r * ldm, m0, c[r][0]);
+            _mm512_mask_storeu_ps(segp[s] + r * ldm + 16, m1, c[r][1]);
+        }
+        sp[s] = segp[s] + CV_512_MR * ldm;
+    }
+    const int64_t K = G->cs * G->T;
+    cv_ukr_packed(G->M - CV_512_MR, K, G->Ap + CV_512_MR * K, Bp, CV_NR, sp, segm, nseg, ldm);
 }
 
 /* cv_isa.split_row: row[2q] to even[q], row[2q + 1] to odd[q], q < half;
@@ -300,6 +353,7 @@ const cv_isa gg__cv_avx512 = {
     .store_x2 = cv_store_x2,
     .ukr_direct = cv_ukr_direct,
     .pack_unit = cv_pack_unit,
+    .ukr_unit = cv_ukr_unit,
     .split_row = cv_split_row,
     .transpose = gg__cv2_transpose,
     .store_pair = gg__cv2_store_pair,
