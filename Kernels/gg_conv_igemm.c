@@ -273,8 +273,9 @@ static void cv_units(const cv_isa *I, const cv_geo *G, int64_t lo, int64_t hi, i
             float *segp[2] = {out, out + out_next};
             const uint32_t low = two ? (uint32_t)((1ull << split) - 1) : m, segm[2] = {low, m & ~low};
             if (G->M > I->mr) {
-                I->ukr_unit(G, G->src + first, q0, g1 - g0, split, two ? src_next : 0, toff, Bp, segp, segm,
-                            1 + two, G->out_m);
+                const float *src = G->src + first;
+                const int64_t delta = two ? src_next : 0, *offs = toff;
+                I->ukr_unit(G, 1, &src, q0, g1 - g0, split, &delta, &offs, Bp, segp, segm, 1 + two, G->out_m);
             } else {
                 I->pack_unit(Bp, G, G->src + first, q0, g1 - g0, split, two ? src_next : 0, toff);
                 I->ukr_packed(G->M, G->cs * G->T, G->Ap, Bp, CV_NR, segp, segm, 1 + two, G->out_m);
@@ -579,39 +580,57 @@ static void cv_fph_split(const cv_isa *I, const cv_fph *F, int64_t b0, int64_t b
 }
 
 /* Output pixels [lo, hi) of G in 32-lane units that run on into the next
- * image, each phase's B rows packed as a unit or, where its lanes would read
- * outside the planes, from load plans. */
+ * image: every phase's B rows packed as units while the first row tile
+ * multiplies them (ukr_unit) or, where some phase's lanes would read outside
+ * the planes, all from load plans. */
 static void cv_fph_units(const cv_isa *I, const cv_fph *F, const cv_geo *G, int64_t lo, int64_t hi, float *Bp,
                          cv_op *ops, int32_t *start, cv_run *runs) {
     const int64_t ghw = G->gh * G->gw, out_next = G->out_b - ghw;
+    int64_t toff[4][CV_MAXTAPS], omin[4], omax[4];
+    const int64_t *offs[4];
+    for (int q = 0; q < F->n; q++) {
+        const cv_geo *P = &F->g[q];
+        for (int64_t t = 0; t < P->T; t++) {
+            toff[q][t] = P->ty[t] * P->ws + P->tx[t];
+            omin[q] = t ? conv_min(omin[q], toff[q][t]) : toff[q][t];
+            omax[q] = t ? conv_max(omax[q], toff[q][t]) : toff[q][t];
+        }
+        offs[q] = toff[q];
+    }
     for (int64_t g0 = lo; g0 < hi;) {
         const int64_t b = g0 / ghw, q0 = g0 - b * ghw, split = (b + 1) * ghw - g0;
         const int64_t g1 = conv_min(hi, g0 + CV_NR), len = g1 - g0;
         const int two = len > split;
-        int nr = -1;
+        const float *src[4];
+        int64_t delta[4];
+        int units = 1;
         for (int q = 0; q < F->n; q++) {
             const cv_geo *P = &F->g[q];
-            int64_t toff[CV_MAXTAPS], omin = 0, omax = 0;
-            for (int64_t t = 0; t < P->T; t++) {
-                toff[t] = P->ty[t] * P->ws + P->tx[t];
-                omin = t ? conv_min(omin, toff[t]) : toff[t];
-                omax = t ? conv_max(omax, toff[t]) : toff[t];
-            }
             /* offsets from the first plane of x's copy, whose end bounds every phase */
             const int64_t at = P->src - F->xp, first = b * P->src_b + q0, last = two ? first + P->src_b - ghw : first;
-            float *Bq = Bp + F->koff[q] * CV_NR;
-            if (at + first + omin >= 0 && at + last + (P->cs - 1) * P->src_c + omax + CV_NR <= P->nimg * P->src_b) {
-                I->pack_unit(Bq, P, P->src + first, q0, len, split, two ? P->src_b - ghw : 0, toff);
-                continue;
-            }
-            if (nr < 0) nr = cv_runs(runs, g0, g1, G->gh, G->gw, CV_NR);
-            cv_ops(ops, start, runs, nr, P);
-            I->pack(Bq, CV_NR, ops, start, P);
+            units &= at + first + omin[q] >= 0 && at + last + (P->cs - 1) * P->src_c + omax[q] + CV_NR <= P->nimg * P->src_b;
+            src[q] = P->src + first;
+            delta[q] = two ? P->src_b - ghw : 0;
         }
         float *out = G->out + b * G->out_b + q0;
-        const uint32_t m = (uint32_t)((1ull << len) - 1);
+        const uint32_t m = (uint32_t)((1ull << len) - 1), low = two ? (uint32_t)((1ull << split) - 1) : m;
         float *segp[2] = {out, out + out_next};
-        const uint32_t segm[2] = {two ? (uint32_t)((1ull << split) - 1) : m, two ? m & ~(uint32_t)((1ull << split) - 1) : 0};
+        const uint32_t segm[2] = {low, m & ~low};
+        if (units && G->M > I->mr) {
+            I->ukr_unit(F->g, F->n, src, q0, len, split, delta, offs, Bp, segp, segm, 1 + two, G->out_m);
+            g0 = g1;
+            continue;
+        }
+        const int nr = cv_runs(runs, g0, g1, G->gh, G->gw, CV_NR);
+        for (int q = 0; q < F->n; q++) {
+            float *Bq = Bp + F->koff[q] * CV_NR;
+            if (units) {
+                I->pack_unit(Bq, &F->g[q], src[q], q0, len, split, delta[q], offs[q]);
+                continue;
+            }
+            cv_ops(ops, start, runs, nr, &F->g[q]);
+            I->pack(Bq, CV_NR, ops, start, &F->g[q]);
+        }
         I->ukr_packed(G->M, G->cs * G->T, G->Ap, Bp, CV_NR, segp, segm, 1 + two, G->out_m);
         g0 = g1;
     }

@@ -99,11 +99,13 @@ typedef struct cv_isa {
      * from load plans. NULL: such units take ukr_direct whatever M is. */
     void (*pack_unit)(float *Bp, const cv_geo *G, const float *src, int64_t q0, int64_t len, int64_t split,
                       int64_t delta, const int64_t *toff);
-    /* C (G->M > mr rows, A at G->Ap) = A * B of the unit pack_unit describes, its B packed into Bp
+    /* C (G[0].M > mr rows, A at G[0].Ap) = A * B of a unit whose B rows are those pack_unit packs for
+     * G[0], then G[1] .. G[n - 1] (src[q], delta[q], toff[q] as pack_unit takes them), packed into Bp
      * while the first row tile runs; C's lanes of segment s go to segp[s] + r*ldm under segm[s].
      * NULL where pack_unit is. */
-    void (*ukr_unit)(const cv_geo *G, const float *src, int64_t q0, int64_t len, int64_t split, int64_t delta,
-                     const int64_t *toff, float *Bp, float *const *segp, const uint32_t *segm, int nseg, int64_t ldm);
+    void (*ukr_unit)(const cv_geo *G, int n, const float *const *src, int64_t q0, int64_t len, int64_t split,
+                     const int64_t *delta, const int64_t *const *toff, float *Bp, float *const *segp,
+                     const uint32_t *segm, int nseg, int64_t ldm);
     /* even[q] = row[2q], odd[q] = row[2q + 1] for q < half: x's rows into its phase planes (cv_fph).
      * NULL where pack_unit is. */
     void (*split_row)(float *even, float *odd, const float *row, int64_t half);

@@ -264,35 +264,42 @@ static GG__TGT_AVX512 void cv_pack_unit(float *Bp, const cv_geo *G, const float 
     }
 }
 
-/* cv_isa.ukr_unit: C (M > 8 rows) = A * B of a unit, packing B (as
+/* cv_isa.ukr_unit: C (M > 8 rows) = A * B of a unit whose B rows come from
+ * n geometries in turn (one, or a stride-2 forward's phases, whose first is
+ * G[0]; unit q's source src[q], tap offsets toff[q]), packing B (as
  * cv_pack_unit) while its first 8 rows multiply it: the loads feed both the
  * stores and the FMAs, and no pass re-reads B for them. The other rows then
  * read the packed B. Same B values, same k order: the same bits as packing
  * first. */
-static GG__TGT_AVX512 void cv_ukr_unit(const cv_geo *G, const float *src, int64_t q0, int64_t len, int64_t split,
-                                       int64_t delta, const int64_t *toff, float *Bp, float *const *segp,
-                                       const uint32_t *segm, int nseg, int64_t ldm) {
-    __mmask16 km[2 * CV_MAXTAPS], kn[2 * CV_MAXTAPS];
-    cv_unit_masks(G, q0, len, split, km, kn);
+static GG__TGT_AVX512 void cv_ukr_unit(const cv_geo *G, int n, const float *const *src, int64_t q0, int64_t len,
+                                       int64_t split, const int64_t *delta, const int64_t *const *toff, float *Bp,
+                                       float *const *segp, const uint32_t *segm, int nseg, int64_t ldm) {
     __m512 c[CV_512_MR][2];
     for (int r = 0; r < CV_512_MR; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
-    const float *a = G->Ap;
+    const float *a = G[0].Ap;
     float *d = Bp;
-    for (int64_t ci = 0; ci < G->cs; ci++) {
-        const float *sc = src + ci * G->src_c;
-        for (int64_t t = 0; t < G->T; t++) {
-            __m512 b0, b1;
-            cv_unit_row(sc + toff[t], delta, km + 2 * t, kn + 2 * t, &b0, &b1);
-            _mm512_storeu_ps(d, b0);
-            _mm512_storeu_ps(d + 16, b1);
-            d += CV_NR;
-            for (int r = 0; r < CV_512_MR; r++) {
-                const __m512 av = _mm512_set1_ps(a[r]);
-                c[r][0] = _mm512_fmadd_ps(av, b0, c[r][0]);
-                c[r][1] = _mm512_fmadd_ps(av, b1, c[r][1]);
+    int64_t K = 0;
+    for (int q = 0; q < n; q++) {
+        const cv_geo *P = &G[q];
+        __mmask16 km[2 * CV_MAXTAPS], kn[2 * CV_MAXTAPS];
+        cv_unit_masks(P, q0, len, split, km, kn);
+        for (int64_t ci = 0; ci < P->cs; ci++) {
+            const float *sc = src[q] + ci * P->src_c;
+            for (int64_t t = 0; t < P->T; t++) {
+                __m512 b0, b1;
+                cv_unit_row(sc + toff[q][t], delta[q], km + 2 * t, kn + 2 * t, &b0, &b1);
+                _mm512_storeu_ps(d, b0);
+                _mm512_storeu_ps(d + 16, b1);
+                d += CV_NR;
+                for (int r = 0; r < CV_512_MR; r++) {
+                    const __m512 av = _mm512_set1_ps(a[r]);
+                    c[r][0] = _mm512_fmadd_ps(av, b0, c[r][0]);
+                    c[r][1] = _mm512_fmadd_ps(av, b1, c[r][1]);
+                }
+                a += CV_512_MR;
             }
-            a += CV_512_MR;
         }
+        K += P->cs * P->T;
     }
     float *sp[2];
     for (int s = 0; s < nseg; s++) {
@@ -303,8 +310,7 @@ static GG__TGT_AVX512 void cv_ukr_unit(const cv_geo *G, const float *src, int64_
         }
         sp[s] = segp[s] + CV_512_MR * ldm;
     }
-    const int64_t K = G->cs * G->T;
-    cv_ukr_packed(G->M - CV_512_MR, K, G->Ap + CV_512_MR * K, Bp, CV_NR, sp, segm, nseg, ldm);
+    cv_ukr_packed(G[0].M - CV_512_MR, K, G[0].Ap + CV_512_MR * K, Bp, CV_NR, sp, segm, nseg, ldm);
 }
 
 /* cv_isa.split_row: row[2q] to even[q], row[2q + 1] to odd[q], q < half;
