@@ -218,6 +218,16 @@ static void cv_tap_offsets(const cv_geo *G, int64_t *toff) {
     for (int64_t t = 0; t < G->T; t++) toff[t] = G->ty[t] * G->ws + G->tx[t];
 }
 
+/* cv_tap_offsets, and the lowest and highest of them (G has a tap). */
+static void cv_tap_span(const cv_geo *G, int64_t *toff, int64_t *omin, int64_t *omax) {
+    cv_tap_offsets(G, toff);
+    *omin = *omax = toff[0];
+    for (int64_t t = 1; t < G->T; t++) {
+        *omin = conv_min(*omin, toff[t]);
+        *omax = conv_max(*omax, toff[t]);
+    }
+}
+
 /* tmask[t*du + l]: all ones where lane l < len of the du-lane unit at pixel q0 of
  * an image reads tap t inside the source (G's taps are shifts of the plane). */
 static void cv_tap_masks(const cv_geo *G, int64_t q0, int64_t len, int64_t du, uint32_t *tmask) {
@@ -243,12 +253,8 @@ static void cv_units(const cv_isa *I, const cv_geo *G, int64_t lo, int64_t hi, i
                      int32_t *start, cv_run *runs) {
     const int64_t ghw = G->gh * G->gw, total = G->nimg * ghw;
     int64_t toff[CV_MAXTAPS];
-    cv_tap_offsets(G, toff);
-    int64_t omin = toff[0], omax = toff[0];
-    for (int64_t t = 1; t < G->T; t++) {
-        omin = conv_min(omin, toff[t]);
-        omax = conv_max(omax, toff[t]);
-    }
+    int64_t omin, omax;
+    cv_tap_span(G, toff, &omin, &omax);
     uint32_t *tmask = (uint32_t *)Bp;
     const int direct = cv_unit_direct(I, G), straddle = cv_units_straddle(I, G);
     const int64_t src_next = G->src_b - ghw, out_next = G->out_b - ghw; /* lane l of the next image: l - split */
@@ -589,12 +595,7 @@ static void cv_fph_units(const cv_isa *I, const cv_fph *F, const cv_geo *G, int6
     int64_t toff[4][CV_MAXTAPS], omin[4], omax[4];
     const int64_t *offs[4];
     for (int q = 0; q < F->n; q++) {
-        const cv_geo *P = &F->g[q];
-        for (int64_t t = 0; t < P->T; t++) {
-            toff[q][t] = P->ty[t] * P->ws + P->tx[t];
-            omin[q] = t ? conv_min(omin[q], toff[q][t]) : toff[q][t];
-            omax[q] = t ? conv_max(omax[q], toff[q][t]) : toff[q][t];
-        }
+        cv_tap_span(&F->g[q], toff[q], &omin[q], &omax[q]);
         offs[q] = toff[q];
     }
     for (int64_t g0 = lo; g0 < hi;) {
