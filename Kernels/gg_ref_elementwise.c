@@ -1,6 +1,6 @@
 /*
  * gg_ref_elementwise.c: scalar references for the elementwise kernels
- * (unary, binary, where, copy). Plain loops and libm, one thread: these are
+ * (unary, binary, where, copy) and the byte lookup. Plain loops and libm, one thread: these are
  * the specification the fast kernels in gg_elementwise.c are tested against.
  * Strided operands are walked with a div/mod index decomposition per element
  * (slow on purpose: it is the obvious reading of the contract).
@@ -130,5 +130,19 @@ gg_status gg_copy_f32_ref(const gg_ctx *ctx, float *y, const int64_t *y_strides,
     if (total < 0) return GG_ERR_ARG;
     for (int64_t i = 0; i < total; i++)
         y[ref_offset(i, shape, y_strides, rank)] = x[ref_offset(i, shape, x_strides, rank)];
+    return GG_OK;
+}
+
+gg_status gg_lookup_rows_u8_f32_ref(const gg_ctx *ctx, float *y, const uint8_t *x, int64_t x_rows,
+                                    const int64_t *rows, int64_t nrows, int64_t row_len, const float *table) {
+    (void)ctx;
+    if (nrows < 0 || row_len < 0 || x_rows < 0 || !table) return GG_ERR_ARG;
+    for (int64_t r = 0; r < nrows; r++) {
+        int64_t src = rows ? rows[r] : r;
+        if (src < 0 || src >= x_rows) return GG_ERR_ARG;
+    }
+    for (int64_t r = 0; r < nrows; r++)
+        for (int64_t i = 0; i < row_len; i++)
+            y[r * row_len + i] = table[x[(rows ? rows[r] : r) * row_len + i]];
     return GG_OK;
 }

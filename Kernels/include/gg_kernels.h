@@ -181,6 +181,13 @@ gg_status gg_fill_f32(const gg_ctx *ctx, float *y, int64_t n, float value);
  * integer in [0, depth) returns GG_ERR_ARG. */
 gg_status gg_one_hot_f32(const gg_ctx *ctx, float *y, const float *labels, int64_t n, int64_t depth);
 
+/* ---- Byte lookup (gg_lookup.c) ----
+ * y (nrows, row_len): y[r, i] = table[x[rows[r] * row_len + i]], table 256
+ * floats; x holds x_rows rows of row_len bytes. rows NULL means rows 0, 1, ...
+ * A row index outside [0, x_rows) returns GG_ERR_ARG before anything is written. */
+gg_status gg_lookup_rows_u8_f32(const gg_ctx *ctx, float *y, const uint8_t *x, int64_t x_rows,
+                                const int64_t *rows, int64_t nrows, int64_t row_len, const float *table);
+
 /* ---- Reductions (gg_reduce.c) ----
  * x viewed as contiguous (outer, n, inner); y (outer, inner) reduces the
  * middle axis. Sum uses fixed-size chunks combined in index order, so the
@@ -405,6 +412,8 @@ gg_status gg_where_f32_ref(const gg_ctx *ctx, float *y,
 gg_status gg_copy_f32_ref(const gg_ctx *ctx, float *y, const int64_t *y_strides,
                           const float *x, const int64_t *x_strides,
                           const int64_t *shape, int rank);
+gg_status gg_lookup_rows_u8_f32_ref(const gg_ctx *ctx, float *y, const uint8_t *x, int64_t x_rows,
+                                    const int64_t *rows, int64_t nrows, int64_t row_len, const float *table);
 gg_status gg_reduce_f32_ref(const gg_ctx *ctx, float *y, const float *x,
                             int64_t outer, int64_t n, int64_t inner, gg_reduce_op op);
 gg_status gg_rand_uniform_f32_ref(const gg_ctx *ctx, float *y, int64_t n, uint64_t seed, uint64_t offset);

@@ -74,20 +74,7 @@ public struct BatchIterator: IteratorProtocol {
         guard nextBatchIndex < batchesPerEpoch else { return nil }
         let first = nextBatchIndex * batchSize
         nextBatchIndex += 1
-        let imageSize = split.pixelsPerImage
-        split.pixels.withUnsafeBufferPointer { pixels in
-            table.withUnsafeBufferPointer { table in
-                batch.images.withUnsafeMutableBufferPointer { images in
-                    for slot in 0..<batchSize {
-                        let source = order[first + slot] * imageSize
-                        let target = slot * imageSize
-                        for p in 0..<imageSize {
-                            images[target + p] = table[Int(pixels[source + p])]
-                        }
-                    }
-                }
-            }
-        }
+        split.encode(rows: order[first..<(first + batchSize)], table: table, into: &batch.images)
         for slot in 0..<batchSize {
             batch.labels[slot] = Int32(split.labels[order[first + slot]])
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// How u8 pixels become the Float values a model sees.
 public enum PixelEncoding: Sendable {
@@ -70,8 +71,30 @@ public struct MNISTSplit: Sendable {
 
     /// All images as Floats, flattened to `count x pixelsPerImage`, row-major.
     public func images(_ encoding: PixelEncoding) -> [Float] {
-        let table = encoding.table
-        return pixels.map { table[Int($0)] }
+        var images = [Float](repeating: 0, count: pixels.count)
+        encode(rows: nil, table: encoding.table, into: &images)
+        return images
+    }
+
+    /// Writes the images at `rows` (all of them, in order, when nil) through `table`, one after
+    /// another, into the start of `images`, which must hold them (`gg_lookup_rows_u8_f32`).
+    func encode(rows: ArraySlice<Int>?, table: [Float], into images: inout [Float]) {
+        let count = rows?.count ?? self.count
+        precondition(table.count == 256 && images.count >= count * pixelsPerImage, "encode: table or buffer too small")
+        var ctx = gg_ctx(nthreads: 1, isa: -1, scratch: nil, scratch_len: 0)
+        let status = pixels.withUnsafeBufferPointer { pixels in
+            table.withUnsafeBufferPointer { table in
+                images.withUnsafeMutableBufferPointer { images in
+                    func run(_ indices: UnsafePointer<Int64>?) -> gg_status {
+                        gg_lookup_rows_u8_f32(&ctx, images.baseAddress, pixels.baseAddress, Int64(self.count), indices,
+                                              Int64(count), Int64(pixelsPerImage), table.baseAddress)
+                    }
+                    guard let rows else { return run(nil) }
+                    return rows.map(Int64.init).withUnsafeBufferPointer { run($0.baseAddress) }
+                }
+            }
+        }
+        precondition(status == GG_OK, "encode: a row index outside the split")
     }
 
     /// The labels as Int32, the index type the kernels take.

@@ -42,8 +42,7 @@ public struct Judge {
 
     /// Feature statistics of a split's images.
     public func statistics(of split: MNISTSplit) throws -> FeatureStatistics {
-        let table = definition.encoding.table
-        let images = split.pixels.map { table[Int($0)] }
+        let images = split.images(definition.encoding)
         let (values, dimension) = try features(images, range: definition.encoding.range)
         return try FeatureStatistics(features: values, dimension: dimension)
     }
