@@ -21,6 +21,9 @@
  * NR units) and never split K, so each element is computed by the same
  * sequence of operations whatever ctx->nthreads is: results are bit-identical
  * across thread counts. Tiny problems skip packing and threads entirely.
+ * A narrow output (N under one panel, many rows: the vae's 20-wide heads) is
+ * computed transposed, C^T = op(B)^T op(A)^T, where the long side fills the
+ * panels, then transposed into C (gemm_narrow).
  *
  * Not done here: complex/other precisions, NaN-propagation promises beyond
  * what IEEE arithmetic gives, and alpha == 0 shortcuts (A and B are still
@@ -491,11 +494,38 @@ static gg_gemm_plan make_plan(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K
     return p;
 }
 
+/* Whether a GEMM with plan p is computed transposed (gemm_narrow): N under one
+ * panel wastes vector lanes (N = 20 is a 16-wide and a 4-wide panel, 62% of
+ * the multiply-adds useful) and leaves tiles with few accumulators, while M
+ * rows would fill whole panels. Only for a transposed A (a weight gradient's
+ * x^T), which the transposed problem reads as a row-major B, in place: a
+ * row-major A would need a transposing pack there, and that cost more than
+ * the lanes gained (NN 128x400x20 on one thread went 98 -> 72 GFLOP/s; TN
+ * 400x128x20 57 -> 121). Not with prologues (their programs are laid out over
+ * the operands as stored) nor beta != 0 (C would be read transposed). */
+static int narrow_route(const gg_gemm_plan *p, int64_t M, int64_t N, int ta, int prologues, float beta) {
+    return !p->small && ta && !prologues && beta == 0.0f && N < p->ar->nr && M >= 4 * p->ar->nr;
+}
+
+/* Floats of scratch the plain kernel needs under plan p. */
+static int64_t plan_len(const gg_gemm_plan *p) { return p->small ? 0 : p->b_len + (int64_t)p->nt * p->a_len; }
+
+/* Scratch for the GEMM under plan p: the narrow route's transposed plan and
+ * its M x N result where it may take that route (whatever beta turns out to be). */
+static int64_t gemm_len(const gg_ctx *ctx, const gg_gemm_plan *p, int64_t M, int64_t N, int64_t K, int ta, int prologues) {
+    int64_t len = plan_len(p);
+    if (narrow_route(p, M, N, ta, prologues, 0.0f)) {
+        gg_gemm_plan t = make_plan(ctx, N, M, K, 0);
+        int64_t narrow = plan_len(&t) + round_up(M * N, 16);
+        len = narrow > len ? narrow : len;
+    }
+    return len;
+}
+
 int64_t gg_gemm_f32_scratch(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K) {
     if (M < 0 || N < 0 || K < 0) return 0;
     gg_gemm_plan p = make_plan(ctx, M, N, K, 0);
-    if (p.small) return 0;
-    return p.b_len + (int64_t)p.nt * p.a_len;
+    return gemm_len(ctx, &p, M, N, K, 1, 0);
 }
 
 /* ---------------------------------------------------------------- driver */
@@ -761,18 +791,17 @@ static void gemm_run(const gg_ctx *ctx, const gg_gemm_plan *p, const gg_gemm_arg
 #endif
 }
 
+static gg_status gemm_batched(const gg_ctx *ctx, float *C, int64_t ldc, int64_t stride_c,
+                              const float *A, int64_t lda, int64_t stride_a, int trans_a,
+                              const float *B, int64_t ldb, int64_t stride_b, int trans_b,
+                              int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, float beta,
+                              const gg_fprogram *pa, const gg_fprogram *pb, const gg_fprogram *ep);
+
 gg_status gg_gemm_f32(const gg_ctx *ctx, float *C, int64_t ldc,
                       const float *A, int64_t lda, int trans_a,
                       const float *B, int64_t ldb, int trans_b,
                       int64_t M, int64_t N, int64_t K, float alpha, float beta) {
-    gg_status s = check_args(ctx, C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K, 0, 0);
-    if (s != GG_OK) return s;
-    gg_gemm_plan p = make_plan(ctx, M, N, K, 0);
-    if (!p.small && (ctx->scratch == 0 || ctx->scratch_len < p.b_len + (int64_t)p.nt * p.a_len))
-        return GG_ERR_SCRATCH;
-    gg_gemm_args g = {C, ldc, A, lda, trans_a != 0, B, ldb, trans_b != 0, M, N, K, alpha, beta};
-    gemm_run(ctx, &p, &g);
-    return GG_OK;
+    return gemm_batched(ctx, C, ldc, 0, A, lda, 0, trans_a, B, ldb, 0, trans_b, 1, M, N, K, alpha, beta, 0, 0, 0);
 }
 
 /* Floats of scratch one thread needs to run program `p` (64-byte multiple; 0 without one). */
@@ -799,6 +828,21 @@ static int64_t prologue_share(const gg_ctx *ctx, const gg_gemm_plan *p, int64_t 
     return prologue_temp(p, M, N, K, pa, pb) + (sa > sb ? sa : sb);
 }
 
+/* The narrow route: T = op(B)^T op(A)^T (N x M) into scratch after the
+ * transposed plan's own, then C = T^T, then the epilogue over all of C on the
+ * calling thread (it is small: N < NR). Each element is the same sum, in the
+ * same k order, as the direct route computes. */
+static void gemm_narrow(const gg_ctx *ctx, const gg_gemm_args *g) {
+    gg_gemm_plan t = make_plan(ctx, g->N, g->M, g->K, 0);
+    float *T = ctx->scratch + plan_len(&t);
+    gg_gemm_args tg = {T, g->M, g->B, g->ldb, !g->tb, g->A, g->lda, !g->ta, g->N, g->M, g->K, g->alpha, 0.0f};
+    tg.isa = g->isa;
+    gemm_run(ctx, &t, &tg);
+    for (int64_t i = 0; i < g->M; i++)
+        for (int64_t j = 0; j < g->N; j++) g->C[i * g->ldc + j] = T[j * g->M + i];
+    if (g->ep) epilogue_box(g, 0, g->M, 0, g->N);
+}
+
 /* Item b of a batch: its own C, A, B and epilogue batch index. */
 static void gemm_item(const gg_ctx *ctx, const gg_gemm_plan *p, const gg_gemm_args *g0, int64_t b,
                       int64_t stride_c, int64_t stride_a, int64_t stride_b) {
@@ -807,7 +851,8 @@ static void gemm_item(const gg_ctx *ctx, const gg_gemm_plan *p, const gg_gemm_ar
     if (g.A) g.A += b * stride_a;
     if (g.B) g.B += b * stride_b;
     g.item = b;
-    gemm_run(ctx, p, &g);
+    if (narrow_route(p, g.M, g.N, g.ta, g.pro_a || g.pro_b, g.beta) && g.K > 0) gemm_narrow(ctx, &g);
+    else gemm_run(ctx, p, &g);
 }
 
 static gg_status gemm_batched(const gg_ctx *ctx, float *C, int64_t ldc, int64_t stride_c,
@@ -819,14 +864,14 @@ static gg_status gemm_batched(const gg_ctx *ctx, float *C, int64_t ldc, int64_t 
     gg_status s = check_args(ctx, C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K, pa != 0, pb != 0);
     if (s != GG_OK || batch == 0) return s;
     gg_gemm_plan p = make_plan(ctx, M, N, K, pa != 0);
-    int64_t gemm_len = p.small ? 0 : p.b_len + (int64_t)p.nt * p.a_len;
+    int64_t glen = gemm_len(ctx, &p, M, N, K, trans_a, pa || pb);
     int64_t eshare = program_share(ctx, ep), pshare = prologue_share(ctx, &p, M, N, K, pa, pb);
     int threads = gg__threads(ctx);
-    int64_t need = gemm_len + (int64_t)threads * (eshare + pshare);
+    int64_t need = glen + (int64_t)threads * (eshare + pshare);
     if (need > 0 && (ctx->scratch == 0 || ctx->scratch_len < need))
         return GG_ERR_SCRATCH;
     if (M == 0 || N == 0) return GG_OK;
-    float *ep_scratch = ctx->scratch + gemm_len, *pro_scratch = ep_scratch + (int64_t)threads * eshare;
+    float *ep_scratch = ctx->scratch + glen, *pro_scratch = ep_scratch + (int64_t)threads * eshare;
     gg_gemm_args g0 = {C, ldc, A, lda, trans_a != 0, B, ldb, trans_b != 0, M, N, K, alpha, beta,
                        0, ctx->isa, ep, ep ? ep_scratch : 0, eshare,
                        pa, pb, pa || pb ? pro_scratch : 0, pshare, prologue_temp(&p, M, N, K, pa, pb)};
@@ -867,8 +912,7 @@ int64_t gg_gemm_pro_ep_f32_scratch(const gg_ctx *ctx, int64_t M, int64_t N, int6
                                    const gg_fprogram *prologue_b, const gg_fprogram *epilogue) {
     if (M < 0 || N < 0 || K < 0) return 0;
     gg_gemm_plan p = make_plan(ctx, M, N, K, prologue_a != 0);
-    int64_t gemm_len = p.small ? 0 : p.b_len + (int64_t)p.nt * p.a_len;
-    return gemm_len + (int64_t)gg__threads(ctx) * (program_share(ctx, epilogue) +
+    return gemm_len(ctx, &p, M, N, K, 1, prologue_a || prologue_b) + (int64_t)gg__threads(ctx) * (program_share(ctx, epilogue) +
                                                     prologue_share(ctx, &p, M, N, K, prologue_a, prologue_b));
 }
 

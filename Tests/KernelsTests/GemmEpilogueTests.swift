@@ -22,10 +22,12 @@ final class GemmEpilogueTests: XCTestCase {
                                 outputs: outputs, outStrides: outSt, body)
     }
 
-    /// (batch, M, N, K, trans_a, trans_b): packed path, tiny path, K == 0, odd sizes, transposes, batches
+    /// (batch, M, N, K, trans_a, trans_b): packed path, tiny path, K == 0, odd sizes, transposes, batches,
+    /// and narrow outputs of a transposed A, computed transposed (beta 0), one of them over two K blocks
     private let cases: [(Int64, Int64, Int64, Int64, Int32, Int32)] = [
         (1, 128, 400, 784, 0, 0), (3, 5, 7, 9, 0, 0), (2, 64, 130, 33, 1, 0), (1, 300, 257, 128, 0, 1),
         (2, 4, 4, 0, 0, 0), (1, 1, 1, 1, 0, 0), (1, 129, 1000, 64, 1, 1),
+        (2, 400, 20, 128, 1, 0), (1, 301, 7, 520, 1, 1),
     ]
 
     /// One case's operands: A per item, B shared, a bias per column and C's starting values.
