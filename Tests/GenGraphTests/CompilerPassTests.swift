@@ -162,6 +162,33 @@ final class CompilerPassTests: XCTestCase {
         try assertFusedMatchesEager(g, outputs, feeds: feeds)
     }
 
+    /// An elementwise consumer of a GEMM's output and of another elementwise value joins the GEMM's
+    /// epilogue, not the other value's kernel: in a BCE loss's gradient, sigmoid(logits) - x reads the
+    /// logits GEMM's output and -x (scaled by the loss's weight, from a leaf): the difference is
+    /// computed on the GEMM's tiles, with -x recomputed there, and no kernel reads the logits'
+    /// sigmoid back. Same numbers as eager, 1 and 2 threads equal.
+    func testALossGradientJoinsTheLogitsGEMMsEpilogue() throws {
+        let g = Graph()
+        let x = try g.input("x", [16, 24])
+        let w = try g.parameter("w", [12, 24], initializer: .normal(mean: 0, std: 0.3))
+        let h = try g.input("h", [16, 12])
+        let logits = try h.matmul(w)
+        let loss = try bceWithLogits(logits, x).sum()
+        let outputs = [loss] + (try g.gradients(of: loss, withRespectTo: [w]))
+        let fused = try Compiler.compile(Program(g, outputs: outputs)).fused
+        let nodes = fused.program.nodes
+        let head = nodes.indices.first { if case .matmul = nodes[$0].op { return nodes[$0].shape == [16, 24] }; return false }!
+        // The weight gradient's GEMM reads the logits' gradient: it is the GEMM's epilogue's.
+        let dw = nodes.indices.first { if case .matmul = nodes[$0].op { return nodes[$0].shape == [12, 24] }; return false }!
+        let dlogits = try XCTUnwrap(nodes[dw].inputs.map { fused.views[$0].root }.first { nodes[$0].shape == [16, 24] })
+        XCTAssertEqual(fused.groupOf[dlogits], fused.groupOf[head], "the logits' gradient %\(dlogits) is computed on the GEMM's tiles")
+        XCTAssertFalse(fused.groups.contains { $0.kind == .elementwise && $0.space == [16, 24] },
+                       "no elementwise kernel over the logits: \(fused.groups.map(\.kind))")
+        let feeds = ["x": try TensorValue(shape: [16, 24], scalars: (0..<384).map { Float(($0 * 7) % 3 == 0 ? 1 : 0) }),
+                     "h": try TensorValue(shape: [16, 12], scalars: (0..<192).map { Float(($0 * 13) % 23) / 11 - 1 })]
+        try assertFusedMatchesEager(g, outputs, feeds: feeds)
+    }
+
     /// An elementwise or reduction kernel that reads a value for the last time writes an output
     /// of the same shape over it: in the classifier's step, the first layer's gradient (the
     /// pooled gradient times the ReLU mask, with the bias gradient's sums) takes the slot of the

@@ -196,7 +196,11 @@ private func partition(_ program: Program, off: Set<FusionKind>, joinsSums: (Int
                 case .elementwise, .reduction, .contraction, .single, .prologue, .phased: return nil
                 }
             }
-            if let g = candidates.first(where: { canJoin(id, $0) }) { join(id, g) }
+            // An epilogue first: its value is computed while the GEMM's or convolution's tile is in
+            // cache, and the other producer's value, stored instead, is often cheap enough for the
+            // recompute pass to rebuild inside the epilogue (the vae's x scaled by a constant).
+            let ordered = candidates.filter { groups[$0].kind == .contraction } + candidates.filter { groups[$0].kind != .contraction }
+            if let g = ordered.first(where: { canJoin(id, $0) }) { join(id, g) }
             else { newGroup(id, .elementwise, space: node.shape) }
         case .reduction:
             guard case .reduce(_, let axes) = node.op else { continue }
