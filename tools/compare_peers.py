@@ -61,11 +61,13 @@ def main():
 
     medians = {k: statistics.median(x["step_ms_median"] for x in v) for k, v in runs.items()}
     fused = medians.get("gengraph fused")
-    print(f"| {a.model} ({a.threads} threads) | step ms (median of {a.rounds} rounds of {a.steps} steps) | gengraph fused speed-up |")
-    print("|---|---|---|")
+    print(f"| {a.model} ({a.threads} threads) | step ms (median of {a.rounds} rounds of {a.steps} steps) "
+          f"| rounds' medians, min..max | gengraph fused speed-up |")
+    print("|---|---|---|---|")
     for k, ms in sorted(medians.items(), key=lambda kv: kv[1]):
         speedup = f"{ms / fused:.2f}x" if fused else ""
-        print(f"| {k} | {ms:.2f} | {speedup} |")
+        each = [x["step_ms_median"] for x in runs[k]]
+        print(f"| {k} | {ms:.2f} | {min(each):.2f}..{max(each):.2f} | {speedup} |")
 
 
 if __name__ == "__main__":
