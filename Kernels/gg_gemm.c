@@ -32,7 +32,6 @@
 #include "gg_kernels.h"
 #include "gg_internal.h"
 
-#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -466,9 +465,8 @@ static int64_t busiest_vectors(int64_t n, int64_t nr, int64_t vw, int tn) {
 }
 
 /* a_computed: a prologue computes A, once per row group but again in every
- * column group (each packs all of A), so column groups cost more.
- * whole_rows: one row group (the epilogue's sums fold rows in fixed blocks). */
-static gg_gemm_plan make_plan(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K, int a_computed, int whole_rows) {
+ * column group (each packs all of A), so column groups cost more. */
+static gg_gemm_plan make_plan(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K, int a_computed) {
     gg_gemm_plan p;
     memset(&p, 0, sizeof p);
     p.ar = arch_for(ctx);
@@ -493,7 +491,7 @@ static gg_gemm_plan make_plan(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K
         for (int tn = nt; tn >= 1; tn--) {
             if (nt % tn) continue;
             int tm = nt / tn;
-            if (tm > mtiles || tn > ntiles || (whole_rows && tm > 1)) continue;
+            if (tm > mtiles || tn > ntiles) continue;
             double load = (double)(cdiv(mtiles, tm) * busiest_vectors(min64(N, p.nc), ar->nr, ar->vw, tn)) *
                           (tm > 1 ? 1.15 : 1.0) * (a_computed && tn > 1 ? 1.5 : 1.0);
             if (best < 0 || load < best) { best = load; p.nt = nt; p.tm = tm; p.tn = tn; }
@@ -528,7 +526,7 @@ static int64_t plan_len(const gg_gemm_plan *p) { return p->small ? 0 : p->b_len 
 static int64_t gemm_len(const gg_ctx *ctx, const gg_gemm_plan *p, int64_t M, int64_t N, int64_t K, int ta, int prologues) {
     int64_t len = plan_len(p);
     if (narrow_route(p, M, N, ta, prologues, 0.0f)) {
-        gg_gemm_plan t = make_plan(ctx, N, M, K, 0, 0);
+        gg_gemm_plan t = make_plan(ctx, N, M, K, 0);
         int64_t narrow = plan_len(&t) + round_up(M * N, 16);
         len = narrow > len ? narrow : len;
     }
@@ -537,7 +535,7 @@ static int64_t gemm_len(const gg_ctx *ctx, const gg_gemm_plan *p, int64_t M, int
 
 int64_t gg_gemm_f32_scratch(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K) {
     if (M < 0 || N < 0 || K < 0) return 0;
-    gg_gemm_plan p = make_plan(ctx, M, N, K, 0, 0);
+    gg_gemm_plan p = make_plan(ctx, M, N, K, 0);
     return gemm_len(ctx, &p, M, N, K, 1, 0);
 }
 
@@ -568,11 +566,6 @@ typedef struct gg_gemm_args {
     const gg_fprogram *pro_a, *pro_b;
     float *pro_scratch;
     int64_t pro_share, pro_temp;
-    /* The epilogue's sums (gemm_red): their partials, row blocks of red_mc
-     * rows, and whether one folds columns (then each panel is a call of its own). */
-    float *red_partials;
-    int64_t red_mc;
-    int red_cols;
 } gg_gemm_args;
 
 static int thread_num(void) {
@@ -590,132 +583,6 @@ static void epilogue_box(const gg_gemm_args *g, int64_t i0, int64_t mi, int64_t 
     gg_ctx one = {1, g->isa, g->ep_scratch + (int64_t)thread_num() * g->ep_share, g->ep_share};
     int64_t lo[3] = {g->item, i0, j0}, ext[3] = {1, mi, nj};
     (void)gg_fused_region_f32(&one, g->ep, lo, ext);
-}
-
-/* ---------------------------------------------------- epilogue sums
- * An epilogue may REDUCE (sum or max) over the rows of C (axis 1 of its
- * (batch, M, N) space: a bias gradient), its columns (axis 2: a per-sample
- * loss) or both, for a single item. Folding straight into the outputs,
- * threads would race and the order of the additions would follow the thread
- * split. So the plan keeps one row group (whole_rows), and each block of
- * red_mc rows folds into a partial of its own: a row of N for a sum over
- * rows, one call per NR-wide panel into a row of M per panel for a sum over
- * columns (each row's piece is then one panel long whatever the threads), a
- * float per block and panel for both. gemm_red_finish folds the partials in
- * block and panel order: the results do not depend on ctx->nthreads. */
-
-/* Which axes a REDUCE folds: 1 rows, 2 columns, 3 both. */
-static int red_axes(const gg_fprogram *p, const gg_finstr *in) {
-    const int64_t *st = p->out_strides + 3 * (int64_t)in->dst;
-    return (st[1] == 0) | (st[2] == 0) << 1;
-}
-
-/* Floats of partials one REDUCE folding `axes` needs over nb row blocks and nq panels. */
-static int64_t red_len(int axes, int64_t nb, int64_t nq, int64_t M, int64_t N) {
-    return round_up(axes == 1 ? nb * N : axes == 2 ? nq * M : nb * nq, 16);
-}
-
-static int ep_reduces(const gg_fprogram *ep) {
-    int r = 0;
-    for (int32_t i = 0; ep && i < ep->ninstr; i++) r += ep->instr[i].op == GG_FOP_REDUCE;
-    return r;
-}
-
-static int ep_folds_columns(const gg_fprogram *ep) {
-    for (int32_t i = 0; ep && i < ep->ninstr; i++)
-        if (ep->instr[i].op == GG_FOP_REDUCE && red_axes(ep, &ep->instr[i]) & 2) return 1;
-    return 0;
-}
-
-/* Floats of all the epilogue's partials under plan p. */
-static int64_t red_floats(const gg_gemm_plan *p, const gg_fprogram *ep, int64_t M, int64_t N) {
-    if (!ep_reduces(ep)) return 0;
-    const int64_t mc = p->small ? M : p->mc, nr = p->ar->nr;
-    int64_t len = 0;
-    for (int32_t i = 0; i < ep->ninstr; i++)
-        if (ep->instr[i].op == GG_FOP_REDUCE) len += red_len(red_axes(ep, &ep->instr[i]), cdiv(M, mc), cdiv(N, nr), M, N);
-    return len;
-}
-
-static float red_init(const gg_finstr *in) { return in->sub == GG_REDUCE_SUM ? 0.0f : -INFINITY; }
-
-/* gg_fused.c's max: a NaN wins. */
-static float red_combine(const gg_finstr *in, float a, float b) {
-    if (in->sub == GG_REDUCE_SUM) return a + b;
-    return (b > a || b != b) ? b : a;
-}
-
-/* The epilogue over C[i0:i0+mi, j0:j0+nj], its sums folded into the partials
- * of row block b and panel q, on the calling thread. */
-static void epilogue_red(const gg_gemm_args *g, int64_t b, int64_t q, int64_t i0, int64_t mi, int64_t j0, int64_t nj) {
-    const gg_fprogram *p = g->ep;
-    float *outs[p->noutputs];
-    int64_t st[3 * p->noutputs];
-    memcpy(outs, p->outputs, sizeof outs);
-    memcpy(st, p->out_strides, sizeof st);
-    const int64_t nb = cdiv(g->M, g->red_mc), nq = cdiv(g->N, g->red_cols ? g->red_cols : g->N);
-    float *part = g->red_partials;
-    for (int32_t i = 0; i < p->ninstr; i++) {
-        const gg_finstr *in = &p->instr[i];
-        if (in->op != GG_FOP_REDUCE) continue;
-        const int axes = red_axes(p, in);
-        int64_t *s3 = st + 3 * (int64_t)in->dst;
-        outs[in->dst] = part + (axes == 1 ? b * g->N : axes == 2 ? q * g->M : b * nq + q);
-        s3[0] = 0;
-        s3[1] = axes == 2;
-        s3[2] = axes == 1;
-        part += red_len(axes, nb, nq, g->M, g->N);
-    }
-    gg_fprogram r = *p;
-    r.outputs = outs;
-    r.out_strides = st;
-    gg_ctx one = {1, g->isa, g->ep_scratch + (int64_t)thread_num() * g->ep_share, g->ep_share};
-    int64_t lo[3] = {g->item, i0, j0}, ext[3] = {1, mi, nj};
-    (void)gg__fused_region_acc(&one, &r, lo, ext);
-}
-
-/* The epilogue over row block b of C, columns [j0, j1): one call, or one per panel when a sum folds columns. */
-static void epilogue_block(const gg_gemm_args *g, int64_t b, int64_t i0, int64_t mi, int64_t j0, int64_t j1) {
-    if (!g->red_partials) { epilogue_box(g, i0, mi, j0, j1 - j0); return; }
-    if (!g->red_cols) { epilogue_red(g, b, 0, i0, mi, j0, j1 - j0); return; }
-    for (int64_t j = j0; j < j1; j += g->red_cols)
-        epilogue_red(g, b, j / g->red_cols, i0, mi, j, min64(g->red_cols, j1 - j));
-}
-
-/* Fills the partials with each REDUCE's identity. */
-static void gemm_red_start(const gg_gemm_args *g) {
-    const gg_fprogram *p = g->ep;
-    const int64_t nb = cdiv(g->M, g->red_mc), nq = cdiv(g->N, g->red_cols ? g->red_cols : g->N);
-    float *part = g->red_partials;
-    for (int32_t i = 0; i < p->ninstr; i++) {
-        const gg_finstr *in = &p->instr[i];
-        if (in->op != GG_FOP_REDUCE) continue;
-        const int64_t len = red_len(red_axes(p, in), nb, nq, g->M, g->N);
-        for (int64_t k = 0; k < len; k++) part[k] = red_init(in);
-        part += len;
-    }
-}
-
-/* Each REDUCE output = its partials folded in row block, then panel, order. */
-static void gemm_red_finish(const gg_gemm_args *g) {
-    const gg_fprogram *p = g->ep;
-    const int64_t nb = cdiv(g->M, g->red_mc), nq = cdiv(g->N, g->red_cols ? g->red_cols : g->N);
-    const float *part = g->red_partials;
-    for (int32_t i = 0; i < p->ninstr; i++) {
-        const gg_finstr *in = &p->instr[i];
-        if (in->op != GG_FOP_REDUCE) continue;
-        const int axes = red_axes(p, in);
-        const int64_t *st = p->out_strides + 3 * (int64_t)in->dst;
-        float *out = p->outputs[in->dst] + g->item * st[0];
-        const int64_t kept = axes == 1 ? g->N : axes == 2 ? g->M : 1, folds = axes == 1 ? nb : axes == 2 ? nq : nb * nq;
-        const int64_t step = axes == 1 ? st[2] : axes == 2 ? st[1] : 0;
-        for (int64_t e = 0; e < kept; e++) {
-            float v = part[e];
-            for (int64_t f = 1; f < folds; f++) v = red_combine(in, v, part[f * kept + e]);
-            out[e * step] = v;
-        }
-        part += red_len(axes, nb, nq, g->M, g->N);
-    }
 }
 
 /* Rows [r0, r0 + nr) x columns [c0, c0 + nc) of this item's stored operand
@@ -834,8 +701,10 @@ static void gemm_thread(const gg_gemm_plan *p, const gg_gemm_args *g, float *Ap,
                  * the NC block are final: apply the epilogue while they are in
                  * cache (one call per block measured better than per panel
                  * group: fewer, wider rows and less L2 churn next to packed A). */
-                if (g->ep && pc + kc == g->K && q1 > q0)
-                    epilogue_block(g, ic / p->mc, ic, mc, jc + q0 * NR, min64(jc + q1 * NR, g->N));
+                if (g->ep && pc + kc == g->K && q1 > q0) {
+                    const int64_t j0 = jc + q0 * NR;
+                    epilogue_box(g, ic, mc, j0, min64(jc + q1 * NR, g->N) - j0);
+                }
             }
             if (shared) {
 #ifdef _OPENMP
@@ -902,12 +771,12 @@ static void gemm_run(const gg_ctx *ctx, const gg_gemm_plan *p, const gg_gemm_arg
             float *c = g->C + i * g->ldc;
             for (int64_t j = 0; j < g->N; j++) c[j] = g->beta == 0.0f ? 0.0f : g->beta * c[j];
         }
-        if (g->ep) epilogue_block(g, 0, 0, g->M, 0, g->N);
+        if (g->ep) epilogue_box(g, 0, g->M, 0, g->N);
         return;
     }
     if (p->small) {
         gemm_small(g);
-        if (g->ep) epilogue_block(g, 0, 0, g->M, 0, g->N);
+        if (g->ep) epilogue_box(g, 0, g->M, 0, g->N);
         return;
     }
     float *Bp = ctx->scratch, *A0 = ctx->scratch + p->b_len;
@@ -975,14 +844,14 @@ static int64_t prologue_share(const gg_ctx *ctx, const gg_gemm_plan *p, int64_t 
  * calling thread (it is small: N < NR). Each element is the same sum, in the
  * same k order, as the direct route computes. */
 static void gemm_narrow(const gg_ctx *ctx, const gg_gemm_args *g) {
-    gg_gemm_plan t = make_plan(ctx, g->N, g->M, g->K, 0, 0);
+    gg_gemm_plan t = make_plan(ctx, g->N, g->M, g->K, 0);
     float *T = ctx->scratch + plan_len(&t);
     gg_gemm_args tg = {T, g->M, g->B, g->ldb, !g->tb, g->A, g->lda, !g->ta, g->N, g->M, g->K, g->alpha, 0.0f};
     tg.isa = g->isa;
     gemm_run(ctx, &t, &tg);
     for (int64_t i = 0; i < g->M; i++)
         for (int64_t j = 0; j < g->N; j++) g->C[i * g->ldc + j] = T[j * g->M + i];
-    if (g->ep) epilogue_block(g, 0, 0, g->M, 0, g->N);
+    if (g->ep) epilogue_box(g, 0, g->M, 0, g->N);
 }
 
 /* Item b of a batch: its own C, A, B and epilogue batch index. */
@@ -993,7 +862,7 @@ static void gemm_item(const gg_ctx *ctx, const gg_gemm_plan *p, const gg_gemm_ar
     if (g.A) g.A += b * stride_a;
     if (g.B) g.B += b * stride_b;
     g.item = b;
-    if (narrow_route(p, g.M, g.N, g.ta, g.pro_a || g.pro_b, g.beta) && g.K > 0 && !g.red_partials) gemm_narrow(ctx, &g);
+    if (narrow_route(p, g.M, g.N, g.ta, g.pro_a || g.pro_b, g.beta) && g.K > 0) gemm_narrow(ctx, &g);
     else gemm_run(ctx, p, &g);
 }
 
@@ -1005,11 +874,11 @@ static gg_status gemm_batched(const gg_ctx *ctx, float *C, int64_t ldc, int64_t 
     if (batch < 0) return GG_ERR_ARG;
     gg_status s = check_args(ctx, C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K, pa != 0, pb != 0);
     if (s != GG_OK || batch == 0) return s;
-    gg_gemm_plan p = make_plan(ctx, M, N, K, pa != 0, ep_reduces(ep) > 0);
+    gg_gemm_plan p = make_plan(ctx, M, N, K, pa != 0);
     int64_t glen = gemm_len(ctx, &p, M, N, K, trans_a, pa || pb);
     int64_t eshare = program_share(ctx, ep), pshare = prologue_share(ctx, &p, M, N, K, pa, pb);
     int threads = gg__threads(ctx);
-    int64_t need = glen + (int64_t)threads * (eshare + pshare) + red_floats(&p, ep, M, N);
+    int64_t need = glen + (int64_t)threads * (eshare + pshare);
     if (need > 0 && (ctx->scratch == 0 || ctx->scratch_len < need))
         return GG_ERR_SCRATCH;
     if (M == 0 || N == 0) return GG_OK;
@@ -1017,15 +886,6 @@ static gg_status gemm_batched(const gg_ctx *ctx, float *C, int64_t ldc, int64_t 
     gg_gemm_args g0 = {C, ldc, A, lda, trans_a != 0, B, ldb, trans_b != 0, M, N, K, alpha, beta,
                        0, ctx->isa, ep, ep ? ep_scratch : 0, eshare,
                        pa, pb, pa || pb ? pro_scratch : 0, pshare, prologue_temp(&p, M, N, K, pa, pb)};
-    if (ep_reduces(ep)) { /* batch is 1 (gg__gemm_programs_ok) */
-        g0.red_partials = pro_scratch + (int64_t)threads * pshare;
-        g0.red_mc = p.small ? M : p.mc;
-        g0.red_cols = ep_folds_columns(ep) ? (int)p.ar->nr : 0;
-        gemm_red_start(&g0);
-        gemm_item(ctx, &p, &g0, 0, stride_c, stride_a, stride_b);
-        gemm_red_finish(&g0);
-        return GG_OK;
-    }
     /* Tiny GEMMs need no scratch, so whole items can go to different threads
      * (each item is still computed by one thread: same bits as serial). */
     int par = gg__threads(ctx);
@@ -1049,24 +909,12 @@ gg_status gg_gemm_batched_f32(const gg_ctx *ctx, float *C, int64_t ldc, int64_t 
 
 /* ------------------------------------------- GEMM + prologues + epilogue */
 
-/* An epilogue GEMM can run: elementwise over (batch, M, N), or, for one item,
- * with REDUCEs (sum or max) that fold rows, columns or both (gemm_red) and no post program. */
-static int epilogue_ok(const gg_fprogram *ep, const int64_t *space) {
-    if (gg__fused_elementwise_over(ep, 3, space)) return 1;
-    if (space[0] != 1 || ep->post || gg__fused_validate(ep, 1) != GG_OK || ep->rank != 3) return 0;
-    for (int d = 0; d < 3; d++)
-        if (ep->shape[d] != space[d]) return 0;
-    for (int32_t i = 0; i < ep->ninstr; i++)
-        if (ep->instr[i].op == GG_FOP_REDUCE && red_axes(ep, &ep->instr[i]) == 0) return 0;
-    return 1;
-}
-
 int gg__gemm_programs_ok(int64_t batch, int64_t M, int64_t N, int64_t K, int trans_a, int trans_b,
                          const gg_fprogram *prologue_a, const gg_fprogram *prologue_b, const gg_fprogram *epilogue) {
     const int64_t space[3] = {batch, M, N};
     const int64_t a_space[3] = {batch, trans_a ? K : M, trans_a ? M : K};
     const int64_t b_space[3] = {batch, trans_b ? N : K, trans_b ? K : N};
-    return (!epilogue || epilogue_ok(epilogue, space)) &&
+    return (!epilogue || gg__fused_elementwise_over(epilogue, 3, space)) &&
            (!prologue_a || gg__fused_region_into_ok(prologue_a, 3, a_space)) &&
            (!prologue_b || gg__fused_region_into_ok(prologue_b, 3, b_space));
 }
@@ -1074,10 +922,9 @@ int gg__gemm_programs_ok(int64_t batch, int64_t M, int64_t N, int64_t K, int tra
 int64_t gg_gemm_pro_ep_f32_scratch(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K, const gg_fprogram *prologue_a,
                                    const gg_fprogram *prologue_b, const gg_fprogram *epilogue) {
     if (M < 0 || N < 0 || K < 0) return 0;
-    gg_gemm_plan p = make_plan(ctx, M, N, K, prologue_a != 0, ep_reduces(epilogue) > 0);
+    gg_gemm_plan p = make_plan(ctx, M, N, K, prologue_a != 0);
     return gemm_len(ctx, &p, M, N, K, 1, prologue_a || prologue_b) + (int64_t)gg__threads(ctx) * (program_share(ctx, epilogue) +
-                                                    prologue_share(ctx, &p, M, N, K, prologue_a, prologue_b)) +
-           red_floats(&p, epilogue, M, N);
+                                                    prologue_share(ctx, &p, M, N, K, prologue_a, prologue_b));
 }
 
 gg_status gg_gemm_pro_ep_f32(const gg_ctx *ctx, float *C, int64_t ldc, int64_t stride_c,

@@ -342,11 +342,7 @@ gg_status gg_conv2d_bwd_data_ep_f32(const gg_ctx *ctx, float *dx, const float *d
  * As gg_gemm_batched_f32, then applies `epilogue` (may be NULL) to each finished
  * output tile while it is in cache, through gg_fused_region_f32. The epilogue's
  * iteration space is (batch, M, N); its input 0 is C itself (stride ldc), and it
- * normally stores back into C. With batch 1 it may also REDUCE (sum or max)
- * over rows (an output with stride 0 on axis 1: a bias gradient), columns
- * (stride 0 on axis 2: a per-sample loss) or both, but has no post program:
- * blocks of rows and panels of columns fold into partials of their own, which
- * are then folded in order, so the sums do not depend on ctx->nthreads. */
+ * normally stores back into C. */
 int64_t gg_gemm_ep_f32_scratch(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K, const gg_fprogram *epilogue);
 gg_status gg_gemm_ep_f32(const gg_ctx *ctx, float *C, int64_t ldc, int64_t stride_c,
                          const float *A, int64_t lda, int64_t stride_a, int trans_a,
