@@ -204,6 +204,8 @@ static void ukernel_c(int64_t kc, const float *Ap, const float *Bp, int64_t ldbp
  * 6 x 16 keeps 12 accumulators + 2 B vectors + 1 broadcast in the 16 ymm registers. */
 #define GG_AVX2_MR 6
 #define GG_AVX2_NV 2
+/* Rows of a B read in place fetched ahead of the FMAs (as GG_512_B_AHEAD, below). */
+#define GG_AVX2_B_AHEAD 16
 /* A's element (r, k) is Ap[r * RS + k * AS]: a packed panel (RS 1, AS MR) or rows in place (RS lda, AS 1). */
 GG__INLINE GG_AVX2_TARGET void uk_avx2_body(const int ROWS, const int64_t RS, const int AS, const int NV, int64_t kc,
                                            const float *restrict Ap, const float *restrict Bp, const int64_t BS,
@@ -213,6 +215,10 @@ GG__INLINE GG_AVX2_TARGET void uk_avx2_body(const int ROWS, const int64_t RS, co
         for (int v = 0; v < NV; v++) acc[r][v] = _mm256_setzero_ps();
     for (int64_t k = 0; k < kc; k++) {
         __m256 b[GG_AVX2_NV];
+        if (BS > GG_AVX2_NV * 8) { /* B read in place: see GG_512_B_AHEAD */
+            _mm_prefetch((const char *)(Bp + GG_AVX2_B_AHEAD * BS), _MM_HINT_T0);
+            _mm_prefetch((const char *)(Bp + GG_AVX2_B_AHEAD * BS + GG_AVX2_NV * 8 - 1), _MM_HINT_T0);
+        }
         for (int v = 0; v < NV; v++) b[v] = _mm256_loadu_ps(Bp + v * 8);
         for (int r = 0; r < ROWS; r++) {
             __m256 a = _mm256_broadcast_ss(Ap + r * RS);
