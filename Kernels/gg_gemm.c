@@ -542,7 +542,7 @@ static int64_t gemm_len(const gg_ctx *ctx, const gg_gemm_plan *p, int64_t M, int
 int64_t gg_gemm_f32_scratch(const gg_ctx *ctx, int64_t M, int64_t N, int64_t K) {
     if (M < 0 || N < 0 || K < 0) return 0;
     gg_gemm_plan p = make_plan(ctx, M, N, K, 0);
-    return gemm_len(ctx, &p, M, N, K, 1, 0);
+    return gemm_len(ctx, &p, M, N, K, 1, 0); /* ta 1: room for the narrow route, whatever A's layout */
 }
 
 /* ---------------------------------------------------------------- driver */
@@ -808,19 +808,6 @@ static void gemm_run(const gg_ctx *ctx, const gg_gemm_plan *p, const gg_gemm_arg
 #endif
 }
 
-static gg_status gemm_batched(const gg_ctx *ctx, float *C, int64_t ldc, int64_t stride_c,
-                              const float *A, int64_t lda, int64_t stride_a, int trans_a,
-                              const float *B, int64_t ldb, int64_t stride_b, int trans_b,
-                              int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, float beta,
-                              const gg_fprogram *pa, const gg_fprogram *pb, const gg_fprogram *ep);
-
-gg_status gg_gemm_f32(const gg_ctx *ctx, float *C, int64_t ldc,
-                      const float *A, int64_t lda, int trans_a,
-                      const float *B, int64_t ldb, int trans_b,
-                      int64_t M, int64_t N, int64_t K, float alpha, float beta) {
-    return gemm_batched(ctx, C, ldc, 0, A, lda, 0, trans_a, B, ldb, 0, trans_b, 1, M, N, K, alpha, beta, 0, 0, 0);
-}
-
 /* Floats of scratch one thread needs to run program `p` (64-byte multiple; 0 without one). */
 static int64_t program_share(const gg_ctx *ctx, const gg_fprogram *p) {
     if (!p) return 0;
@@ -904,6 +891,13 @@ static gg_status gemm_batched(const gg_ctx *ctx, float *C, int64_t ldc, int64_t 
     return GG_OK;
 }
 
+gg_status gg_gemm_f32(const gg_ctx *ctx, float *C, int64_t ldc,
+                      const float *A, int64_t lda, int trans_a,
+                      const float *B, int64_t ldb, int trans_b,
+                      int64_t M, int64_t N, int64_t K, float alpha, float beta) {
+    return gemm_batched(ctx, C, ldc, 0, A, lda, 0, trans_a, B, ldb, 0, trans_b, 1, M, N, K, alpha, beta, 0, 0, 0);
+}
+
 gg_status gg_gemm_batched_f32(const gg_ctx *ctx, float *C, int64_t ldc, int64_t stride_c,
                               const float *A, int64_t lda, int64_t stride_a, int trans_a,
                               const float *B, int64_t ldb, int64_t stride_b, int trans_b,
@@ -929,7 +923,7 @@ int64_t gg_gemm_pro_ep_f32_scratch(const gg_ctx *ctx, int64_t M, int64_t N, int6
                                    const gg_fprogram *prologue_b, const gg_fprogram *epilogue) {
     if (M < 0 || N < 0 || K < 0) return 0;
     gg_gemm_plan p = make_plan(ctx, M, N, K, prologue_a != 0);
-    return gemm_len(ctx, &p, M, N, K, 1, prologue_a || prologue_b) + (int64_t)gg__threads(ctx) * (program_share(ctx, epilogue) +
+    return gemm_len(ctx, &p, M, N, K, 1, prologue_a || prologue_b) + /* ta 1: as gg_gemm_f32_scratch */ (int64_t)gg__threads(ctx) * (program_share(ctx, epilogue) +
                                                     prologue_share(ctx, &p, M, N, K, prologue_a, prologue_b));
 }
 
