@@ -3,57 +3,16 @@
  *   gg_lookup_rows_u8_f32  y[r, i] = table[x[rows[r], i]]
  * The data loader's kernel: a batch is the rows of shuffled images, each
  * pixel byte mapped by its encoding's table. A table, not a formula, so that
- * every path that encodes a byte gives the same float. AVX-512 and AVX2
- * widen 16 (8) bytes to lane indices and gather from the table, which stays
- * in L1; the portable variant is the plain loop. Every variant reads the
- * same table entry, so results are identical on every ISA and thread count.
+ * every path that encodes a byte gives the same float. Every variant reads
+ * the same table entry, so results are identical on every ISA and thread count.
  */
 #include "gg_kernels.h"
 #include "gg_internal.h"
 
-#if GG__X86
-#include <immintrin.h>
-#endif
-
-/* y[0, n) = table[x[0, n)]. */
-static void lookup_run_portable(float *y, const uint8_t *x, int64_t n, const float *table) {
-    for (int64_t i = 0; i < n; i++) y[i] = table[x[i]];
-}
-
-#if GG__X86
-GG__TGT_AVX2 static void lookup_run_avx2(float *y, const uint8_t *x, int64_t n, const float *table) {
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256i idx = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(x + i)));
-        _mm256_storeu_ps(y + i, _mm256_i32gather_ps(table, idx, 4));
-    }
-    for (; i < n; i++) y[i] = table[x[i]];
-}
-
-GG__TGT_AVX512 static void lookup_run_avx512(float *y, const uint8_t *x, int64_t n, const float *table) {
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512i idx = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(x + i)));
-        _mm512_storeu_ps(y + i, _mm512_i32gather_ps(idx, table, 4));
-    }
-    for (; i < n; i++) y[i] = table[x[i]];
-}
-#endif
-
-typedef void (*lookup_run_fn)(float *y, const uint8_t *x, int64_t n, const float *table);
-
-static lookup_run_fn lookup_run_pick(const gg_ctx *ctx) {
-#if GG__X86
-    switch (gg_ctx_isa(ctx)) {
-    case GG_ISA_AVX512: return lookup_run_avx512;
-    case GG_ISA_AVX2: return lookup_run_avx2;
-    default: break;
-    }
-#else
-    (void)ctx;
-#endif
-    return lookup_run_portable;
-}
+/* y[0, n) = table[x[0, n)]. Under AVX-512 clang turns the loop into gathers
+ * from the table (it is in L1); under AVX2 its cost model keeps it scalar. */
+GG__ISA_VARIANTS(void, lookup_run, (float *y, const uint8_t *x, int64_t n, const float *table),
+                 GG__VLOOP for (int64_t i = 0; i < n; i++) y[i] = table[x[i]])
 
 /* Rows fetched ahead: a shuffled batch's rows are scattered over the whole
  * split, each a few cache lines, so the hardware prefetcher cannot see the
