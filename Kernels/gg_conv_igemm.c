@@ -228,6 +228,15 @@ static void cv_tap_span(const cv_geo *G, int64_t *toff, int64_t *omin, int64_t *
     }
 }
 
+/* Whether a unit of `lanes` lanes stays inside G's source: its first lane
+ * reads source offset `first`, its last image's first lane `last` (first
+ * again unless it runs on into the next image), its taps span [omin, omax],
+ * and G->src lies `at` floats into the source, which ends after nimg images. */
+static int cv_unit_inside(const cv_geo *G, int64_t at, int64_t first, int64_t last, int64_t omin, int64_t omax,
+                          int64_t lanes) {
+    return at + first + omin >= 0 && at + last + (G->cs - 1) * G->src_c + omax + lanes <= G->nimg * G->src_b;
+}
+
 /* tmask[t*du + l]: all ones where lane l < len of the du-lane unit at pixel q0 of
  * an image reads tap t inside the source (G's taps are shifts of the plane). */
 static void cv_tap_masks(const cv_geo *G, int64_t q0, int64_t len, int64_t du, uint32_t *tmask) {
@@ -263,7 +272,7 @@ static void cv_units(const cv_isa *I, const cv_geo *G, int64_t lo, int64_t hi, i
         const int64_t g1 = conv_min(hi, g0 + (straddle ? I->du : conv_min(I->du, split)));
         if (I->unit_prefetch && g1 < pf_end) cv_prefetch(G, g1, conv_min(conv_min(total, pf_end), g1 + I->du), runs);
         const int64_t first = b * G->src_b + q0, last = g1 - g0 > split ? first + src_next : first;
-        if (first + omin < 0 || last + (G->cs - 1) * G->src_c + omax + I->du > G->nimg * G->src_b) {
+        if (!cv_unit_inside(G, 0, first, last, omin, omax, I->du)) {
             cv_panel(I, G, g0, g1, Bp, ops, start, runs);
             g0 = g1;
             continue;
@@ -609,7 +618,7 @@ static void cv_fph_units(const cv_isa *I, const cv_fph *F, const cv_geo *G, int6
             const cv_geo *P = &F->g[q];
             /* offsets from the first plane of x's copy, whose end bounds every phase */
             const int64_t at = P->src - F->xp, first = b * P->src_b + q0, last = two ? first + P->src_b - ghw : first;
-            units &= at + first + omin[q] >= 0 && at + last + (P->cs - 1) * P->src_c + omax[q] + CV_NR <= P->nimg * P->src_b;
+            units &= cv_unit_inside(P, at, first, last, omin[q], omax[q], CV_NR);
             src[q] = P->src + first;
             delta[q] = two ? P->src_b - ghw : 0;
         }
@@ -815,8 +824,8 @@ static void cv_pack_union(const cv_isa *I, const cv_phases *ph, int q, int64_t g
     const int64_t b = g0 / ghw, q0 = g0 - b * ghw, split = (b + 1) * ghw - g0, len = g1 - g0;
     const int64_t first = b * A->src_b + q0, last = len > split ? first + A->src_b - ghw : first;
     const int64_t omin = ty0 * A->ws + ph->ulo[q], omax = ty1 * A->ws + ph->ulo[q] + ph->nu[q] - 1;
-    const int unit = I->pack_unit && A->gw == A->ws && ghw >= CV_NR && A->src_b >= ghw && first + omin >= 0 &&
-                     last + (A->cs - 1) * A->src_c + omax + CV_NR <= A->nimg * A->src_b;
+    const int unit = I->pack_unit && A->gw == A->ws && ghw >= CV_NR && A->src_b >= ghw &&
+                     cv_unit_inside(A, 0, first, last, omin, omax, CV_NR);
     for (int64_t u = 0; u < ph->nu[q]; u++) {
         int64_t toff[CV_MAXTAPS];
         for (int64_t a = 0; a < nty; a++) {
