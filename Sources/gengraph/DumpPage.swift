@@ -20,7 +20,7 @@ extension DumpCommand {
         var seconds: [String: [Double]] = [:]
         if profile {
             let dataset = try MNISTDataset(directory: data)
-            var batches = try trainer.model.batches(of: dataset.train, shuffle: true, seed: runOptions.seed)
+            var batches = try trainer.model.batches(of: dataset.train, shuffle: true, seed: config.seed)
             var epoch = 0
             let medians = try PlanProfiler.medianSeconds(trainer, warmup: warmup, steps: steps) {
                 if let b = batches.next() { return b }

@@ -56,7 +56,7 @@ struct EvalCommand: ParsableCommand {
             if json {
                 var object: [String: Any] = ["model": trained.definition.name, "step": trained.metadata.step, "test_images": test.count]
                 if let draws { object["dequant"] = draws }
-                for (name, value) in results { object[name] = value }
+                for (name, value) in results { object[name] = jsonNumber(value) }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
             } else {
@@ -68,3 +68,7 @@ struct EvalCommand: ParsableCommand {
         }
     }
 }
+
+/// A metric for JSON output: JSON has no NaN or infinity, so a non-finite value is null
+/// (the text output prints it as nan or inf).
+func jsonNumber(_ value: Double) -> Any { value.isFinite ? value : NSNull() }

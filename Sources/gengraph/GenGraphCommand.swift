@@ -10,6 +10,32 @@ struct GenGraphCommand: ParsableCommand {
         commandName: "gengraph",
         abstract: "A graph-compiling tensor engine for small generative models on the CPU.",
         subcommands: [TrainCommand.self, SampleCommand.self, TranslateCommand.self, EvalCommand.self, JudgeCommand.self, TraverseCommand.self, InterpolateCommand.self, ZooCommand.self, BenchCommand.self, DumpCommand.self, DemoCommand.self, InfoCommand.self])
+
+    static func main() {
+        do {
+            try checkOpenMPEnvironment()
+        } catch {
+            exit(withError: error)
+        }
+        main(nil)
+    }
+
+    /// libomp reads OMP_NUM_THREADS when it starts (at the first kernel or thread query) and
+    /// aborts on an empty or malformed value, so it is checked before anything runs: empty is
+    /// taken as unset, as GENGRAPH_THREADS' is; anything but positive integers is refused.
+    static func checkOpenMPEnvironment() throws {
+        guard let text = ProcessInfo.processInfo.environment["OMP_NUM_THREADS"] else { return }
+        if text.trimmingCharacters(in: .whitespaces).isEmpty {
+            unsetenv("OMP_NUM_THREADS")
+            return
+        }
+        // A list gives each nesting level its own count (the OpenMP specification).
+        let levels = text.split(separator: ",", omittingEmptySubsequences: false)
+        guard levels.allSatisfy({ Int($0.trimmingCharacters(in: .whitespaces)).map { (1...RunConfig.maxThreads).contains($0) } ?? false }) else {
+            throw CLIError("OMP_NUM_THREADS must be a thread count in 1...\(RunConfig.maxThreads) (or a comma-separated list of them), "
+                                  + "got '\(text)'; unset it to use every core")
+        }
+    }
 }
 
 /// Flags every subcommand that runs kernels shares.
@@ -17,12 +43,13 @@ struct SharedRunOptions: ParsableArguments {
     @Option(help: "Kernel threads (default: GENGRAPH_THREADS, else OpenMP's default).")
     var threads: Int?
 
-    @Option(help: "Random seed: initial weights, noise, data order.")
-    var seed: UInt64 = 0
+    /// nil unless given, so that `train --resume` can refuse it (the run keeps its own).
+    @Option(help: "Random seed: initial weights, noise, data order. (default: 0)")
+    var seed: UInt64?
 
     /// The run's threads and seed (`GENGRAPH_THREADS` unless --threads); the caller sets the mode.
     func config() throws -> RunConfig {
-        var config = try RunConfig.fromEnvironment(seed: seed)
+        var config = try RunConfig.fromEnvironment(seed: seed ?? 0)
         if let threads {
             try requireCount("--threads", threads, in: 1...RunConfig.maxThreads)
             config.threads = threads
@@ -42,14 +69,15 @@ struct SharedRunOptions: ParsableArguments {
 struct RunOptions: ParsableArguments {
     @OptionGroup var shared: SharedRunOptions
 
-    @Option(help: "Execution mode: fused (compiled plans of fused kernels) or eager (one kernel per op).")
-    var mode: ExecutionMode = .fused
+    /// nil unless given, as `seed` is.
+    @Option(help: "Execution mode: fused (compiled plans of fused kernels) or eager (one kernel per op). (default: fused)")
+    var mode: ExecutionMode?
 
-    var seed: UInt64 { shared.seed }
+    var seed: UInt64 { shared.seed ?? 0 }
 
     func config() throws -> RunConfig {
         var config = try shared.config()
-        config.mode = mode
+        config.mode = mode ?? .fused
         return config
     }
 }

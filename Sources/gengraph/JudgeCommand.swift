@@ -73,9 +73,9 @@ struct JudgeCommand: ParsableCommand {
             let accuracy = labels.map { wanted in Double(zip(classes, wanted).filter { $0 == $1 }.count) / Double(count) }
 
             if json {
-                var object: [String: Any] = ["source": name, "images": count, "fd_fmnist": fd, "fd_fmnist_real_train": floor,
+                var object: [String: Any] = ["source": name, "images": count, "fd_fmnist": jsonNumber(fd), "fd_fmnist_real_train": jsonNumber(floor),
                                              "class_histogram": histogram, "seconds": Date().timeIntervalSince(start)]
-                if let accuracy { object["class_accuracy"] = accuracy }
+                if let accuracy { object["class_accuracy"] = jsonNumber(accuracy) }
                 let encoded = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: encoded, as: UTF8.self))
             } else {

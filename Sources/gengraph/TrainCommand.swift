@@ -21,8 +21,8 @@ struct TrainCommand: ParsableCommand {
     @Argument(help: "A zoo model name (`gengraph zoo`) or a path to a .gg file.")
     var model: String?
 
-    @Option(help: "Directory holding the four MNIST-format IDX files.")
-    var data: String = MNISTDataset.defaultDirectory
+    @Option(help: "Directory holding the four MNIST-format IDX files. (default: \(MNISTDataset.defaultDirectory))")
+    var data: String?
 
     @Option(help: "Epochs to train (default: the model's 'epochs' hyper-parameter, else 1).")
     var epochs: Int?
@@ -83,9 +83,18 @@ struct TrainCommand: ParsableCommand {
         try requireCount("--log-every", logEvery, in: 1...Int.max)
         try requireCount("--samples", samples, in: 0...RunLimits.images)
         if resume && out == nil { throw ValidationError("--resume needs --out RUN_DIR") }
+        if let out, out.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--out needs a directory path, got '\(out)'") }
         if !resume && model == nil { throw ValidationError("give a model: a zoo name (`gengraph zoo`) or a .gg file") }
-        if resume && (`init` != nil || !assignments.isEmpty || batch != nil || lr != nil || syncBatchnorm) {
-            throw ValidationError("--resume continues a run as it was configured; --init, --set, --batch, --lr and --sync-batchnorm do not apply")
+        if resume {
+            let given: [(String, Bool)] = [("--init", `init` != nil), ("--set", !assignments.isEmpty), ("--batch", batch != nil), ("--lr", lr != nil),
+                                           ("--sync-batchnorm", syncBatchnorm), ("--seed", runOptions.shared.seed != nil),
+                                           ("--mode", runOptions.mode != nil), ("--data", data != nil), ("--limit", limit != nil),
+                                           ("--no-shuffle", noShuffle)]
+            let flags = given.filter(\.1).map(\.0)
+            if !flags.isEmpty {
+                throw ValidationError("--resume continues a run as it was configured (its config.json); "
+                                      + flags.joined(separator: ", ") + (flags.count == 1 ? " does" : " do") + " not apply")
+            }
         }
     }
 
@@ -107,7 +116,7 @@ struct TrainCommand: ParsableCommand {
                 config.threads = max(1, config.threads / Distributed.localRanks())
             }
             var options = TrainingOptions()
-            options.dataDirectory = data
+            options.dataDirectory = data ?? MNISTDataset.defaultDirectory
             options.epochs = epochs
             options.steps = steps
             options.shuffle = !noShuffle
@@ -118,8 +127,12 @@ struct TrainCommand: ParsableCommand {
             options.syncBatchNorm = syncBatchnorm
             let source = resume ? nil : try ModelReference.source(model!)
             let directory = RunDirectory(out ?? Self.freshRunPath(source!.name))
+            if resume, let model, directory.exists { try Self.checkSameModel(model, in: directory) }
             let training = try TrainingRun(source: source, overrides: overrides, directory: directory, config: config,
                                            options: options, resume: resume, initFrom: `init`)
+            if resume, let steps, steps < training.step {
+                throw GraphError(op: "resume", "the run in \(directory.url.path) is already at step \(training.step), past --steps \(steps)")
+            }
             let ranks = Distributed.size
             // Rank 0 speaks for the job; the other ranks train quietly.
             let speaks = Distributed.rank == 0
@@ -168,6 +181,16 @@ struct TrainCommand: ParsableCommand {
                 Distributed.abort(code: 1)
             }
             throw CLIError(String(describing: error))
+        }
+    }
+
+    /// `train MODEL --resume` may name the run's model, and nothing else: a resume trains what the run saved.
+    static func checkSameModel(_ reference: String, in directory: RunDirectory) throws {
+        let saved = try directory.definition().0
+        let given = try ModelReference.source(reference)
+        guard given.name == saved.name, given.text == saved.source else {
+            throw GraphError(op: "resume", "the run in \(directory.url.path) trains model '\(saved.name)' (its model.gg), not '\(reference)'"
+                             + (given.name == saved.name ? " as that file now reads" : "") + "; leave MODEL out to resume it")
         }
     }
 

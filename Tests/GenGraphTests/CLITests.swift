@@ -17,9 +17,9 @@ final class CLITests: XCTestCase {
     }
 
     /// Runs gengraph with `arguments`; returns (exit status, stdout + stderr).
-    func gengraph(_ arguments: [String]) throws -> (Int32, String) {
+    func gengraph(_ arguments: [String], environment: [String: String?] = [:]) throws -> (Int32, String) {
         let binary = try XCTUnwrap(Self.binary, "the gengraph binary is not built next to the tests")
-        let result = try Prerequisites.run([binary.path] + arguments)
+        let result = try Prerequisites.run([binary.path] + arguments, environment: environment)
         return (result.status, result.output)
     }
 
@@ -43,8 +43,9 @@ final class CLITests: XCTestCase {
         return run
     }
 
-    func assertFails(_ arguments: [String], saying expected: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let (status, output) = try gengraph(arguments)
+    func assertFails(_ arguments: [String], saying expected: String, environment: [String: String?] = [:],
+                     file: StaticString = #filePath, line: UInt = #line) throws {
+        let (status, output) = try gengraph(arguments, environment: environment)
         XCTAssertNotEqual(status, 0, "gengraph \(arguments) should fail", file: file, line: line)
         XCTAssertTrue(output.contains(expected), "gengraph \(arguments): expected '\(expected)' in:\n\(output)", file: file, line: line)
         XCTAssertFalse(output.contains("Fatal error") || output.contains("Stack dump"), "crashed:\n\(output)", file: file, line: line)

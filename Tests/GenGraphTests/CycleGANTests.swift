@@ -112,6 +112,19 @@ final class CycleGANTests: XCTestCase {
         XCTAssertEqual(resumed.trainer.pools, uninterrupted.trainer.pools)
         let bits = { (d: RunDirectory) in try SafeTensors(contentsOf: d.checkpoint).entries.map { $0.value.scalars.map(\.bitPattern) } }
         XCTAssertEqual(try bits(split), try bits(whole))
+
+        // A pool's saved draw count out of range (one more draw would overflow it) or missing is refused by name.
+        let saved = try SafeTensors(contentsOf: split.optimizer)
+        for (value, message) in [("18446744073709551615", "'history.pool_a.draws' is '18446744073709551615', not a whole number from 0 to"),
+                                 ("-5", "'history.pool_a.draws' is '-5'"), (nil, "does not record the history pool 'pool_a' (no 'history.pool_a.draws')")] {
+            var tampered = saved
+            tampered.metadata["history.pool_a.draws"] = value
+            try tampered.write(to: split.optimizer)
+            XCTAssertThrowsError(try TrainingRun(source: nil, overrides: [:], directory: split, config: RunConfig(threads: 1),
+                                                 options: resumeOptions, resume: true)) { error in
+                XCTAssertTrue("\(error)".contains(message), "\(error)")
+            }
+        }
     }
 
     /// docs/dsl.md shows cyclegan.gg whole; the two must not drift apart.

@@ -45,11 +45,17 @@ enum Prerequisites {
         throw missing("no Python imports \(packages)", install: "bash tools/setup.sh --peers")
     }
 
-    /// Runs `command` to its end; its exit status and its stdout and stderr together.
-    static func run(_ command: [String]) throws -> (status: Int32, output: String) {
+    /// Runs `command` to its end, with `environment` changed (nil values unset); its exit status
+    /// and its stdout and stderr together.
+    static func run(_ command: [String], environment: [String: String?] = [:]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
+        if !environment.isEmpty {
+            var merged = ProcessInfo.processInfo.environment
+            for (name, value) in environment { merged[name] = value }
+            process.environment = merged
+        }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

@@ -20,10 +20,9 @@ public struct Evaluator {
     /// `draws` > 1 every batch is evaluated that many times, each with fresh
     /// draws of the model's noise (a flow's dequantisation), and the metrics
     /// averaged over the draws too: the same estimate, with less variance.
-    public func evaluate(_ split: MNISTSplit, batch: Int = 500, draws: Int = 1) throws -> [(name: String, value: Double)] {
+    public func evaluate(_ split: MNISTSplit, batch: Int = Evaluator.batch, draws: Int = 1) throws -> [(name: String, value: Double)] {
         try RunLimits.check(draws, in: 1...RunLimits.evaluationDraws, "evaluation draws")
-        let b = min(batch, definition.domains.map { split.selecting(label: $0.label).count }.min() ?? split.count)
-        guard b >= 1 else { throw GraphError(op: "eval", "the split has no images of one of the model's domains") }
+        let b = try Self.batchSize(of: definition, split, batch)
         guard let evaluation = try definition.evaluationGraph(batch: b) else {
             throw GraphError(op: "eval", "model '\(definition.name)' declares no metric")
         }
@@ -42,6 +41,19 @@ public struct Evaluator {
             batches += draws
         }
         return zip(evaluation.metrics, totals).map { ($0.name, $1 / Double(max(batches, 1))) }
+    }
+
+    /// Images per evaluation batch unless told otherwise.
+    public static let batch = 500
+
+    /// The evaluation batch: `batch` images, fewer when the split (or a domain's part of it) has
+    /// fewer; refuses a split with none to evaluate, which `TrainingRun` checks before it trains.
+    static func batchSize(of definition: ModelDefinition, _ split: MNISTSplit, _ batch: Int) throws -> Int {
+        guard split.count >= 1 else { throw GraphError(op: "eval", "the test split has no images to evaluate the metrics on") }
+        for domain in definition.domains where split.selecting(label: domain.label).count == 0 {
+            throw GraphError(op: "eval", "the test split has no images of domain '\(domain.input)' (label \(domain.label)) to evaluate the metrics on")
+        }
+        return min(batch, definition.domains.map { split.selecting(label: $0.label).count }.min() ?? split.count)
     }
 
     /// The importance-weighted estimate of -log p(x) in nats per image with `k`

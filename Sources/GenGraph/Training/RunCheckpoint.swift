@@ -70,10 +70,19 @@ extension RunDirectory {
                 let saved = try Checkpoint.loadOptimizers(from: file, into: optimizers, model: configuration.model, runState: expected)
                 let restored = try zip(pools.names, pools.empty).map { name, empty in
                     var pool = empty
-                    guard let count = saved.metadata[Self.poolKey(name, "count")].flatMap(Int.init),
-                          let draws = saved.metadata[Self.poolKey(name, "draws")].flatMap(UInt64.init) else {
-                        throw GraphError(op: "resume", "\(file.path) does not record the history pool '\(name)'")
+                    func field<T: FixedWidthInteger>(_ key: String, _ range: ClosedRange<T>) throws -> T {
+                        let key = Self.poolKey(name, key)
+                        guard let text = saved.metadata[key] else {
+                            throw GraphError(op: "resume", "\(file.path) does not record the history pool '\(name)' (no '\(key)')")
+                        }
+                        guard let value = T(text), range.contains(value) else {
+                            throw GraphError(op: "resume", "\(file.path): '\(key)' is '\(text)', not a whole number from "
+                                             + "\(range.lowerBound) to \(range.upperBound)")
+                        }
+                        return value
                     }
+                    let count = try field("count", 0...empty.capacity)
+                    let draws = try field("draws", 0...UInt64.max - 1)  // the count goes up before each draw
                     try pool.restore(stored: saved.runState[Self.poolKey(name, "images")]!.scalars, count: count, draws: draws)
                     return pool
                 }

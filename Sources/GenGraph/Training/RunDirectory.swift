@@ -72,6 +72,35 @@ public struct RunDirectory {
         return saved
     }
 
+    /// The names a run directory holds (see the layout above).
+    private var runFiles: Set<String> {
+        Set([source, configuration, metrics, checkpoint, optimizer, previousOptimizer, samples, lossPlot].map(\.lastPathComponent))
+    }
+
+    /// Refuses to start a run over anything that is not a gengraph run's: `create` overwrites
+    /// what an unfinished start left (its model.gg shows it was one), and would overwrite
+    /// a checkpoint or metrics file of any other origin just the same.
+    func checkStartable() throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else { return }
+        guard isDirectory.boolValue else {
+            throw GraphError(op: "train", "'\(url.path)' is a file, not a directory; give --out a directory to create")
+        }
+        let entries: [String]
+        do {
+            entries = try FileManager.default.contentsOfDirectory(atPath: url.path)
+        } catch {
+            throw GraphError(op: "train", "cannot list '\(url.path)': \(error.localizedDescription)")
+        }
+        let leftover = entries.isEmpty || entries == [samples.lastPathComponent]
+            || (entries.contains(source.lastPathComponent) && Set(entries).isSubset(of: runFiles))
+        guard leftover else {
+            let shown = entries.sorted().prefix(4).joined(separator: ", ") + (entries.count > 4 ? ", ..." : "")
+            throw GraphError(op: "train", "'\(url.path)' holds files that are not a gengraph run's (\(shown)) and training "
+                             + "would overwrite them; give --out a new or empty directory")
+        }
+    }
+
     /// Makes the directory with the model source, clearing what an earlier attempt that never
     /// committed may have left; `commit` then makes it a run.
     func create(source text: String) throws {

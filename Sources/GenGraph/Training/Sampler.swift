@@ -46,14 +46,24 @@ public struct Sampler {
         if diffusion != nil, !sampleGraph.isDiffusion {
             throw GraphError(op: "sample", "model '\(definition.name)' is not a diffusion model; a diffusion sampler (--sampler, --steps) does not apply")
         }
+        let images: TensorValue
         switch sampleGraph.output {
-        case .images(let images):
-            return try session.run([images], feeds: feeds)[0]
+        case .images(let output):
+            images = try session.run([output], feeds: feeds)[0]
         case .autoregressive(let canvas, _, let function):
-            return try autoregressive(canvas.shape, function: function, feeds: feeds, count: count)
+            images = try autoregressive(canvas.shape, function: function, feeds: feeds, count: count)
         case .diffusion(let denoiser):
-            return try diffuse(denoiser, session: session, feeds: feeds)
+            images = try diffuse(denoiser, session: session, feeds: feeds)
         }
+        // NaN or inf pixels would be drawn, saved and scored as if they were images.
+        let values = images.scalars
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+            let count = values.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+            let perImage = max(1, values.count / max(1, images.shape.dims.first ?? 1))
+            throw GraphError(op: "sample", "model '\(definition.name)' drew \(count) non-finite values (the first, \(values[bad]), in image "
+                             + "\(bad / perImage)): its parameters have diverged or its sample entry divides by zero")
+        }
+        return images
     }
 
     /// Fills the canvas pixel by pixel in raster order, drawing pixel i from

@@ -56,6 +56,8 @@ public final class TrainingRun {
     /// Steps finished, epochs started, and batches consumed in the current epoch.
     public private(set) var step = 0
     public private(set) var epoch = 0
+    /// The step of the checkpoint on disk.
+    var savedStep = 0
     var batchInEpoch = 0
     let planCache = PlanCache()
     let metricColumns: [String]
@@ -111,6 +113,7 @@ public final class TrainingRun {
                 let saved = (try? SafeTensors.metadata(contentsOf: directory.checkpoint))?["step"].map { " (saved at step \($0))" } ?? ""
                 throw GraphError(op: "train", "'\(directory.url.path)' already holds a run\(saved); use --resume to continue it or choose another --out")
             }
+            if writes { try directory.checkStartable() }
             definition = try source.definition(overrides: overrides)
             runID = UUID().uuidString
             configuration = RunConfiguration(model: definition.name, modelFile: source.file, overrides: overrides, seed: config.seed,
@@ -126,6 +129,8 @@ public final class TrainingRun {
 
         train = try MNISTDataset.split(.train, directory: options.dataDirectory, limit: options.trainLimit)
         test = try MNISTDataset.split(.test, directory: options.dataDirectory, limit: options.testLimit)
+        // Each epoch ends with the test metrics: a split they cannot run on fails now, not after an epoch of training.
+        if definition.canEvaluate { _ = try Evaluator.batchSize(of: definition, test, Evaluator.batch) }
         let whole = try definition.instantiate()
         globalBatch = whole.batchSize
         if config.replicas > 1 {
@@ -204,6 +209,7 @@ public final class TrainingRun {
         if writes { try cutMetrics(to: metricsBytes) }
         trainer.pools = pools
         step = metadata.step
+        savedStep = step
         epoch = e
         batchInEpoch = b
         trainer.session.runCount = r
@@ -265,6 +271,7 @@ public final class TrainingRun {
         let metadata = CheckpointMetadata(model: definition.name, step: step, seed: config.seed, mode: config.mode, extra: extra)
         try directory.saveCheckpoint(trainer.session.parameters, of: model.graph, metadata: metadata, runID: runID, optimizers: optimizers,
                                      pools: zip(model.histories.map(\.name), trainer.pools).map { ($0, $1) })
+        savedStep = step
     }
 
     private func nextBatch() throws -> Batch {
@@ -294,6 +301,11 @@ public final class TrainingRun {
             if batchInEpoch == 0 { batches.start(epoch: epoch) }
             let start = Date()
             let losses = try globalLosses(trainer.step(nextBatch: nextBatch))
+            // A non-finite loss has already reached the parameters: stop before a checkpoint saves them.
+            if let bad = losses.first(where: { !$0.loss.isFinite }) {
+                throw GraphError(op: "train", "\(bad.name) is \(bad.loss) at step \(step + 1): training diverged, so it stopped "
+                                 + "without saving; \(directory.checkpoint.path) holds step \(savedStep). A lower learning rate (--lr) may help")
+            }
             step += 1
             window.steps += 1
             window.seconds += Date().timeIntervalSince(start)
@@ -313,21 +325,26 @@ public final class TrainingRun {
             }
             if stepInEpoch >= stepsPerEpoch || step == totalSteps {
                 let finishedEpoch = stepInEpoch >= stepsPerEpoch
+                let shownEpoch = epoch
                 try agreeOnStates()
-                let results = writes ? try evaluate() : []
-                var row: [String: Double] = ["step": Double(step), "epoch": Double(epoch)]
-                for (name, value) in results { row[name] = value }
-                try metrics?.append(row)
-                let samples = writes ? try writeSamples() : nil
                 if finishedEpoch {
                     epoch += 1
                     batchInEpoch = 0
                 }
+                // The steps are saved before the evaluation and the samples, which can fail (a full disk, an
+                // unwritable grid) and would otherwise take the epoch's training with them; saved again after,
+                // so the checkpoint's metrics position covers the epoch's row.
+                if writes { try saveCheckpoint() }
+                let results = writes ? try evaluate() : []
+                var row: [String: Double] = ["step": Double(step), "epoch": Double(shownEpoch)]
+                for (name, value) in results { row[name] = value }
+                try metrics?.append(row)
+                let samples = writes ? try writeSamples(epoch: shownEpoch) : nil
                 if writes {
                     try saveCheckpoint()
                     try plotLosses()
                 }
-                events(.epochEnd(epoch: finishedEpoch ? epoch - 1 : epoch, metrics: results, samples: samples))
+                events(.epochEnd(epoch: shownEpoch, metrics: results, samples: samples))
                 events(.checkpoint(directory.checkpoint, step: step))
             }
         }
@@ -344,9 +361,9 @@ public final class TrainingRun {
     }
 
     /// Draws the per-epoch sample grid, if the model can sample.
-    private func writeSamples() throws -> URL? {
+    private func writeSamples(epoch: Int) throws -> URL? {
         guard options.sampleCount > 0 else { return nil }
-        if !definition.translations.isEmpty { return try writeTranslations() }
+        if !definition.translations.isEmpty { return try writeTranslations(epoch: epoch) }
         guard definition.canSample else { return nil }
         var sampleConfig = config
         sampleConfig.seed = config.seed ^ 0x5A4D_504C_4553  // the same noise every epoch, so grids compare
@@ -359,7 +376,7 @@ public final class TrainingRun {
 
     /// A model that translates draws the first test images of each source domain (up to
     /// `sampleCount` in all) beside their translations, a row of up to 8 pairs per direction and row.
-    private func writeTranslations() throws -> URL {
+    private func writeTranslations(epoch: Int) throws -> URL {
         let translator = Translator(definition: definition, parameters: trainer.session.parameters, config: config)
         let perDirection = max(1, options.sampleCount / definition.translations.count)
         let columns = min(8, perDirection)

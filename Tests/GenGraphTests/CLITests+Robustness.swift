@@ -1,0 +1,112 @@
+import Foundation
+import GenGraph
+import XCTest
+
+/// Inputs a hostile-input probe found mishandled: each had crashed, overwritten files,
+/// thrown away training or gone on with values that were not numbers.
+extension CLITests {
+    /// libomp aborts on these when it starts; an empty value means unset, as GENGRAPH_THREADS' does.
+    func testAMalformedOMPNumThreadsIsRefusedAndAnEmptyOneIgnored() throws {
+        for value in ["abc", "-1", "1x", "0", "2,,1"] {
+            try assertFails(["info"], saying: "OMP_NUM_THREADS must be a thread count", environment: ["OMP_NUM_THREADS": value])
+        }
+        for value in ["", " ", "2", "2,1"] {
+            let (status, output) = try gengraph(["info"], environment: ["OMP_NUM_THREADS": value])
+            XCTAssertEqual(status, 0, "OMP_NUM_THREADS='\(value)': \(output)")
+        }
+    }
+
+    func testTrainingNeverWritesOverFilesThatAreNotARun() throws {
+        let data = try Prerequisites.fashionMNIST()
+        let foreign = temporaryPath("foreign")
+        try FileManager.default.createDirectory(atPath: foreign, withIntermediateDirectories: true)
+        let kept = URL(fileURLWithPath: foreign).appendingPathComponent("checkpoint.safetensors")
+        try Data("someone else's file".utf8).write(to: kept)
+        let train = ["train", "ae", "--steps", "1", "--limit", "256", "--samples", "0", "--data", data, "--out"]
+        try assertFails(train + [foreign], saying: "holds files that are not a gengraph run's (checkpoint.safetensors)")
+        XCTAssertEqual(try String(contentsOf: kept, encoding: .utf8), "someone else's file")
+        try assertFails(train + [""], saying: "--out needs a directory path")
+        try assertFails(train + [kept.path], saying: "is a file, not a directory")
+    }
+
+    func testResumeRefusesAnotherModelAndTheFlagsItWouldIgnore() throws {
+        let data = try Prerequisites.fashionMNIST()
+        let run = temporaryPath("ae")
+        let (status, output) = try gengraph(["train", "ae", "--steps", "2", "--batch", "32", "--limit", "256", "--test-limit", "64",
+                                             "--samples", "0", "--data", data, "--out", run])
+        XCTAssertEqual(status, 0, output)
+        let checkpoint = URL(fileURLWithPath: run).appendingPathComponent("checkpoint.safetensors")
+        let before = try Data(contentsOf: checkpoint)
+        try assertFails(["train", "vae", "--resume", "--out", run, "--steps", "3"], saying: "trains model 'ae' (its model.gg), not 'vae'")
+        try assertFails(["train", "--resume", "--out", run, "--steps", "3", "--seed", "9", "--no-shuffle"], saying: "--seed, --no-shuffle do not apply")
+        try assertFails(["train", "--resume", "--out", run, "--mode", "eager"], saying: "--mode does not apply")
+        try assertFails(["train", "--resume", "--out", run, "--steps", "1"], saying: "already at step 2, past --steps 1")
+        XCTAssertEqual(try Data(contentsOf: checkpoint), before, "a refused resume leaves the checkpoint as it was")
+        let (again, againOutput) = try gengraph(["train", "ae", "--resume", "--out", run, "--steps", "3"])
+        XCTAssertEqual(again, 0, "naming the run's own model is fine: \(againOutput)")
+    }
+
+    func testADivergingRunStopsWithoutSavingItsNaNs() throws {
+        let data = try Prerequisites.fashionMNIST()
+        let run = temporaryPath("diverged")
+        try assertFails(["train", "vae", "--steps", "3", "--lr", "1e30", "--limit", "512", "--test-limit", "64", "--samples", "0",
+                         "--data", data, "--out", run], saying: "training diverged, so it stopped without saving")
+        let saved = try SafeTensors(contentsOf: URL(fileURLWithPath: run).appendingPathComponent("checkpoint.safetensors"))
+        XCTAssertEqual(saved.metadata["step"], "0")
+        XCTAssertTrue(saved.entries.allSatisfy { $0.value.scalars.allSatisfy(\.isFinite) })
+    }
+
+    func testAnEmptyTestSplitIsRefusedBeforeTraining() throws {
+        let source = try Prerequisites.fashionMNIST()
+        let data = temporaryPath("data")
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        for name in ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"] {
+            try FileManager.default.copyItem(atPath: source + name, toPath: data + "/" + name)
+        }
+        // Valid IDX headers that count no images.
+        try Data([0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28]).write(to: URL(fileURLWithPath: data + "/t10k-images-idx3-ubyte"))
+        try Data([0, 0, 8, 1, 0, 0, 0, 0]).write(to: URL(fileURLWithPath: data + "/t10k-labels-idx1-ubyte"))
+        let run = temporaryPath("run")
+        try assertFails(["train", "classifier", "--steps", "1", "--data", data, "--out", run], saying: "the test split has no images")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: run), "refused before the run directory was made")
+    }
+
+    /// The epoch's steps are saved before its sample grid, whose write can fail.
+    func testAFailingSampleGridKeepsTheTrainedSteps() throws {
+        let data = try Prerequisites.fashionMNIST()
+        let run = temporaryPath("run")
+        try FileManager.default.createDirectory(atPath: run + "/samples/epoch_001.png", withIntermediateDirectories: true)
+        try assertFails(["train", "vae", "--steps", "2", "--limit", "512", "--test-limit", "64", "--samples", "4", "--data", data, "--out", run],
+                        saying: "epoch_001.png")
+        let saved = try SafeTensors(contentsOf: URL(fileURLWithPath: run).appendingPathComponent("checkpoint.safetensors"))
+        XCTAssertEqual(saved.metadata["step"], "2")
+    }
+
+    func testSamplesThatAreNotNumbersAreRefused() throws {
+        let vae = try XCTUnwrap(DSLZoo.source(named: "vae"))
+        let line = "sample n = decode(normal([n, latent])) -> sigmoid -> reshape([n, 1, 28, 28])"
+        XCTAssertTrue(vae.contains(line))
+        let text = vae.replacingOccurrences(of: line, with: "sample n = log(decode(normal([n, latent])) * 0 - 1) -> reshape([n, 1, 28, 28])")
+        let definition = try ModelSource.parse(text, file: "nan.gg").definition()
+        let parameters = ParameterStore()
+        _ = try Session(graph: definition.instantiate().graph, config: RunConfig(threads: 1), parameters: parameters)
+        XCTAssertThrowsError(try Sampler(definition: definition, parameters: parameters, config: RunConfig(threads: 1)).sample(count: 2)) {
+            XCTAssertTrue("\($0)".contains("drew 1568 non-finite values (the first, nan, in image 0)"), "\($0)")
+        }
+    }
+
+    /// JSON has no NaN: a metric that is not a number is null there (the text output prints nan).
+    func testAMetricThatIsNotANumberIsNullInJSON() throws {
+        let run = try oneStepRun("ae", batch: 32, trainLimit: 256, testLimit: 64)
+        let url = URL(fileURLWithPath: run).appendingPathComponent("checkpoint.safetensors")
+        var file = try SafeTensors(contentsOf: url)
+        let first = file.entries[0]
+        file.entries[0] = SafeTensors.Entry(name: first.name, value: try TensorValue(shape: first.value.shape,
+                                                                                      scalars: [Float](repeating: .nan, count: first.value.shape.count)))
+        try file.write(to: url)
+        let (status, output) = try gengraph(["eval", run, "--limit", "64", "--json"])
+        XCTAssertEqual(status, 0, output)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
+        XCTAssertTrue(object["test_test_loss"] is NSNull, output)
+    }
+}
