@@ -109,4 +109,33 @@ extension CLITests {
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
         XCTAssertTrue(object["test_test_loss"] is NSNull, output)
     }
+
+    /// A model or a request larger than the memory the process may use is refused by name,
+    /// not aborted inside the allocator (here the limit is `ulimit -v`).
+    func testWhatDoesNotFitInMemoryIsRefusedByName() throws {
+        let binary = try XCTUnwrap(Self.binary)
+        let model = temporaryPath("big.gg")
+        try """
+            model big
+            hyper batch = 4
+            input x : images[batch, 1, 28, 28] unit
+            flat = reshape(x, [batch, 784])
+            h = dense(flat, 2000000) as big
+            loss = per_sample_mean(bce_logits(dense(h, 784) as out, flat))
+            minimize loss with adam(1e-3)
+
+            """.write(toFile: model, atomically: true, encoding: .utf8)
+        let limited = ["/bin/sh", "-c", "ulimit -v 3000000 && exec \"$0\" \"$@\"", binary.path]
+        for mode in ["fused", "eager"] {
+            let run = try Prerequisites.run(limited + ["train", model, "--steps", "1", "--limit", "64", "--samples", "0", "--mode", mode,
+                                                       "--data", Prerequisites.fashionMNIST(), "--out", temporaryPath("run")])
+            XCTAssertNotEqual(run.status, 0)
+            XCTAssertTrue(run.output.contains("parameter 'big.weight' of shape [2000000,784] needs 6.27 GB, more than the"), run.output)
+            XCTAssertFalse(run.output.contains("Fatal error"), run.output)
+        }
+        let vae = try oneStepRun("vae", batch: 32, trainLimit: 256, testLimit: 64)
+        let sample = try Prerequisites.run(limited + ["sample", vae, "--n", "1000000", "--out", temporaryPath("s.npy")])
+        XCTAssertNotEqual(sample.status, 0)
+        XCTAssertTrue(sample.output.contains("drawing 1000000 samples needs 9.41 GB"), sample.output)
+    }
 }

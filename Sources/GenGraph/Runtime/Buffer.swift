@@ -1,7 +1,17 @@
+import Foundation
+
 /// Host memory for f32 values, 64-byte aligned for the kernels' vector loads.
 public final class Buffer {
     public let count: Int
     public let pointer: UnsafeMutablePointer<Float>
+
+    /// A buffer whose size the model or the user chose (parameters, activations, working
+    /// storage): one the process cannot hold is refused with `what` named, rather than
+    /// failing inside the allocator, which aborts the process.
+    static func allocate(count: Int, for what: @autoclosure () -> String) throws -> Buffer {
+        try HostMemory.require(bytes: count.multipliedReportingOverflow(by: MemoryLayout<Float>.stride).overflow ? Int.max : count * 4, for: what())
+        return Buffer(count: count)
+    }
 
     public init(count: Int) {
         self.count = count
@@ -40,4 +50,37 @@ public struct TensorValue {
     public var scalars: [Float] { Array(UnsafeBufferPointer(start: buffer.pointer, count: shape.count)) }
     /// The single value of a one-element tensor.
     public var scalar: Float { buffer.pointer[0] }
+}
+
+/// How much more memory the process can take, as the system reports it.
+public enum HostMemory {
+    /// Requests below this are not checked: reading the limits costs more than they risk.
+    static let checkedBytes = 1 << 26
+
+    /// The smaller of what the kernel can still hand out (MemAvailable plus free swap) and
+    /// what the address-space limit (`ulimit -v`) leaves; nil where neither is known.
+    static func availableBytes() -> Int? {
+        var bounds: [Int] = []
+        if let meminfo = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) {
+            func kilobytes(_ field: String) -> Int? {
+                meminfo.split(separator: "\n").first { $0.hasPrefix(field + ":") }
+                    .flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { Int($0) }
+            }
+            if let available = kilobytes("MemAvailable") { bounds.append((available + (kilobytes("SwapFree") ?? 0)) * 1024) }
+        }
+        var limit = rlimit()
+        if getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max,
+           let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+           let pages = statm.split(separator: " ").first.flatMap({ Int($0) }) {
+            bounds.append(Int(clamping: limit.rlim_cur) - pages * sysconf(Int32(_SC_PAGESIZE)))
+        }
+        return bounds.min()
+    }
+
+    /// Refuses `bytes` for `what` when the process cannot hold them.
+    public static func require(bytes: Int, for what: String) throws {
+        guard bytes >= checkedBytes, let available = availableBytes(), bytes > available else { return }
+        throw GraphError(op: "memory", String(format: "%@ needs %.2f GB, more than the %.2f GB this process can still allocate",
+                                              what, Double(bytes) / 1e9, Double(max(available, 0)) / 1e9))
+    }
 }

@@ -48,7 +48,7 @@ final class EagerExecutor {
         return outputs.map { values[$0]! }
     }
 
-    private func allocate(_ shape: Shape) -> View {
+    private func allocate(_ shape: Shape) throws -> View {
         let n = shape.count
         var sized = buffers[n, default: []]
         buffers[n] = nil  // so the table's own copy does not count as a second holder
@@ -57,7 +57,7 @@ final class EagerExecutor {
             return View(buffer: sized[i], shape: shape)
         }
         statistics.workingSetBytes += n * 4
-        sized.append(Buffer(count: n))
+        sized.append(try Buffer.allocate(count: n, for: "a value of shape \(shape)"))
         return View(buffer: sized[sized.count - 1], shape: shape)
     }
 
@@ -69,7 +69,7 @@ final class EagerExecutor {
     /// `v` itself when contiguous, else a contiguous copy.
     func contiguous(_ v: View) throws -> View {
         if v.isContiguous { return v }
-        let out = allocate(v.shape)
+        let out = try allocate(v.shape)
         let yStrides = out.strides.map(Int64.init), xStrides = v.strides.map(Int64.init), dims = v.shape.dims.map(Int64.init)
         var ctx = kernels.ctx()
         try launch("copy") { gg_copy_f32(&ctx, out.pointer, yStrides, v.pointer, xStrides, dims, Int32(v.shape.rank)) }
@@ -99,7 +99,7 @@ final class EagerExecutor {
             fixed[id] = values
             return View(buffer: values, shape: node.shape)
         case .randomUniform(let stream), .randomNormal(let stream):
-            let out = allocate(node.shape)
+            let out = try allocate(node.shape)
             let key = randomKey(stream), offset = Distributed.randomOffset(count: node.shape.count)
             if case .randomUniform = node.op {
                 try launch(name) { gg_rand_uniform_f32(&ctx, out.pointer, Int64(node.shape.count), key, offset) }
@@ -115,12 +115,12 @@ final class EagerExecutor {
         case .clamp(let lo, let hi):
             return try unary(name, x[0], GG_UNARY_CLAMP, lo, hi)
         case .binary(let f):
-            let out = allocate(node.shape)
+            let out = try allocate(node.shape)
             let a = x[0].strides.map(Int64.init), b = x[1].strides.map(Int64.init)
             try launch(name) { gg_binary_f32(&ctx, out.pointer, x[0].pointer, a, x[1].pointer, b, dims, rank, KernelCodes.binary[f]!) }
             return out
         case .select:
-            let out = allocate(node.shape)
+            let out = try allocate(node.shape)
             let c = x[0].strides.map(Int64.init), a = x[1].strides.map(Int64.init), b = x[2].strides.map(Int64.init)
             try launch(name) { gg_where_f32(&ctx, out.pointer, x[0].pointer, c, x[1].pointer, a, x[2].pointer, b, dims, rank) }
             return out
@@ -142,13 +142,13 @@ final class EagerExecutor {
             let offset = x[0].offset + zip(start, x[0].strides).reduce(0) { $0 + $1.0 * $1.1 }
             return View(buffer: x[0].buffer, offset: offset, shape: node.shape, strides: x[0].strides)
         case .pad(let before, _):
-            let out = allocate(node.shape)
+            let out = try allocate(node.shape)
             try launch("fill") { gg_fill_f32(&ctx, out.pointer, Int64(node.shape.count), 0) }
             let start = zip(before, out.strides).reduce(0) { $0 + $1.0 * $1.1 }
             try copy(x[0], into: out, at: start)
             return out
         case .concat(let axis):
-            let out = allocate(node.shape)
+            let out = try allocate(node.shape)
             var offset = 0
             for part in x {
                 try copy(part, into: out, at: offset * out.strides[axis])
@@ -157,14 +157,14 @@ final class EagerExecutor {
             return out
         case .allReduce:
             let input = try contiguous(x[0])
-            let out = allocate(node.shape)
+            let out = try allocate(node.shape)
             out.pointer.update(from: input.pointer, count: node.shape.count)
             statistics.kernels += 1
             try Distributed.allReduceSum(out.pointer, count: node.shape.count)
             return out
         case .oneHot(let depth):
             let labels = try contiguous(x[0])
-            let out = allocate(node.shape)
+            let out = try allocate(node.shape)
             statistics.kernels += 1
             if gg_one_hot_f32(&ctx, out.pointer, labels.pointer, Int64(labels.shape.count), Int64(depth)) != GG_OK {
                 throw GraphError(op: name, "a label is not an integer in [0, \(depth))")
@@ -176,7 +176,7 @@ final class EagerExecutor {
         case .conv2d(let c):
             let (input, weight) = (try contiguous(x[0]), try contiguous(x[1]))
             var s = convShape(input.shape, weight.shape, node.shape, c)
-            let out = allocate(node.shape)
+            let out = try allocate(node.shape)
             ctx = kernels.ctx(scratch: gg_conv2d_f32_scratch(&ctx, &s))
             try launch(name) { gg_conv2d_f32(&ctx, out.pointer, input.pointer, weight.pointer, &s) }
             return out
@@ -184,27 +184,27 @@ final class EagerExecutor {
             // The adjoint of the conv whose input has the output's shape.
             let (input, weight) = (try contiguous(x[0]), try contiguous(x[1]))
             var s = convShape(node.shape, weight.shape, input.shape, c)
-            let out = allocate(node.shape)
+            let out = try allocate(node.shape)
             ctx = kernels.ctx(scratch: gg_conv2d_f32_scratch(&ctx, &s))
             try launch(name) { gg_conv2d_bwd_data_f32(&ctx, out.pointer, input.pointer, weight.pointer, &s) }
             return out
         case .conv2dFilterGrad(let c):
             let (input, dy) = (try contiguous(x[0]), try contiguous(x[1]))
             var s = convShape(input.shape, node.shape, dy.shape, c)
-            let out = allocate(node.shape)
+            let out = try allocate(node.shape)
             ctx = kernels.ctx(scratch: gg_conv2d_f32_scratch(&ctx, &s))
             try launch(name) { gg_conv2d_bwd_filter_f32(&ctx, out.pointer, input.pointer, dy.pointer, &s) }
             return out
         case .maxPool2d(let p):
             let input = try contiguous(x[0])
             var s = poolShape(input.shape, node.shape, p)
-            let out = allocate(node.shape)
+            let out = try allocate(node.shape)
             try launch(name) { gg_maxpool2d_f32(&ctx, out.pointer, input.pointer, &s) }
             return out
         case .maxPool2dGrad(let p):
             let (input, dy) = (try contiguous(x[0]), try contiguous(x[1]))
             var s = poolShape(input.shape, dy.shape, p)
-            let out = allocate(node.shape)
+            let out = try allocate(node.shape)
             try launch(name) { gg_maxpool2d_bwd_f32(&ctx, out.pointer, input.pointer, dy.pointer, &s) }
             return out
         }
@@ -212,7 +212,7 @@ final class EagerExecutor {
 
     private func unary(_ name: String, _ x: View, _ code: gg_unary_op, _ p0: Float, _ p1: Float) throws -> View {
         let input = try contiguous(x)
-        let out = allocate(x.shape)
+        let out = try allocate(x.shape)
         var ctx = kernels.ctx()
         try launch(name) { gg_unary_f32(&ctx, out.pointer, input.pointer, Int64(x.shape.count), code, p0, p1) }
         return out
@@ -235,7 +235,7 @@ final class EagerExecutor {
             else { runs.append(axis..<(axis + 1)) }
         }
         if runs.isEmpty {  // reducing no axes copies, so the result never aliases its input
-            let out = allocate(x.shape)
+            let out = try allocate(x.shape)
             try copy(current, into: out, at: 0)
             return out
         }
@@ -244,7 +244,7 @@ final class EagerExecutor {
             let outer = d[..<run.lowerBound].reduce(1, *), n = d[run].reduce(1, *), inner = d[run.upperBound...].reduce(1, *)
             var outDims = d
             for axis in run { outDims[axis] = 1 }
-            let out = allocate(Shape(outDims))
+            let out = try allocate(Shape(outDims))
             var ctx = kernels.ctx()
             let code = KernelCodes.reduce(f)
             let source = current
@@ -263,7 +263,7 @@ final class EagerExecutor {
         let m = node.shape[r - 2], n = node.shape[r - 1]
         let k = ta ? a.shape[r - 2] : a.shape[r - 1]
         let batch = node.shape.dims.dropLast(2).reduce(1, *)
-        let out = allocate(node.shape)
+        let out = try allocate(node.shape)
         var ctx = kernels.ctx()
         ctx = kernels.ctx(scratch: gg_gemm_f32_scratch(&ctx, Int64(m), Int64(n), Int64(k)))
         let transA: Int32 = (ta != aT) ? 1 : 0, transB: Int32 = (tb != bT) ? 1 : 0

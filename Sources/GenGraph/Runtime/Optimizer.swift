@@ -53,8 +53,8 @@ public final class Optimizer {
             guard let name, let value = store.buffer(name) else {
                 throw GraphError(op: "optimizer", "tensor %\(p.id) is not a parameter of the store")
             }
-            let slot = slots[name] ?? rule.slotNames.map { _ in
-                let b = Buffer(count: value.count)
+            let slot = try slots[name] ?? rule.slotNames.map { slot in
+                let b = try Buffer.allocate(count: value.count, for: "the optimiser's \(slot) of '\(name)'")
                 b.pointer.initialize(repeating: 0, count: value.count)
                 return b
             }

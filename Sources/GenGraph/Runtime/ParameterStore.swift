@@ -35,7 +35,7 @@ public final class ParameterStore {
             if s != shape { throw GraphError(op: "parameter", "'\(name)' has shape \(s), the graph wants \(shape)") }
             return
         }
-        let b = Buffer(count: shape.count)
+        let b = try Buffer.allocate(count: shape.count, for: "parameter '\(name)' of shape \(shape)")
         var ctx = kernels.ctx()
         let n = Int64(shape.count), key = mix64(seed ^ stableHash(name))
         switch initializer {

@@ -114,8 +114,9 @@ public final class Session {
         let e = try PlanExecutor(plan: compilation.plan, kernels: kernels, statistics: statistics)
         planExecutors[key] = e
         if compilation.plan.arenaFloats > arena.count {
-            statistics.workingSetBytes += (compilation.plan.arenaFloats - arena.count) * 4
-            arena = Buffer(count: compilation.plan.arenaFloats)
+            let grown = try Buffer.allocate(count: compilation.plan.arenaFloats, for: "the compiled plan's working storage")
+            statistics.workingSetBytes += (grown.count - arena.count) * 4
+            arena = grown
         }
         return e
     }

@@ -30,6 +30,9 @@ public struct Sampler {
         guard let sampleGraph = try definition.sampleGraph(count: count, temperature: temperature) else {
             throw GraphError(op: "sample", "model '\(definition.name)' has no 'sample' entry")
         }
+        // The images are held three times at once: the plan's storage, the result, the caller's copy.
+        try HostMemory.require(bytes: count.multipliedReportingOverflow(by: 3 * 784 * MemoryLayout<Float>.stride).overflow ? Int.max : count * 3 * 784 * 4,
+                               for: "drawing \(count) samples")
         let session = try Session(graph: sampleGraph.graph, config: config, parameters: parameters)
         var feeds: [String: TensorValue] = [:]
         if let labelInput = sampleGraph.labels {
