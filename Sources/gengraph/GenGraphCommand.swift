@@ -17,7 +17,31 @@ struct GenGraphCommand: ParsableCommand {
         } catch {
             exit(withError: error)
         }
-        main(nil)
+        main(joiningNegativeValues(Array(CommandLine.arguments.dropFirst())))
+    }
+
+    /// The argument parser reads `--threads -1` as --threads missing its value followed by a
+    /// flag `-1`; joined into `--threads=-1` the value reaches the flag's own check, which says
+    /// what the bounds are. Nothing else looks like a negative number: no flag is a dash and digits.
+    static func joiningNegativeValues(_ arguments: [String]) -> [String] {
+        var joined: [String] = []
+        var i = 0
+        while i < arguments.count {
+            let argument = arguments[i]
+            if argument == "--" {
+                joined += arguments[i...]
+                break
+            }
+            if argument.hasPrefix("--"), !argument.contains("="), i + 1 < arguments.count,
+               arguments[i + 1].count > 1, arguments[i + 1].hasPrefix("-"), Double(arguments[i + 1]) != nil {
+                joined.append(argument + "=" + arguments[i + 1])
+                i += 2
+            } else {
+                joined.append(argument)
+                i += 1
+            }
+        }
+        return joined
     }
 
     /// libomp reads OMP_NUM_THREADS when it starts (at the first kernel or thread query) and

@@ -138,4 +138,12 @@ extension CLITests {
         XCTAssertNotEqual(sample.status, 0)
         XCTAssertTrue(sample.output.contains("drawing 1000000 samples needs 9.41 GB"), sample.output)
     }
+
+    /// A negative value after its flag reaches the flag's own check instead of reading as a flag.
+    func testNegativeValuesReachTheirFlagsChecks() throws {
+        try assertFails(["train", "vae", "--threads", "-1"], saying: "--threads must be at least 1, got -1")
+        try assertFails(["train", "vae", "--steps", "-5"], saying: "--steps must be at least 1, got -5")
+        try assertFails(["train", "vae", "--lr", "-1"], saying: "which must be a number > 0")
+        try assertFails(["sample", "runs/none", "--n", "-3"], saying: "-3")
+    }
 }
