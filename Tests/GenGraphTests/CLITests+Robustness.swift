@@ -146,4 +146,22 @@ extension CLITests {
         try assertFails(["train", "vae", "--lr", "-1"], saying: "which must be a number > 0")
         try assertFails(["sample", "runs/none", "--n", "-3"], saying: "-3")
     }
+
+    /// Files that cannot be read say why (a directory, a missing file, a field of the wrong type),
+    /// where Foundation's errors gave only a code.
+    func testUnreadableFilesSayWhy() throws {
+        let directory = temporaryPath("directory")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try assertFails(["train", "ae", "--steps", "1", "--init", directory, "--out", temporaryPath("run")], saying: "cannot read: it is a directory, not a file")
+        let run = try oneStepRun("ae", batch: 32, trainLimit: 256, testLimit: 64)
+        let config = URL(fileURLWithPath: run).appendingPathComponent("config.json")
+        let saved = try Data(contentsOf: config)
+        var object = try XCTUnwrap(JSONSerialization.jsonObject(with: saved) as? [String: Any])
+        object["steps"] = "2"
+        try JSONSerialization.data(withJSONObject: object).write(to: config)
+        try assertFails(["train", "--resume", "--out", run], saying: "not a readable run configuration (field 'steps': ")
+        try saved.write(to: config)
+        try FileManager.default.removeItem(atPath: run + "/model.gg")
+        try assertFails(["train", "--resume", "--out", run], saying: "model.gg: cannot read the run's model: no such file")
+    }
 }

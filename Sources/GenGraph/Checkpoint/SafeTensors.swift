@@ -120,7 +120,12 @@ public struct SafeTensors {
     /// Reads and validates the file at `url`.
     public init(contentsOf url: URL) throws {
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
+        do {
+            if let reason = OutputFile.unreadable(url.path) { throw CheckpointError(file: url.path, .unreadable(reason)) }
+            data = try Data(contentsOf: url)
+        } catch let error as CheckpointError {
+            throw error
+        } catch {
             throw CheckpointError(file: url.path, .unreadable(error.localizedDescription))
         }
         self = try Self.decode(data, file: url.path)
@@ -130,6 +135,7 @@ public struct SafeTensors {
     public static func metadata(contentsOf url: URL) throws -> [String: String] {
         func fail(_ problem: CheckpointError.Problem) -> CheckpointError { CheckpointError(file: url.path, problem) }
         do {
+            if let reason = OutputFile.unreadable(url.path) { throw fail(.unreadable(reason)) }
             let handle = try FileHandle(forReadingFrom: url)
             defer { try? handle.close() }
             let size = try handle.seekToEnd()

@@ -76,10 +76,21 @@ enum OutputFile {
 
     /// Reads the whole file at `path`, reporting a missing or unreadable file as an `OutputError`.
     static func read(_ path: String) throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            let reason = FileManager.default.fileExists(atPath: path) ? "permission denied or not a regular file" : "file not found"
-            throw OutputError.cannotRead(path: path, reason: reason)
+        guard unreadable(path) == nil, let data = FileManager.default.contents(atPath: path) else {
+            throw OutputError.cannotRead(path: path, reason: unreadable(path) ?? "read failed")
         }
         return [UInt8](data)
+    }
+
+    /// Why `path` cannot be read as a file, in words (the cause Foundation's errors give only as
+    /// a code); nil when it is a readable regular file.
+    static func unreadable(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return errno == ENOENT ? "no such file" : errnoText() }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return access(path, R_OK) == 0 ? nil : "permission denied"
+        case S_IFDIR: return "it is a directory, not a file"
+        default: return "it is not a regular file"
+        }
     }
 }

@@ -63,8 +63,15 @@ public struct RunDirectory {
 
     public func readConfiguration() throws -> RunConfiguration {
         let saved: RunConfiguration
+        if let reason = OutputFile.unreadable(configuration.path) { throw GraphError(op: "run", "\(configuration.path): cannot read it: \(reason)") }
         do {
             saved = try JSONDecoder().decode(RunConfiguration.self, from: Data(contentsOf: configuration))
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
+                let DecodingError.keyNotFound(_, context), let DecodingError.dataCorrupted(context) {
+            // The decoder's own message names no field; its coding path does.
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw GraphError(op: "run", "\(configuration.path): not a readable run configuration ("
+                             + (field.isEmpty ? "" : "field '\(field)': ") + context.debugDescription + ")")
         } catch {
             throw GraphError(op: "run", "\(configuration.path): not a readable run configuration (\(error.localizedDescription))")
         }
@@ -104,8 +111,12 @@ public struct RunDirectory {
     /// Makes the directory with the model source, clearing what an earlier attempt that never
     /// committed may have left; `commit` then makes it a run.
     func create(source text: String) throws {
-        try FileManager.default.createDirectory(at: samples, withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: source, options: .atomic)
+        do {
+            try FileManager.default.createDirectory(at: samples, withIntermediateDirectories: true)
+        } catch {
+            throw OutputError.cannotWrite(path: samples.path, reason: "cannot make the directory (\(FileManager.default.fileExists(atPath: samples.path) ? "a file of that name is in the way" : error.localizedDescription))")
+        }
+        try OutputFile.writeAtomically(Array(text.utf8), to: source.path)
         for leftover in [metrics, previousOptimizer, lossPlot] where FileManager.default.fileExists(atPath: leftover.path) {
             try FileManager.default.removeItem(at: leftover)
         }
@@ -122,7 +133,10 @@ public struct RunDirectory {
     /// The model this run trained, rebuilt from its saved source and overrides.
     public func definition() throws -> (ModelDefinition, RunConfiguration) {
         let config = try readConfiguration()
-        let text = try String(contentsOf: source, encoding: .utf8)
+        if let reason = OutputFile.unreadable(source.path) { throw GraphError(op: "run", "\(source.path): cannot read the run's model: \(reason)") }
+        guard let text = String(data: try Data(contentsOf: source), encoding: .utf8) else {
+            throw GraphError(op: "run", "\(source.path): the run's model is not UTF-8 text")
+        }
         let definition = try ModelSource.parse(text, file: config.modelFile).definition(overrides: config.overrides)
         return (definition, config)
     }
