@@ -106,12 +106,13 @@ struct BenchCommand: ParsableCommand {
             throw CLIError(String(describing: error))
         }
         if ablate { return try runAblation(batch: batches?.first, threads: threadCounts?.first) }
-        let modeList = try modes.split(separator: ",").map { text -> ExecutionMode in
-            guard let m = ExecutionMode(rawValue: String(text)) else {
-                throw ValidationError("unknown mode '\(text)' in --modes; use eager and/or fused")
+        let modeList = try modes.split(separator: ",", omittingEmptySubsequences: false).map { text -> ExecutionMode in
+            guard let m = ExecutionMode(rawValue: text.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("unknown mode '\(text)' in --modes '\(modes)'; use eager and/or fused")
             }
             return m
         }
+        if Set(modeList).count < modeList.count { throw ValidationError("--modes names a mode twice: '\(modes)'") }
         if (batches?.count ?? 1) > 1 || (threadCounts?.count ?? 1) > 1 || plot != nil {
             return try runCurves(modes: modeList, batches: batches?.map(Optional.some) ?? [nil],
                                  threadCounts: threadCounts?.map(Optional.some) ?? [nil])

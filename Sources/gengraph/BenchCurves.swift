@@ -18,6 +18,10 @@ extension BenchCommand {
             guard FileManager.default.isWritableFile(atPath: directory.isEmpty ? "." : directory) else {
                 throw CLIError("bench: cannot write the plot to '\(plot)': '\(directory)' is not a writable directory")
             }
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: plot, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw CLIError("bench: cannot write the plot to '\(plot)': it is a directory; give a file name such as curves.svg")
+            }
         }
         var measured: [Configuration: [BenchResult]] = [:]
         for round in 1...roundCount {

@@ -18,6 +18,13 @@ struct LatentOptions: ParsableArguments {
         return (explorer, try MNISTDataset.split(.test, directory: data))
     }
 
+    /// `--label` picks a class of a conditional model (`LatentExplorer` checks its range); any other model has none to pick.
+    func checkLabel(_ label: Int?, _ explorer: LatentExplorer) throws {
+        if label != nil && explorer.definition.classes == 0 {
+            throw CLIError("model '\(explorer.definition.name)' is not conditional; --label does not apply")
+        }
+    }
+
     /// Test image `index` in the model's pixel range, with its label.
     func image(_ split: MNISTSplit, _ index: Int, encoding: PixelEncoding) throws -> ([Float], Int) {
         guard (0..<split.count).contains(index) else { throw CLIError("image index \(index) is not in 0..<\(split.count)") }
@@ -57,6 +64,7 @@ struct TraverseCommand: ParsableCommand {
     func run() throws {
         do {
             let (explorer, test) = try latent.explorer()
+            try latent.checkLabel(label, explorer)
             var code: [Float]
             var chosenLabel = label ?? 0
             if let image {
@@ -105,6 +113,7 @@ struct InterpolateCommand: ParsableCommand {
     func run() throws {
         do {
             let (explorer, test) = try latent.explorer()
+            try latent.checkLabel(label, explorer)
             let (a, labelA) = try latent.image(test, from, encoding: explorer.definition.encoding)
             let (b, labelB) = try latent.image(test, to, encoding: explorer.definition.encoding)
             let codeA = try explorer.encode(a, labels: [label ?? labelA]).codes

@@ -45,6 +45,9 @@ struct TranslateCommand: ParsableCommand {
             let translator = Translator(definition: trained.definition, parameters: trained.parameters, config: try runOptions.config())
             let translation = try translator.translation(from: from)
             var images = try input.map(readImages) ?? translator.images(of: from, in: try MNISTDataset.split(.test, directory: data))
+            if let n, n > images.count / 784 {
+                throw CLIError("--n \(n): \(input ?? "the test split") holds only \(images.count / 784) images of domain '\(from)' to translate")
+            }
             let count = min(images.count / 784, n ?? (out.hasSuffix(".png") ? 32 : Int.max))
             images = Array(images[..<(count * 784)])
             let start = Date()

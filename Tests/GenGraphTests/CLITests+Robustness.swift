@@ -164,4 +164,13 @@ extension CLITests {
         try FileManager.default.removeItem(atPath: run + "/model.gg")
         try assertFails(["train", "--resume", "--out", run], saying: "model.gg: cannot read the run's model: no such file")
     }
+
+    func testFlagsThatWouldBeIgnoredOrRepeatedAreRefused() throws {
+        try assertFails(["bench", "ae", "--modes", ","], saying: "unknown mode '' in --modes ','")
+        try assertFails(["bench", "ae", "--modes", "fused,fused"], saying: "--modes names a mode twice")
+        try assertFails(["bench", "ae", "--batch", "8,16", "--plot", FileManager.default.temporaryDirectory.path], saying: "it is a directory")
+        let vae = try oneStepRun("vae", batch: 32, trainLimit: 256, testLimit: 64)
+        try assertFails(["traverse", vae, "--label", "3", "--out", temporaryPath("t.png")], saying: "model 'vae' is not conditional; --label does not apply")
+        try assertFails(["interpolate", vae, "--label", "3", "--out", temporaryPath("i.png")], saying: "--label does not apply")
+    }
 }

@@ -29,6 +29,8 @@ extension CLITests {
         XCTAssertEqual(try NPYArray(contentsOf: again).shape, [4, 1, 28, 28])
 
         try assertFails(["translate", run, "--from", "c", "--out", temporaryPath("x.npy")], saying: "translates from a or b, not from 'c'")
+        try assertFails(["translate", run, "--from", "b", "--input", translated, "--n", "5", "--out", temporaryPath("x.npy")],
+                        saying: "--n 5: \(translated) holds only 4 images of domain 'b' to translate")
         try assertFails(["translate", run, "--from", "a", "--out", temporaryPath("x.jpg")], saying: "--out must end in .png or .npy")
         let wide = temporaryPath("wide.npy")
         try NPYArray(shape: [1, 1, 28, 28], values: [Float](repeating: 3, count: 784)).write(to: wide)
