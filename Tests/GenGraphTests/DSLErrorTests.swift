@@ -123,6 +123,18 @@ final class DSLErrorTests: XCTestCase {
             """)
     }
 
+    func testReshapeErrorsNameTheShapeAsWritten() throws {
+        assertError(model(line5: "h = reshape(x, [-1, -1])"), """
+            m.gg:5:5: error: reshape: only one dimension may be -1, got [-1,-1]
+            h = reshape(x, [-1, -1])
+                ^
+            """)
+        // The Swift API names the whole shape too, not the dims left once -1 is set aside.
+        let x = try Graph().input("x", [4, 6])
+        XCTAssertThrowsError(try x.reshape([-1, -2])) { XCTAssertEqual("\($0)", "reshape: negative dimension in [-1,-2]") }
+        XCTAssertThrowsError(try x.reshape([2, -1, -1])) { XCTAssertEqual("\($0)", "reshape: only one dimension may be -1, got [2,-1,-1]") }
+    }
+
     func testShapeErrorsInsideANetworkPointIntoTheNetwork() {
         let text = model(line5: "h = f(x)").replacingOccurrences(of: "h = f(x)", with: "network f(x) = x -> flatten -> dense(4) -> reshape([-1, 3])\nh = f(x)")
         assertError(text, """
