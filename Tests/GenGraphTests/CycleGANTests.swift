@@ -181,5 +181,20 @@ final class CycleGANTests: XCTestCase {
                     "the pool 'pool' draws from values that no earlier objective of its phase computes", at: (12, 7))
         assertError("history(fake, 4)", with: "history(fake, 0)", "argument 'capacity' of 'history' must be a positive integer, got the integer 0",
                     at: (12, 21))
+        // The pool is one tensor of capacity x 1 x 28 x 28 values: past every tensor's limit it is refused
+        // where it is written, not when a run allocates or saves it.
+        for capacity in ["1000000000", "9223372036854775807"] {
+            assertError("history(fake, 4)", with: "history(fake, \(capacity))",
+                        "history: a pool of capacity \(capacity): shape [\(capacity),1,28,28] has more than 2147483648 elements (8 GiB of f32)",
+                        at: (12, 7))
+        }
+    }
+
+    func testAPoolPastTheTensorLimitFromSetIsLocated() throws {
+        let cyclegan = try XCTUnwrap(DSLZoo.model(named: "cyclegan"))
+        XCTAssertThrowsError(try cyclegan.definition(overrides: ["pool": "9223372036854775807"])) { error in
+            XCTAssertTrue("\(error)".hasPrefix("cyclegan.gg:"), "\(error)")
+            XCTAssertTrue("\(error)".contains("history: a pool of capacity 9223372036854775807"), "\(error)")
+        }
     }
 }
