@@ -252,4 +252,24 @@ final class DSLErrorTests: XCTestCase {
             XCTAssertEqual(error.summary, "dir/m.gg:1:1: error: the model needs an images input, such as 'input x : images[batch, 1, 28, 28] unit'")
         }
     }
+
+    /// A path that holds no model text says why, naming the file (and where, for bad UTF-8), instead of
+    /// Foundation's error codes or "You don't have permission" for a device.
+    func testModelFilesThatAreNotTextAreNamed() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gengraph-read-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: directory) }
+        let invalid = directory.appendingPathComponent("bad.gg").path
+        try Data("model m\n# caf".utf8 + [0xC3, 0x28] + Data(" x\n".utf8)).write(to: URL(fileURLWithPath: invalid))
+        let missing = directory.appendingPathComponent("missing.gg").path
+        let cases: [(String, String)] = [
+            (invalid, "\(invalid):2:6: error: cannot read the model: it is not valid UTF-8 (byte 0xC3 at byte offset 13)"),
+            (directory.path, "\(directory.path):1:1: error: cannot read the model: it is a directory"),
+            ("/dev/null", "/dev/null:1:1: error: cannot read the model: it is not a regular file (a device, pipe or socket)"),
+            (missing, "\(missing):1:1: error: cannot read the model: No such file or directory"),
+        ]
+        for (path, expected) in cases {
+            XCTAssertThrowsError(try ModelSource.load(path: path)) { XCTAssertEqual(($0 as? DSLError)?.summary, expected, "\($0)") }
+        }
+    }
 }

@@ -93,7 +93,7 @@ public struct RunDirectory {
     /// The model this run trained, rebuilt from its saved source and overrides.
     public func definition() throws -> (ModelDefinition, RunConfiguration) {
         let config = try readConfiguration()
-        let text = try String(contentsOf: source, encoding: .utf8)
+        let text = try ModelSource.read(path: source.path, file: source.path)
         let definition = try ModelSource.parse(text, file: config.modelFile).definition(overrides: config.overrides)
         return (definition, config)
     }
