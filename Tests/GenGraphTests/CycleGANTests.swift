@@ -173,6 +173,9 @@ final class CycleGANTests: XCTestCase {
         assertError("translate a -> b", with: "translate a -> a", "a translation needs two different domains", at: (9, 16))
         assertError("with G\n", with: "with g\n", "'g' must take one argument, the images, and return one tensor", at: (9, 23))
         assertError("with G\n", with: "with H\n", "unknown function 'H'", at: (9, 23))
+        // A translation reads trained parameters only: an instance no objective trains would translate with random weights.
+        assertError("translate a -> b with G\n", with: "def H(x) = g(x) as H\ntranslate a -> b with H\n",
+                    "'H' reads 'H.gc.weight', a parameter that no objective trains", at: (10, 23))
         assertError("with G\n", with: "with G\ntranslate a -> b with G\n", "images of 'a' are already translated by an earlier 'translate'", at: (10, 1))
         assertError("over D with", with: "over d with", "'d' is neither a network nor an instance ('f(x) as d'); 'over' takes those, which own parameters",
                     at: (16, 24))

@@ -116,13 +116,17 @@ public struct ModelSource {
                                          build: build, temperedSampler: sampler, takesTemperature: lowering.sample?.temperature != nil,
                                          domains: domains, translations: translations)
         let model = try definition.instantiate()
-        _ = try definition.sampleGraph(count: 1)
+        let sampleGraph = try definition.sampleGraph(count: 1)
+        let trained = Set(model.objectives.flatMap(\.parameters).compactMap { t -> String? in
+            if case .parameter(let name) = t.node.op { return name }
+            return nil
+        })
         if let evaluation = try definition.evaluationGraph() {
-            let trained = Set(model.objectives.flatMap(\.parameters).compactMap { t -> String? in
-                if case .parameter(let name) = t.node.op { return name }
-                return nil
-            })
             try source.reporting { try lowering.checkMetricParameters(evaluation, trained: trained) }
+        }
+        try source.reporting {
+            if let sampleGraph { try lowering.checkSampleParameters(sampleGraph, trained: trained) }
+            try lowering.checkTranslationParameters(trained: trained, hypers)
         }
         return definition
     }
