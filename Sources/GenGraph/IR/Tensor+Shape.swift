@@ -123,8 +123,11 @@ extension Tensor {
         return try slice(start: start, end: end)
     }
 
-    /// One-hot rows (n, depth) of integer-valued labels (n).
-    public func oneHot(depth: Int) throws -> Tensor { try graph.add(.oneHot(depth: depth), [self]) }
+    /// One-hot rows (n, depth) of integer-valued labels (n); a run that meets a value outside
+    /// [0, depth) fails with `outOfRange` (what the values are to the caller), else as a label.
+    public func oneHot(depth: Int, outOfRange: GraphError? = nil) throws -> Tensor {
+        try graph.add(.oneHot(depth: depth, outOfRange: outOfRange), [self])
+    }
 }
 
 /// Joins tensors along `axis`; the other dimensions must agree.
