@@ -83,6 +83,34 @@ final class TrainingRunTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("ae"), "\(error)")
         }
     }
+
+    /// A classifier whose inputs are `images` and `labels` (declared on lines 3 and 4).
+    private func classifier(images: String = "images[batch, 1, 28, 28] unit", labels: String = "labels[batch] of 10",
+                            names: (String, String) = ("x", "y"), loss: String? = nil) throws -> ModelSource {
+        try ModelSource.parse("""
+            model m
+            hyper batch = 8
+            input \(names.0) : \(images)
+            input \(names.1) : \(labels)
+            logits = reshape(\(names.0), [batch, -1]) -> dense(10)
+            loss = \(loss ?? "cross_entropy(logits, \(names.1))")
+            minimize loss with adam(1e-3)
+            metric \(loss == nil ? "accuracy = correct(logits, \(names.1))" : "loss")
+            """, file: "m.gg")
+    }
+
+    /// Inputs are fed by the names the model gives them, in training and evaluation, not as x and y.
+    func testInputsOfAnyNameAreFed() throws {
+        let data = try Prerequisites.fashionMNIST()
+        let run = try TrainingRun(source: try classifier(names: ("img", "lab")), overrides: [:], directory: try temporaryDirectory(),
+                                  config: RunConfig(threads: 1), options: Self.options(steps: 2), resume: false)
+        XCTAssertTrue(try run.run())
+        let trained = try TrainedModel(run.directory.url.path)
+        let test = try MNISTDataset.split(.test, directory: data, limit: 64)
+        let metrics = try Evaluator(definition: trained.definition, parameters: trained.parameters, config: RunConfig(threads: 1))
+            .evaluate(test, batch: 32)
+        XCTAssertEqual(metrics.map(\.name), ["accuracy"])
+    }
 }
 
 final class RunningStatisticsTests: XCTestCase {

@@ -9,3 +9,16 @@ extension Model {
             : try DomainBatchIterator(split: split, domains: domains, batchSize: batchSize, encoding: encoding, shuffle: shuffle, seed: seed)
     }
 }
+
+extension Model {
+    /// The names the trainer feeds a batch's images to: the images input, or one per domain.
+    var imageInputNames: [String] { domains.isEmpty ? [images.inputName ?? "x"] : domains.map(\.input) }
+}
+
+extension Tensor {
+    /// The name this tensor is fed as, when it is an input.
+    var inputName: String? {
+        if case .input(let name) = node.op { return name }
+        return nil
+    }
+}
