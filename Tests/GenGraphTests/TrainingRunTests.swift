@@ -99,6 +99,35 @@ final class TrainingRunTests: XCTestCase {
             """, file: "m.gg")
     }
 
+    /// Inputs the data cannot be fed to are refused when the data meets the model, at their line, before
+    /// the run directory is made: not at the first step, without a location, after it.
+    func testInputsTheDataCannotFeedAreLocatedBeforeTheRunStarts() throws {
+        _ = try Prerequisites.fashionMNIST()
+        let cases: [(ModelSource, String)] = [
+            (try classifier(images: "images[batch, 1, 14, 56] unit"),
+             "m.gg:3:1: input: images input 'x' is declared [8,1,14,56], but images are fed as [8,1,28,28]: declare it images[batch, 1, 28, 28]"),
+            (try classifier(images: "images[batch, 784] unit"), "m.gg:3:1: input: images input 'x' is declared [8,784], but"),
+            (try classifier(images: "images[batch, 2, 28, 28] unit"), "m.gg:3:1: input: images input 'x' is declared [8,2,28,28], but"),
+            (try classifier(labels: "labels[batch, 2] of 10", loss: "mean(logits) + mean(y)"),
+             "m.gg:4:1: input: labels input 'y' is declared [8,2], but labels are fed one per image, [8]: declare it labels[batch]"),
+            (try classifier(labels: "labels[batch] of 5"), "m.gg:4:1: input: labels input 'y' has 5 classes ('of 5'), but the training split has the label"),
+        ]
+        for (source, expected) in cases {
+            let directory = try temporaryDirectory()
+            XCTAssertThrowsError(try TrainingRun(source: source, overrides: [:], directory: directory, config: RunConfig(threads: 1),
+                                                 options: Self.options(steps: 1), resume: false)) { error in
+                XCTAssertTrue("\(error)".hasPrefix(expected), "\(error)")
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: directory.url.path), expected)
+        }
+        // Evaluation checks the split it is given too (`eval --data`).
+        let five = try classifier(labels: "labels[batch] of 5").definition()
+        let test = try MNISTDataset.split(.test, directory: try Prerequisites.fashionMNIST(), limit: 64)
+        XCTAssertThrowsError(try Evaluator(definition: five, parameters: ParameterStore(), config: RunConfig(threads: 1)).evaluate(test, batch: 32)) {
+            XCTAssertTrue("\($0)".hasPrefix("m.gg:4:1: input: labels input 'y' has 5 classes ('of 5'), but the split has the label"), "\($0)")
+        }
+    }
+
     /// Inputs are fed by the names the model gives them, in training and evaluation, not as x and y.
     func testInputsOfAnyNameAreFed() throws {
         let data = try Prerequisites.fashionMNIST()

@@ -32,6 +32,7 @@ public struct Evaluator {
             throw GraphError(op: "eval", "model '\(definition.name)' draws no noise in its metrics; more than one draw would repeat the same values")
         }
         let images = definition.domains.isEmpty ? [evaluation.images.inputName ?? "x"] : definition.domains.map(\.input)
+        try checkFeeds(evaluation.graph, images: images, labels: evaluation.labels, batch: b, classes: definition.classes, split, "the split")
         let session = try Session(graph: evaluation.graph, config: config, parameters: parameters, planCache: planCache)
         var totals = [Double](repeating: 0, count: evaluation.metrics.count)
         var batches = 0

@@ -127,6 +127,10 @@ public final class TrainingRun {
         train = try MNISTDataset.split(.train, directory: options.dataDirectory, limit: options.trainLimit)
         test = try MNISTDataset.split(.test, directory: options.dataDirectory, limit: options.testLimit)
         let whole = try definition.instantiate()
+        // The data meets the model here, before the run directory is made: a mismatch is an error
+        // at the model's input line, not a failed first step.
+        try whole.checkFeeds(train, classes: definition.classes, "the training split")
+        try whole.checkFeeds(test, classes: definition.classes, "the test split")
         globalBatch = whole.batchSize
         if config.replicas > 1 {
             guard globalBatch % config.replicas == 0 else {
