@@ -126,6 +126,19 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertThrowsError(try Evaluator(definition: five, parameters: ParameterStore(), config: RunConfig(threads: 1)).evaluate(test, batch: 32)) {
             XCTAssertTrue("\($0)".hasPrefix("m.gg:4:1: input: labels input 'y' has 5 classes ('of 5'), but the split has the label"), "\($0)")
         }
+        // 14 x 56 images hold 784 pixels too: they are refused, not fed as 28 x 28 ones.
+        let directory = try temporaryDirectory().url
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        func idx(_ shape: [Int], _ values: [UInt8]) -> Data {
+            Data([0, 0, 0x08, UInt8(shape.count)] + shape.flatMap { e in [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: e >> $0) } } + values)
+        }
+        let images = directory.appendingPathComponent("images"), labels = directory.appendingPathComponent("labels")
+        try idx([8, 14, 56], [UInt8](repeating: 0, count: 8 * 784)).write(to: images)
+        try idx([8], [UInt8](repeating: 0, count: 8)).write(to: labels)
+        let wide = try MNISTSplit(imagesPath: images.path, labelsPath: labels.path)
+        XCTAssertThrowsError(try classifier().definition().instantiate().checkFeeds(wide, classes: 10, "the training split")) {
+            XCTAssertEqual("\($0)", "data: the training split holds 14 x 56 images; models are fed 28 x 28 ones")
+        }
     }
 
     /// Inputs are fed by the names the model gives them, in training and evaluation, not as x and y.
