@@ -186,6 +186,9 @@ final class CycleGANTests: XCTestCase {
         assertError("translate a -> b", with: "translate a -> a", "a translation needs two different domains", at: (9, 16))
         assertError("with G\n", with: "with g\n", "'g' must take one argument, the images, and return one tensor", at: (9, 23))
         assertError("with G\n", with: "with H\n", "unknown function 'H'", at: (9, 23))
+        // A translation reads trained parameters only: an instance no objective trains would translate with random weights.
+        assertError("translate a -> b with G\n", with: "def H(x) = g(x) as H\ntranslate a -> b with H\n",
+                    "'H' reads 'H.gc.weight', a parameter that no objective trains", at: (10, 23))
         assertError("with G\n", with: "with G\ntranslate a -> b with G\n", "images of 'a' are already translated by an earlier 'translate'", at: (10, 1))
         assertError("over D with", with: "over d with", "'d' is neither a network nor an instance ('f(x) as d'); 'over' takes those, which own parameters",
                     at: (16, 24))
@@ -194,5 +197,20 @@ final class CycleGANTests: XCTestCase {
                     "the pool 'pool' draws from values that no earlier objective of its phase computes", at: (12, 7))
         assertError("history(fake, 4)", with: "history(fake, 0)", "argument 'capacity' of 'history' must be a positive integer, got the integer 0",
                     at: (12, 21))
+        // The pool is one tensor of capacity x 1 x 28 x 28 values: past every tensor's limit it is refused
+        // where it is written, not when a run allocates or saves it.
+        for capacity in ["1000000000", "9223372036854775807"] {
+            assertError("history(fake, 4)", with: "history(fake, \(capacity))",
+                        "history: a pool of capacity \(capacity): shape [\(capacity),1,28,28] has more than 2147483648 elements (8 GiB of f32)",
+                        at: (12, 7))
+        }
+    }
+
+    func testAPoolPastTheTensorLimitFromSetIsLocated() throws {
+        let cyclegan = try XCTUnwrap(DSLZoo.model(named: "cyclegan"))
+        XCTAssertThrowsError(try cyclegan.definition(overrides: ["pool": "9223372036854775807"])) { error in
+            XCTAssertTrue("\(error)".hasPrefix("cyclegan.gg:"), "\(error)")
+            XCTAssertTrue("\(error)".contains("history: a pool of capacity 9223372036854775807"), "\(error)")
+        }
     }
 }

@@ -123,6 +123,18 @@ final class DSLErrorTests: XCTestCase {
             """)
     }
 
+    func testReshapeErrorsNameTheShapeAsWritten() throws {
+        assertError(model(line5: "h = reshape(x, [-1, -1])"), """
+            m.gg:5:5: error: reshape: only one dimension may be -1, got [-1,-1]
+            h = reshape(x, [-1, -1])
+                ^
+            """)
+        // The Swift API names the whole shape too, not the dims left once -1 is set aside.
+        let x = try Graph().input("x", [4, 6])
+        XCTAssertThrowsError(try x.reshape([-1, -2])) { XCTAssertEqual("\($0)", "reshape: negative dimension in [-1,-2]") }
+        XCTAssertThrowsError(try x.reshape([2, -1, -1])) { XCTAssertEqual("\($0)", "reshape: only one dimension may be -1, got [2,-1,-1]") }
+    }
+
     func testShapeErrorsInsideANetworkPointIntoTheNetwork() {
         let text = model(line5: "h = f(x)").replacingOccurrences(of: "h = f(x)", with: "network f(x) = x -> flatten -> dense(4) -> reshape([-1, 3])\nh = f(x)")
         assertError(text, """
@@ -238,6 +250,26 @@ final class DSLErrorTests: XCTestCase {
             XCTFail("expected an error")
         } catch let error as DSLError {
             XCTAssertEqual(error.summary, "dir/m.gg:1:1: error: the model needs an images input, such as 'input x : images[batch, 1, 28, 28] unit'")
+        }
+    }
+
+    /// A path that holds no model text says why, naming the file (and where, for bad UTF-8), instead of
+    /// Foundation's error codes or "You don't have permission" for a device.
+    func testModelFilesThatAreNotTextAreNamed() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gengraph-read-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: directory) }
+        let invalid = directory.appendingPathComponent("bad.gg").path
+        try Data("model m\n# caf".utf8 + [0xC3, 0x28] + Data(" x\n".utf8)).write(to: URL(fileURLWithPath: invalid))
+        let missing = directory.appendingPathComponent("missing.gg").path
+        let cases: [(String, String)] = [
+            (invalid, "\(invalid):2:6: error: cannot read the model: it is not valid UTF-8 (byte 0xC3 at byte offset 13)"),
+            (directory.path, "\(directory.path):1:1: error: cannot read the model: it is a directory"),
+            ("/dev/null", "/dev/null:1:1: error: cannot read the model: it is not a regular file (a device, pipe or socket)"),
+            (missing, "\(missing):1:1: error: cannot read the model: No such file or directory"),
+        ]
+        for (path, expected) in cases {
+            XCTAssertThrowsError(try ModelSource.load(path: path)) { XCTAssertEqual(($0 as? DSLError)?.summary, expected, "\($0)") }
         }
     }
 }

@@ -133,6 +133,17 @@ final class DSLMetricTests: XCTestCase {
             metric probe = mean(dense(h, 2) as probe)
                            ^
             """)
+        // A sample, like a metric, may only read what training trains: else it draws from random initial weights.
+        assertError(["sample n = normal([n, 8]) -> dense(784) as dec -> sigmoid -> reshape([n, 1, 28, 28])"], """
+            m.gg:7:1: error: the sample reads 'dec.weight', a parameter that no objective trains
+            sample n = normal([n, 8]) -> dense(784) as dec -> sigmoid -> reshape([n, 1, 28, 28])
+            ^
+            """)
+        assertError(["sample n {", "  z = dense(normal([n, 8]), 8) as fresh", "  return z -> dense(784) as dec -> sigmoid -> reshape([n, 1, 28, 28])", "}"], """
+            m.gg:7:1: error: the sample reads 'fresh.weight', a parameter that no objective trains
+            sample n {
+            ^
+            """)
         assertError(["metric = 3"], """
             m.gg:7:8: error: expected a metric name, found '='
             metric = 3

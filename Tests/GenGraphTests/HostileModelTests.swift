@@ -227,6 +227,37 @@ final class HostileModelTests: XCTestCase {
                        + "is how many epochs to train, which must be an integer in 1...1000000")
     }
 
+    /// Values only a run meets (a time step outside alpha_bar's schedule, a label past the logits' classes)
+    /// fail it at the line that uses them, in the words of what the line wrote, in both modes.
+    func testValuesOnlyARunMeetsAreLocatedAtTheirLine() throws {
+        let text = """
+            model m
+            hyper batch = 4
+            input x : images[batch, 1, 28, 28] unit
+            input y : labels[batch] of 5
+            t = sum(x, axis=[1, 2, 3]) * 0 + 5000
+            a = alpha_bar(t, 1000, 1e-4, 0.02)
+            logits = reshape(x, [batch, 784]) -> dense(5)
+            loss = cross_entropy(logits, y) + mean(a) * 0
+            minimize loss with adam(1e-3)
+            """
+        let model = try ModelSource.parse(text, file: "m.gg").definition().instantiate()
+        let images = [Float](repeating: 0, count: 4 * 784)
+        for mode in [ExecutionMode.fused, .eager] {
+            let trainer = try Trainer(model: model, config: RunConfig(threads: 1, mode: mode))
+            XCTAssertThrowsError(try trainer.step { Batch(images: images, labels: [0, 1, 2, 3]) }) { error in
+                XCTAssertEqual("\(error)", "m.gg:6:1: alpha_bar: t has a value outside 0...1000 (integer time steps of the schedule)", "\(mode)")
+            }
+        }
+        let labelled = try ModelSource.parse(text.replacingOccurrences(of: "+ 5000", with: "+ 5"), file: "m.gg").definition().instantiate()
+        for mode in [ExecutionMode.fused, .eager] {
+            let trainer = try Trainer(model: labelled, config: RunConfig(threads: 1, mode: mode))
+            XCTAssertThrowsError(try trainer.step { Batch(images: images, labels: [0, 1, 9, 3]) }) { error in
+                XCTAssertEqual("\(error)", "m.gg:8:1: cross_entropy: a label is not an integer in [0, 5) (the logits' classes)", "\(mode)")
+            }
+        }
+    }
+
     func testShapesBeyondTheLimitsAreRefusedAsNodesAreBuilt() throws {
         XCTAssertEqual(try Shape([1 << 16, 1 << 15]).checkedCount(op: "t"), 1 << 31)
         XCTAssertEqual(try Shape([0, 1 << 31]).checkedCount(op: "t"), 0)

@@ -188,6 +188,18 @@ final class ResumeTests: XCTestCase {
         XCTAssertThrowsError(try TrainedModel(split.checkpoint.path)) { error in
             XCTAssertTrue("\(error)".contains(split.checkpoint.path) && "\(error)".contains("overrides '{\"batch\": 32'"), "\(error)")
         }
+        // An error in the source a checkpoint carries names the checkpoint, not a vae.gg that is not there.
+        edited = original
+        edited.metadata["source"] = original.metadata["source"]!.replacingOccurrences(of: "hyper lr = 1e-3", with: "hyper lr = q")
+        try edited.write(to: split.checkpoint)
+        XCTAssertThrowsError(try TrainedModel(split.checkpoint.path)) { error in
+            XCTAssertTrue((error as? DSLError)?.summary.hasPrefix("vae.gg (source embedded in \(split.checkpoint.path)):8:") == true, "\(error)")
+        }
+        // A run directory's errors name its copy of the source.
+        try edited.metadata["source"]!.write(to: split.source, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TrainedModel(split.url.path)) { error in
+            XCTAssertTrue((error as? DSLError)?.summary.hasPrefix("\(split.source.path):8:") == true, "\(error)")
+        }
     }
 
     /// Lengths, intervals and configurations the loop cannot run with are refused when the run is set up.

@@ -83,6 +83,76 @@ final class TrainingRunTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("ae"), "\(error)")
         }
     }
+
+    /// A classifier whose inputs are `images` and `labels` (declared on lines 3 and 4).
+    private func classifier(images: String = "images[batch, 1, 28, 28] unit", labels: String = "labels[batch] of 10",
+                            names: (String, String) = ("x", "y"), loss: String? = nil) throws -> ModelSource {
+        try ModelSource.parse("""
+            model m
+            hyper batch = 8
+            input \(names.0) : \(images)
+            input \(names.1) : \(labels)
+            logits = reshape(\(names.0), [batch, -1]) -> dense(10)
+            loss = \(loss ?? "cross_entropy(logits, \(names.1))")
+            minimize loss with adam(1e-3)
+            metric \(loss == nil ? "accuracy = correct(logits, \(names.1))" : "loss")
+            """, file: "m.gg")
+    }
+
+    /// Inputs the data cannot be fed to are refused when the data meets the model, at their line, before
+    /// the run directory is made: not at the first step, without a location, after it.
+    func testInputsTheDataCannotFeedAreLocatedBeforeTheRunStarts() throws {
+        _ = try Prerequisites.fashionMNIST()
+        let cases: [(ModelSource, String)] = [
+            (try classifier(images: "images[batch, 1, 14, 56] unit"),
+             "m.gg:3:1: input: images input 'x' is declared [8,1,14,56], but images are fed as [8,1,28,28]: declare it images[batch, 1, 28, 28]"),
+            (try classifier(images: "images[batch, 784] unit"), "m.gg:3:1: input: images input 'x' is declared [8,784], but"),
+            (try classifier(images: "images[batch, 2, 28, 28] unit"), "m.gg:3:1: input: images input 'x' is declared [8,2,28,28], but"),
+            (try classifier(labels: "labels[batch, 2] of 10", loss: "mean(logits) + mean(y)"),
+             "m.gg:4:1: input: labels input 'y' is declared [8,2], but labels are fed one per image, [8]: declare it labels[batch]"),
+            (try classifier(labels: "labels[batch] of 5"), "m.gg:4:1: input: labels input 'y' has 5 classes ('of 5'), but the training split has the label"),
+        ]
+        for (source, expected) in cases {
+            let directory = try temporaryDirectory()
+            XCTAssertThrowsError(try TrainingRun(source: source, overrides: [:], directory: directory, config: RunConfig(threads: 1),
+                                                 options: Self.options(steps: 1), resume: false)) { error in
+                XCTAssertTrue("\(error)".hasPrefix(expected), "\(error)")
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: directory.url.path), expected)
+        }
+        // Evaluation checks the split it is given too (`eval --data`).
+        let five = try classifier(labels: "labels[batch] of 5").definition()
+        let test = try MNISTDataset.split(.test, directory: try Prerequisites.fashionMNIST(), limit: 64)
+        XCTAssertThrowsError(try Evaluator(definition: five, parameters: ParameterStore(), config: RunConfig(threads: 1)).evaluate(test, batch: 32)) {
+            XCTAssertTrue("\($0)".hasPrefix("m.gg:4:1: input: labels input 'y' has 5 classes ('of 5'), but the split has the label"), "\($0)")
+        }
+        // 14 x 56 images hold 784 pixels too: they are refused, not fed as 28 x 28 ones.
+        let directory = try temporaryDirectory().url
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        func idx(_ shape: [Int], _ values: [UInt8]) -> Data {
+            Data([0, 0, 0x08, UInt8(shape.count)] + shape.flatMap { e in [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: e >> $0) } } + values)
+        }
+        let images = directory.appendingPathComponent("images"), labels = directory.appendingPathComponent("labels")
+        try idx([8, 14, 56], [UInt8](repeating: 0, count: 8 * 784)).write(to: images)
+        try idx([8], [UInt8](repeating: 0, count: 8)).write(to: labels)
+        let wide = try MNISTSplit(imagesPath: images.path, labelsPath: labels.path)
+        XCTAssertThrowsError(try classifier().definition().instantiate().checkFeeds(wide, classes: 10, "the training split")) {
+            XCTAssertEqual("\($0)", "data: the training split holds 14 x 56 images; models are fed 28 x 28 ones")
+        }
+    }
+
+    /// Inputs are fed by the names the model gives them, in training and evaluation, not as x and y.
+    func testInputsOfAnyNameAreFed() throws {
+        let data = try Prerequisites.fashionMNIST()
+        let run = try TrainingRun(source: try classifier(names: ("img", "lab")), overrides: [:], directory: try temporaryDirectory(),
+                                  config: RunConfig(threads: 1), options: Self.options(steps: 2), resume: false)
+        XCTAssertTrue(try run.run())
+        let trained = try TrainedModel(run.directory.url.path)
+        let test = try MNISTDataset.split(.test, directory: data, limit: 64)
+        let metrics = try Evaluator(definition: trained.definition, parameters: trained.parameters, config: RunConfig(threads: 1))
+            .evaluate(test, batch: 32)
+        XCTAssertEqual(metrics.map(\.name), ["accuracy"])
+    }
 }
 
 final class RunningStatisticsTests: XCTestCase {

@@ -157,7 +157,7 @@ enum StepOp {
     case maxPoolGrad(dims: [Int], output: Location, input: Location, gradient: Location)
     /// Zero-fills `fill` floats at `output` first when set (pad), then strided copies (pad, concat, materialised views).
     case copies(fill: (Location, Int)?, [CopySpec])
-    case oneHot(output: Location, labels: Location, count: Int, depth: Int)
+    case oneHot(output: Location, labels: Location, count: Int, depth: Int, outOfRange: GraphError?)
     /// A blocking sum across ranks of a small value (synchronised batch statistics).
     case allReduce(output: Location, input: Location, count: Int)
     case update(UpdateSpec)

@@ -566,9 +566,9 @@ private final class PlanBuilder {
             templates.append(StepTemplate(group: g, writes: [id], reads: allReads, flops: 0) { operand, location in
                 .allReduce(output: location(id), input: loc(inputs[0], operand, location), count: s.count)
             })
-        case .oneHot(let depth):
+        case .oneHot(let depth, let outOfRange):
             templates.append(StepTemplate(group: g, writes: [id], reads: allReads, flops: 0) { operand, location in
-                .oneHot(output: location(id), labels: loc(inputs[0], operand, location), count: s[0], depth: depth)
+                .oneHot(output: location(id), labels: loc(inputs[0], operand, location), count: s[0], depth: depth, outOfRange: outOfRange)
             })
         case .pad(let before, _):
             templates.append(StepTemplate(group: g, writes: [id], reads: allReads, flops: 0) { operand, location in

@@ -227,14 +227,46 @@ struct ModelLowering {
     /// Every parameter a metric reads must be trained: a layer that only a metric uses would never learn.
     func checkMetricParameters(_ evaluation: EvaluationGraph, trained: Set<String>) throws {
         for (declaration, metric) in zip(metrics, evaluation.metrics) {
-            let untrained = evaluation.graph.neededNodes(for: [metric.value.id]).compactMap { id -> String? in
-                guard case .parameter(let name) = evaluation.graph.nodes[id].op, !trained.contains(name) else { return nil }
-                return name
-            }
-            if let first = untrained.first {
+            if let first = Self.untrained(evaluation.graph, [metric.value], trained: trained) {
                 throw Diagnostic("metric '\(declaration.name)' reads '\(first)', a parameter that no objective trains", at: declaration.value.start)
             }
         }
+    }
+
+    /// The sample's parameters must be trained too, or sampling (and judging, and the run's sample
+    /// grids) would use a layer's random initial values.
+    func checkSampleParameters(_ sampler: SampleGraph, trained: Set<String>) throws {
+        guard let sample else { return }
+        let outputs: [Tensor]
+        switch sampler.output {
+        case .images(let images): outputs = [images]
+        case .autoregressive(_, let logits, _): outputs = [logits]
+        case .diffusion(let denoiser): outputs = [denoiser.noise]
+        }
+        if let first = Self.untrained(sampler.graph, outputs, trained: trained) {
+            throw Diagnostic("the sample reads '\(first)', a parameter that no objective trains", at: sample.location)
+        }
+    }
+
+    /// So must each translation's function's, built on one image as `gengraph translate` builds it.
+    func checkTranslationParameters(trained: Set<String>, _ hypers: HyperResolution) throws {
+        for t in translations {
+            guard let f = functions[t.function.name] else { continue }
+            let graph = Graph()
+            let images = try graph.input(t.source.name, Shape([1] + imageShape(hypers).dims.dropFirst()))
+            let output = try call(f, [images], graph: graph, hypers, training: false)
+            if let first = Self.untrained(graph, [output], trained: trained) {
+                throw Diagnostic("'\(f.name)' reads '\(first)', a parameter that no objective trains", at: t.function.location)
+            }
+        }
+    }
+
+    /// The first parameter `outputs` read that is not `trained`.
+    private static func untrained(_ graph: Graph, _ outputs: [Tensor], trained: Set<String>) -> String? {
+        graph.neededNodes(for: outputs.map(\.id)).lazy.compactMap { id -> String? in
+            guard case .parameter(let name) = graph.nodes[id].op, !trained.contains(name) else { return nil }
+            return name
+        }.first
     }
 
     /// Builds the `def` or `network` `name` on `arguments` into `graph` (for a caller such as the CLI).

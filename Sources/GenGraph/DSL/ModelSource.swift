@@ -31,10 +31,46 @@ public struct ModelSource {
 
     /// Reads and parses the `.gg` file at `path`.
     public static func load(path: String) throws -> ModelSource {
+        try parse(read(path: path, file: path), file: path)
+    }
+
+    /// The text of the model file at `path`; errors name it as `file`. Each way a path can fail
+    /// to be a model's text (missing, unreadable, a directory or device, too large, not UTF-8)
+    /// is said in words, at 1:1 or where the first invalid byte is.
+    static func read(path: String, file: String) throws -> String {
+        func refuse(_ message: String, line: Int = 1, column: Int = 1, sourceLine: String = "") -> DSLError {
+            DSLError("cannot read the model: " + message, at: SourceLocation(file: file, line: line, column: column), sourceLine: sourceLine)
+        }
+        if let reason = OutputFile.unreadable(path) { throw refuse(reason) }
+        var status = stat()
+        guard stat(path, &status) == 0 else { throw refuse(String(cString: strerror(errno))) }
         // Sized before reading, so a huge file is refused without being read.
-        let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        try DSLLimits.checkSize(bytes, file: path)
-        return try parse(String(contentsOfFile: path, encoding: .utf8), file: path)
+        try DSLLimits.checkSize(Int(status.st_size), file: file)
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw refuse(String(cString: strerror(errno)))
+        }
+        defer { try? handle.close() }
+        let bytes: Data
+        do {
+            // One byte past the limit is enough to refuse a file that grew since it was sized.
+            bytes = try handle.read(upToCount: DSLLimits.sourceBytes + 1) ?? Data()
+        } catch {
+            throw refuse(error.localizedDescription)
+        }
+        try DSLLimits.checkSize(bytes.count, file: file)
+        if let text = String(data: bytes, encoding: .utf8) { return text }
+        // Locate the first invalid byte so the message says where to look.
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        while case .valid(let scalar) = parser.parseScalar(from: &iterator) { offset += scalar.count }
+        let before = bytes.prefix(offset)
+        let lineStart = (before.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 }) ?? before.startIndex
+        let line = before.filter { $0 == UInt8(ascii: "\n") }.count + 1
+        let column = String(decoding: before[lineStart...], as: UTF8.self).count + 1
+        let lineEnd = bytes[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.endIndex
+        throw refuse(String(format: "it is not valid UTF-8 (byte 0x%02X at byte offset %d)", bytes[bytes.startIndex + offset], offset),
+                     line: line, column: column, sourceLine: String(decoding: bytes[lineStart..<lineEnd], as: UTF8.self))
     }
 
     /// The hyper-parameters with `overrides` (name to value text) applied.
@@ -76,13 +112,17 @@ public struct ModelSource {
                                          build: build, temperedSampler: sampler, takesTemperature: lowering.sample?.temperature != nil,
                                          domains: domains, translations: translations)
         let model = try definition.instantiate()
-        _ = try definition.sampleGraph(count: 1)
+        let sampleGraph = try definition.sampleGraph(count: 1)
+        let trained = Set(model.objectives.flatMap(\.parameters).compactMap { t -> String? in
+            if case .parameter(let name) = t.node.op { return name }
+            return nil
+        })
         if let evaluation = try definition.evaluationGraph() {
-            let trained = Set(model.objectives.flatMap(\.parameters).compactMap { t -> String? in
-                if case .parameter(let name) = t.node.op { return name }
-                return nil
-            })
             try source.reporting { try lowering.checkMetricParameters(evaluation, trained: trained) }
+        }
+        try source.reporting {
+            if let sampleGraph { try lowering.checkSampleParameters(sampleGraph, trained: trained) }
+            try lowering.checkTranslationParameters(trained: trained, hypers)
         }
         return definition
     }

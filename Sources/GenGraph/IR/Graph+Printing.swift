@@ -18,7 +18,7 @@ extension Op {
         case .slice(let start, let end): return "start=\(list(start));end=\(list(end))"
         case .pad(let before, let after): return "before=\(list(before));after=\(list(after))"
         case .concat(let axis): return "axis=\(axis)"
-        case .oneHot(let depth): return "depth=\(depth)"
+        case .oneHot(let depth, _): return "depth=\(depth)"
         case .matmul(let ta, let tb):
             return [ta ? "ta" : nil, tb ? "tb" : nil].compactMap { $0 }.joined(separator: ",")
         case .conv2d(let c), .convTranspose2d(let c), .conv2dFilterGrad(let c):

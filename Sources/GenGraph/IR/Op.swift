@@ -85,7 +85,10 @@ public enum Op: Hashable, Sendable {
     case slice(start: [Int], end: [Int])
     case pad(before: [Int], after: [Int]) // zeros around the input; the adjoint of slice
     case concat(axis: Int)
-    case oneHot(depth: Int)          // integer-valued labels (n) -> (n, depth)
+    /// Integer-valued labels (n) -> (n, depth). A value outside [0, depth) fails the run with
+    /// `outOfRange` when given (what the value means to the op that built this one: alpha_bar's
+    /// time steps), else as a label.
+    case oneHot(depth: Int, outOfRange: GraphError? = nil)
     case allReduce                   // the sum over the ranks of a data-parallel job (`Distributed`); x in one process
 
     // Contractions.

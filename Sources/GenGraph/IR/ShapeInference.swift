@@ -106,7 +106,7 @@ extension Op {
         case .allReduce:
             try expectInputs(1)
             return shapes[0]
-        case .oneHot(let depth):
+        case .oneHot(let depth, _):
             try expectInputs(1)
             if shapes[0].rank != 1 || depth < 1 { throw fail("needs labels (n) and depth >= 1, got \(shapes[0]), \(depth)") }
             return [shapes[0][0], depth]

@@ -75,11 +75,16 @@ extension Tensor {
     public func reshape(_ target: Shape) throws -> Tensor {
         var dims = target.dims
         if let hole = dims.firstIndex(of: -1) {
+            // Checked before -1 is set aside, so the error names the shape as the caller wrote it.
+            if dims.filter({ $0 == -1 }).count > 1 {
+                throw GraphError(op: "reshape", "only one dimension may be -1, got \(target)")
+            }
+            if dims.contains(where: { $0 < -1 }) { throw GraphError(op: "reshape", "negative dimension in \(target)") }
             var rest = dims
             rest.remove(at: hole)
             // The other dims must form a valid shape before their product means anything.
             let known = try Shape(rest).checkedCount(op: "reshape")
-            if known == 0 || shape.count % known != 0 || dims.filter({ $0 == -1 }).count > 1 {
+            if known == 0 || shape.count % known != 0 {
                 throw GraphError(op: "reshape", "cannot reshape \(shape) to \(target)")
             }
             dims[hole] = shape.count / known
@@ -118,8 +123,11 @@ extension Tensor {
         return try slice(start: start, end: end)
     }
 
-    /// One-hot rows (n, depth) of integer-valued labels (n).
-    public func oneHot(depth: Int) throws -> Tensor { try graph.add(.oneHot(depth: depth), [self]) }
+    /// One-hot rows (n, depth) of integer-valued labels (n); a run that meets a value outside
+    /// [0, depth) fails with `outOfRange` (what the values are to the caller), else as a label.
+    public func oneHot(depth: Int, outOfRange: GraphError? = nil) throws -> Tensor {
+        try graph.add(.oneHot(depth: depth, outOfRange: outOfRange), [self])
+    }
 }
 
 /// Joins tensors along `axis`; the other dimensions must agree.

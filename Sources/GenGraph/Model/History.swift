@@ -17,6 +17,12 @@ extension Tensor {
     public func history(capacity: Int, name: String) throws -> (value: Tensor, history: History) {
         guard capacity >= 1 else { throw GraphError(op: "history", "the pool needs a capacity of at least 1, got \(capacity)") }
         guard rank >= 1 else { throw GraphError(op: "history", "pools images of a batch, got a scalar") }
+        // The pool is one tensor of `capacity` images (saved with the optimiser state), held to every tensor's limit.
+        do {
+            _ = try Shape([capacity] + shape.dims.dropFirst()).checkedCount(op: "history")
+        } catch let error as GraphError {
+            throw GraphError(op: "history", "a pool of capacity \(capacity): \(error.message)")
+        }
         let input = try graph.input(name, shape)
         return (input, History(name: name, input: input, source: self, capacity: capacity))
     }

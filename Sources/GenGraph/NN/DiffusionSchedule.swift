@@ -49,6 +49,8 @@ extension Tensor {
     public func alphaBar(_ schedule: DiffusionSchedule) throws -> Tensor {
         guard rank == 1 else { throw GraphError(op: "alpha_bar", "needs times (n), got \(shape)") }
         let table = try graph.constant(ConstantData(name: "alpha_bar", values: schedule.alphaBars), [schedule.steps + 1, 1])
-        return try oneHot(depth: schedule.steps + 1).matmul(table).reshape([shape[0]])
+        // The lookup's one-hot rows are the times: a run that meets one outside says so in alpha_bar's terms.
+        let outOfRange = GraphError(op: "alpha_bar", "t has a value outside 0...\(schedule.steps) (integer time steps of the schedule)")
+        return try oneHot(depth: schedule.steps + 1, outOfRange: outOfRange).matmul(table).reshape([shape[0]])
     }
 }

@@ -12,7 +12,8 @@ public func crossEntropy(logits: Tensor, labels: Tensor) throws -> Tensor {
     guard logits.rank == 2, labels.shape == [logits.shape[0]] else {
         throw GraphError(op: "cross_entropy", "needs logits (batch, classes) and labels (batch), got \(logits.shape) and \(labels.shape)")
     }
-    let picked = try (logits * labels.oneHot(depth: logits.shape[1])).sum(axes: [1])
+    let outOfRange = GraphError(op: "cross_entropy", "a label is not an integer in [0, \(logits.shape[1])) (the logits' classes)")
+    let picked = try (logits * labels.oneHot(depth: logits.shape[1], outOfRange: outOfRange)).sum(axes: [1])
     return try (logits.logSumExp(axes: [1]) - picked).mean()
 }
 

@@ -86,11 +86,11 @@ enum OutputFile {
     /// a code); nil when it is a readable regular file.
     static func unreadable(_ path: String) -> String? {
         var info = stat()
-        guard stat(path, &info) == 0 else { return errno == ENOENT ? "no such file" : errnoText() }
+        guard stat(path, &info) == 0 else { return errnoText() }
         switch info.st_mode & S_IFMT {
         case S_IFREG: return access(path, R_OK) == 0 ? nil : "permission denied"
-        case S_IFDIR: return "it is a directory, not a file"
-        default: return "it is not a regular file"
+        case S_IFDIR: return "it is a directory"
+        default: return "it is not a regular file (a device, pipe or socket)"
         }
     }
 }

@@ -37,8 +37,13 @@ final class EagerExecutor {
             let inputs = node.inputs.map { values[$0]! }
             let cost = NodeCost(node, graph.nodes)
             statistics.record(kernels: 0, flops: cost.flops, bytes: cost.bytesRead + cost.bytesWritten)
-            values[id] = try statistics.timed(node.op.name, flops: cost.flops, bytes: cost.bytesRead + cost.bytesWritten) {
-                try evaluate(id, node, inputs, leaf: leaf, randomKey: randomKey)
+            do {
+                values[id] = try statistics.timed(node.op.name, flops: cost.flops, bytes: cost.bytesRead + cost.bytesWritten) {
+                    try evaluate(id, node, inputs, leaf: leaf, randomKey: randomKey)
+                }
+            } catch let error as GraphError {
+                // What only a run finds (a label outside its classes) is located at the model's line.
+                throw error.located(at: node.origin)
             }
             for input in node.inputs {
                 remainingUses[input] -= 1
@@ -162,12 +167,12 @@ final class EagerExecutor {
             statistics.kernels += 1
             try Distributed.allReduceSum(out.pointer, count: node.shape.count)
             return out
-        case .oneHot(let depth):
+        case .oneHot(let depth, let outOfRange):
             let labels = try contiguous(x[0])
             let out = try allocate(node.shape)
             statistics.kernels += 1
             if gg_one_hot_f32(&ctx, out.pointer, labels.pointer, Int64(labels.shape.count), Int64(depth)) != GG_OK {
-                throw GraphError(op: name, "a label is not an integer in [0, \(depth))")
+                throw outOfRange ?? GraphError(op: name, "a label is not an integer in [0, \(depth))")
             }
             return out
 

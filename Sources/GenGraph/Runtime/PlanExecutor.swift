@@ -41,9 +41,15 @@ final class PlanExecutor {
         for (k, call) in calls.enumerated() {
             let step = plan.steps[k]
             statistics.record(kernels: 1, flops: step.flops, bytes: step.bytesRead + step.bytesWritten)
-            try statistics.timedStep(ObjectIdentifier(self), k, of: calls.count, profileKeys[k], flops: step.flops,
-                                     bytes: step.bytesRead + step.bytesWritten) {
-                try call.run(bases: bases, keys: keys, updateStep: updateStep)
+            do {
+                try statistics.timedStep(ObjectIdentifier(self), k, of: calls.count, profileKeys[k], flops: step.flops,
+                                         bytes: step.bytesRead + step.bytesWritten) {
+                    try call.run(bases: bases, keys: keys, updateStep: updateStep)
+                }
+            } catch let error as GraphError {
+                // What only a run finds (a label outside its classes) is located at the line of a node the step computes.
+                let nodes = plan.fused.program.nodes
+                throw error.located(at: step.writes.lazy.compactMap { nodes.indices.contains($0) ? nodes[$0].origin : nil }.first)
             }
             // MPI advances a started all-reduce only inside MPI calls: give it a turn between kernels.
             if buckets != nil { gg_mpi_progress() }
@@ -168,9 +174,9 @@ private final class KernelCall {
                     try check(gg_copy_f32(&ctx, p(copy.output), ys, p(copy.input.location!), xs, dims, Int32(dims.count)), "copy")
                 }
             }
-        case .oneHot(let out, let labels, let count, let depth):
+        case .oneHot(let out, let labels, let count, let depth, let outOfRange):
             if gg_one_hot_f32(&ctx, p(out), p(labels), Int64(count), Int64(depth)) != GG_OK {
-                throw GraphError(op: "one_hot", "a label is not an integer in [0, \(depth))")
+                throw outOfRange ?? GraphError(op: "one_hot", "a label is not an integer in [0, \(depth))")
             }
         case .allReduce(let out, let input, let count):
             p(out).update(from: p(input), count: count)

@@ -91,12 +91,15 @@ public final class Session {
             let planned = try planExecutor(for: outputs, updates: update?.planned)
             var keys: [Int: UInt64] = [:]
             for stream in planned.plan.randomStreams { keys[stream] = key(stream) }
-            let inputShapes = Dictionary(uniqueKeysWithValues: planned.plan.program.nodes.compactMap { n -> (String, Shape)? in
-                if case .input(let name) = n.op { return (name, n.shape) }
+            let inputs = Dictionary(uniqueKeysWithValues: planned.plan.program.nodes.compactMap { n -> (String, Node)? in
+                if case .input(let name) = n.op { return (name, n) }
                 return nil
             })
             return try planned.run(arena: arena, leaf: { name in
-                if let shape = inputShapes[name] { return try feed(name, shape) }
+                if let input = inputs[name] {
+                    // Located at the input's declaration, as the eager executor locates it.
+                    do { return try feed(name, input.shape) } catch let error as GraphError { throw error.located(at: input.origin) }
+                }
                 if let slot = update?.optimizer.slotBuffer(leaf: name) { return slot }
                 guard let b = self.parameters.buffer(name) else { throw GraphError(op: "param", "no value for '\(name)'") }
                 return b

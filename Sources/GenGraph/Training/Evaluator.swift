@@ -30,10 +30,12 @@ public struct Evaluator {
         if draws > 1, !evaluation.graph.neededNodes(for: outputs.map(\.id)).contains(where: { evaluation.graph.nodes[$0].op.category == .random }) {
             throw GraphError(op: "eval", "model '\(definition.name)' draws no noise in its metrics; more than one draw would repeat the same values")
         }
+        let images = definition.domains.isEmpty ? [evaluation.images.inputName ?? "x"] : definition.domains.map(\.input)
+        try checkFeeds(evaluation.graph, images: images, labels: evaluation.labels, batch: b, classes: definition.classes, split, "the split")
         let session = try Session(graph: evaluation.graph, config: config, parameters: parameters, planCache: planCache)
         var totals = [Double](repeating: 0, count: evaluation.metrics.count)
         var batches = 0
-        try forEachBatch(split, b) { feeds in
+        try forEachBatch(split, b, images: images[0], labels: evaluation.labels?.inputName) { feeds in
             for _ in 0..<draws {
                 let values = try session.run(outputs, feeds: feeds)
                 for (k, v) in values.enumerated() { totals[k] += v.scalars.reduce(0) { $0 + Double($1) } / Double(v.shape.count) }
@@ -84,16 +86,17 @@ public struct Evaluator {
         let bound = try ((logPx + logPz - logQz).logSumExp(axes: [0]) - Float(log(Double(k)))).neg()
         let session = try Session(graph: g, config: config, parameters: parameters, planCache: planCache)
         var total = 0.0, images = 0
-        try forEachBatch(split, b) { feeds in
+        try forEachBatch(split, b, images: "x", labels: "y") { feeds in
             total += try session.run([bound], feeds: feeds)[0].scalars.reduce(0) { $0 + Double($1) }
             images += b
         }
         return total / Double(max(images, 1))
     }
 
-    /// Feeds each whole batch of the split in file order (for a model with domains, each
-    /// domain's images in file order, as many batches as the smallest domain fills).
-    private func forEachBatch(_ split: MNISTSplit, _ b: Int, _ body: ([String: TensorValue]) throws -> Void) throws {
+    /// Feeds each whole batch of the split in file order to the inputs `images` and `labels` (for a model
+    /// with domains, each domain's images in file order, as many batches as the smallest domain fills).
+    private func forEachBatch(_ split: MNISTSplit, _ b: Int, images: String, labels: String?,
+                              _ body: ([String: TensorValue]) throws -> Void) throws {
         guard definition.domains.isEmpty else {
             var iterator = try DomainBatchIterator(split: split, domains: definition.domains, batchSize: b, encoding: definition.encoding,
                                                    shuffle: false)
@@ -109,8 +112,9 @@ public struct Evaluator {
         }
         var iterator = try BatchIterator(split: split, batchSize: b, encoding: definition.encoding, shuffle: false)
         while let batch = iterator.next() {
-            try body(["x": try TensorValue(shape: [b, 1, 28, 28], scalars: batch.images),
-                      "y": try TensorValue(shape: [b], scalars: batch.labels.map(Float.init))])
+            var feeds = [images: try TensorValue(shape: [b, 1, 28, 28], scalars: batch.images)]
+            if let labels { feeds[labels] = try TensorValue(shape: [b], scalars: batch.labels.map(Float.init)) }
+            try body(feeds)
         }
     }
 }

@@ -133,11 +133,9 @@ public struct RunDirectory {
     /// The model this run trained, rebuilt from its saved source and overrides.
     public func definition() throws -> (ModelDefinition, RunConfiguration) {
         let config = try readConfiguration()
-        if let reason = OutputFile.unreadable(source.path) { throw GraphError(op: "run", "\(source.path): cannot read the run's model: \(reason)") }
-        guard let text = String(data: try Data(contentsOf: source), encoding: .utf8) else {
-            throw GraphError(op: "run", "\(source.path): the run's model is not UTF-8 text")
-        }
-        let definition = try ModelSource.parse(text, file: config.modelFile).definition(overrides: config.overrides)
+        // Errors name the run's copy of the source, which is there to read, not the file it was trained from.
+        let text = try ModelSource.read(path: source.path, file: source.path)
+        let definition = try ModelSource.parse(text, file: source.path).definition(overrides: config.overrides)
         return (definition, config)
     }
 }
@@ -177,7 +175,8 @@ public struct TrainedModel {
             guard let overrides = try? JSONDecoder().decode([String: String].self, from: Data(overridesText.utf8)) else {
                 throw GraphError(op: "load", "checkpoint '\(path)': its overrides '\(overridesText)' are not a JSON object of strings")
             }
-            definition = try ModelSource.parse(text, file: file0).definition(overrides: overrides)
+            // The source is no file of its own: errors say where its text is, not a file that may not exist.
+            definition = try ModelSource.parse(text, file: "\(file0) (source embedded in \(path))").definition(overrides: overrides)
             configuration = nil
         }
         let graph = try definition.instantiate().graph

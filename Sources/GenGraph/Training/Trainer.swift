@@ -33,7 +33,7 @@ public final class Trainer {
     /// domains, the batch holds one batch of each domain after another, each fed to its input.
     public func feeds(_ batch: Batch) throws -> [String: TensorValue] {
         let b = model.batchSize
-        let inputs = model.domains.isEmpty ? ["x"] : model.domains.map(\.input)
+        let inputs = model.imageInputNames
         if batch.size != b * inputs.count {
             throw GraphError(op: "train", "batch of \(batch.size) images, the model was built for \(b * inputs.count)"
                              + (inputs.count > 1 ? " (\(b) of each of its \(inputs.count) domains)" : ""))
@@ -43,7 +43,7 @@ public final class Trainer {
         for (k, name) in inputs.enumerated() {
             feeds[name] = try TensorValue(shape: [b, 1, 28, 28], scalars: Array(batch.images[(k * size)..<((k + 1) * size)]))
         }
-        if model.labels != nil { feeds["y"] = try TensorValue(shape: [b], scalars: batch.labels.map(Float.init)) }
+        if let name = model.labels?.inputName { feeds[name] = try TensorValue(shape: [b], scalars: batch.labels.map(Float.init)) }
         return feeds
     }
 

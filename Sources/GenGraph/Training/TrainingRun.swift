@@ -132,6 +132,10 @@ public final class TrainingRun {
         // Each epoch ends with the test metrics: a split they cannot run on fails now, not after an epoch of training.
         if definition.canEvaluate { _ = try Evaluator.batchSize(of: definition, test, Evaluator.batch) }
         let whole = try definition.instantiate()
+        // The data meets the model here, before the run directory is made: a mismatch is an error
+        // at the model's input line, not a failed first step.
+        try whole.checkFeeds(train, classes: definition.classes, "the training split")
+        try whole.checkFeeds(test, classes: definition.classes, "the test split")
         globalBatch = whole.batchSize
         if config.replicas > 1 {
             guard globalBatch % config.replicas == 0 else {
