@@ -160,7 +160,7 @@ final class OutputTests: XCTestCase {
                        "bad.npy: not a readable .npy file: shape [2] needs \(good.count) bytes in all, file has \(good.count - 1)")
         XCTAssertTrue(reason(good + [0]).hasSuffix("file has \(good.count + 1)"))
         XCTAssertThrowsError(try NPYArray(contentsOf: path("absent.npy"))) { error in
-            XCTAssertEqual(error as? OutputError, .cannotRead(path: path("absent.npy"), reason: "file not found"))
+            XCTAssertEqual(error as? OutputError, .cannotRead(path: path("absent.npy"), reason: "No such file or directory"))
         }
         XCTAssertThrowsError(try NPYArray(shape: [2, 2], values: [1]))
     }
