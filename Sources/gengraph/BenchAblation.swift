@@ -52,11 +52,6 @@ extension BenchCommand {
                          r.ratioToFused, r.samplesPerSecond, r.kernelsPerStep, r.megabytesPerStep, r.arenaMegabytes, Double(r.lossLast)))
         }
     }
-
-    private func median(_ xs: [Double]) -> Double {
-        let s = xs.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-    }
 }
 
 /// One row of `bench --ablate`, as its JSON line.

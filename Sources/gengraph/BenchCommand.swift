@@ -47,7 +47,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Time eager, full fusion, and full fusion with each fusion kind off, in alternated rounds (docs/compiler.md, Ablation).")
     var ablate = false
 
-    @Option(help: "With --ablate (default 3) or cost curves (default 1): rounds, each running every configuration once in its own process; medians over rounds.")
+    @Option(help: "Rounds, each running every mode (or configuration) once in its own process, in alternating order; medians over rounds (default 1, or 3 with --ablate).")
     var rounds: Int?
 
     /// Alternated rounds: `--rounds`, else 3 for an ablation and 1 for cost curves.
@@ -117,15 +117,21 @@ struct BenchCommand: ParsableCommand {
             return try runCurves(modes: modeList, batches: batches?.map(Optional.some) ?? [nil],
                                  threadCounts: threadCounts?.map(Optional.some) ?? [nil])
         }
-        var results: [BenchResult] = []
-        var parameterFiles: [String] = []
-        for mode in modeList {
-            let file = FileManager.default.temporaryDirectory.appendingPathComponent("gengraph-bench-\(getpid())-\(mode).bin").path
-            parameterFiles.append(file)
-            results.append(try runChild(mode, fusionOff: try fusion.kinds(), batch: batches?.first, threads: threadCounts?.first,
-                                        parametersFile: file))
+        let parameterFiles = modeList.map {
+            FileManager.default.temporaryDirectory.appendingPathComponent("gengraph-bench-\(getpid())-\($0).bin").path
         }
         defer { for f in parameterFiles { try? FileManager.default.removeItem(atPath: f) } }
+        // Every round runs each mode once, the order reversed every other round, so that a shared
+        // machine's drift and the position in a round touch every mode alike.
+        var rounds = [[BenchResult]](repeating: [], count: modeList.count)
+        for round in 0..<roundCount {
+            if roundCount > 1 { FileHandle.standardError.write(Data("bench: round \(round + 1) of \(roundCount)\n".utf8)) }
+            for k in round % 2 == 0 ? Array(modeList.indices) : modeList.indices.reversed() {
+                rounds[k].append(try runChild(modeList[k], fusionOff: try fusion.kinds(), batch: batches?.first, threads: threadCounts?.first,
+                                              parametersFile: parameterFiles[k]))
+            }
+        }
+        let results = rounds.map(BenchResult.overRounds)
         if json {
             for r in results { print(String(decoding: try JSONEncoder().encode(r), as: UTF8.self)) }
         } else {
@@ -286,13 +292,17 @@ struct BenchCommand: ParsableCommand {
     }
 
     private func printTable(_ results: [BenchResult]) {
-        print("\(model): batch \(results.first?.batch ?? 0), \(results.first?.threads ?? 0) threads, \(steps) timed steps after \(warmup) warm-up")
+        print("\(model): batch \(results.first?.batch ?? 0), \(results.first?.threads ?? 0) threads, \(steps) timed steps after \(warmup) warm-up"
+              + (roundCount > 1 ? "; medians over \(roundCount) alternated rounds, min and max over all of them" : ""))
         print("mode    median ms    min ms    max ms   samples/s  kernels/step  MB moved/step  GFLOP/step  peak RSS MB  working MB  compile s")
         for r in results {
             // Foundation on Linux ignores %@'s width, so the mode column is padded here.
             print(String(format: "%@  %9.3f  %8.3f  %8.3f  %10.0f  %12.0f  %13.2f  %10.3f  %11.1f  %10.2f  %9.3f",
                          r.mode.padding(toLength: 6, withPad: " ", startingAt: 0) as NSString, r.stepMsMedian, r.stepMsMin, r.stepMsMax, r.samplesPerSecond, r.kernelsPerStep,
                          r.megabytesPerStep, r.gflopPerStep, r.peakRSSMegabytes, r.workingSetMegabytes, r.compileSeconds))
+        }
+        for r in results where r.roundMedians != nil {
+            print("\(r.mode) rounds' medians, ms: " + r.roundMedians!.map { String(format: "%.3f", $0) }.joined(separator: " "))
         }
     }
 
@@ -338,6 +348,8 @@ struct BenchResult: Codable {
     let compileSeconds: Double
     let lossFirst: Float
     let lossLast: Float
+    /// Each round's median step time, in run order, when there were several rounds.
+    var roundMedians: [Double]? = nil
 
     enum CodingKeys: String, CodingKey {
         case model, mode, batch, threads, steps
@@ -345,6 +357,24 @@ struct BenchResult: Codable {
         case samplesPerStep = "samples_per_step", samplesPerSecond = "samples_per_s", kernelsPerStep = "kernels_per_step"
         case megabytesPerStep = "mb_moved_per_step", gflopPerStep = "gflop_per_step"
         case peakRSSMegabytes = "peak_rss_mb", workingSetMegabytes = "working_set_mb"
-        case compileSeconds = "compile_s", lossFirst = "loss_first", lossLast = "loss_last"
+        case compileSeconds = "compile_s", lossFirst = "loss_first", lossLast = "loss_last", roundMedians = "round_medians_ms"
+    }
+
+    /// One mode's runs as one result: the median of the rounds' medians, the extremes of all
+    /// steps, and the rest from the median round (the runs start from the same weights and
+    /// batches, so their losses and counts agree).
+    static func overRounds(_ runs: [BenchResult]) -> BenchResult {
+        guard runs.count > 1 else { return runs[0] }
+        let middle = runs.sorted { $0.stepMsMedian < $1.stepMsMedian }[runs.count / 2]
+        let stepMs = median(runs.map(\.stepMsMedian))
+        var result = BenchResult(model: middle.model, mode: middle.mode, batch: middle.batch, threads: middle.threads, steps: middle.steps,
+                                 stepMsMedian: stepMs, stepMsMin: runs.map(\.stepMsMin).min()!, stepMsMax: runs.map(\.stepMsMax).max()!,
+                                 samplesPerStep: middle.samplesPerStep, samplesPerSecond: Double(middle.samplesPerStep) / (stepMs / 1000),
+                                 kernelsPerStep: middle.kernelsPerStep, megabytesPerStep: middle.megabytesPerStep,
+                                 gflopPerStep: middle.gflopPerStep, peakRSSMegabytes: middle.peakRSSMegabytes,
+                                 workingSetMegabytes: middle.workingSetMegabytes, compileSeconds: middle.compileSeconds,
+                                 lossFirst: middle.lossFirst, lossLast: middle.lossLast)
+        result.roundMedians = runs.map(\.stepMsMedian)
+        return result
     }
 }

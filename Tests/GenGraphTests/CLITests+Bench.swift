@@ -21,6 +21,25 @@ extension CLITests {
 
     /// `bench --batch B1,B2 --threads T1,T2`: every mode at every batch and thread count, each worker
     /// with its own configuration; `--plot` draws them; bad lists fail before any worker starts.
+    /// `--rounds` alternates the modes round by round and reports the median of the rounds' medians.
+    func testBenchRoundsAlternateTheModes() throws {
+        let data = try tinyDataset(count: 16)
+        let (status, output) = try gengraph(["bench", "ae", "--steps", "2", "--warmup", "0", "--batch", "8", "--threads", "1",
+                                             "--rounds", "3", "--data", data, "--json"])
+        XCTAssertEqual(status, 0, output)
+        let rows = try output.split(separator: "\n").filter { $0.hasPrefix("{\"") }.map {
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        let modes = rows.filter { $0["mode"] != nil }
+        XCTAssertEqual(modes.compactMap { $0["mode"] as? String }, ["eager", "fused"], output)
+        for row in modes {
+            let medians = try XCTUnwrap(row["round_medians_ms"] as? [Double], "\(row)")
+            XCTAssertEqual(medians.count, 3)
+            XCTAssertEqual(row["step_ms_median"] as? Double, medians.sorted()[1])
+        }
+        XCTAssertEqual(rows.last?["loss_abs_diff"] as? Double, 0, "the modes agree after every round: \(output)")
+    }
+
     func testBenchMeasuresCostCurvesOverBatchesAndThreads() throws {
         try assertFails(["bench", "ae", "--batch", "8,x"], saying: "--batch expects comma-separated integers, got 'x'")
         try assertFails(["bench", "ae", "--batch", "8,8"], saying: "--batch lists 8 twice")
