@@ -39,13 +39,13 @@ struct DemoCommand: ParsableCommand {
         options.batchSize = batch
         options.seed = runOptions.seed
         let config = try runOptions.config()
-        print("training a 784-256-10 MLP on \(train) images from \(data) (\(config.mode), \(config.threads) threads)")
+        print("training a 784-256-10 MLP on up to \(train) images from \(data) (\(config.mode), \(config.threads) threads)")
         do {
             let result = try MLPClassifierExample.run(dataDirectory: data, options: options, config: config) { epoch, loss in
                 print(String(format: "epoch %2d  loss %.4f", epoch + 1, loss))
             }
-            print(String(format: "test accuracy %.1f%% on %d images; %.2f s training, %.0f steps/s",
-                         result.testAccuracy * 100, test, result.seconds, result.stepsPerSecond))
+            print(String(format: "test accuracy %.1f%% on %d images after training on %d; %.2f s training, %.0f steps/s",
+                         result.testAccuracy * 100, result.testCount, result.trainCount, result.seconds, result.stepsPerSecond))
         } catch {
             throw CLIError(String(describing: error))
         }

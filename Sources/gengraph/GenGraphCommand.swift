@@ -55,7 +55,12 @@ struct GenGraphCommand: ParsableCommand {
         }
         // A list gives each nesting level its own count (the OpenMP specification).
         let levels = text.split(separator: ",", omittingEmptySubsequences: false)
-        guard levels.allSatisfy({ Int($0.trimmingCharacters(in: .whitespaces)).map { (1...RunConfig.maxThreads).contains($0) } ?? false }) else {
+        // Digits only: Int accepts a leading "+", which libomp does not.
+        func count(_ level: Substring) -> Int? {
+            let digits = level.trimmingCharacters(in: .whitespaces)
+            return digits.allSatisfy(\.isASCII) && digits.allSatisfy(\.isNumber) ? Int(digits) : nil
+        }
+        guard levels.allSatisfy({ count($0).map { (1...RunConfig.maxThreads).contains($0) } ?? false }) else {
             throw CLIError("OMP_NUM_THREADS must be a thread count in 1...\(RunConfig.maxThreads) (or a comma-separated list of them), "
                                   + "got '\(text)'; unset it to use every core")
         }

@@ -58,6 +58,7 @@ struct TraverseCommand: ParsableCommand {
 
     func validate() throws {
         try requireCount("--steps", steps, in: 2...RunLimits.pathSteps)
+        try requirePNG(out)
         if !(range > 0 && range.isFinite) { throw ValidationError("--range must be a finite number > 0, got \(range)") }
     }
 
@@ -108,6 +109,7 @@ struct InterpolateCommand: ParsableCommand {
 
     func validate() throws {
         try requireCount("--steps", steps, in: 2...RunLimits.pathSteps)
+        try requirePNG(out)
     }
 
     func run() throws {
@@ -125,4 +127,9 @@ struct InterpolateCommand: ParsableCommand {
             throw CLIError(String(describing: error))
         }
     }
+}
+
+/// The grid is a PNG: another name would hold PNG bytes under a name that says otherwise.
+func requirePNG(_ out: String) throws {
+    if !out.hasSuffix(".png") { throw ValidationError("--out must end in .png (the grid is a PNG image), got '\(out)'") }
 }

@@ -7,7 +7,7 @@ import XCTest
 extension CLITests {
     /// libomp aborts on these when it starts; an empty value means unset, as GENGRAPH_THREADS' does.
     func testAMalformedOMPNumThreadsIsRefusedAndAnEmptyOneIgnored() throws {
-        for value in ["abc", "-1", "1x", "0", "2,,1"] {
+        for value in ["abc", "-1", "1x", "0", "2,,1", "+2", "+1,+1"] {
             try assertFails(["info"], saying: "OMP_NUM_THREADS must be a thread count", environment: ["OMP_NUM_THREADS": value])
         }
         for value in ["", " ", "2", "2,1"] {
@@ -41,6 +41,12 @@ extension CLITests {
         try assertFails(["train", "--resume", "--out", run, "--steps", "3", "--seed", "9", "--no-shuffle"], saying: "--seed, --no-shuffle do not apply")
         try assertFails(["train", "--resume", "--out", run, "--mode", "eager"], saying: "--mode does not apply")
         try assertFails(["train", "--resume", "--out", run, "--steps", "1"], saying: "already at step 2, past --steps 1")
+        // An edited model.gg or config.json would resume another model on these weights.
+        let source = URL(fileURLWithPath: run).appendingPathComponent("model.gg")
+        let text = try String(contentsOf: source, encoding: .utf8)
+        try (text + "\n# edited\n").write(to: source, atomically: true, encoding: .utf8)
+        try assertFails(["train", "--resume", "--out", run, "--steps", "3"], saying: "model.gg differs from what")
+        try text.write(to: source, atomically: true, encoding: .utf8)
         XCTAssertEqual(try Data(contentsOf: checkpoint), before, "a refused resume leaves the checkpoint as it was")
         let (again, againOutput) = try gengraph(["train", "ae", "--resume", "--out", run, "--steps", "3"])
         XCTAssertEqual(again, 0, "naming the run's own model is fine: \(againOutput)")
@@ -172,5 +178,7 @@ extension CLITests {
         let vae = try oneStepRun("vae", batch: 32, trainLimit: 256, testLimit: 64)
         try assertFails(["traverse", vae, "--label", "3", "--out", temporaryPath("t.png")], saying: "model 'vae' is not conditional; --label does not apply")
         try assertFails(["interpolate", vae, "--label", "3", "--out", temporaryPath("i.png")], saying: "--label does not apply")
+        try assertFails(["traverse", vae, "--out", temporaryPath("t.npy")], saying: "--out must end in .png (the grid is a PNG image)")
+        try assertFails(["interpolate", vae, "--out", temporaryPath("i")], saying: "--out must end in .png")
     }
 }

@@ -123,6 +123,29 @@ final class DistributedTests: XCTestCase {
         XCTAssertGreaterThan(try largestDifference(alone, perRank), 100 * Self.bound, "per-rank batch statistics should differ")
     }
 
+    /// Ranks started with other flags would train different models, or wait forever in an all-reduce.
+    func testRanksStartedWithOtherSettingsAreRefused() throws {
+        let out = runDirectory("ae")
+        let rank = [try binary(), "train", "ae", "--out", out, "--steps", "2", "--batch", "16", "--limit", "64", "--test-limit", "32", "--samples", "0"]
+        let launcher = try mpirun(2)
+        let split = Array(launcher.prefix(while: { $0 != "-np" })) + ["-np", "1"] + Array(launcher.drop(while: { $0 != "-x" }))
+        let command = split + rank + ["--mode", "eager"] + [":", "-np", "1"] + rank + ["--mode", "fused"]
+        let result = try Prerequisites.run(command)
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.output.contains("rank 1 was started with other settings than rank 0: 'mode: fused' here, 'mode: eager' on rank 0"),
+                      result.output)
+    }
+
+    /// A run may be resumed by another number of processes: the data-parallel run's extra column stays.
+    func testATwoRankRunResumesOnOneProcessAndBack() throws {
+        let run = try train("vae", ranks: 2, ["--steps", "2"])
+        let alone = try Prerequisites.run([binary(), "train", "--resume", "--out", run, "--steps", "3", "--threads", "1"])
+        XCTAssertEqual(alone.status, 0, alone.output)
+        let again = try Prerequisites.run(mpirun(2) + [binary(), "train", "--resume", "--out", run, "--steps", "4", "--threads", "1"])
+        XCTAssertEqual(again.status, 0, again.output)
+        XCTAssertTrue(try String(contentsOfFile: run + "/metrics.csv", encoding: .utf8).hasPrefix("step,epoch,loss,samples_per_s,allreduce_s,"))
+    }
+
     func testBatchThatRanksDoNotDivideIsRefused() throws {
         let out = runDirectory("vae")
         let result = try Prerequisites.run(mpirun(2) + [binary(), "train", "vae", "--out", out, "--steps", "1", "--batch", "15", "--limit", "30"])

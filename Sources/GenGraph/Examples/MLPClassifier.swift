@@ -16,6 +16,9 @@ public enum MLPClassifierExample {
     public struct Result {
         /// Mean training loss of each epoch.
         public var epochLosses: [Float]
+        /// The images used: the counts asked for, or fewer where a split holds fewer.
+        public var trainCount: Int
+        public var testCount: Int
         public var testAccuracy: Double
         public var seconds: Double
         public var stepsPerSecond: Double
@@ -72,7 +75,7 @@ public enum MLPClassifierExample {
             let row = scores[(i * 10)..<(i * 10 + 10)]
             if row.firstIndex(of: row.max()!)! - i * 10 == Int(test.labels[i]) { correct += 1 }
         }
-        return Result(epochLosses: epochLosses, testAccuracy: Double(correct) / Double(test.count),
+        return Result(epochLosses: epochLosses, trainCount: train.count, testCount: test.count, testAccuracy: Double(correct) / Double(test.count),
                       seconds: seconds, stepsPerSecond: Double(steps) / seconds)
     }
 }

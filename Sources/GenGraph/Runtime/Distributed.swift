@@ -87,6 +87,27 @@ public enum Distributed {
         }
     }
 
+    /// Refuses to go on unless every rank holds the same `lines` (rank 0's are sent to all): ranks
+    /// started with different flags would otherwise train different things, or wait forever in an
+    /// all-reduce the others never reach. Every rank must call it at the same point.
+    static func checkSameOnEveryRank(_ lines: [String], _ what: String) throws {
+        guard size > 1 else { return }
+        let mine = Array(lines.joined(separator: "\n").utf8)
+        var length = Int64(mine.count)
+        guard gg_mpi_broadcast(&length, Int64(MemoryLayout<Int64>.size), 0) == 0, length >= 0, length <= 1 << 30 else {
+            throw GraphError(op: "broadcast", "MPI_Bcast failed")
+        }
+        var rankZero = rank == 0 ? mine : [UInt8](repeating: 0, count: Int(length))
+        let sent = rankZero.withUnsafeMutableBytes { gg_mpi_broadcast($0.baseAddress, Int64($0.count), 0) }
+        guard sent == 0 else { throw GraphError(op: "broadcast", "MPI_Bcast failed") }
+        let theirs = String(decoding: rankZero, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard theirs != lines else { return }
+        let k = zip(lines, theirs).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(lines.count, theirs.count)
+        throw GraphError(op: "train", "rank \(rank) was started with other \(what) than rank 0: "
+                         + "'\(k < lines.count ? lines[k] : "(nothing)")' here, '\(k < theirs.count ? theirs[k] : "(nothing)")' on rank 0; "
+                         + "start every rank with the same command")
+    }
+
     /// Seconds this process has spent in all-reduces (waiting on them included) and their count.
     public static var reductionSeconds: Double { gg_mpi_wait_seconds() }
     public static var reductions: Int { Int(gg_mpi_reductions()) }

@@ -126,6 +126,15 @@ public final class TrainingRun {
         self.configuration = configuration
         self.config = config
         self.options = options
+        try Distributed.checkSameOnEveryRank([
+            "model: \(definition.name)", "source: \(stableHash(definition.source ?? ""))",
+            "overrides: " + configuration.overrides.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "),
+            "seed: \(config.seed)", "mode: \(config.mode)", "fusion off: \(FusionKind.describe(config.fusionOff))",
+            "memory limit: \(config.memoryLimitBytes.map(String.init) ?? "none")", "steps: \(options.steps.map(String.init) ?? "-")",
+            "epochs: \(options.epochs.map(String.init) ?? "-")", "data: \(options.dataDirectory)", "shuffle: \(options.shuffle)",
+            "train limit: \(options.trainLimit.map(String.init) ?? "none")", "test limit: \(options.testLimit.map(String.init) ?? "none")",
+            "sync batchnorm: \(options.syncBatchNorm)", "run: \(resume ? "resumed" : "new")",
+        ], "settings")
 
         train = try MNISTDataset.split(.train, directory: options.dataDirectory, limit: options.trainLimit)
         test = try MNISTDataset.split(.test, directory: options.dataDirectory, limit: options.testLimit)
@@ -152,8 +161,14 @@ public final class TrainingRun {
         batches = config.replicas > 1
             ? RankSlices(global, rank: Distributed.rank, of: config.replicas, domains: model.domains.count) : global
         // A data-parallel run also logs the time each step spent waiting on all-reduces.
-        metricColumns = ["step", "epoch"] + model.objectives.map(\.name) + ["samples_per_s"] + (config.replicas > 1 ? ["allreduce_s"] : [])
+        let columns = ["step", "epoch"] + model.objectives.map(\.name) + ["samples_per_s"] + ["allreduce_s"]
             + definition.metricNames.map { "test_" + $0 }
+        // allreduce_s is logged by a data-parallel run; a resumed one keeps whichever columns its file has,
+        // so a run may be resumed by another number of processes (docs/distributed.md).
+        let logged = resume && FileManager.default.fileExists(atPath: directory.metrics.path)
+            ? (try? MetricsCSV.read(directory.metrics.path))?.columns : nil
+        metricColumns = logged == columns ? columns
+            : columns.filter { $0 != "allreduce_s" || (logged == nil && config.replicas > 1) }
         try checkLength()
 
         if resume {
@@ -190,6 +205,15 @@ public final class TrainingRun {
         let (metadata, pools) = try directory.restoreCheckpoint(into: trainer.session.parameters, of: model.graph, optimizers: optimizers,
                                                                 pools: (model.histories.map(\.name), trainer.pools),
                                                                 configuration: configuration, runID: runID)
+        // The checkpoint carries the source and overrides it was trained with: a model.gg or config.json
+        // edited since would resume a different model (or a --set that --resume refuses) on these weights.
+        let savedOverrides = metadata.extra["overrides"].flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
+        let sameSource = (metadata.extra["source"] ?? "") == (definition.source ?? "")
+        guard sameSource, savedOverrides == configuration.overrides else {
+            throw GraphError(op: "resume", (sameSource ? "the overrides in \(directory.configuration.path) differ" : "\(directory.source.path) differs")
+                             + " from what \(directory.checkpoint.path) was trained with; undo the edit to resume, or start a new run "
+                             + "from these weights with gengraph train MODEL --init \(directory.checkpoint.path)")
+        }
         func position<T: FixedWidthInteger>(_ key: String, _ range: ClosedRange<T>) throws -> T {
             guard let value = metadata.extra[key].flatMap({ T($0) }), range.contains(value) else {
                 throw GraphError(op: "resume", "checkpoint \(directory.checkpoint.path): run position '\(key)' is "
@@ -320,7 +344,7 @@ public final class TrainingRun {
             if step % options.logEvery == 0 || step == totalSteps {
                 var row: [String: Double] = ["step": Double(step), "epoch": Double(epoch), "samples_per_s": rate]
                 for (name, value) in losses { row[name] = Double(value) }
-                if config.replicas > 1 {
+                if config.replicas > 1 && metricColumns.contains("allreduce_s") {
                     row["allreduce_s"] = (Distributed.reductionSeconds - waitedBefore) / Double(window.steps)
                     waitedBefore = Distributed.reductionSeconds
                 }
