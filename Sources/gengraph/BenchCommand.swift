@@ -21,8 +21,8 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("set"), help: "Override a hyper-parameter, e.g. --set latent=32 (repeatable).")
     var assignments: [String] = []
 
-    @Option(help: "Modes to run, comma-separated: eager,fused.")
-    var modes: String = "eager,fused"
+    @Option(help: "Modes to run, comma-separated: eager,fused. (default: eager,fused)")
+    var modes: String?
 
     @Option(help: "Batch size (default: the model's); several, comma-separated, measure cost curves.")
     var batch: String?
@@ -74,6 +74,7 @@ struct BenchCommand: ParsableCommand {
         try requireCount("--rounds", rounds, in: 1...RunLimits.rounds)
         for b in try batchList() ?? [] { try requireCount("--batch", b, in: 1...Shape.maxElements) }
         for t in try threadList() ?? [] { try requireCount("--threads", t, in: 1...RunConfig.maxThreads) }
+        if ablate && modes != nil { throw ValidationError("--ablate runs eager and every fusion configuration itself; --modes does not apply") }
         if ablate && !fusion.lists.isEmpty { throw ValidationError("--ablate runs every --fusion-off configuration itself; give one or the other") }
         let (batchCount, threadCount) = (try batchList()?.count ?? 1, try threadList()?.count ?? 1)
         if ablate && (batchCount > 1 || threadCount > 1 || plot != nil) {
@@ -106,13 +107,14 @@ struct BenchCommand: ParsableCommand {
             throw CLIError(String(describing: error))
         }
         if ablate { return try runAblation(batch: batches?.first, threads: threadCounts?.first) }
-        let modeList = try modes.split(separator: ",", omittingEmptySubsequences: false).map { text -> ExecutionMode in
+        let modesText = modes ?? "eager,fused"
+        let modeList = try modesText.split(separator: ",", omittingEmptySubsequences: false).map { text -> ExecutionMode in
             guard let m = ExecutionMode(rawValue: text.trimmingCharacters(in: .whitespaces)) else {
-                throw ValidationError("unknown mode '\(text)' in --modes '\(modes)'; use eager and/or fused")
+                throw ValidationError("unknown mode '\(text)' in --modes '\(modesText)'; use eager and/or fused")
             }
             return m
         }
-        if Set(modeList).count < modeList.count { throw ValidationError("--modes names a mode twice: '\(modes)'") }
+        if Set(modeList).count < modeList.count { throw ValidationError("--modes names a mode twice: '\(modesText)'") }
         if (batches?.count ?? 1) > 1 || (threadCounts?.count ?? 1) > 1 || plot != nil {
             return try runCurves(modes: modeList, batches: batches?.map(Optional.some) ?? [nil],
                                  threadCounts: threadCounts?.map(Optional.some) ?? [nil])

@@ -96,15 +96,24 @@ struct DumpCommand: ParsableCommand {
                 return try writePage(trainer, objectives: objectives.map { ($0.name, steps[$0.name]!) }, source: source,
                                      comparisons: diff.requested ? try comparisons() : [:])
             }
-            for (k, o) in objectives.enumerated() {
+            var rendered: [String] = []
+            for o in objectives {
                 let step = steps[o.name]!
-                let names = step.outputNames(loss: o.name)
                 let compilation = try trainer.session.compilation(for: step.outputs, updates: step.plannedUpdates)
-                if objectives.count > 1 && format == .text {
+                rendered.append(Dump(compilation, outputNames: step.outputNames(loss: o.name), forwardOutputs: 1).render(stage, format))
+            }
+            switch (format, objectives.count) {
+            case (_, 1): print(rendered[0])
+            case (.json, _):
+                // One JSON value for the whole output, each objective's dump under its name.
+                let members = zip(objectives, rendered).map { "\"\($0.name)\": \($1)" }.joined(separator: ",\n")
+                print("{\"objectives\": {\n" + members + "\n}}")
+            default:
+                for (k, (o, text)) in zip(objectives, rendered).enumerated() {
                     if k > 0 { print() }
                     print("// objective \(o.name) of \(model), batch \(instance.batchSize)")
+                    print(text)
                 }
-                print(Dump(compilation, outputNames: names, forwardOutputs: 1).render(stage, format))
             }
         } catch let error as CLIError {
             throw error

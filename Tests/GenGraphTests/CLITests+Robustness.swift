@@ -179,6 +179,18 @@ extension CLITests {
         try assertFails(["traverse", vae, "--label", "3", "--out", temporaryPath("t.png")], saying: "model 'vae' is not conditional; --label does not apply")
         try assertFails(["interpolate", vae, "--label", "3", "--out", temporaryPath("i.png")], saying: "--label does not apply")
         try assertFails(["traverse", vae, "--out", temporaryPath("t.npy")], saying: "--out must end in .png (the grid is a PNG image)")
+        try assertFails(["sample", vae, "--full-canvas", "--out", temporaryPath("s.png")], saying: "--full-canvas does not apply")
+        try assertFails(["sample", vae + "/model.gg"], saying: "it may not be a safetensors file at all")
+        try assertFails(["train", "vae", "--set", "latent=8", "--set", "latent=16"], saying: "'latent' is set twice, to 8 and to 16")
+        try assertFails(["bench", "vae", "--ablate", "--modes", "eager"], saying: "--modes does not apply")
         try assertFails(["interpolate", vae, "--out", temporaryPath("i")], saying: "--out must end in .png")
+    }
+
+    /// A model with several objectives dumps as one JSON value, each objective's plan under its name.
+    func testDumpOfSeveralObjectivesIsOneJSONValue() throws {
+        let (status, output) = try gengraph(["dump", "gan", "--format", "json"])
+        XCTAssertEqual(status, 0, output)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
+        XCTAssertEqual((object["objectives"] as? [String: Any])?.keys.sorted(), ["d_loss", "g_loss"])
     }
 }

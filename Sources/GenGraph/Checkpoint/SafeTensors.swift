@@ -260,7 +260,9 @@ public struct SafeTensors {
         }
         let headerLength = prefix.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
         guard headerLength <= UInt64(fileSize - 8) else {
-            throw fail(.truncated("header of \(headerLength) bytes runs past the end of the file (\(fileSize) bytes)"))
+            // Text or another format reads as a huge length: say that it may not be a checkpoint at all.
+            throw fail(.truncated("header of \(headerLength) bytes runs past the end of the file (\(fileSize) bytes)"
+                                  + (headerLength > UInt64(fileSize) * 16 ? "; it may not be a safetensors file at all" : "")))
         }
         return 8..<(8 + Int(headerLength))
     }

@@ -22,6 +22,10 @@ public enum ModelReference {
             guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
                 throw GraphError(op: "--set", "expected NAME=VALUE, got '\(a)'")
             }
+            // The last would win without a word: the command line says two things at once.
+            if let earlier = result[parts[0]] {
+                throw GraphError(op: "--set", "'\(parts[0])' is set twice, to \(earlier) and to \(parts[1])")
+            }
             result[parts[0]] = parts[1]
         }
         return result

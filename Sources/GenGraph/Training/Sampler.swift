@@ -49,6 +49,11 @@ public struct Sampler {
         if diffusion != nil, !sampleGraph.isDiffusion {
             throw GraphError(op: "sample", "model '\(definition.name)' is not a diffusion model; a diffusion sampler (--sampler, --steps) does not apply")
         }
+        var pixelByPixel = false
+        if case .autoregressive = sampleGraph.output { pixelByPixel = true }
+        if fullCanvas && !pixelByPixel {
+            throw GraphError(op: "sample", "model '\(definition.name)' does not sample pixel by pixel; --full-canvas does not apply")
+        }
         let images: TensorValue
         switch sampleGraph.output {
         case .images(let output):
