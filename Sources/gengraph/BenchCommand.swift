@@ -119,9 +119,13 @@ struct BenchCommand: ParsableCommand {
             return try runCurves(modes: modeList, batches: batches?.map(Optional.some) ?? [nil],
                                  threadCounts: threadCounts?.map(Optional.some) ?? [nil])
         }
-        let parameterFiles = modeList.map {
-            FileManager.default.temporaryDirectory.appendingPathComponent("gengraph-bench-\(getpid())-\($0).bin").path
+        let temporary = FileManager.default.temporaryDirectory
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: temporary.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw CLIError("bench compares the modes' parameters through files in the temporary directory, and '\(temporary.path)' "
+                           + "(TMPDIR) is not a directory")
         }
+        let parameterFiles = modeList.map { temporary.appendingPathComponent("gengraph-bench-\(getpid())-\($0).bin").path }
         defer { for f in parameterFiles { try? FileManager.default.removeItem(atPath: f) } }
         // Every round runs each mode once, the order reversed every other round, so that a shared
         // machine's drift and the position in a round touch every mode alike.

@@ -193,4 +193,16 @@ extension CLITests {
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
         XCTAssertEqual((object["objectives"] as? [String: Any])?.keys.sorted(), ["d_loss", "g_loss"])
     }
+
+    /// The environment's odd values: a TMPDIR that is not there, a relative XDG_CACHE_HOME (which
+    /// the XDG specification ignores, rather than caching into the current directory).
+    func testEnvironmentThatPointsNowhereIsNamedOrIgnored() throws {
+        let missing = temporaryPath("missing")
+        try assertFails(["bench", "ae", "--steps", "1", "--warmup", "0"], saying: "'\(missing)' (TMPDIR) is not a directory",
+                        environment: ["TMPDIR": missing])
+        let saved = ProcessInfo.processInfo.environment["XDG_CACHE_HOME"]
+        setenv("XDG_CACHE_HOME", "relative", 1)
+        defer { if let saved { setenv("XDG_CACHE_HOME", saved, 1) } else { unsetenv("XDG_CACHE_HOME") } }
+        XCTAssertTrue(Roofline.cacheURL.path.hasPrefix("/"), Roofline.cacheURL.path)
+    }
 }

@@ -105,7 +105,7 @@ public final class PlanCache {
         if !c.fits, let limit = c.limitFloats {
             let (limitMB, needMB) = (Double(limit * 4) / 1e6, Double(c.plan.arenaFloats * 4) / 1e6)
             warn?(c.copies.isEmpty
-                ? String(format: "memory limit %.2f MB not met: a plan of %d kernels needs %.2f MB and has no value the compiler could recompute (a forward-only plan, such as evaluation's, keeps nothing for a backward pass)",
+                ? String(format: "memory limit %.2f MB not met: a plan of %d kernels needs %.2f MB and has no value the compiler could recompute to lower it (only values kept for a backward pass can be; a forward-only plan, such as evaluation's, keeps none)",
                          limitMB, c.plan.steps.count, needMB)
                 : String(format: "memory limit %.2f MB not met: the smallest plan found needs %.2f MB, with %d nodes copied to recompute values",
                          limitMB, needMB, c.copies.count))

@@ -84,10 +84,11 @@ public struct Roofline: Codable, Equatable {
 
     // MARK: The cache file
 
-    /// Where measured rooflines are kept: $XDG_CACHE_HOME or ~/.cache, gengraph/roofline.json.
+    /// Where measured rooflines are kept: $XDG_CACHE_HOME or ~/.cache, gengraph/roofline.json. The XDG
+    /// specification ignores an empty or relative XDG_CACHE_HOME (it would put the cache in the current directory).
     public static var cacheURL: URL {
         let env = ProcessInfo.processInfo.environment
-        let base = env["XDG_CACHE_HOME"].map { URL(fileURLWithPath: $0) }
+        let base = env["XDG_CACHE_HOME"].flatMap { $0.hasPrefix("/") ? URL(fileURLWithPath: $0) : nil }
             ?? URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".cache")
         return base.appendingPathComponent("gengraph/roofline.json")
     }
@@ -96,7 +97,9 @@ public struct Roofline: Codable, Equatable {
     public static func cached(at url: URL = cacheURL) -> Roofline? {
         guard let data = try? Data(contentsOf: url), data.count < 1 << 20,
               let r = try? JSONDecoder().decode(Roofline.self, from: data), r.machine == machineKey,
-              !r.points.isEmpty, r.points.allSatisfy({ $0.peakGFLOPs.isFinite && $0.peakGFLOPs > 0 && $0.bandwidthGBs.isFinite && $0.bandwidthGBs > 0 })
+              // Bounds no CPU of today reaches, so an edited or damaged file is measured again rather than trusted.
+              !r.points.isEmpty, r.points.allSatisfy({ (0...1e6).contains($0.peakGFLOPs) && $0.peakGFLOPs > 0
+                                                       && (0...1e5).contains($0.bandwidthGBs) && $0.bandwidthGBs > 0 })
         else { return nil }
         return r
     }
