@@ -72,6 +72,9 @@ struct DumpCommand: ParsableCommand {
     }
 
     func run() throws {
+        if diff.requested && (format == .json || format == .dot) {
+            throw CLIError("--diff prints the two plans' differences as text (or into the page with --format html); --format \(format) does not apply")
+        }
         if diff.requested && format != .html { return try runDiff() }
         do {
             let source = try ModelReference.source(model)

@@ -192,6 +192,7 @@ extension CLITests {
         XCTAssertEqual(status, 0, output)
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
         XCTAssertEqual((object["objectives"] as? [String: Any])?.keys.sorted(), ["d_loss", "g_loss"])
+        try assertFails(["dump", "vae", "--diff", "ae", "--format", "json"], saying: "--format json does not apply")
     }
 
     /// The environment's odd values: a TMPDIR that is not there, a relative XDG_CACHE_HOME (which

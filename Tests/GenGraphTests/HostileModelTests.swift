@@ -135,6 +135,10 @@ final class HostileModelTests: XCTestCase {
         let noData = model("h = x").replacingOccurrences(of: "minimize loss with adam(lr)",
                                                            with: "phase nodata {\nminimize loss with adam(lr)\n}")
         XCTAssertEqual(summary(noData), "m.gg:8:1: error: every phase is 'nodata'; at least one must read a real batch")
+        // An option given twice would let the last one win without a word.
+        let twice = model("h = x").replacingOccurrences(of: "minimize loss with adam(lr)",
+                                                          with: "phase repeat 2 repeat 3 {\nminimize loss with adam(lr)\n}")
+        XCTAssertEqual(summary(twice), "m.gg:8:16: error: 'repeat' is given twice")
     }
 
     /// Sizes of the diffusion and translation blocks past every bound, each refused where it is written.

@@ -222,8 +222,12 @@ struct Parser {
         while current.kind != .symbol("{") {
             let (word, wordLocation) = try identifier("'repeat', 'nodata' or '{'")
             switch word {
-            case "repeat": repeats = try expression()
-            case "nodata": readsData = false
+            case "repeat":
+                if repeats != nil { throw Diagnostic("'repeat' is given twice", at: wordLocation) }
+                repeats = try expression()
+            case "nodata":
+                if !readsData { throw Diagnostic("'nodata' is given twice", at: wordLocation) }
+                readsData = false
             default: throw Diagnostic("unknown phase option '\(word)' (known: repeat, nodata)", at: wordLocation)
             }
         }
