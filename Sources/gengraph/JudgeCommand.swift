@@ -108,7 +108,7 @@ struct JudgeCommand: ParsableCommand {
         let labels = conditional ? (0..<n).map { $0 % model.definition.classes } : nil
         // Samples in chunks, each with its own noise (a chunk's seed), so memory stays small.
         let chunk = 500
-        try HostMemory.require(bytes: n * 2 * 784 * MemoryLayout<Float>.stride, for: "judging \(n) samples")  // the images and their copy into the classifier's batches
+        try HostMemory.require(floats: n, times: 2 * 784, for: "judging \(n) samples")  // the images and their copy into the classifier's batches
         var images: [Float] = []
         for (k, first) in stride(from: 0, to: n, by: chunk).enumerated() {
             var chunkConfig = config

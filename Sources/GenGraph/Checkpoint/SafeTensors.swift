@@ -119,13 +119,9 @@ public struct SafeTensors {
 
     /// Reads and validates the file at `url`.
     public init(contentsOf url: URL) throws {
+        if let reason = OutputFile.unreadable(url.path) { throw CheckpointError(file: url.path, .unreadable(reason)) }
         let data: Data
-        do {
-            if let reason = OutputFile.unreadable(url.path) { throw CheckpointError(file: url.path, .unreadable(reason)) }
-            data = try Data(contentsOf: url)
-        } catch let error as CheckpointError {
-            throw error
-        } catch {
+        do { data = try Data(contentsOf: url) } catch {
             throw CheckpointError(file: url.path, .unreadable(error.localizedDescription))
         }
         self = try Self.decode(data, file: url.path)

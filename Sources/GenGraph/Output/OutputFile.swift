@@ -76,9 +76,8 @@ enum OutputFile {
 
     /// Reads the whole file at `path`, reporting a missing or unreadable file as an `OutputError`.
     static func read(_ path: String) throws -> [UInt8] {
-        guard unreadable(path) == nil, let data = FileManager.default.contents(atPath: path) else {
-            throw OutputError.cannotRead(path: path, reason: unreadable(path) ?? "read failed")
-        }
+        if let reason = unreadable(path) { throw OutputError.cannotRead(path: path, reason: reason) }
+        guard let data = FileManager.default.contents(atPath: path) else { throw OutputError.cannotRead(path: path, reason: "read failed") }
         return [UInt8](data)
     }
 

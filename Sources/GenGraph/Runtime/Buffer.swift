@@ -9,7 +9,7 @@ public final class Buffer {
     /// storage): one the process cannot hold is refused with `what` named, rather than
     /// failing inside the allocator, which aborts the process.
     static func allocate(count: Int, for what: @autoclosure () -> String) throws -> Buffer {
-        try HostMemory.require(bytes: count.multipliedReportingOverflow(by: MemoryLayout<Float>.stride).overflow ? Int.max : count * 4, for: what())
+        try HostMemory.require(floats: count, for: what())
         return Buffer(count: count)
     }
 
@@ -77,8 +77,12 @@ public enum HostMemory {
         return bounds.min()
     }
 
-    /// Refuses `bytes` for `what` when the process cannot hold them.
-    public static func require(bytes: Int, for what: String) throws {
+    /// Refuses `floats` x `times` f32 values for `what` when the process cannot hold them (a count
+    /// whose bytes overflow never fits).
+    public static func require(floats: Int, times: Int = 1, for what: String) throws {
+        let (values, overflow) = floats.multipliedReportingOverflow(by: times)
+        let (product, tooMany) = values.multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        let bytes = overflow || tooMany ? Int.max : product
         guard bytes >= checkedBytes, let available = availableBytes(), bytes > available else { return }
         throw GraphError(op: "memory", String(format: "%@ needs %.2f GB, more than the %.2f GB this process can still allocate",
                                               what, Double(bytes) / 1e9, Double(max(available, 0)) / 1e9))

@@ -52,10 +52,12 @@ public struct Evaluator {
     /// fewer; refuses a split with none to evaluate, which `TrainingRun` checks before it trains.
     static func batchSize(of definition: ModelDefinition, _ split: MNISTSplit, _ batch: Int) throws -> Int {
         guard split.count >= 1 else { throw GraphError(op: "eval", "the test split has no images to evaluate the metrics on") }
-        for domain in definition.domains where split.selecting(label: domain.label).count == 0 {
+        let counts = definition.domains.map { split.selecting(label: $0.label).count }
+        if let empty = counts.firstIndex(of: 0) {
+            let domain = definition.domains[empty]
             throw GraphError(op: "eval", "the test split has no images of domain '\(domain.input)' (label \(domain.label)) to evaluate the metrics on")
         }
-        return min(batch, definition.domains.map { split.selecting(label: $0.label).count }.min() ?? split.count)
+        return min(batch, counts.min() ?? split.count)
     }
 
     /// The importance-weighted estimate of -log p(x) in nats per image with `k`

@@ -31,8 +31,7 @@ public struct Sampler {
             throw GraphError(op: "sample", "model '\(definition.name)' has no 'sample' entry")
         }
         // The images are held three times at once: the plan's storage, the result, the caller's copy.
-        try HostMemory.require(bytes: count.multipliedReportingOverflow(by: 3 * 784 * MemoryLayout<Float>.stride).overflow ? Int.max : count * 3 * 784 * 4,
-                               for: "drawing \(count) samples")
+        try HostMemory.require(floats: count, times: 3 * 784, for: "drawing \(count) samples")
         let session = try Session(graph: sampleGraph.graph, config: config, parameters: parameters)
         var feeds: [String: TensorValue] = [:]
         if let labelInput = sampleGraph.labels {
@@ -63,8 +62,9 @@ public struct Sampler {
         case .diffusion(let denoiser):
             images = try diffuse(denoiser, session: session, feeds: feeds)
         }
-        // NaN or inf pixels would be drawn, saved and scored as if they were images.
-        let values = images.scalars
+        // NaN or inf pixels would be drawn, saved and scored as if they were images. Scanned in
+        // place: the caller copies the values out once, and they may be most of the memory there is.
+        let values = UnsafeBufferPointer(start: images.buffer.pointer, count: images.shape.count)
         if let bad = values.firstIndex(where: { !$0.isFinite }) {
             let count = values.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
             let perImage = max(1, values.count / max(1, images.shape.dims.first ?? 1))

@@ -124,7 +124,7 @@ public final class TrainingRun {
         }
         try options.check()
         // The per-epoch grid is drawn whole; refused now rather than after the first epoch's training.
-        try HostMemory.require(bytes: options.sampleCount * 3 * 784 * MemoryLayout<Float>.stride, for: "a grid of \(options.sampleCount) samples")
+        try HostMemory.require(floats: options.sampleCount, times: 3 * 784, for: "a grid of \(options.sampleCount) samples")
         self.configuration = configuration
         self.config = config
         self.options = options
